@@ -1,0 +1,263 @@
+//! Compaction (merge): rewrite the live records of the sealed files into new files with hint
+//! files, swap them in, delete the old files.
+//!
+//! Crash safety, step by step:
+//! 1. The active file is sealed first, so the inputs are every data file there is; the next
+//!    write starts a new active file, whose records are all newer than any input's.
+//! 2. Live records are copied unchanged (same sequence number, timestamp and CRC) into
+//!    `<id>.log.tmp` with hints in `<id>.hint.tmp`. Tombstones are dropped: every file older
+//!    than a tombstone is an input, so no remaining file can hold an older value of its key.
+//! 3. Each output's header records the merge base (largest input id) and `part i of n`;
+//!    outputs and hints are fsynced, then the directory; then all are renamed to their final
+//!    names and the directory fsynced again. The merge is committed once all `n` parts exist:
+//!    from then on recovery treats every data file with id <= merge base as stale. Before
+//!    that, recovery deletes the partial outputs and keeps the inputs.
+//! 4. Only then are the key directory entries moved (each only if the key still points at the
+//!    copied record) and the inputs deleted, followed by a last directory fsync.
+
+use std::sync::Arc;
+
+use crate::datafile::{DataFile, FileHeader, Scanned, FILE_HEADER_LEN};
+use crate::db::{lock, Shared};
+use crate::error::{Error, Result};
+use crate::fileset::FileEntry;
+use crate::filename::{self, FileKind};
+use crate::hint::{self, HintEntry, HintWriter};
+use crate::keydir::Location;
+use crate::vfs::OpenMode;
+
+const FLUSH_AT: usize = 1 << 20;
+
+/// Runs one compaction. See the module documentation.
+pub fn compact(db: &Shared) -> Result<()> {
+    let writer = db.writer()?;
+    let _one_at_a_time = lock(&db.merging);
+    db.check_running()?;
+    {
+        let mut w = lock(writer);
+        if w.active.as_ref().is_some_and(|a| a.end > FILE_HEADER_LEN as u64) {
+            db.seal_active(&mut w).inspect_err(|e| db.stop(e))?;
+        }
+    }
+    let inputs = lock(&db.files).sealed_in_load_order();
+    let Some(merge_base) = inputs.iter().map(|(id, _, _)| *id).max() else {
+        return Ok(());
+    };
+    let mut out = Outputs { db, merge_base, parts: Vec::new() };
+    let published = out.copy_live(&inputs).and_then(|()| out.publish());
+    if let Err(e) = published {
+        out.abandon();
+        return Err(e);
+    }
+    let parts = out.parts;
+    swap(db, &parts, &inputs)?;
+    for (id, _, _) in &inputs {
+        for kind in [FileKind::Sealed, FileKind::Hint] {
+            let p = filename::path(&db.dir, *id, kind);
+            match db.opts.vfs.remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("remove", p, e)),
+            }
+        }
+    }
+    db.sync_dir()
+}
+
+/// One output file of a merge.
+struct Part {
+    id: u64,
+    file: DataFile,
+    /// Bytes written to the file so far (header space included).
+    written: u64,
+    pending: Vec<u8>,
+    hint: HintWriter,
+    /// Where each hinted record came from: (file number, offset).
+    sources: Vec<(u32, u32)>,
+    hint_bytes: Vec<u8>,
+}
+
+impl Part {
+    fn end(&self) -> u64 {
+        self.written + self.pending.len() as u64
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if !self.pending.is_empty() {
+            self.file
+                .file
+                .write_all_at(self.written, &[&self.pending])
+                .map_err(|e| Error::io("write", self.file.path(), e))?;
+            self.written += self.pending.len() as u64;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+}
+
+struct Outputs<'a> {
+    db: &'a Shared,
+    merge_base: u64,
+    parts: Vec<Part>,
+}
+
+impl Outputs<'_> {
+    fn copy_live(&mut self, inputs: &[(u64, u32, Arc<DataFile>)]) -> Result<()> {
+        self.start_part()?;
+        for (_, no, file) in inputs {
+            let path = file.path();
+            let mut scanner = file.scan()?;
+            loop {
+                let next = scanner.next_record().map_err(|e| Error::io("read", &path, e))?;
+                match next {
+                    Ok(Some(r)) => {
+                        if !r.header.is_tombstone() && self.is_live(&r, *no) {
+                            self.append(&r, *no)?;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(stop) => return Err(Error::corruption(&path, stop.offset, stop.reason)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn is_live(&self, r: &Scanned<'_>, no: u32) -> bool {
+        self.db
+            .keydir
+            .get(r.key)
+            .is_some_and(|loc| loc.file == no && loc.offset as u64 == r.offset)
+    }
+
+    fn start_part(&mut self) -> Result<()> {
+        if let Some(p) = self.parts.last_mut() {
+            p.flush()?;
+        }
+        let id = lock(self.db.writer()?).ids.next_id();
+        let path = filename::path(&self.db.dir, id, FileKind::TempData);
+        // The real header (with the part count) is written when the merge is published.
+        let file = DataFile::create(&*self.db.opts.vfs, &path, FileHeader { id, ..FileHeader::default() })?;
+        self.parts.push(Part {
+            id,
+            file,
+            written: FILE_HEADER_LEN as u64,
+            pending: Vec::with_capacity(FLUSH_AT + 4096),
+            hint: HintWriter::new(id),
+            sources: Vec::new(),
+            hint_bytes: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn append(&mut self, r: &Scanned<'_>, from_no: u32) -> Result<()> {
+        let len = r.header.record_len();
+        let full = self.parts.last().is_some_and(|p| {
+            p.end() > FILE_HEADER_LEN as u64 && p.end() + len > self.db.opts.max_file_size
+        });
+        if full {
+            self.start_part()?;
+        }
+        let part = self.parts.last_mut().expect("a part was started");
+        let offset = part.end();
+        part.hint.push(&HintEntry {
+            seq: r.header.seq,
+            offset,
+            value_len: r.header.value_len,
+            tombstone: false,
+            key: r.key,
+        });
+        part.sources.push((from_no, r.offset as u32));
+        part.pending.extend_from_slice(&r.header.encode());
+        part.pending.extend_from_slice(r.key);
+        part.pending.extend_from_slice(r.value);
+        if part.pending.len() >= FLUSH_AT {
+            part.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Makes every output durable, then publishes them all (the commit point).
+    fn publish(&mut self) -> Result<()> {
+        let vfs = &*self.db.opts.vfs;
+        let n = self.parts.len() as u32;
+        for (i, part) in self.parts.iter_mut().enumerate() {
+            part.flush()?;
+            let header = FileHeader {
+                id: part.id,
+                seq_base: 0,
+                merge_base: self.merge_base,
+                merge_part: i as u32,
+                merge_parts: n,
+            };
+            let path = part.file.path();
+            part.file
+                .file
+                .write_all_at(0, &[&header.encode()])
+                .map_err(|e| Error::io("write header of", &path, e))?;
+            part.file.header = header;
+            part.file.file.sync_data().map_err(|e| Error::io("sync", &path, e))?;
+            let hint = std::mem::replace(&mut part.hint, HintWriter::new(part.id));
+            part.hint_bytes = hint.finish(part.written);
+            let hint_path = filename::path(&self.db.dir, part.id, FileKind::TempHint);
+            let hf = vfs
+                .open(&hint_path, OpenMode::CreateNew)
+                .map_err(|e| Error::io("create", &hint_path, e))?;
+            hf.write_all_at(0, &[&part.hint_bytes])
+                .and_then(|()| hf.sync_data())
+                .map_err(|e| Error::io("write", &hint_path, e))?;
+        }
+        self.db.sync_dir()?;
+        for part in &self.parts {
+            for (from, to) in [(FileKind::TempHint, FileKind::Hint), (FileKind::TempData, FileKind::Sealed)] {
+                let a = filename::path(&self.db.dir, part.id, from);
+                let b = filename::path(&self.db.dir, part.id, to);
+                vfs.rename(&a, &b).map_err(|e| Error::io("rename", &a, e))?;
+            }
+        }
+        self.db.sync_dir()
+    }
+
+    /// Removes whatever a failed merge wrote. Best effort: recovery removes leftovers anyway.
+    fn abandon(&mut self) {
+        let vfs = &*self.db.opts.vfs;
+        for part in self.parts.drain(..) {
+            for kind in [FileKind::TempData, FileKind::TempHint, FileKind::Sealed, FileKind::Hint] {
+                let _ = vfs.remove_file(&filename::path(&self.db.dir, part.id, kind));
+            }
+        }
+        let _ = self.db.sync_dir();
+    }
+}
+
+/// Points the key directory at the outputs and forgets the inputs.
+fn swap(db: &Shared, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -> Result<()> {
+    let vfs = &*db.opts.vfs;
+    for part in parts {
+        let path = filename::path(&db.dir, part.id, FileKind::Sealed);
+        let file = Arc::new(DataFile::open(vfs, &path, OpenMode::ReadSealed, part.id)?);
+        let no = {
+            let mut files = lock(&db.files);
+            let no = files.alloc_no();
+            db.keydir.add_file(no, file.clone());
+            files.insert(FileEntry {
+                no,
+                file,
+                active: false,
+                hint_len: part.hint_bytes.len() as u64,
+                scanned_to: part.written,
+            });
+            no
+        };
+        let (_, entries) = hint::parse(&part.hint_bytes, part.id, part.written)
+            .expect("a hint written by this merge parses");
+        for (e, &(from_no, from_off)) in entries.zip(&part.sources) {
+            let to = Location { file: no, offset: e.offset as u32, value_len: e.value_len, seq: e.seq };
+            db.keydir.relocate_if_at(e.key, from_no, from_off, to);
+        }
+    }
+    for (id, _, _) in inputs {
+        db.forget_file(*id);
+    }
+    Ok(())
+}

@@ -1,0 +1,380 @@
+//! Data files: a header, then records back to back. This module reads and writes one file;
+//! which files exist and in what order they load is `recovery`'s business.
+//!
+//! File header (little-endian, 52 bytes), see `docs/format.md`:
+//! ```text
+//! 0   [u8; 8]  magic "BITASKDF"
+//! 8   u32      format version (1)
+//! 12  u32      reserved, zero
+//! 16  u64      file id (the number in the file's name)
+//! 24  u64      seq base: no record in the file has a smaller sequence number
+//! 32  u64      merge base: 0 for files written by puts; for merge outputs, the largest id of
+//!              the files the merge replaced
+//! 40  u32      merge part (0-based) and
+//! 44  u32      merge parts: how many outputs the merge published (0 for ordinary files)
+//! 48  u32      crc32 of bytes 0..48
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+use crate::record::{self, Header, HeaderError, HEADER_LEN};
+use crate::vfs::{OpenMode, VFile, Vfs};
+
+pub const DATA_MAGIC: [u8; 8] = *b"BITASKDF";
+pub const FORMAT_VERSION: u32 = 1;
+pub const FILE_HEADER_LEN: usize = 52;
+
+/// The decoded header of a data file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FileHeader {
+    pub id: u64,
+    pub seq_base: u64,
+    pub merge_base: u64,
+    pub merge_part: u32,
+    pub merge_parts: u32,
+}
+
+impl FileHeader {
+    pub fn encode(&self) -> [u8; FILE_HEADER_LEN] {
+        let mut b = [0u8; FILE_HEADER_LEN];
+        b[0..8].copy_from_slice(&DATA_MAGIC);
+        b[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        b[16..24].copy_from_slice(&self.id.to_le_bytes());
+        b[24..32].copy_from_slice(&self.seq_base.to_le_bytes());
+        b[32..40].copy_from_slice(&self.merge_base.to_le_bytes());
+        b[40..44].copy_from_slice(&self.merge_part.to_le_bytes());
+        b[44..48].copy_from_slice(&self.merge_parts.to_le_bytes());
+        let crc = crc32fast::hash(&b[0..48]);
+        b[48..52].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Decodes a header read from `path`; an unknown magic or version is `Incompatible`, a
+    /// checksum mismatch `Corruption`.
+    pub fn decode(b: &[u8; FILE_HEADER_LEN], path: &Path) -> Result<FileHeader> {
+        if b[0..8] != DATA_MAGIC {
+            return Err(Error::Incompatible {
+                path: path.into(),
+                reason: "not a bitask data file (bad magic)".into(),
+            });
+        }
+        let crc = u32::from_le_bytes(b[48..52].try_into().unwrap());
+        if crc != crc32fast::hash(&b[0..48]) {
+            return Err(Error::corruption(path, 0, "data file header checksum mismatch"));
+        }
+        let version = u32::from_le_bytes(b[8..12].try_into().unwrap());
+        if version != FORMAT_VERSION {
+            return Err(Error::Incompatible {
+                path: path.into(),
+                reason: format!(
+                    "format version {version}; this library reads version {FORMAT_VERSION}"
+                ),
+            });
+        }
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+        Ok(FileHeader {
+            id: u64_at(16),
+            seq_base: u64_at(24),
+            merge_base: u64_at(32),
+            merge_part: u32_at(40),
+            merge_parts: u32_at(44),
+        })
+    }
+
+    pub fn is_merge_output(&self) -> bool {
+        self.merge_parts > 0
+    }
+}
+
+/// An open data file.
+pub struct DataFile {
+    pub header: FileHeader,
+    pub file: Box<dyn VFile>,
+    path: Mutex<PathBuf>,
+}
+
+impl DataFile {
+    /// Creates `path` exclusively and writes `header` at its start.
+    pub fn create(vfs: &dyn Vfs, path: &Path, header: FileHeader) -> Result<DataFile> {
+        let file = vfs
+            .open(path, OpenMode::CreateNew)
+            .map_err(|e| Error::io("create", path, e))?;
+        file.write_all_at(0, &[&header.encode()])
+            .map_err(|e| Error::io("write header of", path, e))?;
+        Ok(DataFile {
+            header,
+            file,
+            path: Mutex::new(path.into()),
+        })
+    }
+
+    /// Opens an existing data file and checks its header against the id in its name.
+    pub fn open(vfs: &dyn Vfs, path: &Path, mode: OpenMode, id: u64) -> Result<DataFile> {
+        let file = vfs.open(path, mode).map_err(|e| Error::io("open", path, e))?;
+        let mut b = [0u8; FILE_HEADER_LEN];
+        file.read_exact_at(0, &mut [&mut b]).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                Error::corruption(path, 0, "file shorter than its header")
+            } else {
+                Error::io("read header of", path, e)
+            }
+        })?;
+        let header = FileHeader::decode(&b, path)?;
+        if header.id != id {
+            return Err(Error::corruption(
+                path,
+                16,
+                format!("header names file id {} but the file is named {id}", header.id),
+            ));
+        }
+        Ok(DataFile {
+            header,
+            file,
+            path: Mutex::new(path.into()),
+        })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.header.id
+    }
+
+    /// The file's current path (it changes when an active file is sealed).
+    pub fn path(&self) -> PathBuf {
+        self.path.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_path(&self, path: PathBuf) {
+        *self.path.lock().unwrap_or_else(|p| p.into_inner()) = path;
+    }
+
+    /// Reads the value of the record at `offset`, which must be a live record of `key` with a
+    /// value of `dest.len()` bytes, into `dest`: one positioned read, CRC verified.
+    pub fn read_value(&self, offset: u64, key: &[u8], dest: &mut [u8]) -> Result<()> {
+        let mut header = [0u8; HEADER_LEN];
+        let mut small = [0u8; 64];
+        let mut large = Vec::new();
+        let stored_key: &mut [u8] = if key.len() <= small.len() {
+            &mut small[..key.len()]
+        } else {
+            large.resize(key.len(), 0);
+            &mut large
+        };
+        self.file
+            .read_exact_at(offset, &mut [&mut header, stored_key, dest])
+            .map_err(|e| Error::io("read", self.path(), e))?;
+        if !record::verify(&header, stored_key, dest) {
+            return Err(Error::corruption(self.path(), offset, "record checksum mismatch"));
+        }
+        let h = Header::decode(&header)
+            .map_err(|_| Error::corruption(self.path(), offset, "malformed record header"))?;
+        if h.is_tombstone() || h.value_len as usize != dest.len() || stored_key != key {
+            return Err(Error::corruption(
+                self.path(),
+                offset,
+                "the key directory points at a different record",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Appends a whole record at `offset`.
+    pub fn write_record(&self, offset: u64, header: &[u8; HEADER_LEN], key: &[u8], value: &[u8]) -> Result<()> {
+        self.file
+            .write_all_at(offset, &[header, key, value])
+            .map_err(|e| Error::io("append to", self.path(), e))
+    }
+
+    /// A scanner over the records from just after the header.
+    pub fn scan(&self) -> Result<Scanner<'_>> {
+        let len = self.file.len().map_err(|e| Error::io("stat", self.path(), e))?;
+        Ok(Scanner::new(&*self.file, FILE_HEADER_LEN as u64, len))
+    }
+}
+
+/// One record found by a scan.
+#[derive(Debug)]
+pub struct Scanned<'a> {
+    pub offset: u64,
+    pub header: Header,
+    pub key: &'a [u8],
+    pub value: &'a [u8],
+}
+
+impl Scanned<'_> {
+    pub fn end(&self) -> u64 {
+        self.offset + self.header.record_len()
+    }
+}
+
+/// Why a scan stopped before the end of the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stop {
+    pub offset: u64,
+    /// The bytes where the record should start are all zero (never-written space).
+    pub zeroed: bool,
+    pub reason: &'static str,
+}
+
+/// Reads records in order, trusting no length: each header is range-checked against the limits
+/// and the file's end, and each record's CRC verified, before the record is handed out.
+pub struct Scanner<'f> {
+    file: &'f dyn VFile,
+    pos: u64,
+    end: u64,
+    buf: Vec<u8>,
+    buf_start: u64,
+}
+
+const SCAN_CHUNK: usize = 1 << 20;
+
+impl<'f> Scanner<'f> {
+    pub fn new(file: &'f dyn VFile, start: u64, end: u64) -> Scanner<'f> {
+        Scanner {
+            file,
+            pos: start,
+            end,
+            buf: Vec::new(),
+            buf_start: start,
+        }
+    }
+
+    /// Offset of the next record (after the last one handed out).
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// Makes `[off, off+len)` available in the buffer; the caller has checked it is before `end`.
+    fn load(&mut self, off: u64, len: usize) -> std::io::Result<&[u8]> {
+        let have = off >= self.buf_start && off + len as u64 <= self.buf_start + self.buf.len() as u64;
+        if !have {
+            let want = (len.max(SCAN_CHUNK) as u64).min(self.end - off) as usize;
+            self.buf.resize(want, 0);
+            self.file.read_exact_at(off, &mut [&mut self.buf[..]])?;
+            self.buf_start = off;
+        }
+        let at = (off - self.buf_start) as usize;
+        Ok(&self.buf[at..at + len])
+    }
+
+    /// The next valid record, `Ok(Err(stop))` when the bytes at the position are not one, or
+    /// `Ok(Ok(None))` at the end of the file.
+    #[allow(clippy::type_complexity)]
+    pub fn next_record(&mut self) -> std::io::Result<Result<Option<Scanned<'_>>, Stop>> {
+        let off = self.pos;
+        if off >= self.end {
+            return Ok(Ok(None));
+        }
+        let stop = |zeroed, reason| Ok(Err(Stop { offset: off, zeroed, reason }));
+        if self.end - off < HEADER_LEN as u64 {
+            let tail = self.load(off, (self.end - off) as usize)?;
+            let zeroed = tail.iter().all(|&b| b == 0);
+            return stop(zeroed, "partial record header");
+        }
+        let hbytes: [u8; HEADER_LEN] = self.load(off, HEADER_LEN)?.try_into().unwrap();
+        let header = match Header::decode(&hbytes) {
+            Ok(h) => h,
+            Err(HeaderError::Zeroed) => return stop(true, "zeroed record header"),
+            Err(HeaderError::Malformed) => return stop(false, "malformed record header"),
+        };
+        let total = header.record_len();
+        if total > self.end - off {
+            return stop(false, "record runs past the end of the file");
+        }
+        let rec = self.load(off, total as usize)?;
+        let key_end = HEADER_LEN + header.key_len as usize;
+        if !record::verify(&hbytes, &rec[HEADER_LEN..key_end], &rec[key_end..]) {
+            return stop(false, "record checksum mismatch");
+        }
+        self.pos = off + total;
+        let at = (off - self.buf_start) as usize;
+        let rec = &self.buf[at..at + total as usize];
+        Ok(Ok(Some(Scanned {
+            offset: off,
+            header,
+            key: &rec[HEADER_LEN..key_end],
+            value: &rec[key_end..],
+        })))
+    }
+
+    /// After a stop at `from`: is there any valid record with a sequence number above
+    /// `min_seq` later in the file? If so the bad bytes are corruption in the middle of the
+    /// log, not a torn tail. Costs one quick header check per byte; runs only after a stop.
+    pub fn valid_record_after(&mut self, from: u64, min_seq: u64) -> std::io::Result<bool> {
+        let mut off = from + 1;
+        while off + HEADER_LEN as u64 <= self.end {
+            let hbytes: [u8; HEADER_LEN] = self.load(off, HEADER_LEN)?.try_into().unwrap();
+            let decoded = Header::decode(&hbytes);
+            if decoded == Err(HeaderError::Zeroed) {
+                // No header can start where its 29 bytes would all be zero: jump to the
+                // first position whose header window reaches the next non-zero byte.
+                match self.next_nonzero(off + HEADER_LEN as u64)? {
+                    Some(p) => off = p + 1 - HEADER_LEN as u64,
+                    None => return Ok(false),
+                }
+                continue;
+            }
+            if let Ok(h) = decoded {
+                let total = h.record_len();
+                if h.seq > min_seq && total <= self.end - off {
+                    let rec = self.load(off, total as usize)?;
+                    let key_end = HEADER_LEN + h.key_len as usize;
+                    if record::verify(&hbytes, &rec[HEADER_LEN..key_end], &rec[key_end..]) {
+                        return Ok(true);
+                    }
+                }
+            }
+            off += 1;
+        }
+        Ok(false)
+    }
+}
+
+impl Scanner<'_> {
+    /// The offset of the first non-zero byte at or after `from`, if any before the end.
+    fn next_nonzero(&mut self, mut from: u64) -> std::io::Result<Option<u64>> {
+        while from < self.end {
+            let n = ((self.end - from) as usize).min(SCAN_CHUNK);
+            let chunk = self.load(from, n)?;
+            if let Some(i) = chunk.iter().position(|&b| b != 0) {
+                return Ok(Some(from + i as u64));
+            }
+            from += n as u64;
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_round_trip_and_checks() {
+        let h = FileHeader {
+            id: 17,
+            seq_base: 5,
+            merge_base: 3,
+            merge_part: 1,
+            merge_parts: 2,
+        };
+        let p = Path::new("x.log");
+        let b = h.encode();
+        assert_eq!(FileHeader::decode(&b, p).unwrap(), h);
+        let mut bad = b;
+        bad[20] ^= 1;
+        assert!(matches!(FileHeader::decode(&bad, p), Err(Error::Corruption { .. })));
+        let mut magic = b;
+        magic[0] = b'X';
+        assert!(matches!(FileHeader::decode(&magic, p), Err(Error::Incompatible { .. })));
+        let future = FileHeader::default();
+        let mut fb = future.encode();
+        fb[8..12].copy_from_slice(&2u32.to_le_bytes());
+        let crc = crc32fast::hash(&fb[0..48]);
+        fb[48..52].copy_from_slice(&crc.to_le_bytes());
+        let err = FileHeader::decode(&fb, p).unwrap_err();
+        assert!(err.to_string().contains("version 2"), "{err}");
+    }
+}

@@ -1,0 +1,635 @@
+//! The public handle, [`Bitask`], and the write path.
+//!
+//! # Concurrency model
+//! A `Bitask` is `Send + Sync`; every method takes `&self`.
+//! - Reads (`get`, `ask`, `contains`, iteration) take only the read lock of the one key
+//!   directory shard their key hashes to (64 shards, each on its own cache line), and copy the
+//!   value out of the memory-mapped file under it. Readers never wait for each other, and wait
+//!   for a writer only while it updates that shard (a few hundred nanoseconds).
+//! - Writes (`put`, `remove`) are serialized by the writer mutex: append the record, then
+//!   publish its location in the shard. With `SyncMode::Always` the `fdatasync` happens after
+//!   the mutex is released, and one `fdatasync` covers every write appended before it (group
+//!   commit), so concurrent durable writers share the cost.
+//! - `compact` runs beside reads and writes; they wait only while it swaps each shard's entries
+//!   to the merged files. One compaction runs at a time.
+//! - Across processes: one writer holds `db.lock` (an exclusive `flock`); read-only handles take
+//!   no lock and see the store as of `open` or their last `refresh`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
+
+use crate::datafile::{DataFile, FileHeader, FILE_HEADER_LEN};
+pub use crate::error::{Error, Result};
+use crate::fileset::{FileEntry, FileSet};
+use crate::filename::{self, FileKind, IdGen};
+use crate::iter::Iter;
+use crate::keydir::{KeyDir, Location};
+pub use crate::options::{Options, SyncMode};
+use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
+use crate::record;
+use crate::recovery;
+use crate::vfs::{FileLock, Vfs};
+
+/// Figures about a store, from `Bitask::stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Live keys.
+    pub key_count: u64,
+    /// Bytes of the records that hold live values.
+    pub live_bytes: u64,
+    /// Bytes of records that are overwritten, deleted or tombstones (reclaimed by `compact`).
+    pub dead_bytes: u64,
+    /// Data files (sealed and active).
+    pub data_files: u64,
+    /// Bytes of data and hint files on disk (the active file counts its reserved size).
+    pub disk_bytes: u64,
+    /// Bytes of torn records cut from the end of the active file when the store was opened.
+    pub torn_bytes: u64,
+}
+
+/// A Bitcask store. See the module documentation for the concurrency model.
+pub struct Bitask {
+    shared: Arc<Shared>,
+    flusher: Option<Flusher>,
+}
+
+/// State shared by the handle, its iterators and its background flusher.
+pub(crate) struct Shared {
+    pub dir: PathBuf,
+    pub opts: Options,
+    pub keydir: KeyDir,
+    pub files: Mutex<FileSet>,
+    pub writer: Option<Mutex<Writer>>,
+    pub live_bytes: AtomicU64,
+    pub torn_bytes: AtomicU64,
+    commit: GroupCommit,
+    stopped: AtomicBool,
+    stop_reason: Mutex<String>,
+    pub merging: Mutex<()>,
+    /// Serializes `refresh` on read-only handles.
+    pub refreshing: Mutex<()>,
+    _lock: Option<Box<dyn FileLock>>,
+}
+
+/// The writer's state: the file being appended to and the next sequence number.
+pub(crate) struct Writer {
+    pub active: Option<Active>,
+    pub next_seq: u64,
+    pub ids: IdGen,
+}
+
+pub(crate) struct Active {
+    pub file: Arc<DataFile>,
+    pub no: u32,
+    /// Where the next record goes.
+    pub end: u64,
+    /// Bytes the file may hold before it is sealed.
+    pub capacity: u64,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn check_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::InvalidArgument("keys must be at least 1 byte".into()));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(Error::TooLarge { what: "key", len: key.len(), max: MAX_KEY_LEN });
+    }
+    Ok(())
+}
+
+fn check_value(value: &[u8]) -> Result<()> {
+    if value.len() > MAX_VALUE_LEN {
+        return Err(Error::TooLarge { what: "value", len: value.len(), max: MAX_VALUE_LEN });
+    }
+    Ok(())
+}
+
+impl Bitask {
+    /// Opens (creating if needed) the store in `path` for writing, with default options.
+    /// Fails with [`Error::WriterLock`] while another handle writes to it.
+    pub fn open(path: impl AsRef<Path>) -> Result<Bitask> {
+        Bitask::open_with(path, Options::default())
+    }
+
+    /// Opens the store in `path` with `opts`.
+    pub fn open_with(path: impl AsRef<Path>, opts: Options) -> Result<Bitask> {
+        opts.validate()?;
+        let dir = path.as_ref().to_path_buf();
+        let vfs = opts.vfs.clone();
+        let lock_file = if opts.read_only {
+            if !dir.is_dir() {
+                return Err(Error::io(
+                    "open",
+                    &dir,
+                    std::io::Error::from(std::io::ErrorKind::NotFound),
+                ));
+            }
+            None
+        } else {
+            vfs.create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+            let lock_path = dir.join(filename::LOCK_FILE);
+            Some(vfs.lock_exclusive(&lock_path).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::WouldBlock {
+                    Error::WriterLock
+                } else {
+                    Error::io("lock", &lock_path, e)
+                }
+            })?)
+        };
+        let (keydir, rec) = load_retrying(&*vfs, &dir, opts.read_only, KeyDir::new)?;
+        let live = recovery::live_bytes(&keydir);
+        let writer = if opts.read_only {
+            None
+        } else {
+            Some(Mutex::new(Writer {
+                active: None,
+                next_seq: rec.next_seq,
+                ids: IdGen::new(rec.max_id),
+            }))
+        };
+        let shared = Arc::new(Shared {
+            dir,
+            opts,
+            keydir,
+            files: Mutex::new(rec.files),
+            writer,
+            live_bytes: AtomicU64::new(live),
+            torn_bytes: AtomicU64::new(rec.torn_bytes),
+            commit: GroupCommit::default(),
+            stopped: AtomicBool::new(false),
+            stop_reason: Mutex::new(String::new()),
+            merging: Mutex::new(()),
+            refreshing: Mutex::new(()),
+            _lock: lock_file,
+        });
+        if let Some(w) = &shared.writer {
+            let mut w = lock(w);
+            match rec.active {
+                Some((id, end)) => shared.resume_active(&mut w, id, end)?,
+                None => shared.create_active(&mut w, 0)?,
+            }
+        }
+        let flusher = match shared.opts.sync {
+            SyncMode::Interval(every) if !shared.opts.read_only => Some(Flusher::start(&shared, every)),
+            _ => None,
+        };
+        Ok(Bitask { shared, flusher })
+    }
+
+    /// Stores `value` under `key`, replacing any earlier value.
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        self.shared.write(key.as_ref(), value.as_ref(), false)
+    }
+
+    /// The value of `key`, or [`Error::KeyNotFound`].
+    pub fn ask(&self, key: impl AsRef<[u8]>) -> Result<Vec<u8>> {
+        self.get(key)?.ok_or(Error::KeyNotFound)
+    }
+
+    /// The value of `key`, or `None` when absent.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        self.get_with_buffer(key, |len| vec![0u8; len])
+    }
+
+    /// Reads the value of `key` into a buffer made by `make(value_len)` (at least that long),
+    /// and returns it; `None` when the key is absent. One index lookup and one copy.
+    pub fn get_with_buffer<B: AsMut<[u8]>>(
+        &self,
+        key: impl AsRef<[u8]>,
+        make: impl FnOnce(usize) -> B,
+    ) -> Result<Option<B>> {
+        let key = key.as_ref();
+        check_key(key)?;
+        self.shared.keydir.with_entry(key, |entry| {
+            let Some((loc, shard)) = entry else { return Ok(None) };
+            let file = shard.file(loc.file).expect("the key directory's files are open");
+            let len = loc.value_len as usize;
+            let mut buf = make(len);
+            file.read_value(loc.offset as u64, key, &mut buf.as_mut()[..len])?;
+            Ok(Some(buf))
+        })
+    }
+
+    /// Copies the value of `key` into `buf` when it fits. Returns the value's length (`None`
+    /// when absent); when the length exceeds `buf.len()`, nothing is copied.
+    pub fn get_into(&self, key: impl AsRef<[u8]>, buf: &mut [u8]) -> Result<Option<usize>> {
+        let key = key.as_ref();
+        check_key(key)?;
+        self.shared.keydir.with_entry(key, |entry| {
+            let Some((loc, shard)) = entry else { return Ok(None) };
+            let len = loc.value_len as usize;
+            if len <= buf.len() {
+                let file = shard.file(loc.file).expect("the key directory's files are open");
+                file.read_value(loc.offset as u64, key, &mut buf[..len])?;
+            }
+            Ok(Some(len))
+        })
+    }
+
+    /// True when `key` has a value.
+    pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        let key = key.as_ref();
+        check_key(key)?;
+        Ok(self.shared.keydir.get(key).is_some())
+    }
+
+    /// Deletes `key`: appends a tombstone. [`Error::KeyNotFound`] (and nothing written) when
+    /// the key is absent.
+    pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        self.shared.write(key.as_ref(), &[], true)
+    }
+
+    /// Merges the sealed files (sealing the active one first) into new files with hint
+    /// files, keeping only live records, then deletes the old files.
+    pub fn compact(&self) -> Result<()> {
+        crate::compaction::compact(&self.shared)
+    }
+
+    /// Makes every write so far durable.
+    pub fn sync(&self) -> Result<()> {
+        self.shared.sync_now()
+    }
+
+    /// On a read-only handle, loads what the writer has written since open or the last
+    /// refresh. On a writer handle, does nothing.
+    pub fn refresh(&self) -> Result<()> {
+        if self.shared.opts.read_only {
+            crate::refresh::refresh(&self.shared)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Figures about the store.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// All keys in byte order, with their values read as the iterator reaches them (keys
+    /// removed meanwhile are skipped). The keys are a snapshot taken now.
+    pub fn iter(&self) -> Iter {
+        Iter::new(self.shared.clone(), b"")
+    }
+
+    /// Like [`Bitask::iter`], restricted to keys that start with `prefix`.
+    pub fn iter_prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
+        Iter::new(self.shared.clone(), prefix.as_ref())
+    }
+
+    /// The directory of the store.
+    pub fn path(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Closes the handle, reporting what dropping it would silently ignore: trims the active
+    /// file's reserved tail and, unless the sync mode is `None`, makes it durable.
+    pub fn close(mut self) -> Result<()> {
+        self.flusher.take();
+        self.shared.finish()
+    }
+}
+
+impl Drop for Bitask {
+    fn drop(&mut self) {
+        self.flusher.take();
+        let _ = self.shared.finish();
+    }
+}
+
+/// Loads the directory; a read-only handle retries when the writer renamed or deleted a file
+/// between listing and opening it.
+pub(crate) fn load_retrying(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    read_only: bool,
+    new_keydir: impl Fn() -> KeyDir,
+) -> Result<(KeyDir, recovery::Recovered)> {
+    let mut attempts = 0;
+    loop {
+        let keydir = new_keydir();
+        match recovery::recover(vfs, dir, read_only, &keydir) {
+            Err(e) if read_only && recovery::is_vanished(&e) && attempts < 100 => attempts += 1,
+            other => return other.map(|rec| (keydir, rec)),
+        }
+    }
+}
+
+impl Shared {
+    fn vfs(&self) -> &dyn Vfs {
+        &*self.opts.vfs
+    }
+
+    pub fn writer(&self) -> Result<&Mutex<Writer>> {
+        self.writer.as_ref().ok_or(Error::ReadOnly)
+    }
+
+    /// Fails when an earlier unrecoverable error stopped writes.
+    pub fn check_running(&self) -> Result<()> {
+        if self.stopped.load(Ordering::Acquire) {
+            return Err(Error::Stopped(lock(&self.stop_reason).clone()));
+        }
+        Ok(())
+    }
+
+    /// Stops writes for good: the state on disk is no longer known to match memory.
+    pub fn stop(&self, reason: &Error) {
+        let mut r = lock(&self.stop_reason);
+        if r.is_empty() {
+            *r = reason.to_string();
+        }
+        self.stopped.store(true, Ordering::Release);
+    }
+
+    fn write(&self, key: &[u8], value: &[u8], tombstone: bool) -> Result<()> {
+        check_key(key)?;
+        check_value(value)?;
+        let mut w = lock(self.writer()?);
+        self.check_running()?;
+        if tombstone && self.keydir.get(key).is_none() {
+            return Err(Error::KeyNotFound);
+        }
+        let len = record::record_len(key.len(), value.len());
+        let fits = w.active.as_ref().is_some_and(|a| a.end + len <= a.capacity);
+        if !fits {
+            self.rotate(&mut w, len)?;
+        }
+        let seq = w.next_seq;
+        let header = record::encode_header(seq, filename::now_millis(), tombstone, key, value);
+        let active = w.active.as_mut().expect("rotate leaves an active file");
+        let offset = active.end;
+        if let Err(e) = active.file.write_record(offset, &header, key, value) {
+            // Never leave a partial record in front of later good ones.
+            if let Err(te) = active.file.file.set_len(offset) {
+                self.stop(&Error::io("truncate after a failed write", active.file.path(), te));
+            }
+            return Err(e);
+        }
+        active.end += len;
+        let loc = Location { file: active.no, offset: offset as u32, value_len: value.len() as u32, seq };
+        w.next_seq += 1;
+        let old = if tombstone { self.keydir.remove(key) } else { self.keydir.insert(key, loc) };
+        let freed = old.map_or(0, |o| record::record_len(key.len(), o.value_len as usize));
+        let added = if tombstone { 0 } else { len };
+        // Writers are serialized, so a load-modify-store cannot race another writer.
+        let live = self.live_bytes.load(Ordering::Relaxed);
+        self.live_bytes.store((live + added).saturating_sub(freed), Ordering::Relaxed);
+        drop(w);
+        if self.opts.sync == SyncMode::Always {
+            self.commit.wait_durable(self, seq)?;
+        }
+        Ok(())
+    }
+
+    /// Seals the active file (if it holds records) and starts a new one able to take a record
+    /// of `need` bytes. A failure while sealing stops writes; a failure creating the new file
+    /// (a full disk) only fails this call, and the next write tries again.
+    fn rotate(&self, w: &mut Writer, need: u64) -> Result<()> {
+        if let Some(a) = &w.active {
+            if a.end == FILE_HEADER_LEN as u64 {
+                // Empty: drop it and make one big enough (a record larger than max_file_size).
+                self.discard_empty_active(w)?;
+            } else {
+                self.seal_active(w).inspect_err(|e| self.stop(e))?;
+            }
+        }
+        self.create_active(w, need)
+    }
+
+    /// Cuts the active file to its records, makes it durable, and renames it sealed.
+    pub fn seal_active(&self, w: &mut Writer) -> Result<()> {
+        let Some(a) = w.active.take() else { return Ok(()) };
+        let f = &a.file;
+        f.file.set_len(a.end).map_err(|e| Error::io("truncate", f.path(), e))?;
+        f.file.sync_data().map_err(|e| Error::io("sync", f.path(), e))?;
+        let from = filename::path(&self.dir, f.id(), FileKind::Active);
+        let to = filename::path(&self.dir, f.id(), FileKind::Sealed);
+        self.vfs().rename(&from, &to).map_err(|e| Error::io("rename", &from, e))?;
+        f.set_path(to);
+        self.sync_dir()?;
+        if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
+            e.active = false;
+        }
+        Ok(())
+    }
+
+    fn discard_empty_active(&self, w: &mut Writer) -> Result<()> {
+        let a = w.active.take().expect("checked by caller");
+        self.forget_file(a.file.id());
+        let path = filename::path(&self.dir, a.file.id(), FileKind::Active);
+        self.vfs().remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+        self.sync_dir()
+    }
+
+    /// Starts a new active file with room for at least `need` bytes of records.
+    pub fn create_active(&self, w: &mut Writer, need: u64) -> Result<()> {
+        let id = w.ids.next_id();
+        let path = filename::path(&self.dir, id, FileKind::Active);
+        let header = FileHeader { id, seq_base: w.next_seq, ..FileHeader::default() };
+        let file = DataFile::create(self.vfs(), &path, header)?;
+        let capacity = self.opts.max_file_size.max(FILE_HEADER_LEN as u64 + need);
+        let setup = file
+            .file
+            .reserve(capacity)
+            .map_err(|e| Error::io("reserve space for", &path, e))
+            .and_then(|_| self.sync_dir());
+        if let Err(e) = setup {
+            drop(file);
+            let _ = self.vfs().remove_file(&path);
+            return Err(e);
+        }
+        self.install_active(w, Arc::new(file), FILE_HEADER_LEN as u64, capacity);
+        Ok(())
+    }
+
+    /// Continues appending to the active file found on open.
+    fn resume_active(&self, w: &mut Writer, id: u64, end: u64) -> Result<()> {
+        let entry_file = lock(&self.files).by_id.get(&id).map(|e| (e.no, e.file.clone()));
+        let (no, file) = entry_file.expect("recovery registered the active file");
+        let capacity = self.opts.max_file_size.max(end);
+        file.file
+            .reserve(capacity)
+            .map_err(|e| Error::io("reserve space for", file.path(), e))?;
+        w.active = Some(Active { file, no, end, capacity });
+        Ok(())
+    }
+
+    fn install_active(&self, w: &mut Writer, file: Arc<DataFile>, end: u64, capacity: u64) {
+        let mut files = lock(&self.files);
+        let no = files.alloc_no();
+        self.keydir.add_file(no, file.clone());
+        files.insert(FileEntry { no, file: file.clone(), active: true, hint_len: 0, scanned_to: end });
+        w.active = Some(Active { file, no, end, capacity });
+    }
+
+    /// Removes a file from the file set and the key directory's file tables.
+    pub fn forget_file(&self, id: u64) {
+        if let Some(e) = lock(&self.files).remove(id) {
+            self.keydir.remove_file(e.no);
+        }
+    }
+
+    pub fn sync_dir(&self) -> Result<()> {
+        self.vfs().sync_dir(&self.dir).map_err(|e| Error::io("sync directory", &self.dir, e))
+    }
+
+    /// `fdatasync`s the active file; returns the last sequence number it covers. A failure
+    /// stops writes: the kernel may have dropped the dirty pages, so retrying proves nothing.
+    fn sync_active(&self) -> Result<u64> {
+        let (file, upto) = {
+            let w = lock(self.writer()?);
+            (w.active.as_ref().map(|a| a.file.clone()), w.next_seq - 1)
+        };
+        if let Some(f) = file {
+            if let Err(e) = f.file.sync_data() {
+                let err = Error::io("sync", f.path(), e);
+                self.stop(&err);
+                return Err(err);
+            }
+        }
+        Ok(upto)
+    }
+
+    fn sync_now(&self) -> Result<()> {
+        if self.writer.is_none() {
+            return Ok(());
+        }
+        self.check_running()?;
+        let upto = self.sync_active()?;
+        self.commit.mark_durable(upto);
+        Ok(())
+    }
+
+    fn stats(&self) -> Stats {
+        let live = self.live_bytes.load(Ordering::Relaxed);
+        let active_end = self
+            .writer
+            .as_ref()
+            .and_then(|w| lock(w).active.as_ref().map(|a| (a.file.id(), a.end)));
+        let files = lock(&self.files);
+        let mut records = 0u64;
+        let mut disk = 0u64;
+        for e in files.by_id.values() {
+            let len = e.file.file.len().unwrap_or(0);
+            let end = match active_end {
+                Some((id, end)) if id == e.file.id() => end,
+                _ if e.active => e.scanned_to,
+                _ => len,
+            };
+            records += end.saturating_sub(FILE_HEADER_LEN as u64);
+            disk += len + e.hint_len;
+        }
+        Stats {
+            key_count: self.keydir.len() as u64,
+            live_bytes: live,
+            dead_bytes: records.saturating_sub(live),
+            data_files: files.by_id.len() as u64,
+            disk_bytes: disk,
+            torn_bytes: self.torn_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Trims the active file's reserved tail and syncs it when durability was asked for.
+    fn finish(&self) -> Result<()> {
+        let Some(w) = &self.writer else { return Ok(()) };
+        let w = lock(w);
+        let Some(a) = &w.active else { return Ok(()) };
+        if self.stopped.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let f = &a.file;
+        f.file.set_len(a.end).map_err(|e| Error::io("truncate", f.path(), e))?;
+        if self.opts.sync != SyncMode::None {
+            f.file.sync_data().map_err(|e| Error::io("sync", f.path(), e))?;
+        }
+        Ok(())
+    }
+}
+
+/// Group commit: the first writer to need durability becomes the leader and runs one
+/// `fdatasync` for everyone whose record was appended before it started; the others wait.
+#[derive(Default)]
+struct GroupCommit {
+    state: Mutex<CommitState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct CommitState {
+    durable: u64,
+    leader: bool,
+}
+
+impl GroupCommit {
+    fn wait_durable(&self, shared: &Shared, seq: u64) -> Result<()> {
+        let mut st = lock(&self.state);
+        loop {
+            if st.durable >= seq {
+                return Ok(());
+            }
+            shared.check_running()?;
+            if st.leader {
+                st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            st.leader = true;
+            drop(st);
+            let result = shared.sync_active();
+            st = lock(&self.state);
+            st.leader = false;
+            if let Ok(upto) = result {
+                st.durable = st.durable.max(upto);
+            }
+            self.done.notify_all();
+            result?;
+        }
+    }
+
+    fn mark_durable(&self, upto: u64) {
+        let mut st = lock(&self.state);
+        st.durable = st.durable.max(upto);
+    }
+}
+
+/// The background thread of `SyncMode::Interval`.
+struct Flusher {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Flusher {
+    fn start(shared: &Arc<Shared>, every: std::time::Duration) -> Flusher {
+        let (tx, rx) = mpsc::channel::<()>();
+        let weak: Weak<Shared> = Arc::downgrade(shared);
+        let thread = std::thread::Builder::new()
+            .name("bitask-flush".into())
+            .spawn(move || loop {
+                match rx.recv_timeout(every) {
+                    Err(RecvTimeoutError::Timeout) => match weak.upgrade() {
+                        Some(s) => {
+                            let _ = s.sync_now();
+                        }
+                        None => return,
+                    },
+                    _ => return,
+                }
+            })
+            .ok();
+        Flusher { stop: Some(tx), thread }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

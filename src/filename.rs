@@ -1,0 +1,149 @@
+//! Every file name the store uses, in one place, and the generator of file ids.
+//!
+//! ```text
+//! <id>.active.log   the data file being appended to (at most one)
+//! <id>.log          a sealed, immutable data file
+//! <id>.hint         the hint file of the sealed data file <id>.log
+//! <id>.log.tmp      a merge output not yet published (deleted on open)
+//! <id>.hint.tmp     a hint file not yet published (deleted on open)
+//! db.lock           the writer lock (never deleted)
+//! ```
+//! Ids are decimal milliseconds since the Unix epoch, forced to grow strictly.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const LOCK_FILE: &str = "db.lock";
+
+/// What a directory entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Active,
+    Sealed,
+    Hint,
+    TempData,
+    TempHint,
+}
+
+/// Parses a directory entry name; `None` for names the store does not own (left alone).
+pub fn parse(name: &str) -> Option<(u64, FileKind)> {
+    let (stem, kind) = if let Some(s) = name.strip_suffix(".active.log") {
+        (s, FileKind::Active)
+    } else if let Some(s) = name.strip_suffix(".log.tmp") {
+        (s, FileKind::TempData)
+    } else if let Some(s) = name.strip_suffix(".hint.tmp") {
+        (s, FileKind::TempHint)
+    } else if let Some(s) = name.strip_suffix(".log") {
+        (s, FileKind::Sealed)
+    } else if let Some(s) = name.strip_suffix(".hint") {
+        (s, FileKind::Hint)
+    } else {
+        return None;
+    };
+    if stem.is_empty() || stem.len() > 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((stem.parse().ok()?, kind))
+}
+
+/// The name of file `id` of the given kind.
+pub fn name(id: u64, kind: FileKind) -> String {
+    let suffix = match kind {
+        FileKind::Active => "active.log",
+        FileKind::Sealed => "log",
+        FileKind::Hint => "hint",
+        FileKind::TempData => "log.tmp",
+        FileKind::TempHint => "hint.tmp",
+    };
+    format!("{id}.{suffix}")
+}
+
+/// The path of file `id` of the given kind inside `dir`.
+pub fn path(dir: &Path, id: u64, kind: FileKind) -> PathBuf {
+    dir.join(name(id, kind))
+}
+
+/// Hands out file ids: the millisecond clock, but strictly greater than every id handed out
+/// or found on disk before, so a stalled or backward-stepping clock and two rotations in one
+/// millisecond never produce a duplicate or a smaller id.
+#[derive(Debug)]
+pub struct IdGen {
+    last: u64,
+    clock: fn() -> u64,
+}
+
+impl IdGen {
+    /// A generator whose ids exceed `floor` (the largest id already in use).
+    pub fn new(floor: u64) -> IdGen {
+        IdGen::with_clock(floor, now_millis)
+    }
+
+    pub fn with_clock(floor: u64, clock: fn() -> u64) -> IdGen {
+        IdGen { last: floor, clock }
+    }
+
+    pub fn next_id(&mut self) -> u64 {
+        let id = (self.clock)().max(self.last + 1);
+        self.last = id;
+        id
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for kind in [
+            FileKind::Active,
+            FileKind::Sealed,
+            FileKind::Hint,
+            FileKind::TempData,
+            FileKind::TempHint,
+        ] {
+            let n = name(1_700_000_000_123, kind);
+            assert_eq!(parse(&n), Some((1_700_000_000_123, kind)), "{n}");
+        }
+    }
+
+    #[test]
+    fn foreign_names_are_ignored() {
+        for n in ["db.lock", "notes.txt", ".log", "12a.log", "x.active.log", "1.log.bak", "-1.log"] {
+            assert_eq!(parse(n), None, "{n}");
+        }
+        assert_eq!(parse("99999999999999999999999.log"), None);
+    }
+
+    #[test]
+    fn ids_grow_when_the_clock_stalls_or_steps_back() {
+        fn stalled() -> u64 {
+            1000
+        }
+        fn backwards() -> u64 {
+            5
+        }
+        let mut g = IdGen::with_clock(0, stalled);
+        let ids: Vec<u64> = (0..5).map(|_| g.next_id()).collect();
+        assert_eq!(ids, vec![1000, 1001, 1002, 1003, 1004]);
+        let mut g = IdGen::with_clock(2000, backwards);
+        assert_eq!(g.next_id(), 2001);
+        assert_eq!(g.next_id(), 2002);
+    }
+
+    #[test]
+    fn ids_follow_the_clock_when_it_moves() {
+        let mut g = IdGen::new(0);
+        let a = g.next_id();
+        let b = g.next_id();
+        assert!(b > a);
+        assert!(a >= now_millis() - 60_000);
+    }
+}

@@ -1,0 +1,44 @@
+//! bitask: a crash-safe Bitcask key-value store.
+//!
+//! ```no_run
+//! use bitask::db::Bitask;
+//! # fn main() -> Result<(), bitask::db::Error> {
+//! let db = Bitask::open("./db")?;
+//! db.put(b"key".to_vec(), b"value".to_vec())?;
+//! assert_eq!(db.ask(b"key")?, b"value");
+//! db.remove(b"key".to_vec())?;
+//! db.compact()?;
+//! assert!(matches!(Bitask::open("./db"), Err(bitask::db::Error::WriterLock)));
+//! # Ok(()) }
+//! ```
+//!
+//! Layout of the crate, one concept per module: `record` (the record format), `datafile`
+//! (one data file), `hint` (hint files), `filename` (names and ids), `keydir` (the in-memory
+//! index), `recovery` (opening a directory), `compaction` (merging), `refresh` (read-only
+//! handles catching up), `vfs` (every file operation), `db` (the handle and write path), `ffi`
+//! (the C ABI). `docs/format.md` describes the files, `docs/concurrency.md` the threads.
+
+mod compaction;
+#[doc(hidden)]
+pub mod datafile;
+pub mod db;
+pub mod error;
+pub mod ffi;
+#[doc(hidden)]
+pub mod filename;
+mod fileset;
+#[doc(hidden)]
+pub mod hint;
+pub mod iter;
+mod keydir;
+pub mod options;
+#[doc(hidden)]
+pub mod record;
+mod recovery;
+mod refresh;
+pub mod vfs;
+
+pub use db::{Bitask, Stats};
+pub use error::{Error, Result};
+pub use iter::Iter;
+pub use options::{Options, SyncMode, DEFAULT_MAX_FILE_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN};

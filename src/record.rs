@@ -1,0 +1,193 @@
+//! The record: the unit appended to a data file. Layout (little-endian), see `docs/format.md`:
+//!
+//! ```text
+//! 0   u32  crc32 of bytes 4..end (crc32fast, IEEE)
+//! 4   u64  sequence number: grows over the store's life, decides which record wins
+//! 12  u64  timestamp, milliseconds since the Unix epoch (informational only)
+//! 20  u8   flags: bit 0 = tombstone; other bits must be zero
+//! 21  u32  key length, 1..=MAX_KEY_LEN
+//! 25  u32  value length, 0..=MAX_VALUE_LEN (0 for tombstones)
+//! 29       key, then value
+//! ```
+
+use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
+
+/// Bytes before the key.
+pub const HEADER_LEN: usize = 29;
+/// Flag bit marking a deletion.
+pub const FLAG_TOMBSTONE: u8 = 1;
+
+/// The fixed-size part of a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub crc: u32,
+    pub seq: u64,
+    pub timestamp: u64,
+    pub flags: u8,
+    pub key_len: u32,
+    pub value_len: u32,
+}
+
+/// Why a header cannot start a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderError {
+    /// Every header byte is zero: space that was never written (reserved file tail).
+    Zeroed,
+    /// Unknown flag bits, an empty key, or a length past the limits.
+    Malformed,
+}
+
+impl Header {
+    pub fn is_tombstone(&self) -> bool {
+        self.flags & FLAG_TOMBSTONE != 0
+    }
+
+    /// The header's bytes, exactly as stored (a merge copies records without recomputing).
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut buf = [0u8; HEADER_LEN];
+        buf[0..4].copy_from_slice(&self.crc.to_le_bytes());
+        buf[4..12].copy_from_slice(&self.seq.to_le_bytes());
+        buf[12..20].copy_from_slice(&self.timestamp.to_le_bytes());
+        buf[20] = self.flags;
+        buf[21..25].copy_from_slice(&self.key_len.to_le_bytes());
+        buf[25..29].copy_from_slice(&self.value_len.to_le_bytes());
+        buf
+    }
+
+    /// Total bytes of the record this header starts.
+    pub fn record_len(&self) -> u64 {
+        record_len(self.key_len as usize, self.value_len as usize)
+    }
+
+    /// Parses and range-checks a header. The lengths are checked against the limits before
+    /// anyone allocates or reads by them.
+    pub fn decode(buf: &[u8; HEADER_LEN]) -> Result<Header, HeaderError> {
+        if buf.iter().all(|&b| b == 0) {
+            return Err(HeaderError::Zeroed);
+        }
+        let h = Header {
+            crc: u32::from_le_bytes(buf[0..4].try_into().unwrap()),
+            seq: u64::from_le_bytes(buf[4..12].try_into().unwrap()),
+            timestamp: u64::from_le_bytes(buf[12..20].try_into().unwrap()),
+            flags: buf[20],
+            key_len: u32::from_le_bytes(buf[21..25].try_into().unwrap()),
+            value_len: u32::from_le_bytes(buf[25..29].try_into().unwrap()),
+        };
+        let key_ok = h.key_len >= 1 && h.key_len as usize <= MAX_KEY_LEN;
+        let value_ok = h.value_len as usize <= MAX_VALUE_LEN && !(h.is_tombstone() && h.value_len != 0);
+        if h.flags & !FLAG_TOMBSTONE != 0 || !key_ok || !value_ok {
+            return Err(HeaderError::Malformed);
+        }
+        Ok(h)
+    }
+}
+
+/// Total bytes of a record with these lengths.
+pub fn record_len(key_len: usize, value_len: usize) -> u64 {
+    (HEADER_LEN + key_len + value_len) as u64
+}
+
+/// Builds the header of a record, computing its CRC over everything after the CRC field.
+pub fn encode_header(
+    seq: u64,
+    timestamp: u64,
+    tombstone: bool,
+    key: &[u8],
+    value: &[u8],
+) -> [u8; HEADER_LEN] {
+    let mut buf = [0u8; HEADER_LEN];
+    buf[4..12].copy_from_slice(&seq.to_le_bytes());
+    buf[12..20].copy_from_slice(&timestamp.to_le_bytes());
+    buf[20] = if tombstone { FLAG_TOMBSTONE } else { 0 };
+    buf[21..25].copy_from_slice(&(key.len() as u32).to_le_bytes());
+    buf[25..29].copy_from_slice(&(value.len() as u32).to_le_bytes());
+    let crc = checksum(&buf, key, value);
+    buf[0..4].copy_from_slice(&crc.to_le_bytes());
+    buf
+}
+
+/// The CRC a record with this header, key and value must carry.
+pub fn checksum(header: &[u8; HEADER_LEN], key: &[u8], value: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&header[4..]);
+    hasher.update(key);
+    hasher.update(value);
+    hasher.finalize()
+}
+
+/// True when the stored CRC matches the record's bytes.
+pub fn verify(header: &[u8; HEADER_LEN], key: &[u8], value: &[u8]) -> bool {
+    let stored = u32::from_le_bytes(header[0..4].try_into().unwrap());
+    stored == checksum(header, key, value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(seq: u64, tomb: bool, key: &[u8], value: &[u8]) -> Vec<u8> {
+        let h = encode_header(seq, 1234, tomb, key, value);
+        [&h[..], key, value].concat()
+    }
+
+    #[test]
+    fn round_trip() {
+        let rec = encode(7, false, b"key", b"value");
+        let hdr: [u8; HEADER_LEN] = rec[..HEADER_LEN].try_into().unwrap();
+        let h = Header::decode(&hdr).unwrap();
+        assert_eq!((h.seq, h.timestamp, h.key_len, h.value_len), (7, 1234, 3, 5));
+        assert!(!h.is_tombstone());
+        assert_eq!(h.record_len(), rec.len() as u64);
+        assert_eq!(h.encode(), hdr);
+        assert!(verify(&hdr, b"key", b"value"));
+    }
+
+    #[test]
+    fn tombstone_and_empty_value_differ() {
+        let t = encode(1, true, b"k", b"");
+        let e = encode(1, false, b"k", b"");
+        let th = Header::decode(t[..HEADER_LEN].try_into().unwrap()).unwrap();
+        let eh = Header::decode(e[..HEADER_LEN].try_into().unwrap()).unwrap();
+        assert!(th.is_tombstone());
+        assert!(!eh.is_tombstone());
+        assert_eq!(eh.value_len, 0);
+    }
+
+    #[test]
+    fn every_flipped_bit_fails_the_crc_or_the_header() {
+        let rec = encode(42, false, b"some key", b"some value");
+        for i in 0..rec.len() {
+            for bit in 0..8 {
+                let mut bad = rec.clone();
+                bad[i] ^= 1 << bit;
+                let hdr: [u8; HEADER_LEN] = bad[..HEADER_LEN].try_into().unwrap();
+                let ok = match Header::decode(&hdr) {
+                    Err(_) => false,
+                    Ok(h) => {
+                        let k = HEADER_LEN + h.key_len as usize;
+                        let end = k + h.value_len as usize;
+                        end == bad.len() && verify(&hdr, &bad[HEADER_LEN..k], &bad[k..end])
+                    }
+                };
+                assert!(!ok, "flip of byte {i} bit {bit} went unnoticed");
+            }
+        }
+    }
+
+    #[test]
+    fn zeroes_and_bad_lengths_are_rejected() {
+        assert_eq!(Header::decode(&[0; HEADER_LEN]), Err(HeaderError::Zeroed));
+        let mut h = encode_header(1, 0, false, b"k", b"v");
+        h[21..25].copy_from_slice(&0u32.to_le_bytes());
+        assert_eq!(Header::decode(&h), Err(HeaderError::Malformed));
+        let mut h = encode_header(1, 0, false, b"k", b"v");
+        h[25..29].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(Header::decode(&h), Err(HeaderError::Malformed));
+        let mut h = encode_header(1, 0, false, b"k", b"v");
+        h[20] = 0x80;
+        assert_eq!(Header::decode(&h), Err(HeaderError::Malformed));
+        let mut h = encode_header(1, 0, true, b"k", b"");
+        h[25..29].copy_from_slice(&3u32.to_le_bytes());
+        assert_eq!(Header::decode(&h), Err(HeaderError::Malformed));
+    }
+}

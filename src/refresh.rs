@@ -1,0 +1,116 @@
+//! `refresh` for read-only handles: catch up with a writer in another process.
+//!
+//! When the writer only appended (to its active file, or to new files after rotating), the
+//! new records are scanned and applied in sequence order. When files vanished or merge
+//! outputs appeared (the writer compacted), the handle reloads the directory into a fresh key
+//! directory and swaps it in shard by shard; reads in flight keep the old files open.
+
+use std::sync::Arc;
+
+use crate::datafile::DataFile;
+use crate::db::{load_retrying, lock, Shared};
+use crate::error::Result;
+use crate::fileset::FileEntry;
+use crate::filename::{self, FileKind};
+use crate::recovery;
+use crate::vfs::OpenMode;
+
+pub fn refresh(db: &Shared) -> Result<()> {
+    let _one_at_a_time = lock(&db.refreshing);
+    if !try_incremental(db)? {
+        reload(db)?;
+    }
+    Ok(())
+}
+
+/// The data files now in the directory: (id, is active).
+fn listing(db: &Shared) -> Result<Vec<(u64, bool)>> {
+    let names = db
+        .opts
+        .vfs
+        .list_dir(&db.dir)
+        .map_err(|e| crate::Error::io("list", &db.dir, e))?;
+    let mut v: Vec<(u64, bool)> = names
+        .iter()
+        .filter_map(|n| filename::parse(n))
+        .filter(|(_, k)| matches!(k, FileKind::Active | FileKind::Sealed))
+        .map(|(id, k)| (id, k == FileKind::Active))
+        .collect();
+    v.sort_unstable();
+    v.dedup_by_key(|(id, _)| *id);
+    Ok(v)
+}
+
+/// Applies appends only; returns false when the directory changed in a way that needs a reload.
+fn try_incremental(db: &Shared) -> Result<bool> {
+    let now = listing(db)?;
+    let (known_max, vanished) = {
+        let files = lock(&db.files);
+        let known_max = files.by_id.keys().next_back().copied().unwrap_or(0);
+        let vanished = files.by_id.keys().any(|id| !now.iter().any(|(n, _)| n == id));
+        (known_max, vanished)
+    };
+    if vanished {
+        return Ok(false);
+    }
+    // Open the new files first, so a merge output among them sends us to a reload.
+    let mut fresh = Vec::new();
+    for &(id, active) in now.iter().filter(|(id, _)| *id > known_max) {
+        let kind = if active { FileKind::Active } else { FileKind::Sealed };
+        let mode = if active { OpenMode::ReadShared } else { OpenMode::ReadSealed };
+        let path = filename::path(&db.dir, id, kind);
+        match DataFile::open(&*db.opts.vfs, &path, mode, id) {
+            Ok(f) if f.header.is_merge_output() => return Ok(false),
+            Ok(f) => fresh.push((f, active)),
+            Err(e) if recovery::is_vanished(&e) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    // Catch up on files that were still being written at the last look.
+    let growing: Vec<(u32, Arc<DataFile>, u64)> = lock(&db.files)
+        .by_id
+        .values()
+        .filter(|e| e.active)
+        .map(|e| (e.no, e.file.clone(), e.scanned_to))
+        .collect();
+    for (no, file, from) in growing {
+        let end = file.file.len().map_err(|e| crate::Error::io("stat", file.path(), e))?;
+        let loaded = recovery::scan_active_from(&file, no, &db.keydir, from, end, 0, false)?;
+        let still_active = now.iter().any(|&(id, a)| id == file.id() && a);
+        if let Some(e) = lock(&db.files).by_id.get_mut(&file.id()) {
+            e.scanned_to = loaded.end;
+            e.active = still_active;
+        }
+    }
+    for (f, active) in fresh {
+        let end = f.file.len().map_err(|e| crate::Error::io("stat", f.path(), e))?;
+        let file = Arc::new(f);
+        let no = {
+            let mut files = lock(&db.files);
+            let no = files.alloc_no();
+            db.keydir.add_file(no, file.clone());
+            no
+        };
+        let scanned_to = if active {
+            let start = crate::datafile::FILE_HEADER_LEN as u64;
+            recovery::scan_active_from(&file, no, &db.keydir, start, end, 0, false)?.end
+        } else {
+            recovery::load_sealed(&file, no, &db.keydir)?;
+            end
+        };
+        lock(&db.files).insert(FileEntry { no, file, active, hint_len: 0, scanned_to });
+    }
+    db.live_bytes.store(recovery::live_bytes(&db.keydir), std::sync::atomic::Ordering::Relaxed);
+    Ok(true)
+}
+
+/// Reloads the whole directory and swaps it in.
+fn reload(db: &Shared) -> Result<()> {
+    let (keydir, rec) = load_retrying(&*db.opts.vfs, &db.dir, true, || db.keydir.new_like())?;
+    let live = recovery::live_bytes(&keydir);
+    let mut files = lock(&db.files);
+    db.keydir.replace_with(keydir);
+    *files = rec.files;
+    db.live_bytes.store(live, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}

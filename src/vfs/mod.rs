@@ -1,0 +1,74 @@
+//! The file-system layer. Every file operation of the engine goes through [`Vfs`] and
+//! [`VFile`]; nothing else in the engine touches `std::fs` or libc's file calls. The real
+//! implementation ([`PosixVfs`]) maps files into memory where it can and falls back to
+//! `pread`/`pwrite`; test implementations inject I/O faults or simulate power loss.
+
+mod posix;
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+
+pub use posix::PosixVfs;
+
+/// How a file is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// An immutable file: read only, and it never shrinks while open, so it may be mapped.
+    ReadSealed,
+    /// A file that another process may still append to or truncate: read only, never mapped
+    /// (reading a mapped page past a shrunken end would raise SIGBUS).
+    ReadShared,
+    /// An existing file, for reading and writing.
+    Write,
+    /// A new file, for reading and writing; fails if the name exists.
+    CreateNew,
+}
+
+/// A directory-level file system.
+pub trait Vfs: Send + Sync {
+    /// Creates `dir` and its parents when missing.
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Names of the entries of `dir` (files only matter; order unspecified).
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>>;
+    /// Opens or creates a file.
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VFile>>;
+    /// Atomically renames `from` to `to`, replacing `to`.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a file.
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Makes creations, renames and removals inside `dir` durable.
+    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Takes an exclusive advisory lock on `path` (created if missing, never deleted). Fails
+    /// with `ErrorKind::WouldBlock` when another holder has it. Released when dropped.
+    fn lock_exclusive(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+}
+
+/// An open file.
+pub trait VFile: Send + Sync {
+    /// Current length in bytes.
+    fn len(&self) -> io::Result<u64>;
+    /// Fills each buffer in turn from consecutive bytes starting at `offset`; reading past
+    /// the end fails with `ErrorKind::UnexpectedEof`.
+    fn read_exact_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> io::Result<()>;
+    /// Writes the buffers back to back at `offset`, all of them or an error. After an error
+    /// the bytes in the range are unspecified (the caller truncates them away).
+    fn write_all_at(&self, offset: u64, bufs: &[&[u8]]) -> io::Result<()>;
+    /// Makes the file's data durable (`fdatasync`).
+    fn sync_data(&self) -> io::Result<()>;
+    /// Sets the length, cutting or zero-extending.
+    fn set_len(&self, len: u64) -> io::Result<()>;
+    /// Reserves disk blocks for the first `len` bytes, so later writes below `len` cannot fail
+    /// for lack of space (and writes through a mapping never raise SIGBUS). Returns false
+    /// when the file system cannot reserve; writes then fall back to plain `write` calls.
+    fn reserve(&self, len: u64) -> io::Result<bool>;
+}
+
+/// A held lock; dropping it releases the lock.
+pub trait FileLock: Send + Sync {}
+
+impl fmt::Debug for dyn Vfs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Vfs")
+    }
+}

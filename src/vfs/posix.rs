@@ -1,0 +1,255 @@
+//! The operating system's file system. Files that can be (immutable sealed files, and active
+//! files whose space is reserved) are memory-mapped, so a read is a copy out of the page
+//! cache and an append a copy into it: no system call on either path. A store into a
+//! `MAP_SHARED` mapping is in the kernel's hands at once, so it survives `kill -9` of the
+//! process like a `write()` does. Everything else uses positioned `pread`/`pwrite`.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use super::{FileLock, OpenMode, VFile, Vfs};
+
+/// The real file system.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PosixVfs;
+
+impl Vfs for PosixVfs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir)
+    }
+
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            if let Ok(name) = entry?.file_name().into_string() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VFile>> {
+        let mut oo = OpenOptions::new();
+        oo.custom_flags(libc::O_CLOEXEC);
+        match mode {
+            OpenMode::ReadSealed | OpenMode::ReadShared => oo.read(true),
+            OpenMode::Write => oo.read(true).write(true),
+            OpenMode::CreateNew => oo.read(true).write(true).create_new(true),
+        };
+        let file = oo.open(path)?;
+        let posix = PosixFile::new(file);
+        if mode == OpenMode::ReadSealed {
+            posix.map_read_only()?;
+        }
+        Ok(Box::new(posix))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        std::fs::rename(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        std::fs::remove_file(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+
+    fn lock_exclusive(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(path)?;
+        fs2::FileExt::try_lock_exclusive(&file).map_err(|e| {
+            if e.kind() == fs2::lock_contended_error().kind() {
+                io::Error::from(io::ErrorKind::WouldBlock)
+            } else {
+                e
+            }
+        })?;
+        Ok(Box::new(PosixLock { _file: file }))
+    }
+}
+
+struct PosixLock {
+    _file: File,
+}
+
+impl FileLock for PosixLock {}
+
+/// A mapping of the first `len` bytes of a file.
+struct Mapping {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain shared memory; all access goes through `PosixFile`, which only
+// copies bytes in ranges the engine has published or owns for writing.
+unsafe impl Send for Mapping {}
+// SAFETY: see `Send`; concurrent copies touch disjoint or read-only ranges.
+unsafe impl Sync for Mapping {}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` came from a successful mmap and are unmapped exactly once.
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.len);
+        }
+    }
+}
+
+struct PosixFile {
+    file: File,
+    map: OnceLock<Mapping>,
+    /// Bytes at the start of the mapping that are backed by the file (and by reserved blocks
+    /// when writable). Accesses past it use pread/pwrite, which cannot fault.
+    window: AtomicU64,
+}
+
+impl PosixFile {
+    fn new(file: File) -> PosixFile {
+        PosixFile {
+            file,
+            map: OnceLock::new(),
+            window: AtomicU64::new(0),
+        }
+    }
+
+    fn map_read_only(&self) -> io::Result<()> {
+        let len = self.file.metadata()?.len();
+        self.install_map(len, libc::PROT_READ, 0)
+    }
+
+    fn install_map(&self, len: u64, prot: libc::c_int, extra_flags: libc::c_int) -> io::Result<()> {
+        if len == 0 || self.map.get().is_some() {
+            return Ok(());
+        }
+        let len_usize = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: mapping a file we hold open; the kernel picks the address. The result is
+        // checked for MAP_FAILED before use.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len_usize,
+                prot,
+                libc::MAP_SHARED | extra_flags,
+                self.file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = NonNull::new(ptr.cast::<u8>()).expect("mmap returned null");
+        if self.map.set(Mapping { ptr, len: len_usize }).is_err() {
+            // Lost a race with another installer: ours is unmapped by its Drop.
+            return Ok(());
+        }
+        self.window.store(len, Ordering::Release);
+        Ok(())
+    }
+
+    /// The mapped range `[offset, offset+len)`, when it lies inside the window.
+    fn mapped(&self, offset: u64, len: usize) -> Option<*mut u8> {
+        let map = self.map.get()?;
+        let end = offset.checked_add(len as u64)?;
+        if end > self.window.load(Ordering::Acquire) {
+            return None;
+        }
+        // SAFETY: `offset + len <= window <= map.len`, so the pointer stays inside the mapping.
+        Some(unsafe { map.ptr.as_ptr().add(offset as usize) })
+    }
+}
+
+fn total_len<T: AsRef<[u8]>>(bufs: &[T]) -> usize {
+    bufs.iter().map(|b| b.as_ref().len()).sum()
+}
+
+impl VFile for PosixFile {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+
+    fn read_exact_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> io::Result<()> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if let Some(mut src) = self.mapped(offset, total) {
+            for buf in bufs.iter_mut() {
+                // SAFETY: `src..src+total` lies in the mapping (checked by `mapped`); the
+                // engine only reads ranges whose writes happened-before (published through
+                // the key directory's locks), and `buf` is a distinct Rust allocation.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), buf.len());
+                    src = src.add(buf.len());
+                }
+            }
+            return Ok(());
+        }
+        let mut pos = offset;
+        for buf in bufs.iter_mut() {
+            self.file.read_exact_at(buf, pos)?;
+            pos += buf.len() as u64;
+        }
+        Ok(())
+    }
+
+    fn write_all_at(&self, offset: u64, bufs: &[&[u8]]) -> io::Result<()> {
+        if let Some(mut dst) = self.mapped(offset, total_len(bufs)) {
+            for buf in bufs {
+                // SAFETY: the destination range lies in a writable mapping backed by reserved
+                // blocks (window), and only the single writer writes to unpublished ranges.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(buf.as_ptr(), dst, buf.len());
+                    dst = dst.add(buf.len());
+                }
+            }
+            return Ok(());
+        }
+        let mut pos = offset;
+        for buf in bufs {
+            self.file.write_all_at(buf, pos)?;
+            pos += buf.len() as u64;
+        }
+        Ok(())
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        // Shrink the usable window first, so nothing touches mapped pages past the new end.
+        self.window.fetch_min(len, Ordering::AcqRel);
+        self.file.set_len(len)
+    }
+
+    fn reserve(&self, len: u64) -> io::Result<bool> {
+        let off_len = libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: fallocate on an fd we own; mode 0 allocates blocks and extends the size.
+        let rc = unsafe { libc::fallocate(self.file.as_raw_fd(), 0, 0, off_len) };
+        if rc != 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => Ok(false),
+                _ => Err(err),
+            };
+        }
+        if self.map.get().is_none() {
+            self.install_map(len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_POPULATE)?;
+            Ok(true)
+        } else {
+            let map_len = self.map.get().map_or(0, |m| m.len as u64);
+            self.window.store(len.min(map_len), Ordering::Release);
+            Ok(true)
+        }
+    }
+}

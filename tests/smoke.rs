@@ -1,0 +1,56 @@
+use bitask::db::{Bitask, Error};
+use bitask::{Options, SyncMode};
+
+#[test]
+fn original_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let db = Bitask::open(&path).unwrap();
+    db.put(b"key".to_vec(), b"value".to_vec()).unwrap();
+    assert_eq!(db.ask(b"key").unwrap(), b"value");
+    db.remove(b"key".to_vec()).unwrap();
+    assert!(matches!(db.ask(b"key"), Err(Error::KeyNotFound)));
+    db.compact().unwrap();
+    let another = Bitask::open(&path);
+    assert!(matches!(another.err().unwrap(), Error::WriterLock));
+}
+
+#[test]
+fn reopen_after_many_rotations() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Bitask::open_with(dir.path(), Options::default().max_file_size(4096)).unwrap();
+        for i in 0..5000u32 {
+            db.put(format!("k{i}"), format!("value-{i}").repeat(3)).unwrap();
+        }
+        for i in (0..5000u32).step_by(3) {
+            db.remove(format!("k{i}")).unwrap();
+        }
+    }
+    let db = Bitask::open_with(dir.path(), Options::default().max_file_size(4096).sync(SyncMode::Always)).unwrap();
+    for i in 0..5000u32 {
+        let got = db.get(format!("k{i}")).unwrap();
+        if i % 3 == 0 {
+            assert_eq!(got, None, "k{i}");
+        } else {
+            assert_eq!(got.unwrap(), format!("value-{i}").repeat(3).into_bytes());
+        }
+    }
+    db.compact().unwrap();
+    let s = db.stats();
+    assert_eq!(s.key_count, 5000 - 1667);
+    assert_eq!(s.dead_bytes, 0, "{s:?}");
+    drop(db);
+    let db = Bitask::open(dir.path()).unwrap();
+    assert_eq!(db.stats().key_count, 5000 - 1667);
+    assert_eq!(db.ask("k1").unwrap(), b"value-1value-1value-1");
+    let keys: Vec<Vec<u8>> = db.iter_prefix("k10").map(|r| r.unwrap().0).collect();
+    let mut expected: Vec<Vec<u8>> = (0..5000u32)
+        .filter(|i| i % 3 != 0)
+        .map(|i| format!("k{i}").into_bytes())
+        .filter(|k| k.starts_with(b"k10"))
+        .collect();
+    expected.sort();
+    assert_eq!(keys, expected);
+    assert!(keys.windows(2).all(|w| w[0] < w[1]));
+}
