@@ -20,8 +20,8 @@ use std::sync::Arc;
 use crate::datafile::{DataFile, FileHeader, Scanned, FILE_HEADER_LEN};
 use crate::db::{lock, Shared};
 use crate::error::{Error, Result};
-use crate::fileset::FileEntry;
 use crate::filename::{self, FileKind};
+use crate::fileset::FileEntry;
 use crate::hint::{self, HintEntry, HintWriter};
 use crate::keydir::Location;
 use crate::vfs::OpenMode;
@@ -35,7 +35,10 @@ pub fn compact(db: &Shared) -> Result<()> {
     db.check_running()?;
     {
         let mut w = lock(writer);
-        if w.active.as_ref().is_some_and(|a| a.end > FILE_HEADER_LEN as u64) {
+        if w.active
+            .as_ref()
+            .is_some_and(|a| a.end > FILE_HEADER_LEN as u64)
+        {
             db.seal_active(&mut w).inspect_err(|e| db.stop(e))?;
         }
     }
@@ -43,7 +46,11 @@ pub fn compact(db: &Shared) -> Result<()> {
     let Some(merge_base) = inputs.iter().map(|(id, _, _)| *id).max() else {
         return Ok(());
     };
-    let mut out = Outputs { db, merge_base, parts: Vec::new() };
+    let mut out = Outputs {
+        db,
+        merge_base,
+        parts: Vec::new(),
+    };
     let published = out.copy_live(&inputs).and_then(|()| out.publish());
     if let Err(e) = published {
         out.abandon();
@@ -108,7 +115,9 @@ impl Outputs<'_> {
             let path = file.path();
             let mut scanner = file.scan()?;
             loop {
-                let next = scanner.next_record().map_err(|e| Error::io("read", &path, e))?;
+                let next = scanner
+                    .next_record()
+                    .map_err(|e| Error::io("read", &path, e))?;
                 match next {
                     Ok(Some(r)) => {
                         if !r.header.is_tombstone() && self.is_live(&r, *no) {
@@ -137,7 +146,14 @@ impl Outputs<'_> {
         let id = lock(self.db.writer()?).ids.next_id();
         let path = filename::path(&self.db.dir, id, FileKind::TempData);
         // The real header (with the part count) is written when the merge is published.
-        let file = DataFile::create(&*self.db.opts.vfs, &path, FileHeader { id, ..FileHeader::default() })?;
+        let file = DataFile::create(
+            &*self.db.opts.vfs,
+            &path,
+            FileHeader {
+                id,
+                ..FileHeader::default()
+            },
+        )?;
         self.parts.push(Part {
             id,
             file,
@@ -196,7 +212,10 @@ impl Outputs<'_> {
                 .write_all_at(0, &[&header.encode()])
                 .map_err(|e| Error::io("write header of", &path, e))?;
             part.file.header = header;
-            part.file.file.sync_data().map_err(|e| Error::io("sync", &path, e))?;
+            part.file
+                .file
+                .sync_data()
+                .map_err(|e| Error::io("sync", &path, e))?;
             let hint = std::mem::replace(&mut part.hint, HintWriter::new(part.id));
             part.hint_bytes = hint.finish(part.written);
             let hint_path = filename::path(&self.db.dir, part.id, FileKind::TempHint);
@@ -209,7 +228,10 @@ impl Outputs<'_> {
         }
         self.db.sync_dir()?;
         for part in &self.parts {
-            for (from, to) in [(FileKind::TempHint, FileKind::Hint), (FileKind::TempData, FileKind::Sealed)] {
+            for (from, to) in [
+                (FileKind::TempHint, FileKind::Hint),
+                (FileKind::TempData, FileKind::Sealed),
+            ] {
                 let a = filename::path(&self.db.dir, part.id, from);
                 let b = filename::path(&self.db.dir, part.id, to);
                 vfs.rename(&a, &b).map_err(|e| Error::io("rename", &a, e))?;
@@ -222,7 +244,12 @@ impl Outputs<'_> {
     fn abandon(&mut self) {
         let vfs = &*self.db.opts.vfs;
         for part in self.parts.drain(..) {
-            for kind in [FileKind::TempData, FileKind::TempHint, FileKind::Sealed, FileKind::Hint] {
+            for kind in [
+                FileKind::TempData,
+                FileKind::TempHint,
+                FileKind::Sealed,
+                FileKind::Hint,
+            ] {
                 let _ = vfs.remove_file(&filename::path(&self.db.dir, part.id, kind));
             }
         }
@@ -252,7 +279,12 @@ fn swap(db: &Shared, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -> Re
         let (_, entries) = hint::parse(&part.hint_bytes, part.id, part.written)
             .expect("a hint written by this merge parses");
         for (e, &(from_no, from_off)) in entries.zip(&part.sources) {
-            let to = Location { file: no, offset: e.offset as u32, value_len: e.value_len, seq: e.seq };
+            let to = Location {
+                file: no,
+                offset: e.offset as u32,
+                value_len: e.value_len,
+                seq: e.seq,
+            };
             db.keydir.relocate_if_at(e.key, from_no, from_off, to);
         }
     }

@@ -62,7 +62,11 @@ impl FileHeader {
         }
         let crc = u32::from_le_bytes(b[48..52].try_into().unwrap());
         if crc != crc32fast::hash(&b[0..48]) {
-            return Err(Error::corruption(path, 0, "data file header checksum mismatch"));
+            return Err(Error::corruption(
+                path,
+                0,
+                "data file header checksum mismatch",
+            ));
         }
         let version = u32::from_le_bytes(b[8..12].try_into().unwrap());
         if version != FORMAT_VERSION {
@@ -113,7 +117,9 @@ impl DataFile {
 
     /// Opens an existing data file and checks its header against the id in its name.
     pub fn open(vfs: &dyn Vfs, path: &Path, mode: OpenMode, id: u64) -> Result<DataFile> {
-        let file = vfs.open(path, mode).map_err(|e| Error::io("open", path, e))?;
+        let file = vfs
+            .open(path, mode)
+            .map_err(|e| Error::io("open", path, e))?;
         let mut b = [0u8; FILE_HEADER_LEN];
         file.read_exact_at(0, &mut [&mut b]).map_err(|e| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -127,7 +133,10 @@ impl DataFile {
             return Err(Error::corruption(
                 path,
                 16,
-                format!("header names file id {} but the file is named {id}", header.id),
+                format!(
+                    "header names file id {} but the file is named {id}",
+                    header.id
+                ),
             ));
         }
         Ok(DataFile {
@@ -166,7 +175,11 @@ impl DataFile {
             .read_exact_at(offset, &mut [&mut header, stored_key, dest])
             .map_err(|e| Error::io("read", self.path(), e))?;
         if !record::verify(&header, stored_key, dest) {
-            return Err(Error::corruption(self.path(), offset, "record checksum mismatch"));
+            return Err(Error::corruption(
+                self.path(),
+                offset,
+                "record checksum mismatch",
+            ));
         }
         let h = Header::decode(&header)
             .map_err(|_| Error::corruption(self.path(), offset, "malformed record header"))?;
@@ -181,7 +194,13 @@ impl DataFile {
     }
 
     /// Appends a whole record at `offset`.
-    pub fn write_record(&self, offset: u64, header: &[u8; HEADER_LEN], key: &[u8], value: &[u8]) -> Result<()> {
+    pub fn write_record(
+        &self,
+        offset: u64,
+        header: &[u8; HEADER_LEN],
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<()> {
         self.file
             .write_all_at(offset, &[header, key, value])
             .map_err(|e| Error::io("append to", self.path(), e))
@@ -189,7 +208,10 @@ impl DataFile {
 
     /// A scanner over the records from just after the header.
     pub fn scan(&self) -> Result<Scanner<'_>> {
-        let len = self.file.len().map_err(|e| Error::io("stat", self.path(), e))?;
+        let len = self
+            .file
+            .len()
+            .map_err(|e| Error::io("stat", self.path(), e))?;
         Ok(Scanner::new(&*self.file, FILE_HEADER_LEN as u64, len))
     }
 }
@@ -248,7 +270,8 @@ impl<'f> Scanner<'f> {
 
     /// Makes `[off, off+len)` available in the buffer; the caller has checked it is before `end`.
     fn load(&mut self, off: u64, len: usize) -> std::io::Result<&[u8]> {
-        let have = off >= self.buf_start && off + len as u64 <= self.buf_start + self.buf.len() as u64;
+        let have =
+            off >= self.buf_start && off + len as u64 <= self.buf_start + self.buf.len() as u64;
         if !have {
             let want = (len.max(SCAN_CHUNK) as u64).min(self.end - off) as usize;
             self.buf.resize(want, 0);
@@ -267,7 +290,13 @@ impl<'f> Scanner<'f> {
         if off >= self.end {
             return Ok(Ok(None));
         }
-        let stop = |zeroed, reason| Ok(Err(Stop { offset: off, zeroed, reason }));
+        let stop = |zeroed, reason| {
+            Ok(Err(Stop {
+                offset: off,
+                zeroed,
+                reason,
+            }))
+        };
         if self.end - off < HEADER_LEN as u64 {
             let tail = self.load(off, (self.end - off) as usize)?;
             let zeroed = tail.iter().all(|&b| b == 0);
@@ -365,10 +394,16 @@ mod tests {
         assert_eq!(FileHeader::decode(&b, p).unwrap(), h);
         let mut bad = b;
         bad[20] ^= 1;
-        assert!(matches!(FileHeader::decode(&bad, p), Err(Error::Corruption { .. })));
+        assert!(matches!(
+            FileHeader::decode(&bad, p),
+            Err(Error::Corruption { .. })
+        ));
         let mut magic = b;
         magic[0] = b'X';
-        assert!(matches!(FileHeader::decode(&magic, p), Err(Error::Incompatible { .. })));
+        assert!(matches!(
+            FileHeader::decode(&magic, p),
+            Err(Error::Incompatible { .. })
+        ));
         let future = FileHeader::default();
         let mut fb = future.encode();
         fb[8..12].copy_from_slice(&2u32.to_le_bytes());

@@ -23,8 +23,8 @@ use std::thread::JoinHandle;
 
 use crate::datafile::{DataFile, FileHeader, FILE_HEADER_LEN};
 pub use crate::error::{Error, Result};
-use crate::fileset::{FileEntry, FileSet};
 use crate::filename::{self, FileKind, IdGen};
+use crate::fileset::{FileEntry, FileSet};
 use crate::iter::Iter;
 use crate::keydir::{KeyDir, Location};
 pub use crate::options::{Options, SyncMode};
@@ -96,17 +96,27 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn check_key(key: &[u8]) -> Result<()> {
     if key.is_empty() {
-        return Err(Error::InvalidArgument("keys must be at least 1 byte".into()));
+        return Err(Error::InvalidArgument(
+            "keys must be at least 1 byte".into(),
+        ));
     }
     if key.len() > MAX_KEY_LEN {
-        return Err(Error::TooLarge { what: "key", len: key.len(), max: MAX_KEY_LEN });
+        return Err(Error::TooLarge {
+            what: "key",
+            len: key.len(),
+            max: MAX_KEY_LEN,
+        });
     }
     Ok(())
 }
 
 fn check_value(value: &[u8]) -> Result<()> {
     if value.len() > MAX_VALUE_LEN {
-        return Err(Error::TooLarge { what: "value", len: value.len(), max: MAX_VALUE_LEN });
+        return Err(Error::TooLarge {
+            what: "value",
+            len: value.len(),
+            max: MAX_VALUE_LEN,
+        });
     }
     Ok(())
 }
@@ -133,7 +143,8 @@ impl Bitask {
             }
             None
         } else {
-            vfs.create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+            vfs.create_dir_all(&dir)
+                .map_err(|e| Error::io("create directory", &dir, e))?;
             let lock_path = dir.join(filename::LOCK_FILE);
             Some(vfs.lock_exclusive(&lock_path).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::WouldBlock {
@@ -177,7 +188,9 @@ impl Bitask {
             }
         }
         let flusher = match shared.opts.sync {
-            SyncMode::Interval(every) if !shared.opts.read_only => Some(Flusher::start(&shared, every)),
+            SyncMode::Interval(every) if !shared.opts.read_only => {
+                Some(Flusher::start(&shared, every))
+            }
             _ => None,
         };
         Ok(Bitask { shared, flusher })
@@ -208,8 +221,12 @@ impl Bitask {
         let key = key.as_ref();
         check_key(key)?;
         self.shared.keydir.with_entry(key, |entry| {
-            let Some((loc, shard)) = entry else { return Ok(None) };
-            let file = shard.file(loc.file).expect("the key directory's files are open");
+            let Some((loc, shard)) = entry else {
+                return Ok(None);
+            };
+            let file = shard
+                .file(loc.file)
+                .expect("the key directory's files are open");
             let len = loc.value_len as usize;
             let mut buf = make(len);
             file.read_value(loc.offset as u64, key, &mut buf.as_mut()[..len])?;
@@ -223,10 +240,14 @@ impl Bitask {
         let key = key.as_ref();
         check_key(key)?;
         self.shared.keydir.with_entry(key, |entry| {
-            let Some((loc, shard)) = entry else { return Ok(None) };
+            let Some((loc, shard)) = entry else {
+                return Ok(None);
+            };
             let len = loc.value_len as usize;
             if len <= buf.len() {
-                let file = shard.file(loc.file).expect("the key directory's files are open");
+                let file = shard
+                    .file(loc.file)
+                    .expect("the key directory's files are open");
                 file.read_value(loc.offset as u64, key, &mut buf[..len])?;
             }
             Ok(Some(len))
@@ -367,19 +388,33 @@ impl Shared {
         if let Err(e) = active.file.write_record(offset, &header, key, value) {
             // Never leave a partial record in front of later good ones.
             if let Err(te) = active.file.file.set_len(offset) {
-                self.stop(&Error::io("truncate after a failed write", active.file.path(), te));
+                self.stop(&Error::io(
+                    "truncate after a failed write",
+                    active.file.path(),
+                    te,
+                ));
             }
             return Err(e);
         }
         active.end += len;
-        let loc = Location { file: active.no, offset: offset as u32, value_len: value.len() as u32, seq };
+        let loc = Location {
+            file: active.no,
+            offset: offset as u32,
+            value_len: value.len() as u32,
+            seq,
+        };
         w.next_seq += 1;
-        let old = if tombstone { self.keydir.remove(key) } else { self.keydir.insert(key, loc) };
+        let old = if tombstone {
+            self.keydir.remove(key)
+        } else {
+            self.keydir.insert(key, loc)
+        };
         let freed = old.map_or(0, |o| record::record_len(key.len(), o.value_len as usize));
         let added = if tombstone { 0 } else { len };
         // Writers are serialized, so a load-modify-store cannot race another writer.
         let live = self.live_bytes.load(Ordering::Relaxed);
-        self.live_bytes.store((live + added).saturating_sub(freed), Ordering::Relaxed);
+        self.live_bytes
+            .store((live + added).saturating_sub(freed), Ordering::Relaxed);
         drop(w);
         if self.opts.sync == SyncMode::Always {
             self.commit.wait_durable(self, seq)?;
@@ -404,13 +439,21 @@ impl Shared {
 
     /// Cuts the active file to its records, makes it durable, and renames it sealed.
     pub fn seal_active(&self, w: &mut Writer) -> Result<()> {
-        let Some(a) = w.active.take() else { return Ok(()) };
+        let Some(a) = w.active.take() else {
+            return Ok(());
+        };
         let f = &a.file;
-        f.file.set_len(a.end).map_err(|e| Error::io("truncate", f.path(), e))?;
-        f.file.sync_data().map_err(|e| Error::io("sync", f.path(), e))?;
+        f.file
+            .set_len(a.end)
+            .map_err(|e| Error::io("truncate", f.path(), e))?;
+        f.file
+            .sync_data()
+            .map_err(|e| Error::io("sync", f.path(), e))?;
         let from = filename::path(&self.dir, f.id(), FileKind::Active);
         let to = filename::path(&self.dir, f.id(), FileKind::Sealed);
-        self.vfs().rename(&from, &to).map_err(|e| Error::io("rename", &from, e))?;
+        self.vfs()
+            .rename(&from, &to)
+            .map_err(|e| Error::io("rename", &from, e))?;
         f.set_path(to);
         self.sync_dir()?;
         if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
@@ -423,7 +466,9 @@ impl Shared {
         let a = w.active.take().expect("checked by caller");
         self.forget_file(a.file.id());
         let path = filename::path(&self.dir, a.file.id(), FileKind::Active);
-        self.vfs().remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+        self.vfs()
+            .remove_file(&path)
+            .map_err(|e| Error::io("remove", &path, e))?;
         self.sync_dir()
     }
 
@@ -431,7 +476,11 @@ impl Shared {
     pub fn create_active(&self, w: &mut Writer, need: u64) -> Result<()> {
         let id = w.ids.next_id();
         let path = filename::path(&self.dir, id, FileKind::Active);
-        let header = FileHeader { id, seq_base: w.next_seq, ..FileHeader::default() };
+        let header = FileHeader {
+            id,
+            seq_base: w.next_seq,
+            ..FileHeader::default()
+        };
         let file = DataFile::create(self.vfs(), &path, header)?;
         let capacity = self.opts.max_file_size.max(FILE_HEADER_LEN as u64 + need);
         let setup = file
@@ -450,13 +499,21 @@ impl Shared {
 
     /// Continues appending to the active file found on open.
     fn resume_active(&self, w: &mut Writer, id: u64, end: u64) -> Result<()> {
-        let entry_file = lock(&self.files).by_id.get(&id).map(|e| (e.no, e.file.clone()));
+        let entry_file = lock(&self.files)
+            .by_id
+            .get(&id)
+            .map(|e| (e.no, e.file.clone()));
         let (no, file) = entry_file.expect("recovery registered the active file");
         let capacity = self.opts.max_file_size.max(end);
         file.file
             .reserve(capacity)
             .map_err(|e| Error::io("reserve space for", file.path(), e))?;
-        w.active = Some(Active { file, no, end, capacity });
+        w.active = Some(Active {
+            file,
+            no,
+            end,
+            capacity,
+        });
         Ok(())
     }
 
@@ -464,8 +521,19 @@ impl Shared {
         let mut files = lock(&self.files);
         let no = files.alloc_no();
         self.keydir.add_file(no, file.clone());
-        files.insert(FileEntry { no, file: file.clone(), active: true, hint_len: 0, scanned_to: end });
-        w.active = Some(Active { file, no, end, capacity });
+        files.insert(FileEntry {
+            no,
+            file: file.clone(),
+            active: true,
+            hint_len: 0,
+            scanned_to: end,
+        });
+        w.active = Some(Active {
+            file,
+            no,
+            end,
+            capacity,
+        });
     }
 
     /// Removes a file from the file set and the key directory's file tables.
@@ -476,7 +544,9 @@ impl Shared {
     }
 
     pub fn sync_dir(&self) -> Result<()> {
-        self.vfs().sync_dir(&self.dir).map_err(|e| Error::io("sync directory", &self.dir, e))
+        self.vfs()
+            .sync_dir(&self.dir)
+            .map_err(|e| Error::io("sync directory", &self.dir, e))
     }
 
     /// `fdatasync`s the active file; returns the last sequence number it covers. A failure
@@ -544,9 +614,13 @@ impl Shared {
             return Ok(());
         }
         let f = &a.file;
-        f.file.set_len(a.end).map_err(|e| Error::io("truncate", f.path(), e))?;
+        f.file
+            .set_len(a.end)
+            .map_err(|e| Error::io("truncate", f.path(), e))?;
         if self.opts.sync != SyncMode::None {
-            f.file.sync_data().map_err(|e| Error::io("sync", f.path(), e))?;
+            f.file
+                .sync_data()
+                .map_err(|e| Error::io("sync", f.path(), e))?;
         }
         Ok(())
     }
@@ -621,7 +695,10 @@ impl Flusher {
                 }
             })
             .ok();
-        Flusher { stop: Some(tx), thread }
+        Flusher {
+            stop: Some(tx),
+            thread,
+        }
     }
 }
 

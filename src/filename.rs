@@ -116,7 +116,15 @@ mod tests {
 
     #[test]
     fn foreign_names_are_ignored() {
-        for n in ["db.lock", "notes.txt", ".log", "12a.log", "x.active.log", "1.log.bak", "-1.log"] {
+        for n in [
+            "db.lock",
+            "notes.txt",
+            ".log",
+            "12a.log",
+            "x.active.log",
+            "1.log.bak",
+            "-1.log",
+        ] {
             assert_eq!(parse(n), None, "{n}");
         }
         assert_eq!(parse("99999999999999999999999.log"), None);

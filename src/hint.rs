@@ -50,7 +50,8 @@ impl HintWriter {
         self.buf.extend_from_slice(&e.seq.to_le_bytes());
         self.buf.extend_from_slice(&e.offset.to_le_bytes());
         self.buf.extend_from_slice(&e.value_len.to_le_bytes());
-        self.buf.extend_from_slice(&(e.key.len() as u32).to_le_bytes());
+        self.buf
+            .extend_from_slice(&(e.key.len() as u32).to_le_bytes());
         self.buf.push(if e.tombstone { FLAG_TOMBSTONE } else { 0 });
         self.buf.extend_from_slice(e.key);
         self.count += 1;
@@ -132,7 +133,11 @@ impl<'a> EntryIter<'a> {
         let b = self.buf;
         let key_len = u32::from_le_bytes(b[20..24].try_into().unwrap()) as usize;
         let flags = b[24];
-        if key_len == 0 || key_len > MAX_KEY_LEN || flags & !FLAG_TOMBSTONE != 0 || b.len() < ENTRY_FIXED + key_len {
+        if key_len == 0
+            || key_len > MAX_KEY_LEN
+            || flags & !FLAG_TOMBSTONE != 0
+            || b.len() < ENTRY_FIXED + key_len
+        {
             return Err(());
         }
         let e = HintEntry {
@@ -161,8 +166,20 @@ mod tests {
 
     fn sample() -> Vec<u8> {
         let mut w = HintWriter::new(9);
-        w.push(&HintEntry { seq: 1, offset: 52, value_len: 3, tombstone: false, key: b"a" });
-        w.push(&HintEntry { seq: 4, offset: 90, value_len: 0, tombstone: true, key: b"bb" });
+        w.push(&HintEntry {
+            seq: 1,
+            offset: 52,
+            value_len: 3,
+            tombstone: false,
+            key: b"a",
+        });
+        w.push(&HintEntry {
+            seq: 4,
+            offset: 90,
+            value_len: 0,
+            tombstone: true,
+            key: b"bb",
+        });
         w.finish(200)
     }
 
@@ -172,7 +189,16 @@ mod tests {
         let (count, it) = parse(&bytes, 9, 200).unwrap();
         let got: Vec<_> = it.collect();
         assert_eq!(count, 2);
-        assert_eq!(got[0], HintEntry { seq: 1, offset: 52, value_len: 3, tombstone: false, key: b"a" });
+        assert_eq!(
+            got[0],
+            HintEntry {
+                seq: 1,
+                offset: 52,
+                value_len: 3,
+                tombstone: false,
+                key: b"a"
+            }
+        );
         assert_eq!(got[1].key, b"bb");
         assert!(got[1].tombstone);
     }
@@ -188,7 +214,10 @@ mod tests {
             assert!(parse(&bad, 9, 200).is_none(), "flip at {i} accepted");
         }
         for cut in 0..bytes.len() {
-            assert!(parse(&bytes[..cut], 9, 200).is_none(), "cut at {cut} accepted");
+            assert!(
+                parse(&bytes[..cut], 9, 200).is_none(),
+                "cut at {cut} accepted"
+            );
         }
     }
 }

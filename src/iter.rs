@@ -18,7 +18,11 @@ pub struct Iter {
 impl Iter {
     pub(crate) fn new(shared: Arc<Shared>, prefix: &[u8]) -> Iter {
         let keys = shared.keydir.keys_with_prefix(prefix);
-        Iter { shared, keys, pos: 0 }
+        Iter {
+            shared,
+            keys,
+            pos: 0,
+        }
     }
 
     /// Number of keys in the snapshot not yet visited.
@@ -32,8 +36,12 @@ impl Iter {
         while let Some(k) = self.keys.get(self.pos) {
             self.pos += 1;
             let found = self.shared.keydir.with_entry(k, |entry| {
-                let Some((loc, shard)) = entry else { return Ok(false) };
-                let file = shard.file(loc.file).expect("the key directory's files are open");
+                let Some((loc, shard)) = entry else {
+                    return Ok(false);
+                };
+                let file = shard
+                    .file(loc.file)
+                    .expect("the key directory's files are open");
                 value.resize(loc.value_len as usize, 0);
                 file.read_value(loc.offset as u64, k, value)?;
                 Ok::<bool, crate::Error>(true)

@@ -70,7 +70,9 @@ impl KeyDir {
 
     fn with_seed(seed: (u64, u64)) -> KeyDir {
         KeyDir {
-            shards: (0..SHARDS).map(|_| Padded(RwLock::new(Shard::new(seed)))).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Padded(RwLock::new(Shard::new(seed))))
+                .collect(),
             seed,
         }
     }
@@ -97,7 +99,9 @@ impl KeyDir {
     }
 
     fn write_all(&self) -> impl Iterator<Item = RwLockWriteGuard<'_, Shard>> {
-        self.shards.iter().map(|s| s.0.write().unwrap_or_else(|p| p.into_inner()))
+        self.shards
+            .iter()
+            .map(|s| s.0.write().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Runs `f` with the key's location and the shard (for its file table) under the shard's
@@ -235,7 +239,10 @@ impl KeyDir {
     /// each key either before or after, never a mix within one key).
     /// `other` must come from `new_like` on this directory (same hash seed).
     pub fn replace_with(&self, other: KeyDir) {
-        assert_eq!(self.seed, other.seed, "replace_with needs a directory from new_like");
+        assert_eq!(
+            self.seed, other.seed,
+            "replace_with needs a directory from new_like"
+        );
         for (mut mine, new) in self.write_all().zip(other.shards.into_vec()) {
             *mine = new.0.into_inner().unwrap_or_else(|p| p.into_inner());
         }
@@ -255,7 +262,9 @@ impl KeySnapshot {
     }
 
     pub fn get(&self, i: usize) -> Option<&[u8]> {
-        self.spans.get(i).map(|&(s, l)| &self.bytes[s..s + l as usize])
+        self.spans
+            .get(i)
+            .map(|&(s, l)| &self.bytes[s..s + l as usize])
     }
 }
 
@@ -324,7 +333,11 @@ impl Shard {
     }
 
     fn full_slots(&self) -> impl Iterator<Item = usize> + '_ {
-        self.ctrl.iter().enumerate().filter(|(_, &c)| c >= 0x80).map(|(i, _)| i)
+        self.ctrl
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c >= 0x80)
+            .map(|(i, _)| i)
     }
 
     fn insert(&mut self, key: &[u8], h: u64, loc: Location) -> Option<Location> {
@@ -423,7 +436,10 @@ impl Arena {
         let mut varint = [0u8; 5];
         let vlen = encode_varint(key.len() as u32, &mut varint);
         let need = META_LEN + vlen + key.len();
-        let fits = self.chunks.last().is_some_and(|c| c.capacity() - c.len() >= need);
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|c| c.capacity() - c.len() >= need);
         if !fits {
             self.chunks.push(Vec::with_capacity(CHUNK_SIZE));
         }
@@ -568,7 +584,10 @@ mod tests {
             if x % 3 == 0 {
                 assert_eq!(kd.remove(&key), model.remove(&key), "step {step}");
             } else {
-                assert_eq!(kd.insert(&key, loc(step)), model.insert(key.clone(), loc(step)));
+                assert_eq!(
+                    kd.insert(&key, loc(step)),
+                    model.insert(key.clone(), loc(step))
+                );
             }
         }
         assert_eq!(kd.len(), model.len());
@@ -591,19 +610,40 @@ mod tests {
     #[test]
     fn newer_sequence_wins_and_tombstones_remove() {
         let kd = KeyDir::new();
-        let l = |seq| Location { file: 1, offset: 0, value_len: 0, seq };
-        assert_eq!(kd.apply_if_newer(b"k", l(5), false), Applied::Replaced(None));
+        let l = |seq| Location {
+            file: 1,
+            offset: 0,
+            value_len: 0,
+            seq,
+        };
+        assert_eq!(
+            kd.apply_if_newer(b"k", l(5), false),
+            Applied::Replaced(None)
+        );
         assert_eq!(kd.apply_if_newer(b"k", l(3), false), Applied::Stale);
         assert_eq!(kd.get(b"k"), Some(l(5)));
-        assert_eq!(kd.apply_if_newer(b"k", l(9), true), Applied::Replaced(Some(l(5))));
+        assert_eq!(
+            kd.apply_if_newer(b"k", l(9), true),
+            Applied::Replaced(Some(l(5)))
+        );
         assert_eq!(kd.get(b"k"), None);
     }
 
     #[test]
     fn relocation_only_moves_unchanged_entries() {
         let kd = KeyDir::new();
-        let a = Location { file: 1, offset: 10, value_len: 1, seq: 1 };
-        let b = Location { file: 2, offset: 20, value_len: 1, seq: 1 };
+        let a = Location {
+            file: 1,
+            offset: 10,
+            value_len: 1,
+            seq: 1,
+        };
+        let b = Location {
+            file: 2,
+            offset: 20,
+            value_len: 1,
+            seq: 1,
+        };
         kd.insert(b"k", a);
         assert!(kd.relocate_if_at(b"k", 1, 10, b));
         assert_eq!(kd.get(b"k"), Some(b));

@@ -74,7 +74,8 @@ impl Header {
             value_len: u32::from_le_bytes(buf[25..29].try_into().unwrap()),
         };
         let key_ok = h.key_len >= 1 && h.key_len as usize <= MAX_KEY_LEN;
-        let value_ok = h.value_len as usize <= MAX_VALUE_LEN && !(h.is_tombstone() && h.value_len != 0);
+        let value_ok =
+            h.value_len as usize <= MAX_VALUE_LEN && !(h.is_tombstone() && h.value_len != 0);
         if h.flags & !FLAG_TOMBSTONE != 0 || !key_ok || !value_ok {
             return Err(HeaderError::Malformed);
         }
@@ -135,7 +136,10 @@ mod tests {
         let rec = encode(7, false, b"key", b"value");
         let hdr: [u8; HEADER_LEN] = rec[..HEADER_LEN].try_into().unwrap();
         let h = Header::decode(&hdr).unwrap();
-        assert_eq!((h.seq, h.timestamp, h.key_len, h.value_len), (7, 1234, 3, 5));
+        assert_eq!(
+            (h.seq, h.timestamp, h.key_len, h.value_len),
+            (7, 1234, 3, 5)
+        );
         assert!(!h.is_tombstone());
         assert_eq!(h.record_len(), rec.len() as u64);
         assert_eq!(h.encode(), hdr);

@@ -20,8 +20,8 @@ use std::sync::Arc;
 
 use crate::datafile::{DataFile, Scanner, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
-use crate::fileset::{load_key, FileEntry, FileSet};
 use crate::filename::{self, FileKind};
+use crate::fileset::{load_key, FileEntry, FileSet};
 use crate::hint;
 use crate::keydir::{KeyDir, Location};
 use crate::record;
@@ -64,7 +64,8 @@ fn remove(vfs: &dyn Vfs, dir: &Path, id: u64, kind: FileKind) -> Result<()> {
 }
 
 fn sync_dir(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
-    vfs.sync_dir(dir).map_err(|e| Error::io("sync directory", dir, e))
+    vfs.sync_dir(dir)
+        .map_err(|e| Error::io("sync directory", dir, e))
 }
 
 /// True when an error means a file vanished between listing and opening (a writer renamed or
@@ -81,15 +82,25 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
     let max_id = listed.iter().map(|l| l.id).max().unwrap_or(0);
     let mut repaired = false;
     if !read_only {
-        for l in listed.iter().filter(|l| matches!(l.kind, FileKind::TempData | FileKind::TempHint)) {
+        for l in listed
+            .iter()
+            .filter(|l| matches!(l.kind, FileKind::TempData | FileKind::TempHint))
+        {
             remove(vfs, dir, l.id, l.kind)?;
             repaired = true;
         }
     }
-    let hints: BTreeMap<u64, ()> = listed.iter().filter(|l| l.kind == FileKind::Hint).map(|l| (l.id, ())).collect();
+    let hints: BTreeMap<u64, ()> = listed
+        .iter()
+        .filter(|l| l.kind == FileKind::Hint)
+        .map(|l| (l.id, ()))
+        .collect();
 
     let mut opened: Vec<(DataFile, bool)> = Vec::new();
-    for l in listed.iter().filter(|l| matches!(l.kind, FileKind::Active | FileKind::Sealed)) {
+    for l in listed
+        .iter()
+        .filter(|l| matches!(l.kind, FileKind::Active | FileKind::Sealed))
+    {
         let active = l.kind == FileKind::Active;
         let path = filename::path(dir, l.id, l.kind);
         let mode = match (active, read_only) {
@@ -118,7 +129,11 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
         if !stale {
             keep.push((f, active));
         } else if !read_only {
-            let kind = if active { FileKind::Active } else { FileKind::Sealed };
+            let kind = if active {
+                FileKind::Active
+            } else {
+                FileKind::Sealed
+            };
             drop(f);
             remove(vfs, dir, id, kind)?;
             remove(vfs, dir, id, FileKind::Hint)?;
@@ -154,7 +169,7 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
             scanned_to: FILE_HEADER_LEN as u64,
         };
         if active {
-            let loaded = load_active(&file, no, keydir, max_seq)?;
+            let loaded = load_active(&file, no, keydir, max_seq, !read_only)?;
             max_seq = max_seq.max(loaded.max_seq);
             state.torn_bytes += loaded.torn_bytes;
             entry.scanned_to = loaded.end;
@@ -179,7 +194,10 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
                 Some(len) => entry.hint_len = len,
                 None => max_seq = max_seq.max(load_sealed(&file, no, keydir)?),
             }
-            entry.scanned_to = file.file.len().map_err(|e| Error::io("stat", file.path(), e))?;
+            entry.scanned_to = file
+                .file
+                .len()
+                .map_err(|e| Error::io("stat", file.path(), e))?;
         }
         state.files.insert(entry);
     }
@@ -197,12 +215,21 @@ fn merge_state(files: &[(DataFile, bool)]) -> (u64, Vec<u64>) {
     }
     let complete = |parts: &Vec<&DataFile>| {
         let n = parts[0].header.merge_parts;
-        let mut seen: Vec<u32> = parts.iter().filter(|p| p.header.merge_parts == n).map(|p| p.header.merge_part).collect();
+        let mut seen: Vec<u32> = parts
+            .iter()
+            .filter(|p| p.header.merge_parts == n)
+            .map(|p| p.header.merge_part)
+            .collect();
         seen.sort_unstable();
         seen.dedup();
         seen.len() as u64 == n as u64 && seen.iter().enumerate().all(|(i, &p)| p as usize == i)
     };
-    let covered = merges.iter().filter(|(_, p)| complete(p)).map(|(&b, _)| b).max().unwrap_or(0);
+    let covered = merges
+        .iter()
+        .filter(|(_, p)| complete(p))
+        .map(|(&b, _)| b)
+        .max()
+        .unwrap_or(0);
     let abandoned = merges
         .iter()
         .filter(|(_, p)| !complete(p))
@@ -229,7 +256,9 @@ pub fn load_sealed(file: &DataFile, no: u32, keydir: &KeyDir) -> Result<u64> {
     let mut scanner = file.scan()?;
     let mut max_seq = 0;
     loop {
-        let next = scanner.next_record().map_err(|e| Error::io("read", &path, e))?;
+        let next = scanner
+            .next_record()
+            .map_err(|e| Error::io("read", &path, e))?;
         match next {
             Ok(Some(r)) => {
                 max_seq = max_seq.max(r.header.seq);
@@ -244,14 +273,24 @@ pub fn load_sealed(file: &DataFile, no: u32, keydir: &KeyDir) -> Result<u64> {
 
 /// Loads a sealed file's hint. `Ok(None)` when the hint is missing or fails a check (the
 /// caller scans the data file instead); otherwise the hint file's length.
-fn load_hint(vfs: &dyn Vfs, dir: &Path, file: &DataFile, no: u32, keydir: &KeyDir, max_seq: &mut u64) -> Result<Option<u64>> {
+fn load_hint(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    file: &DataFile,
+    no: u32,
+    keydir: &KeyDir,
+    max_seq: &mut u64,
+) -> Result<Option<u64>> {
     let path = filename::path(dir, file.id(), FileKind::Hint);
     let bytes = match read_whole(vfs, &path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("read", path, e)),
     };
-    let data_len = file.file.len().map_err(|e| Error::io("stat", file.path(), e))?;
+    let data_len = file
+        .file
+        .len()
+        .map_err(|e| Error::io("stat", file.path(), e))?;
     let Some((count, entries)) = hint::parse(&bytes, file.id(), data_len) else {
         return Ok(None);
     };
@@ -282,10 +321,27 @@ pub struct ActiveLoad {
     pub torn_bytes: u64,
 }
 
-/// Scans an active file from its start.
-pub fn load_active(file: &DataFile, no: u32, keydir: &KeyDir, min_seq: u64) -> Result<ActiveLoad> {
-    let len = file.file.len().map_err(|e| Error::io("stat", file.path(), e))?;
-    scan_active_from(file, no, keydir, FILE_HEADER_LEN as u64, len, min_seq, true)
+/// Scans an active file from its start; `strict` as in `scan_active_from`.
+pub fn load_active(
+    file: &DataFile,
+    no: u32,
+    keydir: &KeyDir,
+    min_seq: u64,
+    strict: bool,
+) -> Result<ActiveLoad> {
+    let len = file
+        .file
+        .len()
+        .map_err(|e| Error::io("stat", file.path(), e))?;
+    scan_active_from(
+        file,
+        no,
+        keydir,
+        FILE_HEADER_LEN as u64,
+        len,
+        min_seq,
+        strict,
+    )
 }
 
 /// Scans `[start, end)` of an active file, applying records. With `strict_middle`, a bad
@@ -305,7 +361,17 @@ pub fn scan_active_from(
     let mut scanner = Scanner::new(&*file.file, start, end);
     let mut max_seq = min_seq;
     loop {
-        let next = scanner.next_record().map_err(io_err)?;
+        let next = match scanner.next_record() {
+            // The writer cut its file (sealing it) while we read: what we have is all there is.
+            Err(e) if !strict_middle && e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Ok(ActiveLoad {
+                    end: scanner.position(),
+                    max_seq,
+                    torn_bytes: 0,
+                });
+            }
+            other => other.map_err(io_err)?,
+        };
         match next {
             Ok(Some(r)) => {
                 max_seq = max_seq.max(r.header.seq);
@@ -313,13 +379,24 @@ pub fn scan_active_from(
                 keydir.apply_if_newer(r.key, loc, r.header.is_tombstone());
             }
             Ok(None) => {
-                return Ok(ActiveLoad { end: scanner.position(), max_seq, torn_bytes: 0 });
+                return Ok(ActiveLoad {
+                    end: scanner.position(),
+                    max_seq,
+                    torn_bytes: 0,
+                });
             }
             Err(stop) => {
                 if !strict_middle {
-                    return Ok(ActiveLoad { end: stop.offset, max_seq, torn_bytes: 0 });
+                    return Ok(ActiveLoad {
+                        end: stop.offset,
+                        max_seq,
+                        torn_bytes: 0,
+                    });
                 }
-                if scanner.valid_record_after(stop.offset, max_seq).map_err(io_err)? {
+                if scanner
+                    .valid_record_after(stop.offset, max_seq)
+                    .map_err(io_err)?
+                {
                     return Err(Error::corruption(
                         &path,
                         stop.offset,
@@ -327,7 +404,11 @@ pub fn scan_active_from(
                     ));
                 }
                 let torn = nonzero_tail(file, stop.offset, end).map_err(io_err)?;
-                return Ok(ActiveLoad { end: stop.offset, max_seq, torn_bytes: torn });
+                return Ok(ActiveLoad {
+                    end: stop.offset,
+                    max_seq,
+                    torn_bytes: torn,
+                });
             }
         }
     }
@@ -337,12 +418,19 @@ pub fn scan_active_from(
 fn nonzero_tail(file: &DataFile, from: u64, end: u64) -> io::Result<u64> {
     let mut buf = vec![0u8; (end - from) as usize];
     file.file.read_exact_at(from, &mut [&mut buf])?;
-    Ok(buf.iter().rposition(|&b| b != 0).map_or(0, |i| i as u64 + 1))
+    Ok(buf
+        .iter()
+        .rposition(|&b| b != 0)
+        .map_or(0, |i| i as u64 + 1))
 }
 
 fn truncate(file: &DataFile, end: u64) -> Result<()> {
-    file.file.set_len(end).map_err(|e| Error::io("truncate", file.path(), e))?;
-    file.file.sync_data().map_err(|e| Error::io("sync", file.path(), e))
+    file.file
+        .set_len(end)
+        .map_err(|e| Error::io("truncate", file.path(), e))?;
+    file.file
+        .sync_data()
+        .map_err(|e| Error::io("sync", file.path(), e))
 }
 
 /// An older active file left by a crash: cut it to its valid records, make it durable and
@@ -351,7 +439,8 @@ fn seal_leftover_active(vfs: &dyn Vfs, dir: &Path, file: &DataFile, end: u64) ->
     truncate(file, end)?;
     let from = filename::path(dir, file.id(), FileKind::Active);
     let to = filename::path(dir, file.id(), FileKind::Sealed);
-    vfs.rename(&from, &to).map_err(|e| Error::io("rename", &from, e))?;
+    vfs.rename(&from, &to)
+        .map_err(|e| Error::io("rename", &from, e))?;
     file.set_path(to);
     sync_dir(vfs, dir)
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use crate::datafile::DataFile;
 use crate::db::{load_retrying, lock, Shared};
 use crate::error::Result;
-use crate::fileset::FileEntry;
 use crate::filename::{self, FileKind};
+use crate::fileset::FileEntry;
 use crate::recovery;
 use crate::vfs::OpenMode;
 
@@ -47,7 +47,10 @@ fn try_incremental(db: &Shared) -> Result<bool> {
     let (known_max, vanished) = {
         let files = lock(&db.files);
         let known_max = files.by_id.keys().next_back().copied().unwrap_or(0);
-        let vanished = files.by_id.keys().any(|id| !now.iter().any(|(n, _)| n == id));
+        let vanished = files
+            .by_id
+            .keys()
+            .any(|id| !now.iter().any(|(n, _)| n == id));
         (known_max, vanished)
     };
     if vanished {
@@ -56,13 +59,24 @@ fn try_incremental(db: &Shared) -> Result<bool> {
     // Open the new files first, so a merge output among them sends us to a reload.
     let mut fresh = Vec::new();
     for &(id, active) in now.iter().filter(|(id, _)| *id > known_max) {
-        let kind = if active { FileKind::Active } else { FileKind::Sealed };
-        let mode = if active { OpenMode::ReadShared } else { OpenMode::ReadSealed };
+        let kind = if active {
+            FileKind::Active
+        } else {
+            FileKind::Sealed
+        };
+        let mode = if active {
+            OpenMode::ReadShared
+        } else {
+            OpenMode::ReadSealed
+        };
         let path = filename::path(&db.dir, id, kind);
         match DataFile::open(&*db.opts.vfs, &path, mode, id) {
             Ok(f) if f.header.is_merge_output() => return Ok(false),
             Ok(f) => fresh.push((f, active)),
             Err(e) if recovery::is_vanished(&e) => return Ok(false),
+            // A file the writer is creating this instant, its header not written yet: it is
+            // picked up by the next refresh.
+            Err(crate::Error::Corruption { offset: 0, .. }) if active => break,
             Err(e) => return Err(e),
         }
     }
@@ -74,7 +88,10 @@ fn try_incremental(db: &Shared) -> Result<bool> {
         .map(|e| (e.no, e.file.clone(), e.scanned_to))
         .collect();
     for (no, file, from) in growing {
-        let end = file.file.len().map_err(|e| crate::Error::io("stat", file.path(), e))?;
+        let end = file
+            .file
+            .len()
+            .map_err(|e| crate::Error::io("stat", file.path(), e))?;
         let loaded = recovery::scan_active_from(&file, no, &db.keydir, from, end, 0, false)?;
         let still_active = now.iter().any(|&(id, a)| id == file.id() && a);
         if let Some(e) = lock(&db.files).by_id.get_mut(&file.id()) {
@@ -83,7 +100,10 @@ fn try_incremental(db: &Shared) -> Result<bool> {
         }
     }
     for (f, active) in fresh {
-        let end = f.file.len().map_err(|e| crate::Error::io("stat", f.path(), e))?;
+        let end = f
+            .file
+            .len()
+            .map_err(|e| crate::Error::io("stat", f.path(), e))?;
         let file = Arc::new(f);
         let no = {
             let mut files = lock(&db.files);
@@ -98,9 +118,18 @@ fn try_incremental(db: &Shared) -> Result<bool> {
             recovery::load_sealed(&file, no, &db.keydir)?;
             end
         };
-        lock(&db.files).insert(FileEntry { no, file, active, hint_len: 0, scanned_to });
+        lock(&db.files).insert(FileEntry {
+            no,
+            file,
+            active,
+            hint_len: 0,
+            scanned_to,
+        });
     }
-    db.live_bytes.store(recovery::live_bytes(&db.keydir), std::sync::atomic::Ordering::Relaxed);
+    db.live_bytes.store(
+        recovery::live_bytes(&db.keydir),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     Ok(true)
 }
 
@@ -111,6 +140,7 @@ fn reload(db: &Shared) -> Result<()> {
     let mut files = lock(&db.files);
     db.keydir.replace_with(keydir);
     *files = rec.files;
-    db.live_bytes.store(live, std::sync::atomic::Ordering::Relaxed);
+    db.live_bytes
+        .store(live, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }

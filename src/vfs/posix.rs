@@ -134,7 +134,8 @@ impl PosixFile {
         if len == 0 || self.map.get().is_some() {
             return Ok(());
         }
-        let len_usize = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let len_usize =
+            usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: mapping a file we hold open; the kernel picks the address. The result is
         // checked for MAP_FAILED before use.
         let ptr = unsafe {
@@ -151,7 +152,14 @@ impl PosixFile {
             return Err(io::Error::last_os_error());
         }
         let ptr = NonNull::new(ptr.cast::<u8>()).expect("mmap returned null");
-        if self.map.set(Mapping { ptr, len: len_usize }).is_err() {
+        if self
+            .map
+            .set(Mapping {
+                ptr,
+                len: len_usize,
+            })
+            .is_err()
+        {
             // Lost a race with another installer: ours is unmapped by its Drop.
             return Ok(());
         }
@@ -233,7 +241,8 @@ impl VFile for PosixFile {
     }
 
     fn reserve(&self, len: u64) -> io::Result<bool> {
-        let off_len = libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let off_len =
+            libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: fallocate on an fd we own; mode 0 allocates blocks and extends the size.
         let rc = unsafe { libc::fallocate(self.file.as_raw_fd(), 0, 0, off_len) };
         if rc != 0 {
