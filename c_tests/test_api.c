@@ -1,0 +1,529 @@
+/* Every function of include/bitask.h, on its success and error paths. */
+#include "harness.h"
+
+#include <limits.h>
+#include <time.h>
+
+static bitask *open_at(const char *path) {
+    bitask *db = NULL;
+    bitask_status st = bitask_open(path, NULL, &db);
+    CHECK_ST(st, BITASK_OK);
+    return db;
+}
+
+static void test_version(void) {
+    char expect[64];
+    snprintf(expect, sizeof expect, "%d.%d.%d", BITASK_VERSION_MAJOR, BITASK_VERSION_MINOR,
+             BITASK_VERSION_PATCH);
+    CHECK(strcmp(expect, BITASK_VERSION_STRING) == 0);
+    CHECK(strcmp(bitask_version(), BITASK_VERSION_STRING) == 0);
+    CHECK(BITASK_ABI_MAJOR == 0);
+}
+
+static void test_strerror(void) {
+    for (int code = BITASK_OK; code <= BITASK_ERR_INCOMPATIBLE; code++) {
+        const char *s = bitask_strerror(code);
+        CHECK(s != NULL && s[0] != '\0');
+        CHECK(strcmp(s, "unknown status code") != 0);
+        for (int other = BITASK_OK; other < code; other++)
+            CHECK(strcmp(s, bitask_strerror(other)) != 0);
+    }
+    CHECK(strcmp(bitask_strerror(-1), "unknown status code") == 0);
+    CHECK(strcmp(bitask_strerror(11), "unknown status code") == 0);
+    CHECK(strcmp(bitask_strerror(INT_MAX), "unknown status code") == 0);
+    CHECK(strcmp(bitask_strerror(INT_MIN), "unknown status code") == 0);
+    /* The numbers are ABI. */
+    CHECK(BITASK_OK == 0 && BITASK_NOT_FOUND == 1 && BITASK_BUFFER_TOO_SMALL == 2);
+    CHECK(BITASK_ERR_INVALID_ARGUMENT == 3 && BITASK_ERR_WRITER_LOCK == 4);
+    CHECK(BITASK_ERR_READ_ONLY == 5 && BITASK_ERR_IO == 6 && BITASK_ERR_CORRUPTION == 7);
+    CHECK(BITASK_ERR_TOO_LARGE == 8 && BITASK_ERR_INTERNAL == 9);
+    CHECK(BITASK_ERR_INCOMPATIBLE == 10);
+    CHECK(sizeof(bitask_status) == sizeof(int));
+}
+
+static void test_last_error_message(void) {
+    bitask *db = (bitask *)1;
+    CHECK_ST(bitask_open(NULL, NULL, &db), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK(db == NULL);
+    size_t len = bitask_last_error_message(NULL, 0);
+    CHECK(len > 0);
+    char full[256];
+    CHECK(bitask_last_error_message(full, sizeof full) == len);
+    CHECK(strlen(full) == len);
+    CHECK(strstr(full, "path") != NULL);
+    char small[5];
+    memset(small, 'x', sizeof small);
+    CHECK(bitask_last_error_message(small, sizeof small) == len);
+    CHECK(small[4] == '\0' && strlen(small) == 4 && strncmp(small, full, 4) == 0);
+    /* A successful call leaves the message alone. */
+    CHECK(strcmp(bitask_version(), BITASK_VERSION_STRING) == 0);
+    bitask_options *o = bitask_options_new();
+    CHECK_ST(bitask_options_set_sync(o, BITASK_SYNC_ALWAYS), BITASK_OK);
+    bitask_options_free(o);
+    CHECK(bitask_last_error_message(NULL, 0) == len);
+    /* An I/O error names the file and the operating system's error. */
+    const char *file = h_path(0, "a-regular-file");
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    CHECK_ST(bitask_open(file, NULL, &db), BITASK_ERR_IO);
+    bitask_last_error_message(full, sizeof full);
+    CHECK(strstr(full, "a-regular-file") != NULL);
+}
+
+static void test_options(void) {
+    bitask_options *o = bitask_options_new();
+    CHECK(o != NULL);
+    CHECK_ST(bitask_options_set_max_file_size(o, 64), BITASK_OK);
+    CHECK_ST(bitask_options_set_max_file_size(o, 2147483648ull), BITASK_OK);
+    CHECK_ST(bitask_options_set_max_file_size(o, 63), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_options_set_max_file_size(o, 0), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_options_set_max_file_size(o, 2147483649ull), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_options_set_max_file_size(o, UINT64_MAX), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_options_set_sync(o, BITASK_SYNC_NONE), BITASK_OK);
+    CHECK_ST(bitask_options_set_sync(o, BITASK_SYNC_ALWAYS), BITASK_OK);
+    CHECK_ST(bitask_options_set_sync(o, BITASK_SYNC_INTERVAL), BITASK_OK);
+    CHECK_ST(bitask_options_set_sync(o, 3), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_options_set_sync(o, -1), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_options_set_sync_interval_ms(o, 1), BITASK_OK);
+    CHECK_ST(bitask_options_set_sync_interval_ms(o, UINT32_MAX), BITASK_OK);
+    CHECK_ST(bitask_options_set_sync_interval_ms(o, 0), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_options_set_read_only(o, true), BITASK_OK);
+    CHECK_ST(bitask_options_set_read_only(o, false), BITASK_OK);
+    CHECK_ST(bitask_options_set_max_file_size(NULL, 4096), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_options_set_sync(NULL, BITASK_SYNC_NONE), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_options_set_sync_interval_ms(NULL, 10), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_options_set_read_only(NULL, true), BITASK_ERR_INVALID_ARGUMENT);
+    bitask_options_free(o);
+    bitask_options_free(NULL);
+}
+
+static void test_open_close(void) {
+    const char *dir = h_path(0, "open");
+    bitask *db = (bitask *)1;
+    CHECK_ST(bitask_open(dir, NULL, NULL), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_open(NULL, NULL, &db), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK(db == NULL);
+    db = (bitask *)1;
+    CHECK_ST(bitask_open("", NULL, &db), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK(db == NULL);
+    REQUIRE_ST(bitask_open(dir, NULL, &db), BITASK_OK);
+    CHECK(db != NULL);
+    /* One writer at a time, even within a process. */
+    bitask *second = (bitask *)1;
+    CHECK_ST(bitask_open(dir, NULL, &second), BITASK_ERR_WRITER_LOCK);
+    CHECK(second == NULL);
+    /* Readers take no lock. */
+    bitask_options *ro = bitask_options_new();
+    CHECK_ST(bitask_options_set_read_only(ro, true), BITASK_OK);
+    bitask *reader = NULL;
+    CHECK_ST(bitask_open(dir, ro, &reader), BITASK_OK);
+    bitask_close(reader);
+    bitask_close(db);
+    /* The lock is released by close. */
+    CHECK_ST(bitask_open(dir, NULL, &db), BITASK_OK);
+    bitask_close(db);
+    /* A read-only open does not create the directory. */
+    db = (bitask *)1;
+    CHECK_ST(bitask_open(h_path(1, "missing"), ro, &db), BITASK_ERR_IO);
+    CHECK(db == NULL);
+    bitask_options_free(ro);
+    /* A writer creates missing parents. */
+    CHECK_ST(bitask_open(h_path(1, "deep/er/store"), NULL, &db), BITASK_OK);
+    bitask_close(db);
+    bitask_close(NULL);
+}
+
+static void test_put_get(void) {
+    bitask *db = open_at(h_path(0, "putget"));
+    if (!db)
+        return;
+    CHECK_ST(bitask_put(db, KEY("alpha"), KEY("one")), BITASK_OK);
+    uint8_t *v = NULL;
+    size_t n = 0;
+    CHECK_ST(bitask_get(db, KEY("alpha"), &v, &n), BITASK_OK);
+    CHECK(n == 3 && v && memcmp(v, "one", 3) == 0);
+    bitask_free(v);
+    /* Overwrite. */
+    CHECK_ST(bitask_put(db, KEY("alpha"), KEY("uno, again")), BITASK_OK);
+    CHECK_ST(bitask_get(db, KEY("alpha"), &v, &n), BITASK_OK);
+    CHECK(n == 10 && memcmp(v, "uno, again", 10) == 0);
+    bitask_free(v);
+    /* An empty value is present, with a non-NULL pointer; NULL with length 0 is allowed. */
+    CHECK_ST(bitask_put(db, KEY("empty"), NULL, 0), BITASK_OK);
+    v = NULL;
+    n = 99;
+    CHECK_ST(bitask_get(db, KEY("empty"), &v, &n), BITASK_OK);
+    CHECK(v != NULL && n == 0);
+    bitask_free(v);
+    CHECK_ST(bitask_contains(db, KEY("empty")), BITASK_OK);
+    /* Binary keys and values, NUL bytes included. */
+    const uint8_t bkey[] = {0, 1, 2, 0, 255};
+    uint8_t bval[256];
+    for (int i = 0; i < 256; i++)
+        bval[i] = (uint8_t)i;
+    CHECK_ST(bitask_put(db, bkey, sizeof bkey, bval, sizeof bval), BITASK_OK);
+    CHECK_ST(bitask_get(db, bkey, sizeof bkey, &v, &n), BITASK_OK);
+    CHECK(n == 256 && memcmp(v, bval, 256) == 0);
+    bitask_free(v);
+    CHECK_ST(bitask_get(db, bkey, 4, &v, &n), BITASK_NOT_FOUND);
+    /* Absent keys: NOT_FOUND, out-parameters NULL/0. */
+    v = (uint8_t *)1;
+    n = 7;
+    CHECK_ST(bitask_get(db, KEY("nope"), &v, &n), BITASK_NOT_FOUND);
+    CHECK(v == NULL && n == 0);
+    /* Argument errors. */
+    CHECK_ST(bitask_get(db, KEY("alpha"), NULL, &n), BITASK_ERR_INVALID_ARGUMENT);
+    v = (uint8_t *)1;
+    CHECK_ST(bitask_get(db, KEY("alpha"), &v, NULL), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK(v == NULL);
+    CHECK_ST(bitask_get(db, (const uint8_t *)"alpha", 0, &v, &n), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_get(NULL, KEY("alpha"), &v, &n), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_put(NULL, KEY("a"), KEY("b")), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_put(db, NULL, 1, KEY("b")), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_put(db, KEY("a"), NULL, 1), BITASK_ERR_INVALID_ARGUMENT);
+    /* The limits. */
+    uint8_t *big = calloc(BITASK_MAX_KEY_LEN + 1, 1);
+    CHECK(big != NULL);
+    if (big) {
+        big[0] = 'K';
+        CHECK_ST(bitask_put(db, big, BITASK_MAX_KEY_LEN, KEY("max key")), BITASK_OK);
+        CHECK_ST(bitask_get(db, big, BITASK_MAX_KEY_LEN, &v, &n), BITASK_OK);
+        CHECK(n == 7 && memcmp(v, "max key", 7) == 0);
+        bitask_free(v);
+        CHECK_ST(bitask_put(db, big, BITASK_MAX_KEY_LEN + 1, KEY("x")), BITASK_ERR_TOO_LARGE);
+        CHECK_ST(bitask_get(db, big, BITASK_MAX_KEY_LEN + 1, &v, &n), BITASK_ERR_TOO_LARGE);
+        free(big);
+    }
+    /* A 1 MiB value. */
+    size_t mlen = 1u << 20;
+    uint8_t *mval = malloc(mlen);
+    if (mval) {
+        for (size_t i = 0; i < mlen; i++)
+            mval[i] = (uint8_t)(i * 7 + 3);
+        CHECK_ST(bitask_put(db, KEY("mebibyte"), mval, mlen), BITASK_OK);
+        CHECK_ST(bitask_get(db, KEY("mebibyte"), &v, &n), BITASK_OK);
+        CHECK(n == mlen && memcmp(v, mval, mlen) == 0);
+        bitask_free(v);
+        free(mval);
+    }
+    bitask_free(NULL);
+    bitask_close(db);
+}
+
+static void test_get_into(void) {
+    bitask *db = open_at(h_path(0, "getinto"));
+    if (!db)
+        return;
+    CHECK_ST(bitask_put(db, KEY("k"), KEY("hello")), BITASK_OK);
+    CHECK_ST(bitask_put(db, KEY("empty"), NULL, 0), BITASK_OK);
+    uint8_t buf[16];
+    size_t n = 0;
+    memset(buf, '#', sizeof buf);
+    CHECK_ST(bitask_get_into(db, KEY("k"), buf, sizeof buf, &n), BITASK_OK);
+    CHECK(n == 5 && memcmp(buf, "hello", 5) == 0 && buf[5] == '#');
+    CHECK_ST(bitask_get_into(db, KEY("k"), buf, 5, &n), BITASK_OK);
+    CHECK(n == 5);
+    /* Too small: nothing copied, the needed length reported. */
+    memset(buf, '#', sizeof buf);
+    n = 0;
+    CHECK_ST(bitask_get_into(db, KEY("k"), buf, 4, &n), BITASK_BUFFER_TOO_SMALL);
+    CHECK(n == 5 && buf[0] == '#');
+    n = 0;
+    CHECK_ST(bitask_get_into(db, KEY("k"), NULL, 0, &n), BITASK_BUFFER_TOO_SMALL);
+    CHECK(n == 5);
+    /* An empty value fits any buffer. */
+    n = 9;
+    CHECK_ST(bitask_get_into(db, KEY("empty"), NULL, 0, &n), BITASK_OK);
+    CHECK(n == 0);
+    n = 9;
+    CHECK_ST(bitask_get_into(db, KEY("absent"), buf, sizeof buf, &n), BITASK_NOT_FOUND);
+    CHECK(n == 0);
+    CHECK_ST(bitask_get_into(db, KEY("k"), NULL, 4, &n), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_get_into(db, KEY("k"), buf, sizeof buf, NULL), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_get_into(NULL, KEY("k"), buf, sizeof buf, &n), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_get_into(db, NULL, 0, buf, sizeof buf, &n), BITASK_ERR_INVALID_ARGUMENT);
+    bitask_close(db);
+}
+
+static void test_contains_remove(void) {
+    const char *dir = h_path(0, "remove");
+    bitask *db = open_at(dir);
+    if (!db)
+        return;
+    CHECK_ST(bitask_put(db, KEY("k"), KEY("v")), BITASK_OK);
+    CHECK_ST(bitask_contains(db, KEY("k")), BITASK_OK);
+    CHECK_ST(bitask_contains(db, KEY("other")), BITASK_NOT_FOUND);
+    CHECK_ST(bitask_contains(db, NULL, 0), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_contains(NULL, KEY("k")), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_remove(db, KEY("k")), BITASK_OK);
+    CHECK_ST(bitask_contains(db, KEY("k")), BITASK_NOT_FOUND);
+    /* Removing an absent key writes nothing. */
+    CHECK_ST(bitask_sync(db), BITASK_OK);
+    uint64_t before = h_dir_digest(dir);
+    CHECK_ST(bitask_remove(db, KEY("k")), BITASK_NOT_FOUND);
+    CHECK_ST(bitask_remove(db, KEY("never")), BITASK_NOT_FOUND);
+    CHECK(h_dir_digest(dir) == before);
+    CHECK_ST(bitask_remove(db, NULL, 3), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_remove(NULL, KEY("k")), BITASK_ERR_INVALID_ARGUMENT);
+    bitask_close(db);
+    /* The removal survives a reopen. */
+    db = open_at(dir);
+    if (!db)
+        return;
+    CHECK_ST(bitask_contains(db, KEY("k")), BITASK_NOT_FOUND);
+    bitask_close(db);
+}
+
+static void test_stat_compact_sync(void) {
+    const char *dir = h_path(0, "compact");
+    bitask_options *o = bitask_options_new();
+    CHECK_ST(bitask_options_set_max_file_size(o, 256), BITASK_OK);
+    bitask *db = NULL;
+    CHECK_ST(bitask_open(dir, o, &db), BITASK_OK);
+    bitask_options_free(o);
+    if (!db)
+        return;
+    bitask_stats s;
+    CHECK_ST(bitask_stat(db, &s), BITASK_OK);
+    CHECK(s.key_count == 0 && s.live_bytes == 0 && s.dead_bytes == 0 && s.torn_bytes == 0);
+    char key[32], val[64];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 40; i++) {
+            snprintf(key, sizeof key, "key-%02d", i);
+            snprintf(val, sizeof val, "value-%d-%d", i, round);
+            CHECK_ST(bitask_put(db, KEY(key), KEY(val)), BITASK_OK);
+        }
+    }
+    for (int i = 0; i < 40; i += 4) {
+        snprintf(key, sizeof key, "key-%02d", i);
+        CHECK_ST(bitask_remove(db, KEY(key)), BITASK_OK);
+    }
+    CHECK_ST(bitask_sync(db), BITASK_OK);
+    CHECK_ST(bitask_stat(db, &s), BITASK_OK);
+    CHECK(s.key_count == 30);
+    CHECK(s.live_bytes > 0 && s.dead_bytes > 0);
+    CHECK(s.data_files > 1 && s.disk_bytes >= s.live_bytes);
+    CHECK_ST(bitask_compact(db), BITASK_OK);
+    bitask_stats after;
+    CHECK_ST(bitask_stat(db, &after), BITASK_OK);
+    CHECK(after.key_count == 30 && after.dead_bytes == 0 && after.live_bytes == s.live_bytes);
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof key, "key-%02d", i);
+        snprintf(val, sizeof val, "value-%d-2", i);
+        uint8_t *v = NULL;
+        size_t n = 0;
+        if (i % 4 == 0) {
+            CHECK_ST(bitask_get(db, KEY(key), &v, &n), BITASK_NOT_FOUND);
+        } else {
+            CHECK_ST(bitask_get(db, KEY(key), &v, &n), BITASK_OK);
+            CHECK(n == strlen(val) && memcmp(v, val, n) == 0);
+            bitask_free(v);
+        }
+    }
+    CHECK_ST(bitask_refresh(db), BITASK_OK); /* a no-op on a writer */
+    memset(&s, 0xff, sizeof s);
+    CHECK_ST(bitask_stat(NULL, &s), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK(s.key_count == 0 && s.live_bytes == 0 && s.disk_bytes == 0 && s.torn_bytes == 0);
+    CHECK_ST(bitask_stat(db, NULL), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_compact(NULL), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_sync(NULL), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_refresh(NULL), BITASK_ERR_INVALID_ARGUMENT);
+    bitask_close(db);
+    /* Compacted files reopen. */
+    db = open_at(dir);
+    if (!db)
+        return;
+    CHECK_ST(bitask_stat(db, &s), BITASK_OK);
+    CHECK(s.key_count == 30 && s.dead_bytes == 0);
+    bitask_close(db);
+}
+
+static void test_read_only(void) {
+    const char *dir = h_path(0, "readonly");
+    bitask *w = open_at(dir);
+    if (!w)
+        return;
+    CHECK_ST(bitask_put(w, KEY("a"), KEY("1")), BITASK_OK);
+    bitask_options *o = bitask_options_new();
+    CHECK_ST(bitask_options_set_read_only(o, true), BITASK_OK);
+    bitask *r = NULL;
+    CHECK_ST(bitask_open(dir, o, &r), BITASK_OK);
+    bitask_options_free(o);
+    if (!r) {
+        bitask_close(w);
+        return;
+    }
+    uint64_t before = h_dir_digest(dir);
+    CHECK_ST(bitask_put(r, KEY("b"), KEY("2")), BITASK_ERR_READ_ONLY);
+    CHECK_ST(bitask_remove(r, KEY("a")), BITASK_ERR_READ_ONLY);
+    CHECK_ST(bitask_compact(r), BITASK_ERR_READ_ONLY);
+    CHECK_ST(bitask_sync(r), BITASK_OK);
+    CHECK(h_dir_digest(dir) == before);
+    CHECK_ST(bitask_contains(r, KEY("a")), BITASK_OK);
+    /* The reader sees later writes after a refresh. */
+    CHECK_ST(bitask_put(w, KEY("b"), KEY("2")), BITASK_OK);
+    CHECK_ST(bitask_remove(w, KEY("a")), BITASK_OK);
+    CHECK_ST(bitask_contains(r, KEY("b")), BITASK_NOT_FOUND);
+    CHECK_ST(bitask_refresh(r), BITASK_OK);
+    CHECK_ST(bitask_contains(r, KEY("b")), BITASK_OK);
+    CHECK_ST(bitask_contains(r, KEY("a")), BITASK_NOT_FOUND);
+    /* And after a compaction. */
+    CHECK_ST(bitask_put(w, KEY("c"), KEY("3")), BITASK_OK);
+    CHECK_ST(bitask_compact(w), BITASK_OK);
+    CHECK_ST(bitask_refresh(r), BITASK_OK);
+    uint8_t buf[8];
+    size_t n = 0;
+    CHECK_ST(bitask_get_into(r, KEY("c"), buf, sizeof buf, &n), BITASK_OK);
+    CHECK(n == 1 && buf[0] == '3');
+    bitask_close(r);
+    bitask_close(w);
+}
+
+struct kv {
+    const char *k, *v;
+};
+
+static int collect(bitask *db, const char *prefix, struct kv *expect, size_t count) {
+    bitask_iter *it = NULL;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    bitask_status st = bitask_iter_new(db, (const uint8_t *)prefix, plen, &it);
+    CHECK_ST(st, BITASK_OK);
+    if (st != BITASK_OK)
+        return 0;
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    size_t i = 0;
+    int ok = 1;
+    while ((st = bitask_iter_next(it, &k, &kl, &v, &vl)) == BITASK_OK) {
+        CHECK(k != NULL && v != NULL);
+        if (i >= count || kl != strlen(expect[i].k) || memcmp(k, expect[i].k, kl) != 0 ||
+            vl != strlen(expect[i].v) || memcmp(v, expect[i].v, vl) != 0)
+            ok = 0;
+        i++;
+    }
+    CHECK_ST(st, BITASK_NOT_FOUND);
+    CHECK(k == NULL && kl == 0 && v == NULL && vl == 0);
+    CHECK_ST(bitask_iter_next(it, &k, &kl, &v, &vl), BITASK_NOT_FOUND);
+    bitask_iter_free(it);
+    return ok && i == count;
+}
+
+static void test_iteration(void) {
+    bitask *db = open_at(h_path(0, "iter"));
+    if (!db)
+        return;
+    struct kv none[1] = {{"", ""}};
+    CHECK(collect(db, NULL, none, 0));
+    const char *keys[] = {"b", "a", "ab", "abc", "b\x01", "c", "aa"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        CHECK_ST(bitask_put(db, KEY(keys[i]), KEY(keys[i])), BITASK_OK);
+    CHECK_ST(bitask_put(db, KEY("e"), NULL, 0), BITASK_OK);
+    struct kv all[] = {{"a", "a"},     {"aa", "aa"},     {"ab", "ab"}, {"abc", "abc"},
+                       {"b", "b"},     {"b\x01", "b\x01"}, {"c", "c"}, {"e", ""}};
+    CHECK(collect(db, NULL, all, 8));
+    CHECK(collect(db, "", all, 8));
+    struct kv pa[] = {{"a", "a"}, {"aa", "aa"}, {"ab", "ab"}, {"abc", "abc"}};
+    CHECK(collect(db, "a", pa, 4));
+    struct kv pab[] = {{"ab", "ab"}, {"abc", "abc"}};
+    CHECK(collect(db, "ab", pab, 2));
+    CHECK(collect(db, "zzz", none, 0));
+
+    /* The key set is a snapshot; values are read as reached. */
+    bitask_iter *it = NULL;
+    CHECK_ST(bitask_iter_new(db, NULL, 0, &it), BITASK_OK);
+    CHECK_ST(bitask_remove(db, KEY("aa")), BITASK_OK);
+    CHECK_ST(bitask_put(db, KEY("ab"), KEY("new")), BITASK_OK);
+    CHECK_ST(bitask_put(db, KEY("added"), KEY("later")), BITASK_OK);
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    CHECK_ST(bitask_iter_next(it, &k, &kl, &v, &vl), BITASK_OK);
+    CHECK(kl == 1 && k[0] == 'a');
+    CHECK_ST(bitask_iter_next(it, &k, &kl, &v, &vl), BITASK_OK);
+    CHECK(kl == 2 && memcmp(k, "ab", 2) == 0 && vl == 3 && memcmp(v, "new", 3) == 0);
+    int rest = 0, empty_seen = 0;
+    while (bitask_iter_next(it, &k, &kl, &v, &vl) == BITASK_OK) {
+        rest++;
+        if (kl == 1 && k[0] == 'e')
+            empty_seen = v != NULL && vl == 0;
+    }
+    CHECK(rest == 5 && empty_seen);
+    bitask_iter_free(it);
+
+    /* Argument errors. */
+    it = (bitask_iter *)1;
+    CHECK_ST(bitask_iter_new(NULL, NULL, 0, &it), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK(it == NULL);
+    CHECK_ST(bitask_iter_new(db, NULL, 0, NULL), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_new(db, NULL, 2, &it), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_new(db, (const uint8_t *)"a", BITASK_MAX_KEY_LEN + 1, &it),
+             BITASK_ERR_TOO_LARGE);
+    CHECK(it == NULL);
+    CHECK_ST(bitask_iter_next(NULL, &k, &kl, &v, &vl), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_new(db, NULL, 0, &it), BITASK_OK);
+    CHECK_ST(bitask_iter_next(it, NULL, &kl, &v, &vl), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_next(it, &k, NULL, &v, &vl), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_next(it, &k, &kl, NULL, &vl), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_next(it, &k, &kl, &v, NULL), BITASK_ERR_INVALID_ARGUMENT);
+    /* A failed call did not advance the iterator. */
+    CHECK_ST(bitask_iter_next(it, &k, &kl, &v, &vl), BITASK_OK);
+    CHECK(kl == 1 && k[0] == 'a');
+    bitask_iter_free(it);
+    bitask_iter_free(NULL);
+    bitask_close(db);
+}
+
+static void test_sync_modes_and_reopen(void) {
+    int modes[] = {BITASK_SYNC_NONE, BITASK_SYNC_ALWAYS, BITASK_SYNC_INTERVAL};
+    for (int m = 0; m < 3; m++) {
+        char name[32];
+        snprintf(name, sizeof name, "mode-%d", m);
+        const char *dir = h_path(0, name);
+        bitask_options *o = bitask_options_new();
+        CHECK_ST(bitask_options_set_sync(o, modes[m]), BITASK_OK);
+        CHECK_ST(bitask_options_set_sync_interval_ms(o, 5), BITASK_OK);
+        CHECK_ST(bitask_options_set_max_file_size(o, 4096), BITASK_OK);
+        bitask *db = NULL;
+        CHECK_ST(bitask_open(dir, o, &db), BITASK_OK);
+        if (!db) {
+            bitask_options_free(o);
+            continue;
+        }
+        char key[32];
+        for (int i = 0; i < 200; i++) {
+            snprintf(key, sizeof key, "k%03d", i);
+            CHECK_ST(bitask_put(db, KEY(key), KEY(key)), BITASK_OK);
+        }
+        if (modes[m] == BITASK_SYNC_INTERVAL)
+            nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL); /* let the flusher run */
+        CHECK_ST(bitask_sync(db), BITASK_OK);
+        bitask_close(db);
+        db = NULL;
+        CHECK_ST(bitask_open(dir, o, &db), BITASK_OK);
+        bitask_options_free(o);
+        if (!db)
+            continue;
+        bitask_stats s;
+        CHECK_ST(bitask_stat(db, &s), BITASK_OK);
+        CHECK(s.key_count == 200 && s.data_files > 1);
+        uint8_t buf[8];
+        size_t n = 0;
+        CHECK_ST(bitask_get_into(db, KEY("k123"), buf, sizeof buf, &n), BITASK_OK);
+        CHECK(n == 4 && memcmp(buf, "k123", 4) == 0);
+        bitask_close(db);
+    }
+}
+
+int main(int argc, char **argv) {
+    h_setup(argc, argv);
+    static const struct h_test tests[] = {
+        H_TEST(test_version),         H_TEST(test_strerror),
+        H_TEST(test_last_error_message), H_TEST(test_options),
+        H_TEST(test_open_close),      H_TEST(test_put_get),
+        H_TEST(test_get_into),        H_TEST(test_contains_remove),
+        H_TEST(test_stat_compact_sync), H_TEST(test_read_only),
+        H_TEST(test_iteration),       H_TEST(test_sync_modes_and_reopen),
+    };
+    return h_run("test_api", tests, sizeof tests / sizeof tests[0]);
+}

@@ -1,0 +1,198 @@
+//! Status codes, their descriptions, the thread-local detailed message of the last failure,
+//! and the library version.
+
+use std::cell::RefCell;
+use std::ffi::c_char;
+use std::os::raw::c_int;
+
+use crate::error::Error;
+
+/// The result of a bitask call. Every function that can fail returns one of these.
+///
+/// The numbers are part of the ABI: a code is never renumbered, and a retired code is never
+/// given to another meaning. Functions that take a code from C (bitask_strerror) take a plain
+/// int, so any value may be passed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum bitask_status {
+    /// Success.
+    BITASK_OK = 0,
+    /// The key is not in the store (bitask_get, bitask_get_into, bitask_contains,
+    /// bitask_remove), or an iterator has no more entries. Not an error: nothing went wrong.
+    BITASK_NOT_FOUND = 1,
+    /// bitask_get_into: the caller's buffer is shorter than the value; the value's length was
+    /// stored in *value_len_out and nothing was copied.
+    BITASK_BUFFER_TOO_SMALL = 2,
+    /// An argument was rejected (a NULL pointer, an empty key, a NULL pointer with a non-zero
+    /// length, an unknown mode, a value out of range). Nothing was written.
+    BITASK_ERR_INVALID_ARGUMENT = 3,
+    /// Another handle, in this process or another, holds the store's writer lock. Open it
+    /// read-only, or close the other writer.
+    BITASK_ERR_WRITER_LOCK = 4,
+    /// A write (put, remove, compact) was attempted on a handle opened read-only.
+    BITASK_ERR_READ_ONLY = 5,
+    /// The operating system failed an operation (the message names the file and the error),
+    /// or the handle stopped accepting writes after an earlier failure it cannot undo (a
+    /// failed fsync): close it and open the store again.
+    BITASK_ERR_IO = 6,
+    /// Stored data failed its checksum or is malformed; the message names the file and offset.
+    BITASK_ERR_CORRUPTION = 7,
+    /// A key or value is longer than BITASK_MAX_KEY_LEN or BITASK_MAX_VALUE_LEN. Nothing was
+    /// written.
+    BITASK_ERR_TOO_LARGE = 8,
+    /// A bug inside the library (a caught panic). The call had no effect that can be relied
+    /// on; the process is not aborted.
+    BITASK_ERR_INTERNAL = 9,
+    /// A file in the store was written by an unknown or newer version of the format.
+    BITASK_ERR_INCOMPATIBLE = 10,
+}
+
+use bitask_status::*;
+
+thread_local! {
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Records `message` as the calling thread's last error and returns `status`.
+pub(crate) fn fail(status: bitask_status, message: impl Into<String>) -> bitask_status {
+    let message = message.into();
+    LAST_ERROR.with(|m| *m.borrow_mut() = message);
+    status
+}
+
+/// The status an engine error maps to; records the error's message.
+pub(crate) fn from_error(e: Error) -> bitask_status {
+    let status = match &e {
+        Error::KeyNotFound => BITASK_NOT_FOUND,
+        Error::WriterLock => BITASK_ERR_WRITER_LOCK,
+        Error::ReadOnly => BITASK_ERR_READ_ONLY,
+        Error::InvalidArgument(_) => BITASK_ERR_INVALID_ARGUMENT,
+        Error::TooLarge { .. } => BITASK_ERR_TOO_LARGE,
+        Error::Io { .. } | Error::Stopped(_) => BITASK_ERR_IO,
+        Error::Corruption { .. } => BITASK_ERR_CORRUPTION,
+        Error::Incompatible { .. } => BITASK_ERR_INCOMPATIBLE,
+    };
+    fail(status, e.to_string())
+}
+
+/// A NUL-terminated description of each status; used as a `*const c_char`.
+fn describe(status: c_int) -> &'static [u8] {
+    match status {
+        0 => b"success\0",
+        1 => b"not found\0",
+        2 => b"buffer too small\0",
+        3 => b"invalid argument\0",
+        4 => b"the store is locked by another writer\0",
+        5 => b"the handle is read-only\0",
+        6 => b"input/output error\0",
+        7 => b"corrupted data\0",
+        8 => b"key or value too large\0",
+        9 => b"internal error\0",
+        10 => b"incompatible file format\0",
+        _ => b"unknown status code\0",
+    }
+}
+
+/// A short, static, English description of a status code.
+///
+/// Accepts any int: an unknown code gives "unknown status code". The returned string is
+/// NUL-terminated, owned by the library and valid for the life of the process; do not free
+/// it. Never fails. Thread safety: may be called from any thread at any time.
+#[no_mangle]
+pub extern "C" fn bitask_strerror(status: c_int) -> *const c_char {
+    describe(status).as_ptr().cast()
+}
+
+/// Copies the calling thread's detailed message of its last failed call into buf.
+///
+/// Every call that returns a status other than BITASK_OK replaces the message of the
+/// calling thread (like errno, it is per thread: read it on the thread that made the
+/// failed call, before that thread makes another failing call); successful calls leave it
+/// as it was. The message names what failed: the file, the offset, the operating system's
+/// error. Before any failure it is empty.
+///
+/// buf: caller-owned, at least cap bytes; it receives the message truncated to cap - 1
+/// bytes and a terminating NUL. With buf NULL or cap 0 nothing is written, which lets the
+/// caller ask for the length first.
+///
+/// Returns the message's full length in bytes, without the NUL: the message was truncated
+/// when the result is >= cap. Never fails. Thread safety: any thread; each sees its own
+/// message.
+#[no_mangle]
+pub extern "C" fn bitask_last_error_message(buf: *mut c_char, cap: usize) -> usize {
+    crate::ffi::panic::boundary(|| {
+        LAST_ERROR.with(|m| {
+            let m = m.borrow();
+            let bytes = m.as_bytes();
+            if !buf.is_null() && cap > 0 {
+                let n = bytes.len().min(cap - 1);
+                // SAFETY: the caller promises buf points to at least cap writable bytes, and
+                // n + 1 <= cap; a String never overlaps caller memory.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), n);
+                    *buf.add(n) = 0;
+                }
+            }
+            bytes.len()
+        })
+    })
+}
+
+/// The library's version, "MAJOR.MINOR.PATCH", as a static NUL-terminated string.
+///
+/// Compare it with BITASK_VERSION_STRING to detect a program running against a library
+/// other than the one whose header it was compiled with. Owned by the library; do not free.
+/// Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn bitask_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+
+    #[test]
+    fn every_code_has_a_description() {
+        for code in -1..=11 {
+            // SAFETY: bitask_strerror returns a static NUL-terminated string.
+            let s = unsafe { CStr::from_ptr(bitask_strerror(code)) };
+            assert!(!s.to_bytes().is_empty());
+        }
+        // SAFETY: as above.
+        let unknown = unsafe { CStr::from_ptr(bitask_strerror(11)) };
+        assert_eq!(unknown.to_bytes(), b"unknown status code");
+    }
+
+    #[test]
+    fn last_error_message_truncates_and_reports_full_length() {
+        fail(BITASK_ERR_IO, "0123456789");
+        let mut buf = [0x55 as c_char; 4];
+        assert_eq!(bitask_last_error_message(buf.as_mut_ptr(), 4), 10);
+        // SAFETY: the call NUL-terminated buf.
+        let s = unsafe { CStr::from_ptr(buf.as_ptr()) };
+        assert_eq!(s.to_bytes(), b"012");
+        assert_eq!(bitask_last_error_message(std::ptr::null_mut(), 100), 10);
+        assert_eq!(bitask_last_error_message(buf.as_mut_ptr(), 0), 10);
+        assert_eq!(buf[0], b'0' as c_char);
+    }
+
+    #[test]
+    fn messages_are_per_thread() {
+        fail(BITASK_ERR_IO, "main thread");
+        std::thread::spawn(|| {
+            assert_eq!(bitask_last_error_message(std::ptr::null_mut(), 0), 0);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(bitask_last_error_message(std::ptr::null_mut(), 0), 11);
+    }
+
+    #[test]
+    fn version_matches_the_crate() {
+        // SAFETY: bitask_version returns a static NUL-terminated string.
+        let v = unsafe { CStr::from_ptr(bitask_version()) };
+        assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    }
+}
