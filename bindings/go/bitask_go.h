@@ -1,0 +1,120 @@
+// Helpers for the cgo preambles of this package (included by bitask.go and
+// iter.go). Not part of the package's API.
+#ifndef BITASK_GO_H
+#define BITASK_GO_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bitask.h>
+
+// The library's detailed message is kept per OS thread, and a goroutine may
+// run on another thread in its next cgo call. So each call that can fail goes
+// through a helper below, which reads the message in the same cgo call as the
+// failing function and hands it back with the status.
+typedef struct {
+	int status;
+	char *detail;      // malloc'd copy of the detailed message, or NULL
+	size_t detail_len;
+} bitask_go_result;
+
+static inline bitask_go_result bitask_go_done(int status) {
+	bitask_go_result r;
+	r.status = status;
+	r.detail = NULL;
+	r.detail_len = 0;
+	if (status == BITASK_OK || status == BITASK_NOT_FOUND || status == BITASK_BUFFER_TOO_SMALL) {
+		return r;
+	}
+	char small[256];
+	size_t n = bitask_last_error_message(small, sizeof small);
+	if (n == 0) {
+		return r;
+	}
+	char *out = malloc(n + 1);
+	if (out == NULL) {
+		return r;
+	}
+	if (n < sizeof small) {
+		memcpy(out, small, n);
+	} else {
+		size_t m = bitask_last_error_message(out, n + 1);
+		if (m < n) {
+			n = m;
+		}
+	}
+	out[n] = 0;
+	r.detail = out;
+	r.detail_len = strlen(out);
+	return r;
+}
+
+// Opens with options built in the same call, so that a rejected option reports
+// its message too.
+static inline bitask_go_result bitask_go_open(const char *path, int use_opts,
+		uint64_t max_file_size, int sync_mode, uint32_t sync_interval_ms,
+		int read_only, bitask **db_out) {
+	*db_out = NULL;
+	if (!use_opts) {
+		return bitask_go_done(bitask_open(path, NULL, db_out));
+	}
+	bitask_options *o = bitask_options_new();
+	if (o == NULL) {
+		return bitask_go_done(BITASK_ERR_INTERNAL);
+	}
+	int st = BITASK_OK;
+	if (st == BITASK_OK && max_file_size != 0) {
+		st = bitask_options_set_max_file_size(o, max_file_size);
+	}
+	if (st == BITASK_OK && sync_mode >= 0) {
+		st = bitask_options_set_sync(o, sync_mode);
+	}
+	if (st == BITASK_OK && sync_interval_ms != 0) {
+		st = bitask_options_set_sync_interval_ms(o, sync_interval_ms);
+	}
+	if (st == BITASK_OK) {
+		st = bitask_options_set_read_only(o, read_only != 0);
+	}
+	if (st == BITASK_OK) {
+		st = bitask_open(path, o, db_out);
+	}
+	bitask_go_result r = bitask_go_done(st);
+	bitask_options_free(o);
+	return r;
+}
+
+static inline bitask_go_result bitask_go_put(bitask *db, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+	return bitask_go_done(bitask_put(db, k, kl, v, vl));
+}
+
+static inline bitask_go_result bitask_go_get(bitask *db, const uint8_t *k, size_t kl, uint8_t **v, size_t *vl) {
+	return bitask_go_done(bitask_get(db, k, kl, v, vl));
+}
+
+static inline bitask_go_result bitask_go_get_into(bitask *db, const uint8_t *k, size_t kl, uint8_t *buf, size_t cap, size_t *vl) {
+	return bitask_go_done(bitask_get_into(db, k, kl, buf, cap, vl));
+}
+
+static inline bitask_go_result bitask_go_contains(bitask *db, const uint8_t *k, size_t kl) {
+	return bitask_go_done(bitask_contains(db, k, kl));
+}
+
+static inline bitask_go_result bitask_go_remove(bitask *db, const uint8_t *k, size_t kl) {
+	return bitask_go_done(bitask_remove(db, k, kl));
+}
+
+static inline bitask_go_result bitask_go_compact(bitask *db) { return bitask_go_done(bitask_compact(db)); }
+static inline bitask_go_result bitask_go_sync(bitask *db) { return bitask_go_done(bitask_sync(db)); }
+static inline bitask_go_result bitask_go_refresh(bitask *db) { return bitask_go_done(bitask_refresh(db)); }
+static inline bitask_go_result bitask_go_stat(bitask *db, bitask_stats *out) { return bitask_go_done(bitask_stat(db, out)); }
+
+static inline bitask_go_result bitask_go_iter_new(bitask *db, const uint8_t *p, size_t pl, bitask_iter **out) {
+	*out = NULL;
+	return bitask_go_done(bitask_iter_new(db, p, pl, out));
+}
+
+static inline bitask_go_result bitask_go_iter_next(bitask_iter *it, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl) {
+	return bitask_go_done(bitask_iter_next(it, k, kl, v, vl));
+}
+
+#endif

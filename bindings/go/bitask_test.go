@@ -1,0 +1,793 @@
+package bitask
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openT(t *testing.T, opts *Options) (*DB, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "store")
+	db, err := Open(dir, opts)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", dir, err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, dir
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantErr checks that err matches sentinel and, for library failures, carries
+// a detailed message containing each of the fragments.
+func wantErr(t *testing.T, err, sentinel error, fragments ...string) {
+	t.Helper()
+	if !errors.Is(err, sentinel) {
+		t.Fatalf("got error %v, want one matching %v", err, sentinel)
+	}
+	for _, f := range fragments {
+		if !strings.Contains(err.Error(), f) {
+			t.Fatalf("error %q does not mention %q", err.Error(), f)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	v := Version()
+	if !regexp.MustCompile(`^\d+\.\d+\.\d+`).MatchString(v) {
+		t.Fatalf("Version() = %q, want MAJOR.MINOR.PATCH", v)
+	}
+}
+
+func TestPutGetHasDelete(t *testing.T) {
+	db, _ := openT(t, nil)
+
+	must(t, db.Put([]byte("k"), []byte("v1")))
+	must(t, db.Put([]byte("k"), []byte("v2"))) // overwrite
+	v, err := db.Get([]byte("k"))
+	must(t, err)
+	if string(v) != "v2" {
+		t.Fatalf("Get = %q, want v2", v)
+	}
+	// Get returns a copy owned by the caller.
+	v[0] = 'X'
+	if v2, _ := db.Get([]byte("k")); string(v2) != "v2" {
+		t.Fatalf("Get after changing the returned slice = %q", v2)
+	}
+
+	// Binary keys and values, NUL bytes included.
+	bk, bv := []byte{0, 1, 2, 0, 255}, []byte{0, 0, 0}
+	must(t, db.Put(bk, bv))
+	if v, err := db.Get(bk); err != nil || !bytes.Equal(v, bv) {
+		t.Fatalf("Get(binary) = %v, %v", v, err)
+	}
+
+	ok, err := db.Has([]byte("k"))
+	if err != nil || !ok {
+		t.Fatalf("Has(k) = %v, %v", ok, err)
+	}
+	ok, err = db.Has([]byte("absent"))
+	if err != nil || ok {
+		t.Fatalf("Has(absent) = %v, %v", ok, err)
+	}
+
+	must(t, db.Delete([]byte("k")))
+	_, err = db.Get([]byte("k"))
+	wantErr(t, err, ErrNotFound)
+	if err != ErrNotFound {
+		t.Fatalf("Get of an absent key returned %#v, want the sentinel itself", err)
+	}
+	wantErr(t, db.Delete([]byte("k")), ErrNotFound)
+	if ok, _ := db.Has([]byte("k")); ok {
+		t.Fatal("Has after Delete = true")
+	}
+}
+
+func TestEmptyValueDiffersFromAbsent(t *testing.T) {
+	db, dir := openT(t, nil)
+	must(t, db.Put([]byte("empty"), nil))
+	must(t, db.Put([]byte("empty2"), []byte{}))
+	for _, k := range []string{"empty", "empty2"} {
+		v, err := db.Get([]byte(k))
+		if err != nil || v == nil || len(v) != 0 {
+			t.Fatalf("Get(%s) = %#v, %v; want non-nil empty slice", k, v, err)
+		}
+		if ok, err := db.Has([]byte(k)); err != nil || !ok {
+			t.Fatalf("Has(%s) = %v, %v", k, ok, err)
+		}
+	}
+	_, err := db.Get([]byte("absent"))
+	wantErr(t, err, ErrNotFound)
+
+	// Survives a reopen.
+	must(t, db.Close())
+	db2, err := Open(dir, nil)
+	must(t, err)
+	defer db2.Close()
+	v, err := db2.Get([]byte("empty"))
+	if err != nil || v == nil || len(v) != 0 {
+		t.Fatalf("Get(empty) after reopen = %#v, %v", v, err)
+	}
+}
+
+func TestLargeValue(t *testing.T) {
+	db, _ := openT(t, &Options{MaxFileSize: 1 << 16})
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB, larger than a data file
+	must(t, db.Put([]byte("big"), big))
+	v, err := db.Get([]byte("big"))
+	must(t, err)
+	if !bytes.Equal(v, big) {
+		t.Fatal("large value differs")
+	}
+}
+
+func TestGetInto(t *testing.T) {
+	db, _ := openT(t, nil)
+	must(t, db.Put([]byte("k"), []byte("hello")))
+	must(t, db.Put([]byte("e"), nil))
+
+	buf := make([]byte, 16)
+	n, err := db.GetInto([]byte("k"), buf)
+	if err != nil || n != 5 || string(buf[:n]) != "hello" {
+		t.Fatalf("GetInto = %d, %v, %q", n, err, buf[:n])
+	}
+
+	small := []byte("abc")
+	n, err = db.GetInto([]byte("k"), small)
+	wantErr(t, err, ErrBufferTooSmall)
+	if n != 5 || string(small) != "abc" {
+		t.Fatalf("GetInto with a small buffer = %d, %q; want 5 and nothing copied", n, small)
+	}
+	n, err = db.GetInto([]byte("k"), nil)
+	if !errors.Is(err, ErrBufferTooSmall) || n != 5 {
+		t.Fatalf("GetInto with nil buffer = %d, %v", n, err)
+	}
+
+	n, err = db.GetInto([]byte("e"), nil)
+	if err != nil || n != 0 {
+		t.Fatalf("GetInto(empty value, nil) = %d, %v", n, err)
+	}
+	n, err = db.GetInto([]byte("absent"), buf)
+	if !errors.Is(err, ErrNotFound) || n != 0 {
+		t.Fatalf("GetInto(absent) = %d, %v", n, err)
+	}
+	_, err = db.GetInto(nil, buf)
+	wantErr(t, err, ErrInvalidArgument, "key")
+}
+
+func TestInvalidArguments(t *testing.T) {
+	db, dir := openT(t, nil)
+
+	wantErr(t, db.Put(nil, []byte("v")), ErrInvalidArgument, "key")
+	wantErr(t, db.Put([]byte{}, []byte("v")), ErrInvalidArgument, "key")
+	_, err := db.Get(nil)
+	wantErr(t, err, ErrInvalidArgument, "key")
+	_, err = db.Has(nil)
+	wantErr(t, err, ErrInvalidArgument, "key")
+	wantErr(t, db.Delete(nil), ErrInvalidArgument, "key")
+
+	// The detail is the library's message, with the operation.
+	err = db.Put(nil, nil)
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("Put(nil) error %T is not *Error", err)
+	}
+	if e.Op != "put" || e.Status != StatusInvalidArgument || e.Detail == "" || e.Detail == StatusInvalidArgument.String() {
+		t.Fatalf("Put(nil) error = %+v; want op put, a detailed message", e)
+	}
+	if !strings.HasPrefix(err.Error(), "bitask: put: ") {
+		t.Fatalf("Error() = %q", err.Error())
+	}
+
+	_, err = Open(filepath.Join(dir, "x"), &Options{MaxFileSize: 1})
+	wantErr(t, err, ErrInvalidArgument, "max_file_size")
+	_, err = Open(dir+"\x00y", nil)
+	wantErr(t, err, ErrInvalidArgument, "NUL")
+	_, err = Open("", nil)
+	wantErr(t, err, ErrInvalidArgument, "path")
+	_, err = Open(filepath.Join(dir, "x"), &Options{Sync: SyncMode(42)})
+	wantErr(t, err, ErrInvalidArgument, "sync")
+	_, err = Open(filepath.Join(dir, "x"), &Options{Sync: SyncInterval, SyncInterval: -time.Second})
+	wantErr(t, err, ErrInvalidArgument, "interval")
+	_, err = Open(filepath.Join(dir, "x"), &Options{Sync: SyncInterval, SyncInterval: 1 << 62})
+	wantErr(t, err, ErrInvalidArgument, "interval")
+}
+
+func TestTooLarge(t *testing.T) {
+	db, _ := openT(t, nil)
+	key := bytes.Repeat([]byte("k"), 64*1024+1)
+	wantErr(t, db.Put(key, nil), ErrTooLarge, "key")
+	_, err := db.Get(key)
+	wantErr(t, err, ErrTooLarge)
+	// The limit itself is accepted.
+	must(t, db.Put(key[:64*1024], []byte("v")))
+}
+
+func TestSecondWriterGetsWriterLock(t *testing.T) {
+	db, dir := openT(t, nil)
+	must(t, db.Put([]byte("k"), []byte("v")))
+
+	_, err := Open(dir, nil)
+	wantErr(t, err, ErrWriterLock)
+	t.Logf("second Open: %v", err)
+	var e *Error
+	if !errors.As(err, &e) || e.Status != StatusWriterLock || e.Op != "open" {
+		t.Fatalf("second writer error = %#v", err)
+	}
+
+	// Once the first writer is closed, the lock is free.
+	must(t, db.Close())
+	db2, err := Open(dir, nil)
+	must(t, err)
+	defer db2.Close()
+	if v, err := db2.Get([]byte("k")); err != nil || string(v) != "v" {
+		t.Fatalf("Get after reopen = %q, %v", v, err)
+	}
+}
+
+func TestReadOnlyAndRefresh(t *testing.T) {
+	w, dir := openT(t, nil)
+	must(t, w.Put([]byte("a"), []byte("1")))
+	must(t, w.Sync())
+
+	r, err := Open(dir, &Options{ReadOnly: true})
+	must(t, err)
+	defer r.Close()
+	// Any number of readers beside the writer.
+	r2, err := Open(dir, &Options{ReadOnly: true})
+	must(t, err)
+	must(t, r2.Close())
+
+	if v, err := r.Get([]byte("a")); err != nil || string(v) != "1" {
+		t.Fatalf("reader Get(a) = %q, %v", v, err)
+	}
+	wantErr(t, r.Put([]byte("a"), []byte("2")), ErrReadOnly)
+	wantErr(t, r.Delete([]byte("a")), ErrReadOnly)
+	wantErr(t, r.Compact(), ErrReadOnly)
+
+	must(t, w.Put([]byte("b"), []byte("2")))
+	must(t, w.Delete([]byte("a")))
+	must(t, w.Sync())
+	must(t, r.Refresh())
+	if v, err := r.Get([]byte("b")); err != nil || string(v) != "2" {
+		t.Fatalf("reader Get(b) after Refresh = %q, %v", v, err)
+	}
+	if ok, err := r.Has([]byte("a")); err != nil || ok {
+		t.Fatalf("reader Has(a) after Refresh = %v, %v", ok, err)
+	}
+	// Refresh on a writer does nothing.
+	must(t, w.Refresh())
+
+	// A read-only open of a missing directory fails.
+	_, err = Open(filepath.Join(dir, "missing"), &Options{ReadOnly: true})
+	if err == nil {
+		t.Fatal("read-only Open of a missing directory succeeded")
+	}
+}
+
+func TestIOError(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	must(t, os.WriteFile(file, []byte("not a directory"), 0o644))
+	_, err := Open(filepath.Join(file, "store"), nil)
+	wantErr(t, err, ErrIO, file)
+}
+
+func TestSyncModes(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		opts *Options
+	}{
+		{"none", &Options{Sync: SyncNone}},
+		{"always", &Options{Sync: SyncAlways}},
+		{"interval", &Options{Sync: SyncInterval, SyncInterval: 5 * time.Millisecond}},
+		{"interval-rounded-up", &Options{Sync: SyncInterval, SyncInterval: time.Microsecond}},
+		{"interval-default-period", &Options{Sync: SyncInterval}},
+		{"max-file-size", &Options{MaxFileSize: 1 << 20}},
+		{"zero-options", &Options{}},
+	} {
+		o := c.opts
+		t.Run(c.name, func(t *testing.T) {
+			db, dir := openT(t, o)
+			for i := 0; i < 20; i++ {
+				must(t, db.Put([]byte(fmt.Sprint("k", i)), []byte("v")))
+			}
+			must(t, db.Sync())
+			must(t, db.Close())
+			db2, err := Open(dir, o)
+			must(t, err)
+			defer db2.Close()
+			if s, err := db2.Stats(); err != nil || s.KeyCount != 20 {
+				t.Fatalf("Stats after reopen = %+v, %v", s, err)
+			}
+		})
+	}
+}
+
+func TestStatsAndCompact(t *testing.T) {
+	db, _ := openT(t, &Options{MaxFileSize: 4096})
+	s, err := db.Stats()
+	must(t, err)
+	if s.KeyCount != 0 || s.LiveBytes != 0 {
+		t.Fatalf("Stats of a new store = %+v", s)
+	}
+	val := bytes.Repeat([]byte("x"), 100)
+	for round := 0; round < 3; round++ {
+		for i := 0; i < 100; i++ {
+			must(t, db.Put([]byte(fmt.Sprintf("key%03d", i)), val))
+		}
+	}
+	for i := 0; i < 50; i++ {
+		must(t, db.Delete([]byte(fmt.Sprintf("key%03d", i))))
+	}
+	before, err := db.Stats()
+	must(t, err)
+	if before.KeyCount != 50 || before.LiveBytes == 0 || before.DeadBytes == 0 || before.DataFiles < 2 || before.DiskBytes == 0 {
+		t.Fatalf("Stats before Compact = %+v", before)
+	}
+	must(t, db.Compact())
+	after, err := db.Stats()
+	must(t, err)
+	if after.KeyCount != 50 || after.DeadBytes >= before.DeadBytes || after.DiskBytes >= before.DiskBytes {
+		t.Fatalf("Stats after Compact = %+v (before %+v)", after, before)
+	}
+	for i := 0; i < 100; i++ {
+		v, err := db.Get([]byte(fmt.Sprintf("key%03d", i)))
+		if i < 50 {
+			wantErr(t, err, ErrNotFound)
+		} else if err != nil || !bytes.Equal(v, val) {
+			t.Fatalf("Get(key%03d) after Compact = %v", i, err)
+		}
+	}
+}
+
+// corruptValues flips a byte inside the value val in each file of dir that
+// holds it and that keep(name) accepts, and returns how many files it changed.
+func corruptValues(t *testing.T, dir string, val []byte, keep func(name string) bool) int {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	must(t, err)
+	n := 0
+	for _, e := range entries {
+		if !keep(e.Name()) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(p)
+		must(t, err)
+		i := bytes.Index(data, val)
+		if i < 0 {
+			continue
+		}
+		data[i+len(val)/2] ^= 0xff
+		must(t, os.WriteFile(p, data, 0o644))
+		n++
+	}
+	return n
+}
+
+func TestCorruption(t *testing.T) {
+	val := bytes.Repeat([]byte("v"), 200)
+	fill := func(t *testing.T, compact bool) string {
+		db, dir := openT(t, &Options{MaxFileSize: 1024})
+		for i := 0; i < 40; i++ {
+			must(t, db.Put([]byte(fmt.Sprintf("key%02d", i)), val))
+		}
+		if compact {
+			must(t, db.Compact())
+		}
+		must(t, db.Close())
+		return dir
+	}
+
+	t.Run("found by recovery", func(t *testing.T) {
+		// Sealed data files without hint files are read whole at open.
+		dir := fill(t, false)
+		if corruptValues(t, dir, val, func(name string) bool { return strings.HasSuffix(name, ".log") }) == 0 {
+			t.Fatalf("no value to corrupt in %s", dir)
+		}
+		_, err := Open(dir, nil)
+		wantErr(t, err, ErrCorruption, dir)
+		t.Logf("Open: %v", err)
+	})
+
+	t.Run("found by reads", func(t *testing.T) {
+		// After Compact, the data files have hint files: open reads the
+		// hints, and the damage shows when a value is read.
+		dir := fill(t, true)
+		hinted := func(name string) bool {
+			if !strings.HasSuffix(name, ".log") {
+				return false
+			}
+			_, err := os.Stat(filepath.Join(dir, strings.TrimSuffix(name, ".log")+".hint"))
+			return err == nil
+		}
+		if corruptValues(t, dir, val, hinted) == 0 {
+			t.Fatalf("no value to corrupt in a hinted file of %s", dir)
+		}
+		db, err := Open(dir, nil)
+		must(t, err)
+		defer db.Close()
+		var sawCorruption bool
+		for i := 0; i < 40; i++ {
+			_, err := db.Get([]byte(fmt.Sprintf("key%02d", i)))
+			if err == nil {
+				continue
+			}
+			wantErr(t, err, ErrCorruption, dir)
+			var e *Error
+			if !errors.As(err, &e) || e.Op != "get" || e.Status != StatusCorruption {
+				t.Fatalf("corruption error = %#v", err)
+			}
+			if !sawCorruption {
+				t.Logf("Get: %v", err)
+			}
+			sawCorruption = true
+		}
+		if !sawCorruption {
+			t.Fatal("no Get reported ErrCorruption")
+		}
+		// An iterator meets the damage too, and reports it through Err.
+		err = db.Scan(nil, func(k, v []byte) error { return nil })
+		wantErr(t, err, ErrCorruption, dir)
+	})
+}
+
+func TestIterator(t *testing.T) {
+	db, _ := openT(t, nil)
+	keys := []string{"b", "a", "c", "ab", "abc", "b\x00", "z"}
+	for _, k := range keys {
+		must(t, db.Put([]byte(k), []byte("v-"+k)))
+	}
+	must(t, db.Put([]byte("empty"), nil))
+
+	collect := func(prefix []byte) (got []string) {
+		t.Helper()
+		it, err := db.Iter(prefix)
+		must(t, err)
+		defer it.Close()
+		for it.Next() {
+			k, v := it.Key(), it.Value()
+			if v == nil {
+				t.Fatalf("Value() of %q is nil", k)
+			}
+			if string(k) != "empty" && string(v) != "v-"+string(k) {
+				t.Fatalf("value of %q = %q", k, v)
+			}
+			if string(k) == "empty" && len(v) != 0 {
+				t.Fatalf("value of empty = %q", v)
+			}
+			got = append(got, string(k))
+		}
+		must(t, it.Err())
+		if it.Next() {
+			t.Fatal("Next after the end returned true")
+		}
+		return got
+	}
+
+	all := append([]string{"empty"}, keys...)
+	sort.Strings(all)
+	if got := collect(nil); fmt.Sprint(got) != fmt.Sprint(all) {
+		t.Fatalf("all keys = %q, want %q", got, all)
+	}
+	if got := collect([]byte("a")); fmt.Sprint(got) != fmt.Sprint([]string{"a", "ab", "abc"}) {
+		t.Fatalf("prefix a = %q", got)
+	}
+	if got := collect([]byte("b")); fmt.Sprint(got) != fmt.Sprint([]string{"b", "b\x00"}) {
+		t.Fatalf("prefix b = %q", got)
+	}
+	if got := collect([]byte("nothing")); len(got) != 0 {
+		t.Fatalf("prefix nothing = %q", got)
+	}
+
+	// Snapshot semantics: a key deleted after Iter is skipped, one overwritten yields the new value.
+	it, err := db.Iter([]byte("a"))
+	must(t, err)
+	must(t, db.Delete([]byte("ab")))
+	must(t, db.Put([]byte("abc"), []byte("new")))
+	var got []string
+	for it.Next() {
+		got = append(got, string(it.Key())+"="+string(it.Value()))
+	}
+	must(t, it.Err())
+	must(t, it.Close())
+	must(t, it.Close()) // idempotent
+	if fmt.Sprint(got) != fmt.Sprint([]string{"a=v-a", "abc=new"}) {
+		t.Fatalf("snapshot iteration = %q", got)
+	}
+	if it.Next() {
+		t.Fatal("Next after Close returned true")
+	}
+
+	// Keys and values are copies: they stay valid after Next.
+	it, err = db.Iter(nil)
+	must(t, err)
+	var kept [][]byte
+	for it.Next() {
+		kept = append(kept, it.Key())
+	}
+	must(t, it.Close())
+	for i := 1; i < len(kept); i++ {
+		if bytes.Compare(kept[i-1], kept[i]) >= 0 {
+			t.Fatalf("kept keys out of order or overwritten: %q", kept)
+		}
+	}
+
+	// Scan stops at the callback's error and returns it.
+	stop := errors.New("stop")
+	n := 0
+	err = db.Scan(nil, func(k, v []byte) error {
+		n++
+		if n == 2 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || n != 2 {
+		t.Fatalf("Scan = %v after %d calls", err, n)
+	}
+
+	// A prefix longer than a key may be is rejected.
+	_, err = db.Iter(bytes.Repeat([]byte("p"), 64*1024+1))
+	wantErr(t, err, ErrTooLarge)
+}
+
+func TestCloseIsIdempotentAndFinal(t *testing.T) {
+	db, _ := openT(t, nil)
+	must(t, db.Put([]byte("k"), []byte("v")))
+	it, err := db.Iter(nil)
+	must(t, err)
+
+	must(t, db.Close())
+	must(t, db.Close())
+
+	wantErr(t, db.Put([]byte("k"), nil), ErrClosed)
+	_, err = db.Get([]byte("k"))
+	wantErr(t, err, ErrClosed)
+	_, err = db.GetInto([]byte("k"), nil)
+	wantErr(t, err, ErrClosed)
+	_, err = db.Has([]byte("k"))
+	wantErr(t, err, ErrClosed)
+	wantErr(t, db.Delete([]byte("k")), ErrClosed)
+	wantErr(t, db.Compact(), ErrClosed)
+	wantErr(t, db.Sync(), ErrClosed)
+	wantErr(t, db.Refresh(), ErrClosed)
+	_, err = db.Stats()
+	wantErr(t, err, ErrClosed)
+	_, err = db.Iter(nil)
+	wantErr(t, err, ErrClosed)
+	wantErr(t, db.Scan(nil, func(k, v []byte) error { return nil }), ErrClosed)
+
+	// The iterator open at Close was released with the DB.
+	if it.Next() {
+		t.Fatal("Next on an iterator of a closed DB returned true")
+	}
+	wantErr(t, it.Err(), ErrClosed)
+	must(t, it.Close())
+}
+
+func TestConcurrentGoroutines(t *testing.T) {
+	db, _ := openT(t, &Options{MaxFileSize: 8192})
+	const workers, perWorker = 8, 300
+	var wg sync.WaitGroup
+	errs := make(chan error, workers+2)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			buf := make([]byte, 64)
+			for i := 0; i < perWorker; i++ {
+				k := []byte(fmt.Sprintf("w%d/k%d", w, i%50))
+				v := []byte(fmt.Sprintf("value-%d-%d", w, i))
+				if err := db.Put(k, v); err != nil {
+					errs <- err
+					return
+				}
+				got, err := db.Get(k)
+				if err != nil || !bytes.Equal(got, v) {
+					errs <- fmt.Errorf("Get(%s) = %q, %v; want %q", k, got, err, v)
+					return
+				}
+				if n, err := db.GetInto(k, buf); err != nil || !bytes.Equal(buf[:n], v) {
+					errs <- fmt.Errorf("GetInto(%s) = %v", k, err)
+					return
+				}
+				if ok, err := db.Has(k); err != nil || !ok {
+					errs <- fmt.Errorf("Has(%s) = %v, %v", k, ok, err)
+					return
+				}
+				if i%7 == 0 {
+					if err := db.Delete(k); err != nil {
+						errs <- fmt.Errorf("Delete(%s): %v", k, err)
+						return
+					}
+				}
+				// Errors carry their own message even while other goroutines fail differently.
+				if i%10 == 0 {
+					if err := db.Put(nil, v); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "key") {
+						errs <- fmt.Errorf("Put(nil) = %v", err)
+						return
+					}
+				}
+			}
+		}(w)
+	}
+	// Readers of the whole store, and maintenance, at the same time.
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 20; i++ {
+			if err := db.Scan(nil, func(k, v []byte) error { return nil }); err != nil {
+				errs <- fmt.Errorf("Scan: %v", err)
+				return
+			}
+			if _, err := db.Stats(); err != nil {
+				errs <- fmt.Errorf("Stats: %v", err)
+				return
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 5; i++ {
+			if err := db.Compact(); err != nil {
+				errs <- fmt.Errorf("Compact: %v", err)
+				return
+			}
+			if err := db.Sync(); err != nil {
+				errs <- fmt.Errorf("Sync: %v", err)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	s, err := db.Stats()
+	must(t, err)
+	if s.KeyCount == 0 || s.KeyCount > workers*50 {
+		t.Fatalf("KeyCount = %d", s.KeyCount)
+	}
+}
+
+func TestCloseWhileBusy(t *testing.T) {
+	db, _ := openT(t, nil)
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				err := db.Put([]byte(fmt.Sprint(w, i)), []byte("v"))
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Errorf("Put: %v", err)
+					return
+				}
+			}
+		}(w)
+	}
+	time.Sleep(20 * time.Millisecond)
+	must(t, db.Close())
+	wg.Wait()
+}
+
+func TestFinalizerReleasesForgottenHandle(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	func() {
+		db, err := Open(dir, nil)
+		must(t, err)
+		must(t, db.Put([]byte("k"), []byte("v")))
+		it, err := db.Iter(nil) // forgotten too
+		must(t, err)
+		_ = it
+	}()
+	// Neither was closed: the writer lock is held until the finalizers run.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		runtime.GC()
+		db, err := Open(dir, nil)
+		if err == nil {
+			defer db.Close()
+			if v, err := db.Get([]byte("k")); err != nil || string(v) != "v" {
+				t.Fatalf("Get after the finalizer closed the first handle = %q, %v", v, err)
+			}
+			return
+		}
+		wantErr(t, err, ErrWriterLock)
+		if time.Now().After(deadline) {
+			t.Fatal("the finalizer never released the forgotten handle")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestErrorMapping(t *testing.T) {
+	cases := []struct {
+		st       Status
+		sentinel error
+	}{
+		{StatusNotFound, ErrNotFound},
+		{StatusBufferTooSmall, ErrBufferTooSmall},
+		{StatusInvalidArgument, ErrInvalidArgument},
+		{StatusWriterLock, ErrWriterLock},
+		{StatusReadOnly, ErrReadOnly},
+		{StatusIO, ErrIO},
+		{StatusCorruption, ErrCorruption},
+		{StatusTooLarge, ErrTooLarge},
+		{StatusInternal, ErrInternal},
+		{StatusIncompatible, ErrIncompatible},
+	}
+	all := []error{ErrNotFound, ErrBufferTooSmall, ErrInvalidArgument, ErrWriterLock, ErrReadOnly,
+		ErrIO, ErrCorruption, ErrTooLarge, ErrInternal, ErrIncompatible, ErrClosed}
+	for _, c := range cases {
+		err := newError("op", c.st, "detail of "+c.st.String())
+		for _, s := range all {
+			if errors.Is(err, s) != (s == c.sentinel) {
+				t.Errorf("errors.Is(%v, %v) = %v", err, s, errors.Is(err, s))
+			}
+		}
+		if err.Error() != "bitask: op: detail of "+c.st.String() {
+			t.Errorf("Error() = %q", err.Error())
+		}
+		// Without a detail, the library's text for the status.
+		if got := newError("op", c.st, "").Error(); got != "bitask: op: "+strerror(c.st) || strerror(c.st) == "" {
+			t.Errorf("Error() without detail = %q", got)
+		}
+	}
+	if newError("op", StatusOK, "x") != nil {
+		t.Error("newError(StatusOK) != nil")
+	}
+	if StatusOK.Sentinel() != nil || Status(99).Sentinel() != ErrInternal || Status(-1).Sentinel() != ErrInternal {
+		t.Error("Sentinel of OK or an unknown status")
+	}
+	if s := StatusWriterLock.String(); !strings.Contains(s, "locked") {
+		t.Errorf("StatusWriterLock.String() = %q", s)
+	}
+	if s := Status(99).String(); s == "" {
+		t.Error("String of an unknown status is empty")
+	}
+}
+
+func TestIncompatible(t *testing.T) {
+	db, dir := openT(t, nil)
+	must(t, db.Put([]byte("k"), []byte("v")))
+	must(t, db.Close())
+
+	// A data file whose magic is not bitask's was written by something else.
+	logs, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	must(t, err)
+	if len(logs) == 0 {
+		t.Fatalf("no data file in %s", dir)
+	}
+	for _, p := range logs {
+		data, err := os.ReadFile(p)
+		must(t, err)
+		copy(data, "NOTBITAS")
+		must(t, os.WriteFile(p, data, 0o644))
+	}
+	_, err = Open(dir, nil)
+	wantErr(t, err, ErrIncompatible, dir)
+	t.Logf("Open: %v", err)
+}

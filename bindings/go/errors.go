@@ -1,0 +1,115 @@
+package bitask
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Sentinel errors. Every error returned by this package that comes from the
+// library matches exactly one of them with errors.Is; most are an *Error that
+// also carries the library's detailed message (which file, which offset, what
+// the operating system said).
+var (
+	// ErrNotFound: the key is not in the store (Get, Delete, GetInto).
+	ErrNotFound = errors.New("bitask: key not found")
+	// ErrBufferTooSmall: GetInto's buffer is shorter than the value.
+	ErrBufferTooSmall = errors.New("bitask: buffer too small")
+	// ErrInvalidArgument: an argument was rejected (an empty key, an option
+	// out of range, a path containing a NUL byte); nothing was written.
+	ErrInvalidArgument = errors.New("bitask: invalid argument")
+	// ErrWriterLock: another handle, in this process or another, holds the
+	// store's writer lock. Open read-only, or close the other handle.
+	ErrWriterLock = errors.New("bitask: store is locked by another writer")
+	// ErrReadOnly: a write on a handle opened with Options.ReadOnly.
+	ErrReadOnly = errors.New("bitask: handle is read-only")
+	// ErrIO: the operating system failed an operation.
+	ErrIO = errors.New("bitask: I/O error")
+	// ErrCorruption: stored data failed its checksum or is malformed.
+	ErrCorruption = errors.New("bitask: corruption")
+	// ErrTooLarge: a key or value is longer than the library's limit.
+	ErrTooLarge = errors.New("bitask: key or value too large")
+	// ErrInternal: a bug in the library, or a handle that stopped accepting
+	// writes after a failure it cannot undo (reopen the store).
+	ErrInternal = errors.New("bitask: internal error")
+	// ErrIncompatible: a file was written by an unknown or newer format.
+	ErrIncompatible = errors.New("bitask: incompatible format")
+	// ErrClosed: the DB or Iterator was used after Close. It does not come
+	// from the library.
+	ErrClosed = errors.New("bitask: use of closed handle")
+)
+
+// Status is a status code of the C library (the bitask_status enum).
+type Status int
+
+// The status codes of the C library.
+const (
+	StatusOK               Status = 0
+	StatusNotFound         Status = 1
+	StatusBufferTooSmall   Status = 2
+	StatusInvalidArgument  Status = 3
+	StatusWriterLock       Status = 4
+	StatusReadOnly         Status = 5
+	StatusIO               Status = 6
+	StatusCorruption       Status = 7
+	StatusTooLarge         Status = 8
+	StatusInternal         Status = 9
+	StatusIncompatible     Status = 10
+	numberOfKnownStatuses         = 11
+)
+
+var sentinels = [numberOfKnownStatuses]error{
+	StatusOK:              nil,
+	StatusNotFound:        ErrNotFound,
+	StatusBufferTooSmall:  ErrBufferTooSmall,
+	StatusInvalidArgument: ErrInvalidArgument,
+	StatusWriterLock:      ErrWriterLock,
+	StatusReadOnly:        ErrReadOnly,
+	StatusIO:              ErrIO,
+	StatusCorruption:      ErrCorruption,
+	StatusTooLarge:        ErrTooLarge,
+	StatusInternal:        ErrInternal,
+	StatusIncompatible:    ErrIncompatible,
+}
+
+// Sentinel returns the sentinel error of a status (nil for StatusOK, and
+// ErrInternal for a code this package does not know).
+func (s Status) Sentinel() error {
+	if s >= 0 && int(s) < len(sentinels) {
+		return sentinels[s]
+	}
+	return ErrInternal
+}
+
+// Error is a failure reported by the library.
+type Error struct {
+	Op     string // the operation that failed: "open", "put", "get", ...
+	Status Status // the library's status code
+	// Detail is the library's message for this failure (bitask_last_error_message),
+	// or its generic text for the status (bitask_strerror) when it gave none.
+	Detail string
+}
+
+func (e *Error) Error() string {
+	return "bitask: " + e.Op + ": " + e.Detail
+}
+
+// Unwrap returns the sentinel of the status, so that errors.Is(err, ErrWriterLock)
+// and the like work.
+func (e *Error) Unwrap() error { return e.Status.Sentinel() }
+
+func newError(op string, st Status, detail string) error {
+	if st == StatusOK {
+		return nil
+	}
+	if detail == "" {
+		detail = st.String()
+	}
+	return &Error{Op: op, Status: st, Detail: detail}
+}
+
+func (s Status) String() string {
+	if msg := strerror(s); msg != "" {
+		return msg
+	}
+	return "status " + strconv.Itoa(int(s))
+}

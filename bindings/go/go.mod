@@ -1,0 +1,3 @@
+module bitask.dev/bitask
+
+go 1.19
