@@ -1,0 +1,91 @@
+/* bitask through its public C header: default options (4 MiB data files), sync mode NONE
+ * (ALWAYS when durable). Reads use bitask_get_into (one copy, no allocation). Compaction is
+ * bitask_compact, which also writes the hint files. */
+#include <bitask.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench.h"
+
+static int fail(const char *what, bitask_status st) {
+    char msg[512];
+    bitask_last_error_message(msg, sizeof msg);
+    fprintf(stderr, "bitask: %s: %s (%s)\n", what, bitask_strerror((int)st), msg);
+    return BE_ERR;
+}
+
+static void *be_open(const char *dir, const struct be_opts *o) {
+    bitask_options *opts = bitask_options_new();
+    if (!opts) return NULL;
+    bitask_options_set_sync(opts, o->durable ? BITASK_SYNC_ALWAYS : BITASK_SYNC_NONE);
+    bitask *db = NULL;
+    bitask_status st = bitask_open(dir, opts, &db);
+    bitask_options_free(opts);
+    if (st != BITASK_OK) {
+        fail("open", st);
+        return NULL;
+    }
+    return db;
+}
+
+static int be_close(void *db) {
+    bitask_close(db);
+    return 0;
+}
+
+static void *be_ctx_new(void *db) { return db; }
+static void be_ctx_free(void *ctx) { (void)ctx; }
+
+static int be_put(void *db, const char *k, size_t kl, const char *v, size_t vl) {
+    bitask_status st = bitask_put(db, (const uint8_t *)k, kl, (const uint8_t *)v, vl);
+    return st == BITASK_OK ? BE_OK : fail("put", st);
+}
+
+static int be_get(void *db, const char *k, size_t kl, char *buf, size_t cap, size_t *vl) {
+    bitask_status st = bitask_get_into(db, (const uint8_t *)k, kl, (uint8_t *)buf, cap, vl);
+    if (st == BITASK_OK) return BE_OK;
+    if (st == BITASK_NOT_FOUND) return BE_MISSING;
+    return fail("get_into", st);
+}
+
+static int be_del(void *db, const char *k, size_t kl) {
+    bitask_status st = bitask_remove(db, (const uint8_t *)k, kl);
+    if (st == BITASK_OK) return BE_OK;
+    if (st == BITASK_NOT_FOUND) return BE_MISSING;
+    return fail("remove", st);
+}
+
+static int64_t be_scan(void *db, uint64_t *bytes) {
+    bitask_iter *it = NULL;
+    bitask_status st = bitask_iter_new(db, NULL, 0, &it);
+    if (st != BITASK_OK) return fail("iter_new", st);
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    int64_t n = 0;
+    while ((st = bitask_iter_next(it, &k, &kl, &v, &vl)) == BITASK_OK) {
+        *bytes += vl;
+        n++;
+    }
+    bitask_iter_free(it);
+    return st == BITASK_NOT_FOUND ? n : fail("iter_next", st);
+}
+
+static int be_compact(void *db, const char *dir) {
+    (void)dir;
+    bitask_status st = bitask_compact(db);
+    return st == BITASK_OK ? 0 : fail("compact", st);
+}
+
+const struct backend bench_backend = {
+    .name = "bitask",
+    .open = be_open,
+    .close = be_close,
+    .ctx_new = be_ctx_new,
+    .ctx_free = be_ctx_free,
+    .put = be_put,
+    .get = be_get,
+    .del = be_del,
+    .scan = be_scan,
+    .compact = be_compact,
+    .notes = "readseq in key order; compaction = bitask_compact (writes hint files)",
+};

@@ -1,0 +1,54 @@
+/* The interface every store's backend implements, and helpers shared by the benchmark's
+ * programs. One backend is linked into each bench-<store> program, so a child process holds
+ * exactly one store and its peak RSS is that store's alone. */
+#ifndef BITASK_BENCH_H
+#define BITASK_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How a store is opened. */
+struct be_opts {
+    int durable;       /* 1: every put is on stable storage when it returns */
+    size_t value_size; /* size of the values the phase writes (a hint; stores may ignore it) */
+    uint64_t n;        /* keys the phase works with (a hint) */
+};
+
+/* Results of get and del. */
+enum { BE_OK = 0, BE_MISSING = 1, BE_ERR = -1 };
+
+/* A store. `db` is one open store; `ctx` is one thread's handle on it (made by ctx_new on
+ * the thread that uses it). Functions print their own error messages to stderr. */
+struct backend {
+    const char *name;
+    /* Opens (creating when absent) the store in directory `dir` (which exists). */
+    void *(*open)(const char *dir, const struct be_opts *o);
+    /* Closes the store; 0 on success. Every ctx is freed before. */
+    int (*close)(void *db);
+    void *(*ctx_new)(void *db);
+    void (*ctx_free)(void *ctx);
+    int (*put)(void *ctx, const char *k, size_t kl, const char *v, size_t vl);
+    /* Copies the value into buf (cap bytes) and sets *vl; BE_OK, BE_MISSING or BE_ERR. */
+    int (*get)(void *ctx, const char *k, size_t kl, char *buf, size_t cap, size_t *vl);
+    /* BE_OK, BE_MISSING or BE_ERR. */
+    int (*del)(void *ctx, const char *k, size_t kl);
+    /* Visits every record in the store's own iteration order; returns the count (or -1) and
+     * adds the value bytes seen to *bytes. */
+    int64_t (*scan)(void *ctx, uint64_t *bytes);
+    /* Reclaims the space of overwritten and deleted records; 0 on success. */
+    int (*compact)(void *db, const char *dir);
+    /* What its iteration order is, and what compact does, for the report. */
+    const char *notes;
+};
+
+extern const struct backend bench_backend;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

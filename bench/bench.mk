@@ -1,0 +1,90 @@
+# The benchmark: `make bench` (included by the top Makefile; also usable alone as
+# `make -f bench/bench.mk bench` from the repository root).
+#
+#   make bench-deps    install the peers' development packages (Debian)
+#   make bench         build the release library and the benchmark, run it BENCH_REPEAT times,
+#                      print the report and write it to $(BENCH_OUT)
+#   make bench-quick   one short run (N = 100000) to check that everything works
+#
+# Settings (make variables or environment): BENCH_N (keys, 1000000), BENCH_REPEAT (runs whose
+# median is reported, 3), BENCH_DIR (where the stores are written, bench/data), BENCH_STORES
+# and BENCH_GROUPS (comma-separated subsets), BENCH_OUT (bench/results.md), CARGO_TARGET_DIR.
+# A peer whose development package is missing is skipped with a message.
+
+BENCH_CC ?= cc
+BENCH_CXX ?= c++
+BENCH_CFLAGS ?= -O2 -g -std=gnu11 -Wall -Wextra
+BENCH_CXXFLAGS ?= -O2 -g -std=c++17 -Wall -Wextra
+BENCH_BUILD ?= bench/build
+BENCH_N ?= 1000000
+BENCH_REPEAT ?= 3
+BENCH_DIR ?= bench/data
+BENCH_OUT ?= bench/results.md
+BENCH_ARGS ?=
+BITASK_LIBDIR ?= $(or $(CARGO_TARGET_DIR),target)/release
+BITASK_INCLUDE ?= include
+
+BENCH_COMMON := bench/workload.c bench/bench.h
+
+.PHONY: bench bench-quick bench-build bench-lib bench-deps bench-clean
+
+bench-deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y build-essential liblmdb-dev libleveldb-dev \
+	    librocksdb-dev libsqlite3-dev libtkrzw-dev
+
+bench-lib:
+	cargo build --release
+
+# bench_peer,name,header,libs,package: builds bench-<name> when <header> compiles, else says
+# why it is skipped. The check runs when the recipe runs, so `make bench-deps bench` works.
+define bench_peer
+	@if printf '#include <$(2)>\n' | $(BENCH_CC) -E -x c - >/dev/null 2>&1; then \
+	    echo "  CC    $(BENCH_BUILD)/bench-$(1)"; \
+	    $(BENCH_CC) $(BENCH_CFLAGS) -o $(BENCH_BUILD)/bench-$(1) bench/workload.c \
+	        bench/be_$(1).c $(3) -lpthread || exit 1; \
+	else \
+	    rm -f $(BENCH_BUILD)/bench-$(1); \
+	    echo "bench: skipping $(1): $(4) is not installed (make bench-deps)"; \
+	fi
+endef
+
+bench-build: bench-lib
+	@mkdir -p $(BENCH_BUILD)
+	$(BENCH_CC) $(BENCH_CFLAGS) -o $(BENCH_BUILD)/bench bench/main.c
+	$(BENCH_CC) $(BENCH_CFLAGS) -o $(BENCH_BUILD)/limits bench/limits.c
+	@# A copy of the library under its SONAME, beside the program that loads it: the run
+	@# measures the library built now, whatever is rebuilt meanwhile.
+	cp $(BITASK_LIBDIR)/libbitask.so $(BENCH_BUILD)/libbitask.so.0
+	$(BENCH_CC) $(BENCH_CFLAGS) -I$(BITASK_INCLUDE) -o $(BENCH_BUILD)/bench-bitask \
+	    bench/workload.c bench/be_bitask.c -L$(BENCH_BUILD) -l:libbitask.so.0 \
+	    -Wl,-rpath,'$$ORIGIN' -lpthread
+	$(call bench_peer,lmdb,lmdb.h,-llmdb,liblmdb-dev)
+	$(call bench_peer,leveldb,leveldb/c.h,-lleveldb,libleveldb-dev)
+	$(call bench_peer,rocksdb,rocksdb/c.h,-lrocksdb,librocksdb-dev)
+	$(call bench_peer,sqlite,sqlite3.h,-lsqlite3,libsqlite3-dev)
+	@if printf '#include <tkrzw_dbm_hash.h>\n' | $(BENCH_CXX) -E -x c++ - >/dev/null 2>&1; then \
+	    echo "  CXX   $(BENCH_BUILD)/bench-tkrzw"; \
+	    $(BENCH_CC) $(BENCH_CFLAGS) -c -o $(BENCH_BUILD)/workload.o bench/workload.c && \
+	    $(BENCH_CXX) $(BENCH_CXXFLAGS) -c -o $(BENCH_BUILD)/be_tkrzw.o bench/be_tkrzw.cc && \
+	    $(BENCH_CXX) -o $(BENCH_BUILD)/bench-tkrzw $(BENCH_BUILD)/workload.o \
+	        $(BENCH_BUILD)/be_tkrzw.o -ltkrzw -lpthread || exit 1; \
+	else \
+	    rm -f $(BENCH_BUILD)/bench-tkrzw; \
+	    echo "bench: skipping tkrzw: libtkrzw-dev is not installed (make bench-deps)"; \
+	fi
+
+bench: bench-build
+	$(BENCH_BUILD)/bench --n $(BENCH_N) --repeat $(BENCH_REPEAT) --dir $(BENCH_DIR) \
+	    --out $(BENCH_OUT) --commit "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+	    $(if $(BENCH_STORES),--stores $(BENCH_STORES)) $(if $(BENCH_GROUPS),--groups $(BENCH_GROUPS)) \
+	    $(BENCH_ARGS)
+	@echo "bench: report written to $(BENCH_OUT)"
+
+bench-quick: bench-build
+	$(BENCH_BUILD)/bench --n 100000 --repeat 1 --dir $(BENCH_DIR) --quick-limits \
+	    --out $(BENCH_BUILD)/quick.md $(if $(BENCH_STORES),--stores $(BENCH_STORES)) \
+	    $(if $(BENCH_GROUPS),--groups $(BENCH_GROUPS)) $(BENCH_ARGS)
+
+bench-clean:
+	rm -rf $(BENCH_BUILD) $(BENCH_DIR) $(BENCH_OUT)

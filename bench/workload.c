@@ -1,0 +1,567 @@
+/* The workloads, run by one bench-<store> program (this file linked with one backend).
+ *
+ *   bench-<store> GROUP --dir DIR [--n N] [--sync-ops M]
+ *
+ * runs one group of phases on the store kept in DIR and prints one line per figure on
+ * standard output, "R <name> <value>", which the bench program collects. Groups, in the order
+ * the bench program runs them (later groups use the store the earlier ones left in DIR/main):
+ *   fillseq  fresh store, N puts in key order
+ *   fill     fresh store, N puts in random order (each key once), close, bytes on disk;
+ *            reopen, N overwrites in random order (each key once): the store is now 50% garbage
+ *   read     open (timed, resident memory after it), readrandom N, readmissing N, readseq,
+ *            readrandom N split over 2 threads
+ *   compact  compaction of the 50%-garbage store
+ *   reopen   open after compaction (timed: the hint-file open for bitask), deleterandom N
+ *   sync     2,000 durable puts from 1 thread, then from 8 threads, each on a fresh store
+ *   big      fresh store, N/10 puts of 4 KiB values in random order, reopen (timed),
+ *            readrandom N/10; bitask also compacts and reopens (timed, with hint files)
+ *
+ * Keys are 16 decimal digits (LevelDB's db_bench format); missing keys are 15 digits and an
+ * 'x', so they sort between present keys. Values are random bytes (non-compressible) whose
+ * first 8 bytes are the key's number, which every read checks. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define KEY_LEN 16
+#define SMALL_VALUE 100
+#define BIG_VALUE 4096
+#define POOL_SPAN (1u << 20)
+
+static const struct backend *B = &bench_backend;
+static uint64_t N = 1000000;
+static uint64_t SYNC_OPS = 2000;
+static const char *DIR_ROOT;
+
+/* ---------- small helpers ---------- */
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void report(const char *name, double v) {
+    printf("R %s %.9g\n", name, v);
+    fflush(stdout);
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "bench-%s: %s\n", B->name, what);
+    exit(1);
+}
+
+static void fmt_key(char *k, uint64_t i) {
+    for (int j = KEY_LEN - 1; j >= 0; j--) {
+        k[j] = (char)('0' + i % 10);
+        i /= 10;
+    }
+}
+
+static void fmt_missing(char *k, uint64_t i) {
+    for (int j = KEY_LEN - 2; j >= 0; j--) {
+        k[j] = (char)('0' + i % 10);
+        i /= 10;
+    }
+    k[KEY_LEN - 1] = 'x';
+}
+
+static uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
+    return x;
+}
+
+/* A pseudo-random permutation of [0, n) that needs no memory (so it adds nothing to the
+ * resident size being measured): a bijection on [0, 2^bits) walked until it lands below n. */
+struct perm {
+    uint64_t n, mask, seed;
+    unsigned bits;
+};
+
+static struct perm perm_make(uint64_t n, uint64_t seed) {
+    struct perm p = {n, 0, mix64(seed), 1};
+    while ((1ull << p.bits) < n) p.bits++;
+    p.mask = (1ull << p.bits) - 1;
+    return p;
+}
+
+static uint64_t perm_step(const struct perm *p, uint64_t x) {
+    unsigned b = p->bits;
+    x = (x ^ p->seed) & p->mask;
+    x = (x * 0x9e3779b97f4a7c15ull) & p->mask;
+    x ^= x >> (b / 2 + 1);
+    x = (x * 0xbf58476d1ce4e5b9ull) & p->mask;
+    x ^= x >> (b / 3 + 1);
+    x = (x * 0x94d049bb133111ebull) & p->mask;
+    x ^= x >> (b / 2 + 1);
+    return x;
+}
+
+static uint64_t perm_at(const struct perm *p, uint64_t i) {
+    uint64_t x = i;
+    do x = perm_step(p, x);
+    while (x >= p->n);
+    return x;
+}
+
+/* xorshift64*: uniform keys for the random reads (with repeats, like db_bench). */
+static uint64_t rnd_next(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+static uint64_t rnd_below(uint64_t *s, uint64_t n) {
+    return (uint64_t)(((unsigned __int128)rnd_next(s) * n) >> 64);
+}
+
+/* Random bytes the values are cut from. */
+static char *pool_make(size_t value_size) {
+    size_t len = POOL_SPAN + value_size + 8;
+    char *p = malloc(len);
+    if (!p) die("out of memory");
+    uint64_t s = 0x1234567887654321ull;
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        uint64_t r = rnd_next(&s);
+        memcpy(p + i, &r, 8);
+    }
+    return p;
+}
+
+/* The value of key number i in version ver: a slice of the pool with i stamped in front.
+ * Single-threaded writers stamp the pool in place (no copy); others pass a buffer. */
+static const char *value_for(char *pool, char *buf, uint64_t i, uint64_t ver, size_t vs) {
+    size_t off = (size_t)(mix64(i * 2 + ver) % POOL_SPAN);
+    if (buf) {
+        memcpy(buf, pool + off, vs);
+        memcpy(buf, &i, 8);
+        return buf;
+    }
+    memcpy(pool + off, &i, 8);
+    return pool + off;
+}
+
+static int value_ok(const char *v, size_t len, uint64_t i, size_t vs) {
+    return len == vs && memcmp(v, &i, 8) == 0;
+}
+
+static double status_kib(const char *field) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    size_t fl = strlen(field);
+    double v = -1;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, field, fl) == 0 && line[fl] == ':') {
+            v = strtod(line + fl + 1, NULL);
+            break;
+        }
+    }
+    fclose(f);
+    return v;
+}
+
+static uint64_t du_total;
+static int du_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)path, (void)flag, (void)ftw;
+    du_total += (uint64_t)st->st_blocks * 512;
+    return 0;
+}
+
+/* Bytes allocated on disk under dir. */
+static uint64_t disk_usage(const char *dir) {
+    du_total = 0;
+    nftw(dir, du_one, 16, FTW_PHYS);
+    return du_total;
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    if (remove(path) != 0 && errno != ENOENT) perror(path);
+    return 0;
+}
+
+static void rm_rf(const char *dir) {
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *path_of(const char *leaf) {
+    char *p;
+    if (asprintf(&p, "%s/%s", DIR_ROOT, leaf) < 0) die("out of memory");
+    return p;
+}
+
+static void fresh_dir(const char *dir) {
+    rm_rf(dir);
+    mkdir(DIR_ROOT, 0755);
+    if (mkdir(dir, 0755) != 0) {
+        perror(dir);
+        exit(1);
+    }
+}
+
+static void *open_store(const char *dir, int durable, size_t vs, uint64_t n) {
+    struct be_opts o = {durable, vs, n};
+    void *db = B->open(dir, &o);
+    if (!db) die("open failed");
+    return db;
+}
+
+static void close_store(void *db) {
+    if (B->close(db) != 0) die("close failed");
+}
+
+static void *ctx_of(void *db) {
+    void *c = B->ctx_new(db);
+    if (!c) die("ctx_new failed");
+    return c;
+}
+
+/* ---------- phases ---------- */
+
+/* Puts keys perm(i) (or i when sequential) for i in [0, n). Returns ops/s. */
+static double fill(void *ctx, char *pool, uint64_t n, int sequential, uint64_t seed, uint64_t ver,
+                   size_t vs) {
+    struct perm p = perm_make(n, seed);
+    char k[KEY_LEN];
+    double t0 = now();
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t idx = sequential ? i : perm_at(&p, i);
+        fmt_key(k, idx);
+        const char *v = value_for(pool, NULL, idx, ver, vs);
+        if (B->put(ctx, k, KEY_LEN, v, vs) != 0) die("put failed");
+    }
+    return (double)n / (now() - t0);
+}
+
+/* ops uniform random gets of present keys; every one must be found with its value. */
+static double read_random(void *ctx, uint64_t ops, uint64_t n, uint64_t seed, size_t vs) {
+    char k[KEY_LEN];
+    char *buf = malloc(vs + 64);
+    uint64_t s = mix64(seed) | 1, bad = 0;
+    double t0 = now();
+    for (uint64_t i = 0; i < ops; i++) {
+        uint64_t idx = rnd_below(&s, n);
+        fmt_key(k, idx);
+        size_t len = 0;
+        int r = B->get(ctx, k, KEY_LEN, buf, vs + 64, &len);
+        if (r != BE_OK || !value_ok(buf, len, idx, vs)) bad++;
+    }
+    double rate = (double)ops / (now() - t0);
+    free(buf);
+    if (bad) {
+        fprintf(stderr, "bench-%s: readrandom: %llu of %llu reads wrong or missing\n", B->name,
+                (unsigned long long)bad, (unsigned long long)ops);
+        exit(1);
+    }
+    return rate;
+}
+
+static double read_missing(void *ctx, uint64_t ops, uint64_t n, uint64_t seed) {
+    char k[KEY_LEN], buf[SMALL_VALUE + 64];
+    uint64_t s = mix64(seed) | 1, found = 0;
+    double t0 = now();
+    for (uint64_t i = 0; i < ops; i++) {
+        fmt_missing(k, rnd_below(&s, n));
+        size_t len = 0;
+        int r = B->get(ctx, k, KEY_LEN, buf, sizeof buf, &len);
+        if (r != BE_MISSING) found++;
+    }
+    double rate = (double)ops / (now() - t0);
+    if (found) die("readmissing: a missing key was found (or a read failed)");
+    return rate;
+}
+
+struct reader {
+    void *db;
+    uint64_t ops, seed;
+    pthread_barrier_t *start;
+    double rate;
+};
+
+static void *reader_main(void *arg) {
+    struct reader *r = arg;
+    void *ctx = ctx_of(r->db);
+    pthread_barrier_wait(r->start);
+    r->rate = read_random(ctx, r->ops, N, r->seed, SMALL_VALUE);
+    B->ctx_free(ctx);
+    return NULL;
+}
+
+/* readrandom of N keys in all, split over `threads` threads; returns total ops/s. */
+static double read_threads(void *db, int threads) {
+    pthread_t t[16];
+    struct reader r[16];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+    for (int i = 0; i < threads; i++) {
+        r[i] = (struct reader){db, N / (uint64_t)threads, 1000 + (uint64_t)i, &start, 0};
+        pthread_create(&t[i], NULL, reader_main, &r[i]);
+    }
+    pthread_barrier_wait(&start);
+    double t0 = now();
+    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+    double el = now() - t0;
+    pthread_barrier_destroy(&start);
+    return (double)(N / (uint64_t)threads * (uint64_t)threads) / el;
+}
+
+struct writer {
+    void *db;
+    char *pool;
+    uint64_t first, count;
+    pthread_barrier_t *start;
+};
+
+static void *writer_main(void *arg) {
+    struct writer *w = arg;
+    void *ctx = ctx_of(w->db);
+    char k[KEY_LEN], v[SMALL_VALUE];
+    pthread_barrier_wait(w->start);
+    for (uint64_t i = w->first; i < w->first + w->count; i++) {
+        fmt_key(k, i);
+        value_for(w->pool, v, i, 0, SMALL_VALUE);
+        if (B->put(ctx, k, KEY_LEN, v, SMALL_VALUE) != 0) die("durable put failed");
+    }
+    B->ctx_free(ctx);
+    return NULL;
+}
+
+/* SYNC_OPS durable puts from `threads` threads on a fresh store; ops/s. */
+static double fill_sync(const char *leaf, int threads) {
+    char *dir = path_of(leaf);
+    fresh_dir(dir);
+    char *pool = pool_make(SMALL_VALUE);
+    void *db = open_store(dir, 1, SMALL_VALUE, SYNC_OPS);
+    pthread_t t[16];
+    struct writer w[16];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+    uint64_t per = SYNC_OPS / (uint64_t)threads;
+    for (int i = 0; i < threads; i++) {
+        w[i] = (struct writer){db, pool, per * (uint64_t)i, per, &start};
+        pthread_create(&t[i], NULL, writer_main, &w[i]);
+    }
+    pthread_barrier_wait(&start);
+    double t0 = now();
+    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+    double el = now() - t0;
+    pthread_barrier_destroy(&start);
+    close_store(db);
+    rm_rf(dir);
+    free(pool);
+    free(dir);
+    return (double)(per * (uint64_t)threads) / el;
+}
+
+/* Opens dir and times it (with the first thread context, which for some stores is where the
+ * schema is read). */
+static void *timed_open(const char *dir, size_t vs, uint64_t n, void **ctx, double *ms) {
+    double t0 = now();
+    void *db = open_store(dir, 0, vs, n);
+    *ctx = ctx_of(db);
+    *ms = (now() - t0) * 1e3;
+    return db;
+}
+
+/* ---------- groups ---------- */
+
+static void group_fillseq(void) {
+    char *dir = path_of("seq");
+    fresh_dir(dir);
+    char *pool = pool_make(SMALL_VALUE);
+    void *db = open_store(dir, 0, SMALL_VALUE, N);
+    void *ctx = ctx_of(db);
+    report("fillseq", fill(ctx, pool, N, 1, 1, 0, SMALL_VALUE));
+    B->ctx_free(ctx);
+    close_store(db);
+    report("disk_seq_mib", (double)disk_usage(dir) / 1048576.0);
+    rm_rf(dir);
+    free(pool);
+    free(dir);
+}
+
+static void group_fill(void) {
+    char *dir = path_of("main");
+    fresh_dir(dir);
+    char *pool = pool_make(SMALL_VALUE);
+    void *db = open_store(dir, 0, SMALL_VALUE, N);
+    void *ctx = ctx_of(db);
+    report("fillrandom", fill(ctx, pool, N, 0, 2, 0, SMALL_VALUE));
+    B->ctx_free(ctx);
+    close_store(db);
+    report("disk_fill_mib", (double)disk_usage(dir) / 1048576.0);
+    db = open_store(dir, 0, SMALL_VALUE, N);
+    ctx = ctx_of(db);
+    report("overwrite", fill(ctx, pool, N, 0, 3, 1, SMALL_VALUE));
+    B->ctx_free(ctx);
+    close_store(db);
+    report("disk_overwrite_mib", (double)disk_usage(dir) / 1048576.0);
+    free(pool);
+    free(dir);
+}
+
+static void group_read(void) {
+    char *dir = path_of("main");
+    double base = status_kib("RssAnon"), ms;
+    void *ctx;
+    void *db = timed_open(dir, SMALL_VALUE, N, &ctx, &ms);
+    report("open_ms", ms);
+    double anon = status_kib("RssAnon");
+    report("rss_peak_open_mib", status_kib("VmHWM") / 1024.0);
+    report("rss_anon_open_mib", anon / 1024.0);
+    report("anon_bytes_per_key", (anon - base) * 1024.0 / (double)N);
+    report("readrandom", read_random(ctx, N, N, 11, SMALL_VALUE));
+    report("readmissing", read_missing(ctx, N, N, 12));
+    uint64_t bytes = 0;
+    double t0 = now();
+    int64_t count = B->scan(ctx, &bytes);
+    double el = now() - t0;
+    if (count != (int64_t)N || bytes != N * SMALL_VALUE) {
+        fprintf(stderr, "bench-%s: readseq saw %lld records, %llu value bytes (want %llu)\n",
+                B->name, (long long)count, (unsigned long long)bytes, (unsigned long long)N);
+        exit(1);
+    }
+    report("readseq", (double)count / el);
+    report("readrandom_1t", read_random(ctx, N, N, 13, SMALL_VALUE));
+    B->ctx_free(ctx);
+    report("readrandom_2t", read_threads(db, 2));
+    report("rss_peak_end_mib", status_kib("VmHWM") / 1024.0);
+    close_store(db);
+    free(dir);
+}
+
+static void group_compact(void) {
+    char *dir = path_of("main");
+    void *db = open_store(dir, 0, SMALL_VALUE, N);
+    uint64_t in = disk_usage(dir);
+    double t0 = now();
+    if (B->compact(db, dir) != 0) die("compact failed");
+    double el = now() - t0;
+    close_store(db);
+    uint64_t out = disk_usage(dir);
+    report("compact_in_mib", (double)in / 1048576.0);
+    report("compact_out_mib", (double)out / 1048576.0);
+    report("compact_s", el);
+    report("compact_mbps", (double)in / 1e6 / el);
+    report("compact_out_mbps", (double)out / 1e6 / el);
+    free(dir);
+}
+
+static void group_reopen(void) {
+    char *dir = path_of("main");
+    double base = status_kib("RssAnon"), ms;
+    void *ctx;
+    void *db = timed_open(dir, SMALL_VALUE, N, &ctx, &ms);
+    report("open_hint_ms", ms);
+    double anon = status_kib("RssAnon");
+    report("rss_peak_hint_mib", status_kib("VmHWM") / 1024.0);
+    report("rss_anon_hint_mib", anon / 1024.0);
+    report("anon_bytes_per_key_hint", (anon - base) * 1024.0 / (double)N);
+    read_random(ctx, N / 10, N, 21, SMALL_VALUE); /* the compacted store reads back right */
+    struct perm p = perm_make(N, 4);
+    char k[KEY_LEN];
+    double t0 = now();
+    for (uint64_t i = 0; i < N; i++) {
+        fmt_key(k, perm_at(&p, i));
+        if (B->del(ctx, k, KEY_LEN) != BE_OK) die("delete failed");
+    }
+    report("deleterandom", (double)N / (now() - t0));
+    B->ctx_free(ctx);
+    close_store(db);
+    rm_rf(dir);
+    free(dir);
+}
+
+static void group_sync(void) {
+    report("fillsync_1t", fill_sync("sync1", 1));
+    report("fillsync_8t", fill_sync("sync8", 8));
+}
+
+static void group_big(void) {
+    uint64_t n = N / 10 ? N / 10 : 1;
+    char *dir = path_of("big");
+    fresh_dir(dir);
+    char *pool = pool_make(BIG_VALUE);
+    void *db = open_store(dir, 0, BIG_VALUE, n);
+    void *ctx = ctx_of(db);
+    report("fill4k", fill(ctx, pool, n, 0, 5, 0, BIG_VALUE));
+    B->ctx_free(ctx);
+    close_store(db);
+    report("disk_4k_mib", (double)disk_usage(dir) / 1048576.0);
+    double ms;
+    db = timed_open(dir, BIG_VALUE, n, &ctx, &ms);
+    report("open4k_ms", ms);
+    report("read4k", read_random(ctx, n, n, 31, BIG_VALUE));
+    B->ctx_free(ctx);
+    if (strcmp(B->name, "bitask") == 0) {
+        if (B->compact(db, dir) != 0) die("compact failed");
+        close_store(db);
+        db = timed_open(dir, BIG_VALUE, n, &ctx, &ms);
+        report("open4k_hint_ms", ms);
+        B->ctx_free(ctx);
+    }
+    close_store(db);
+    rm_rf(dir);
+    free(pool);
+    free(dir);
+}
+
+static const struct {
+    const char *name;
+    void (*run)(void);
+} GROUPS[] = {
+    {"fillseq", group_fillseq}, {"fill", group_fill},     {"read", group_read},
+    {"compact", group_compact}, {"reopen", group_reopen}, {"sync", group_sync},
+    {"big", group_big},
+};
+
+static void usage(void) {
+    fprintf(stderr, "usage: bench-%s GROUP --dir DIR [--n N] [--sync-ops M]\ngroups:", B->name);
+    for (size_t i = 0; i < sizeof GROUPS / sizeof GROUPS[0]; i++)
+        fprintf(stderr, " %s", GROUPS[i].name);
+    fprintf(stderr, "\n");
+    exit(2);
+}
+
+int main(int argc, char **argv) {
+    const char *group = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            DIR_ROOT = argv[++i];
+        else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc)
+            N = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--sync-ops") == 0 && i + 1 < argc)
+            SYNC_OPS = strtoull(argv[++i], NULL, 10);
+        else if (argv[i][0] != '-' && !group)
+            group = argv[i];
+        else
+            usage();
+    }
+    if (!group || !DIR_ROOT || N < 10 || SYNC_OPS < 8) usage();
+    for (size_t i = 0; i < sizeof GROUPS / sizeof GROUPS[0]; i++) {
+        if (strcmp(GROUPS[i].name, group) == 0) {
+            GROUPS[i].run();
+            return 0;
+        }
+    }
+    usage();
+    return 2;
+}
