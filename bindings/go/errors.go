@@ -43,18 +43,18 @@ type Status int
 
 // The status codes of the C library.
 const (
-	StatusOK               Status = 0
-	StatusNotFound         Status = 1
-	StatusBufferTooSmall   Status = 2
-	StatusInvalidArgument  Status = 3
-	StatusWriterLock       Status = 4
-	StatusReadOnly         Status = 5
-	StatusIO               Status = 6
-	StatusCorruption       Status = 7
-	StatusTooLarge         Status = 8
-	StatusInternal         Status = 9
-	StatusIncompatible     Status = 10
-	numberOfKnownStatuses         = 11
+	StatusOK              Status = 0
+	StatusNotFound        Status = 1
+	StatusBufferTooSmall  Status = 2
+	StatusInvalidArgument Status = 3
+	StatusWriterLock      Status = 4
+	StatusReadOnly        Status = 5
+	StatusIO              Status = 6
+	StatusCorruption      Status = 7
+	StatusTooLarge        Status = 8
+	StatusInternal        Status = 9
+	StatusIncompatible    Status = 10
+	numberOfKnownStatuses        = 11
 )
 
 var sentinels = [numberOfKnownStatuses]error{

@@ -1,0 +1,364 @@
+//! Zig binding of bitask, a crash-safe Bitcask key-value store, over the
+//! installed C library (libbitask.so, header bitask.h).
+//!
+//! ```zig
+//! var db = try bitask.DB.open("/var/lib/app/store", .{ .sync = .always });
+//! defer db.close();
+//! try db.put("key", "value");
+//! const v = try db.get(allocator, "key"); // error.NotFound when absent
+//! defer allocator.free(v);
+//! ```
+//!
+//! A `DB` may be used from many threads at once; `close` must be the last
+//! call on it. An `Iterator` belongs to one thread at a time and must be
+//! `deinit`ed before its `DB` is closed.
+
+const std = @import("std");
+const Allocator = std.mem.Allocator;
+
+/// The raw C API (bitask.h), for what this wrapper does not cover.
+pub const c = @import("c");
+
+/// Every failure of the library, one error per status code of bitask.h.
+/// After a call fails, `lastErrorMessage` on the same thread tells the
+/// details (which file, which offset, what the operating system said).
+pub const Error = error{
+    /// The key is not in the store (`get`, `getInto`, `remove`).
+    NotFound,
+    /// `getInto`: the buffer is shorter than the value; nothing was copied.
+    BufferTooSmall,
+    /// An argument was rejected (an empty key, an option out of range, a
+    /// path with a NUL byte); nothing was written.
+    InvalidArgument,
+    /// Another handle, in this process or another, holds the store's writer
+    /// lock. Open read-only, or close the other writer.
+    WriterLock,
+    /// A write on a handle opened with `.read_only = true`.
+    ReadOnly,
+    /// The operating system failed an operation, or the handle stopped
+    /// accepting writes after a failure it cannot undo (reopen the store).
+    Io,
+    /// Stored data failed its checksum or is malformed.
+    Corruption,
+    /// A key or value is longer than `max_key_len` / `max_value_len`.
+    TooLarge,
+    /// A bug inside the library.
+    Internal,
+    /// A file of the store was written by an unknown or newer format.
+    Incompatible,
+};
+
+/// Longest key accepted, in bytes. Keys are at least 1 byte long.
+pub const max_key_len: usize = c.BITASK_MAX_KEY_LEN;
+/// Longest value accepted, in bytes. An empty value is a value.
+pub const max_value_len: usize = c.BITASK_MAX_VALUE_LEN;
+
+/// The status codes of bitask.h, as numbers.
+pub const Status = enum(c_int) {
+    ok = 0,
+    not_found = 1,
+    buffer_too_small = 2,
+    invalid_argument = 3,
+    writer_lock = 4,
+    read_only = 5,
+    io = 6,
+    corruption = 7,
+    too_large = 8,
+    internal = 9,
+    incompatible = 10,
+    _,
+
+    /// The library's short description of the status.
+    pub fn description(s: Status) []const u8 {
+        return std.mem.span(c.bitask_strerror(@intFromEnum(s)));
+    }
+};
+
+comptime {
+    // The numbers above are the header's.
+    std.debug.assert(c.BITASK_OK == @intFromEnum(Status.ok));
+    std.debug.assert(c.BITASK_NOT_FOUND == @intFromEnum(Status.not_found));
+    std.debug.assert(c.BITASK_BUFFER_TOO_SMALL == @intFromEnum(Status.buffer_too_small));
+    std.debug.assert(c.BITASK_ERR_INVALID_ARGUMENT == @intFromEnum(Status.invalid_argument));
+    std.debug.assert(c.BITASK_ERR_WRITER_LOCK == @intFromEnum(Status.writer_lock));
+    std.debug.assert(c.BITASK_ERR_READ_ONLY == @intFromEnum(Status.read_only));
+    std.debug.assert(c.BITASK_ERR_IO == @intFromEnum(Status.io));
+    std.debug.assert(c.BITASK_ERR_CORRUPTION == @intFromEnum(Status.corruption));
+    std.debug.assert(c.BITASK_ERR_TOO_LARGE == @intFromEnum(Status.too_large));
+    std.debug.assert(c.BITASK_ERR_INTERNAL == @intFromEnum(Status.internal));
+    std.debug.assert(c.BITASK_ERR_INCOMPATIBLE == @intFromEnum(Status.incompatible));
+}
+
+/// Converts a status code into the error of this binding (void for OK).
+pub fn check(status: anytype) Error!void {
+    const s: Status = @enumFromInt(@as(c_int, @intCast(status)));
+    return switch (s) {
+        .ok => {},
+        .not_found => error.NotFound,
+        .buffer_too_small => error.BufferTooSmall,
+        .invalid_argument => error.InvalidArgument,
+        .writer_lock => error.WriterLock,
+        .read_only => error.ReadOnly,
+        .io => error.Io,
+        .corruption => error.Corruption,
+        .too_large => error.TooLarge,
+        .internal => error.Internal,
+        .incompatible => error.Incompatible,
+        _ => error.Internal,
+    };
+}
+
+/// The status code of an error of this binding.
+pub fn statusOf(err: Error) Status {
+    return switch (err) {
+        error.NotFound => .not_found,
+        error.BufferTooSmall => .buffer_too_small,
+        error.InvalidArgument => .invalid_argument,
+        error.WriterLock => .writer_lock,
+        error.ReadOnly => .read_only,
+        error.Io => .io,
+        error.Corruption => .corruption,
+        error.TooLarge => .too_large,
+        error.Internal => .internal,
+        error.Incompatible => .incompatible,
+    };
+}
+
+/// The detailed message of the calling thread's last failed call, copied
+/// into `buf` (truncated to fit). Call it on the thread that made the
+/// failing call, before that thread makes another.
+pub fn lastErrorMessage(buf: []u8) []const u8 {
+    if (buf.len == 0) return buf[0..0];
+    const n = c.bitask_last_error_message(buf.ptr, buf.len);
+    return buf[0..@min(n, buf.len - 1)];
+}
+
+/// Like `lastErrorMessage`, in memory from `allocator` that the caller frees.
+pub fn lastErrorMessageAlloc(allocator: Allocator) Allocator.Error![]u8 {
+    while (true) {
+        const n = c.bitask_last_error_message(null, 0);
+        const buf = try allocator.alloc(u8, n + 1);
+        const m = c.bitask_last_error_message(buf.ptr, buf.len);
+        if (m <= n) {
+            return allocator.realloc(buf, m) catch |e| {
+                allocator.free(buf);
+                return e;
+            };
+        }
+        allocator.free(buf); // cannot happen on one thread; be safe anyway
+    }
+}
+
+/// The version of the linked library, "MAJOR.MINOR.PATCH".
+pub fn version() []const u8 {
+    return std.mem.span(c.bitask_version());
+}
+
+/// When acknowledged writes reach stable storage.
+pub const Sync = union(enum) {
+    /// The operating system flushes when it likes: a write survives a crash
+    /// of the process, not a power cut. The library's default.
+    none,
+    /// Every put and remove is on stable storage before it returns.
+    always,
+    /// A background thread flushes every so many milliseconds (at least 1).
+    interval_ms: u32,
+};
+
+/// How to open a store; every field left out keeps the library's default.
+pub const Options = struct {
+    /// Size at which the active data file is sealed (default 4 MiB).
+    max_file_size: ?u64 = null,
+    sync: ?Sync = null,
+    /// Open without the writer lock: reads only, beside one writer
+    /// anywhere; `refresh` loads what the writer wrote since.
+    read_only: bool = false,
+};
+
+/// Figures about a store.
+pub const Stats = struct {
+    /// Live keys.
+    key_count: u64,
+    /// Bytes of records holding live values.
+    live_bytes: u64,
+    /// Bytes of overwritten or removed records, reclaimed by `compact`.
+    dead_bytes: u64,
+    /// Data files, sealed and active.
+    data_files: u64,
+    /// Bytes of data and hint files on disk.
+    disk_bytes: u64,
+    /// Bytes of torn records cut off when the store was opened.
+    torn_bytes: u64,
+};
+
+/// A pointer to the bytes of `s` for C: NULL for an empty slice (with its
+/// length 0 that is the library's empty value).
+fn ptrOf(s: []const u8) ?[*]const u8 {
+    return if (s.len == 0) null else s.ptr;
+}
+
+/// An open store.
+pub const DB = struct {
+    handle: *c.bitask,
+
+    /// Opens (creating it if needed, unless read-only) the store in the
+    /// directory `path`.
+    pub fn open(path: []const u8, options: Options) Error!DB {
+        var path_buf: [std.Io.Dir.max_path_bytes + 1]u8 = undefined;
+        if (path.len >= path_buf.len or std.mem.findScalar(u8, path, 0) != null) {
+            // Not representable as a C path: no library call, so no message.
+            return error.InvalidArgument;
+        }
+        @memcpy(path_buf[0..path.len], path);
+        path_buf[path.len] = 0;
+        const cpath: [*:0]const u8 = path_buf[0..path.len :0];
+
+        const opts = c.bitask_options_new() orelse return error.Internal;
+        defer c.bitask_options_free(opts);
+        if (options.max_file_size) |size| try check(c.bitask_options_set_max_file_size(opts, size));
+        if (options.sync) |mode| switch (mode) {
+            .none => try check(c.bitask_options_set_sync(opts, c.BITASK_SYNC_NONE)),
+            .always => try check(c.bitask_options_set_sync(opts, c.BITASK_SYNC_ALWAYS)),
+            .interval_ms => |ms| {
+                try check(c.bitask_options_set_sync(opts, c.BITASK_SYNC_INTERVAL));
+                try check(c.bitask_options_set_sync_interval_ms(opts, ms));
+            },
+        };
+        try check(c.bitask_options_set_read_only(opts, options.read_only));
+
+        var handle: ?*c.bitask = null;
+        try check(c.bitask_open(cpath, opts, &handle));
+        return .{ .handle = handle orelse return error.Internal };
+    }
+
+    /// Closes the store: trims and (unless the sync mode is none) syncs the
+    /// active file, and releases the writer lock. Must be the last call on
+    /// the handle, after every iterator is deinit'ed. A failure here cannot
+    /// be reported: call `sync` first when it matters.
+    pub fn close(db: DB) void {
+        c.bitask_close(db.handle);
+    }
+
+    /// Stores `value` under `key`, replacing any earlier value.
+    pub fn put(db: DB, key: []const u8, value: []const u8) Error!void {
+        try check(c.bitask_put(db.handle, ptrOf(key), key.len, ptrOf(value), value.len));
+    }
+
+    /// The value of `key`, in memory from `allocator` that the caller frees
+    /// (a zero-length slice for an empty value); `error.NotFound` when absent.
+    pub fn get(db: DB, allocator: Allocator, key: []const u8) (Error || Allocator.Error)![]u8 {
+        var value: [*c]u8 = null;
+        var len: usize = 0;
+        try check(c.bitask_get(db.handle, ptrOf(key), key.len, &value, &len));
+        defer c.bitask_free(value);
+        return allocator.dupe(u8, value[0..len]);
+    }
+
+    /// Copies the value of `key` into `buf` and returns the filled part.
+    /// `error.BufferTooSmall` (nothing copied) when it does not fit: `valueLen`
+    /// tells the length to make room for.
+    pub fn getInto(db: DB, key: []const u8, buf: []u8) Error![]u8 {
+        var len: usize = 0;
+        try check(c.bitask_get_into(db.handle, ptrOf(key), key.len, if (buf.len == 0) null else buf.ptr, buf.len, &len));
+        return buf[0..len];
+    }
+
+    /// The length of the value of `key`; `error.NotFound` when absent.
+    pub fn valueLen(db: DB, key: []const u8) Error!usize {
+        var len: usize = 0;
+        check(c.bitask_get_into(db.handle, ptrOf(key), key.len, null, 0, &len)) catch |err| switch (err) {
+            error.BufferTooSmall => {},
+            else => return err,
+        };
+        return len;
+    }
+
+    /// Whether `key` has a value.
+    pub fn contains(db: DB, key: []const u8) Error!bool {
+        check(c.bitask_contains(db.handle, ptrOf(key), key.len)) catch |err| switch (err) {
+            error.NotFound => return false,
+            else => return err,
+        };
+        return true;
+    }
+
+    /// Removes `key`; `error.NotFound` (nothing written) when it is absent.
+    pub fn remove(db: DB, key: []const u8) Error!void {
+        try check(c.bitask_remove(db.handle, ptrOf(key), key.len));
+    }
+
+    /// Merges the sealed data files into new ones holding only live records.
+    pub fn compact(db: DB) Error!void {
+        try check(c.bitask_compact(db.handle));
+    }
+
+    /// Makes every write so far durable.
+    pub fn sync(db: DB) Error!void {
+        try check(c.bitask_sync(db.handle));
+    }
+
+    /// On a read-only handle, loads what the writer wrote since `open` or the
+    /// last `refresh`; on a writer, does nothing.
+    pub fn refresh(db: DB) Error!void {
+        try check(c.bitask_refresh(db.handle));
+    }
+
+    /// Figures about the store.
+    pub fn stats(db: DB) Error!Stats {
+        var s: c.bitask_stats = undefined;
+        try check(c.bitask_stat(db.handle, &s));
+        return .{
+            .key_count = s.key_count,
+            .live_bytes = s.live_bytes,
+            .dead_bytes = s.dead_bytes,
+            .data_files = s.data_files,
+            .disk_bytes = s.disk_bytes,
+            .torn_bytes = s.torn_bytes,
+        };
+    }
+
+    /// An iterator over the keys that start with `prefix` (all keys for an
+    /// empty prefix), in byte order. `deinit` it before closing the store.
+    pub fn iterator(db: DB, prefix: []const u8) Error!Iterator {
+        var it: ?*c.bitask_iter = null;
+        try check(c.bitask_iter_new(db.handle, ptrOf(prefix), prefix.len, &it));
+        return .{ .handle = it orelse return error.Internal };
+    }
+};
+
+/// Iterates over a snapshot of the keys taken when it was made: a key removed
+/// since is skipped, one overwritten since yields its newest value.
+///
+/// ```zig
+/// var it = try db.iterator("user:");
+/// defer it.deinit();
+/// while (try it.next()) |entry| use(entry.key, entry.value);
+/// ```
+pub const Iterator = struct {
+    handle: *c.bitask_iter,
+
+    pub const Entry = struct {
+        /// Valid until the next call of `next` or `deinit`.
+        key: []const u8,
+        /// Valid until the next call of `next` or `deinit`.
+        value: []const u8,
+    };
+
+    /// The next entry, or null at the end.
+    pub fn next(it: *Iterator) Error!?Entry {
+        var key: [*c]const u8 = null;
+        var key_len: usize = 0;
+        var value: [*c]const u8 = null;
+        var value_len: usize = 0;
+        check(c.bitask_iter_next(it.handle, &key, &key_len, &value, &value_len)) catch |err| switch (err) {
+            error.NotFound => return null,
+            else => return err,
+        };
+        return .{ .key = key[0..key_len], .value = value[0..value_len] };
+    }
+
+    pub fn deinit(it: *Iterator) void {
+        c.bitask_iter_free(it.handle);
+        it.* = undefined;
+    }
+};

@@ -1,0 +1,574 @@
+//! Tests of the Zig binding against the installed libbitask.
+const std = @import("std");
+const bitask = @import("bitask");
+const testing = std.testing;
+const io = testing.io;
+
+/// A store in a fresh directory under .zig-cache/tmp.
+const TestStore = struct {
+    tmp: testing.TmpDir,
+    path_buf: [128]u8 = undefined,
+    path_len: usize = 0,
+
+    fn init(store: *TestStore) void {
+        store.* = .{ .tmp = testing.tmpDir(.{ .iterate = true }) };
+        store.path_len = (std.fmt.bufPrint(&store.path_buf, ".zig-cache/tmp/{s}", .{&store.tmp.sub_path}) catch unreachable).len;
+    }
+
+    fn path(store: *const TestStore) []const u8 {
+        return store.path_buf[0..store.path_len];
+    }
+
+    /// A path inside the store's directory.
+    fn sub(store: *const TestStore, buf: []u8, name: []const u8) []const u8 {
+        return std.fmt.bufPrint(buf, "{s}/{s}", .{ store.path(), name }) catch unreachable;
+    }
+
+    fn deinit(store: *TestStore) void {
+        store.tmp.cleanup();
+    }
+};
+
+/// Checks that the calling thread's last error message mentions `fragment`.
+fn expectMessage(fragment: []const u8) !void {
+    var buf: [1024]u8 = undefined;
+    const msg = bitask.lastErrorMessage(&buf);
+    if (std.mem.find(u8, msg, fragment) == null) {
+        std.debug.print("last error message \"{s}\" does not mention \"{s}\"\n", .{ msg, fragment });
+        return error.TestUnexpectedMessage;
+    }
+}
+
+test "version is MAJOR.MINOR.PATCH" {
+    const v = bitask.version();
+    var parts = std.mem.splitScalar(u8, v, '.');
+    var n: usize = 0;
+    while (parts.next()) |part| : (n += 1) {
+        _ = try std.fmt.parseInt(u32, part, 10);
+    }
+    try testing.expectEqual(@as(usize, 3), n);
+}
+
+test "put, get, contains, remove" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var db = try bitask.DB.open(s.path(), .{});
+    defer db.close();
+
+    try db.put("k", "v1");
+    try db.put("k", "v2");
+    const v = try db.get(testing.allocator, "k");
+    defer testing.allocator.free(v);
+    try testing.expectEqualStrings("v2", v);
+
+    const bin_key = [_]u8{ 0, 1, 2, 0, 255 };
+    const bin_value = [_]u8{ 0, 0, 0 };
+    try db.put(&bin_key, &bin_value);
+    const bv = try db.get(testing.allocator, &bin_key);
+    defer testing.allocator.free(bv);
+    try testing.expectEqualSlices(u8, &bin_value, bv);
+
+    try testing.expect(try db.contains("k"));
+    try testing.expect(!try db.contains("absent"));
+
+    try db.remove("k");
+    try testing.expectError(error.NotFound, db.get(testing.allocator, "k"));
+    try testing.expectError(error.NotFound, db.remove("k"));
+    try testing.expect(!try db.contains("k"));
+}
+
+test "an empty value differs from an absent key" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    {
+        var db = try bitask.DB.open(s.path(), .{});
+        defer db.close();
+        try db.put("empty", "");
+        const v = try db.get(testing.allocator, "empty");
+        defer testing.allocator.free(v);
+        try testing.expectEqual(@as(usize, 0), v.len);
+        try testing.expect(try db.contains("empty"));
+        try testing.expectEqual(@as(usize, 0), try db.valueLen("empty"));
+        try testing.expectError(error.NotFound, db.get(testing.allocator, "absent"));
+        try testing.expectError(error.NotFound, db.valueLen("absent"));
+    }
+    // And after a reopen.
+    var db = try bitask.DB.open(s.path(), .{});
+    defer db.close();
+    const v = try db.get(testing.allocator, "empty");
+    defer testing.allocator.free(v);
+    try testing.expectEqual(@as(usize, 0), v.len);
+}
+
+test "large value spanning a data file of its own" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var db = try bitask.DB.open(s.path(), .{ .max_file_size = 1 << 16 });
+    defer db.close();
+
+    const big = try testing.allocator.alloc(u8, 1 << 20);
+    defer testing.allocator.free(big);
+    for (big, 0..) |*b, i| b.* = @truncate(i *% 31);
+    try db.put("big", big);
+    const v = try db.get(testing.allocator, "big");
+    defer testing.allocator.free(v);
+    try testing.expectEqualSlices(u8, big, v);
+}
+
+test "getInto and valueLen" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var db = try bitask.DB.open(s.path(), .{});
+    defer db.close();
+    try db.put("k", "hello");
+    try db.put("e", "");
+
+    var buf: [16]u8 = undefined;
+    try testing.expectEqualStrings("hello", try db.getInto("k", &buf));
+    var small = [_]u8{ 'a', 'b', 'c' };
+    try testing.expectError(error.BufferTooSmall, db.getInto("k", &small));
+    try testing.expectEqualStrings("abc", &small); // nothing copied
+    try testing.expectEqual(@as(usize, 5), try db.valueLen("k"));
+    try testing.expectEqual(@as(usize, 0), (try db.getInto("e", &.{})).len);
+    try testing.expectError(error.NotFound, db.getInto("absent", &buf));
+    try testing.expectError(error.InvalidArgument, db.getInto("", &buf));
+}
+
+test "invalid arguments carry the library's message" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var db = try bitask.DB.open(s.path(), .{});
+    defer db.close();
+
+    try testing.expectError(error.InvalidArgument, db.put("", "v"));
+    try expectMessage("key");
+    try testing.expectError(error.InvalidArgument, db.get(testing.allocator, ""));
+    try expectMessage("key");
+    try testing.expectError(error.InvalidArgument, db.contains(""));
+    try testing.expectError(error.InvalidArgument, db.remove(""));
+
+    var buf: [256]u8 = undefined;
+    try testing.expectError(error.InvalidArgument, bitask.DB.open(s.sub(&buf, "x"), .{ .max_file_size = 1 }));
+    try expectMessage("max_file_size");
+    try testing.expectError(error.InvalidArgument, bitask.DB.open(s.sub(&buf, "x"), .{ .sync = .{ .interval_ms = 0 } }));
+    try expectMessage("interval");
+    try testing.expectError(error.InvalidArgument, bitask.DB.open("", .{}));
+    try expectMessage("path");
+    try testing.expectError(error.InvalidArgument, bitask.DB.open("a\x00b", .{}));
+
+    // The message in caller-owned memory.
+    try testing.expectError(error.InvalidArgument, db.put("", ""));
+    const msg = try bitask.lastErrorMessageAlloc(testing.allocator);
+    defer testing.allocator.free(msg);
+    try testing.expect(std.mem.find(u8, msg, "key") != null);
+    // Truncation to a small buffer.
+    var tiny: [4]u8 = undefined;
+    try testing.expectEqualStrings(msg[0..3], bitask.lastErrorMessage(&tiny));
+    try testing.expectEqual(@as(usize, 0), bitask.lastErrorMessage(&.{}).len);
+}
+
+test "too large" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var db = try bitask.DB.open(s.path(), .{});
+    defer db.close();
+
+    const key = try testing.allocator.alloc(u8, bitask.max_key_len + 1);
+    defer testing.allocator.free(key);
+    @memset(key, 'k');
+    try testing.expectError(error.TooLarge, db.put(key, ""));
+    try expectMessage("key");
+    try testing.expectError(error.TooLarge, db.get(testing.allocator, key));
+    try testing.expectError(error.TooLarge, db.iterator(key));
+    try db.put(key[0..bitask.max_key_len], "v");
+}
+
+test "a second writer gets error.WriterLock" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    {
+        var db = try bitask.DB.open(s.path(), .{});
+        defer db.close();
+        try db.put("k", "v");
+        try testing.expectError(error.WriterLock, bitask.DB.open(s.path(), .{}));
+        try expectMessage("lock");
+    }
+    var db = try bitask.DB.open(s.path(), .{});
+    defer db.close();
+    const v = try db.get(testing.allocator, "k");
+    defer testing.allocator.free(v);
+    try testing.expectEqualStrings("v", v);
+}
+
+test "read-only handles and refresh" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var w = try bitask.DB.open(s.path(), .{});
+    defer w.close();
+    try w.put("a", "1");
+    try w.sync();
+
+    var r = try bitask.DB.open(s.path(), .{ .read_only = true });
+    defer r.close();
+    var r2 = try bitask.DB.open(s.path(), .{ .read_only = true });
+    r2.close();
+
+    const a = try r.get(testing.allocator, "a");
+    defer testing.allocator.free(a);
+    try testing.expectEqualStrings("1", a);
+    try testing.expectError(error.ReadOnly, r.put("a", "2"));
+    try testing.expectError(error.ReadOnly, r.remove("a"));
+    try testing.expectError(error.ReadOnly, r.compact());
+
+    try w.put("b", "2");
+    try w.remove("a");
+    try w.sync();
+    try r.refresh();
+    const b = try r.get(testing.allocator, "b");
+    defer testing.allocator.free(b);
+    try testing.expectEqualStrings("2", b);
+    try testing.expect(!try r.contains("a"));
+    try w.refresh(); // nothing to do on a writer
+
+    var buf: [256]u8 = undefined;
+    try testing.expectError(error.Io, bitask.DB.open(s.sub(&buf, "missing"), .{ .read_only = true }));
+}
+
+test "an I/O failure names the path" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    try s.tmp.dir.writeFile(io, .{ .sub_path = "file", .data = "not a directory" });
+    var buf: [256]u8 = undefined;
+    try testing.expectError(error.Io, bitask.DB.open(s.sub(&buf, "file/store"), .{}));
+    try expectMessage(s.path());
+}
+
+test "sync modes" {
+    const cases = [_]bitask.Options{
+        .{ .sync = .none },
+        .{ .sync = .always },
+        .{ .sync = .{ .interval_ms = 5 } },
+        .{ .max_file_size = 1 << 20 },
+    };
+    for (cases) |options| {
+        var s: TestStore = undefined;
+        s.init();
+        defer s.deinit();
+        {
+            var db = try bitask.DB.open(s.path(), options);
+            defer db.close();
+            var kb: [16]u8 = undefined;
+            for (0..20) |i| try db.put(try std.fmt.bufPrint(&kb, "k{d}", .{i}), "v");
+            try db.sync();
+        }
+        var db = try bitask.DB.open(s.path(), options);
+        defer db.close();
+        try testing.expectEqual(@as(u64, 20), (try db.stats()).key_count);
+    }
+}
+
+test "stats and compact" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var db = try bitask.DB.open(s.path(), .{ .max_file_size = 4096 });
+    defer db.close();
+
+    const empty = try db.stats();
+    try testing.expectEqual(@as(u64, 0), empty.key_count);
+    try testing.expectEqual(@as(u64, 0), empty.live_bytes);
+
+    const val_bytes: [100]u8 = @splat('x');
+    const val: []const u8 = &val_bytes;
+    var kb: [16]u8 = undefined;
+    for (0..3) |_| {
+        for (0..100) |i| try db.put(try std.fmt.bufPrint(&kb, "key{d:0>3}", .{i}), val);
+    }
+    for (0..50) |i| try db.remove(try std.fmt.bufPrint(&kb, "key{d:0>3}", .{i}));
+
+    const before = try db.stats();
+    try testing.expectEqual(@as(u64, 50), before.key_count);
+    try testing.expect(before.live_bytes > 0);
+    try testing.expect(before.dead_bytes > 0);
+    try testing.expect(before.data_files >= 2);
+    try testing.expect(before.disk_bytes > 0);
+
+    try db.compact();
+    const after = try db.stats();
+    try testing.expectEqual(@as(u64, 50), after.key_count);
+    try testing.expect(after.dead_bytes < before.dead_bytes);
+    try testing.expect(after.disk_bytes < before.disk_bytes);
+
+    for (0..100) |i| {
+        const key = try std.fmt.bufPrint(&kb, "key{d:0>3}", .{i});
+        if (i < 50) {
+            try testing.expectError(error.NotFound, db.get(testing.allocator, key));
+        } else {
+            const v = try db.get(testing.allocator, key);
+            defer testing.allocator.free(v);
+            try testing.expectEqualStrings(val, v);
+        }
+    }
+}
+
+/// Fills a store with 40 values of `val`, compacted (every data file then has
+/// a hint file) or not.
+fn fillForCorruption(store: *const TestStore, val: []const u8, compact: bool) !void {
+    var db = try bitask.DB.open(store.path(), .{ .max_file_size = 1024 });
+    defer db.close();
+    var kb: [16]u8 = undefined;
+    for (0..40) |i| try db.put(try std.fmt.bufPrint(&kb, "key{d:0>2}", .{i}), val);
+    if (compact) try db.compact();
+}
+
+/// Flips a byte inside `val` in each data file (`.log`) that holds it and
+/// whose having a hint file is `hinted`; returns how many files it changed.
+fn corruptValues(store: *TestStore, val: []const u8, hinted: bool) !usize {
+    var changed: usize = 0;
+    var it = store.tmp.dir.iterate();
+    while (try it.next(io)) |entry| {
+        if (entry.kind != .file or !std.mem.endsWith(u8, entry.name, ".log")) continue;
+        var hb: [256]u8 = undefined;
+        const hint = try std.fmt.bufPrint(&hb, "{s}.hint", .{entry.name[0 .. entry.name.len - ".log".len]});
+        const has_hint = if (store.tmp.dir.access(io, hint, .{})) |_| true else |_| false;
+        if (has_hint != hinted) continue;
+        const data = try store.tmp.dir.readFileAlloc(io, entry.name, testing.allocator, .unlimited);
+        defer testing.allocator.free(data);
+        const at = std.mem.find(u8, data, val) orelse continue;
+        data[at + val.len / 2] ^= 0xff;
+        try store.tmp.dir.writeFile(io, .{ .sub_path = entry.name, .data = data });
+        changed += 1;
+    }
+    return changed;
+}
+
+test "corruption found by recovery names the file" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    const val_bytes: [200]u8 = @splat('v');
+    try fillForCorruption(&s, &val_bytes, false);
+    // Data files without hint files are read whole at open.
+    try testing.expect(try corruptValues(&s, &val_bytes, false) > 0);
+    try testing.expectError(error.Corruption, bitask.DB.open(s.path(), .{}));
+    try expectMessage(s.path());
+}
+
+test "corruption found by reads and iteration" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    const val_bytes: [200]u8 = @splat('v');
+    try fillForCorruption(&s, &val_bytes, true);
+    // Open reads the hint files; the damage shows when a value is read.
+    try testing.expect(try corruptValues(&s, &val_bytes, true) > 0);
+
+    var db = try bitask.DB.open(s.path(), .{});
+    defer db.close();
+    var kb: [16]u8 = undefined;
+    var saw_corruption = false;
+    for (0..40) |i| {
+        const key = try std.fmt.bufPrint(&kb, "key{d:0>2}", .{i});
+        if (db.get(testing.allocator, key)) |v| {
+            testing.allocator.free(v);
+        } else |err| {
+            try testing.expectEqual(error.Corruption, err);
+            try expectMessage(s.path());
+            saw_corruption = true;
+        }
+    }
+    try testing.expect(saw_corruption);
+
+    var iter = try db.iterator("");
+    defer iter.deinit();
+    const result = while (true) {
+        const entry = iter.next() catch |err| break err;
+        if (entry == null) break error.TestExpectedError;
+    };
+    try testing.expectEqual(error.Corruption, result);
+    try expectMessage(s.path());
+}
+
+test "incompatible format" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    {
+        var db = try bitask.DB.open(s.path(), .{});
+        defer db.close();
+        try db.put("k", "v");
+    }
+    var changed: usize = 0;
+    var it = s.tmp.dir.iterate();
+    while (try it.next(io)) |entry| {
+        if (entry.kind != .file or !std.mem.endsWith(u8, entry.name, ".log")) continue;
+        const data = try s.tmp.dir.readFileAlloc(io, entry.name, testing.allocator, .unlimited);
+        defer testing.allocator.free(data);
+        @memcpy(data[0..8], "NOTBITAS");
+        try s.tmp.dir.writeFile(io, .{ .sub_path = entry.name, .data = data });
+        changed += 1;
+    }
+    try testing.expect(changed > 0);
+    try testing.expectError(error.Incompatible, bitask.DB.open(s.path(), .{}));
+    try expectMessage(s.path());
+}
+
+test "iterator: order, prefixes, empty values, snapshot" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var db = try bitask.DB.open(s.path(), .{});
+    defer db.close();
+
+    const keys = [_][]const u8{ "b", "a", "c", "ab", "abc", "b\x00", "z" };
+    var vb: [16]u8 = undefined;
+    for (keys) |k| try db.put(k, try std.fmt.bufPrint(&vb, "v-{s}", .{k}));
+    try db.put("empty", "");
+
+    const Expect = struct {
+        fn run(d: bitask.DB, prefix: []const u8, want: []const []const u8) !void {
+            var it = try d.iterator(prefix);
+            defer it.deinit();
+            var n: usize = 0;
+            var buf: [16]u8 = undefined;
+            while (try it.next()) |entry| : (n += 1) {
+                try testing.expect(n < want.len);
+                try testing.expectEqualStrings(want[n], entry.key);
+                if (std.mem.eql(u8, entry.key, "empty")) {
+                    try testing.expectEqual(@as(usize, 0), entry.value.len);
+                } else {
+                    try testing.expectEqualStrings(try std.fmt.bufPrint(&buf, "v-{s}", .{entry.key}), entry.value);
+                }
+            }
+            try testing.expectEqual(want.len, n);
+            try testing.expect(try it.next() == null); // stays at the end
+        }
+    };
+    try Expect.run(db, "", &.{ "a", "ab", "abc", "b", "b\x00", "c", "empty", "z" });
+    try Expect.run(db, "a", &.{ "a", "ab", "abc" });
+    try Expect.run(db, "b", &.{ "b", "b\x00" });
+    try Expect.run(db, "nothing", &.{});
+
+    // Snapshot: removed since is skipped, overwritten since yields the new value.
+    var it = try db.iterator("a");
+    defer it.deinit();
+    try db.remove("ab");
+    try db.put("abc", "new");
+    const first = (try it.next()).?;
+    try testing.expectEqualStrings("a", first.key);
+    const second = (try it.next()).?;
+    try testing.expectEqualStrings("abc", second.key);
+    try testing.expectEqualStrings("new", second.value);
+    try testing.expect(try it.next() == null);
+}
+
+const Concurrent = struct {
+    const workers = 8;
+    const per_worker = 300;
+
+    fn run(db: bitask.DB, w: usize, failures: *std.atomic.Value(u32)) void {
+        work(db, w) catch |err| {
+            std.debug.print("worker {d}: {s}\n", .{ w, @errorName(err) });
+            _ = failures.fetchAdd(1, .monotonic);
+        };
+    }
+
+    fn work(db: bitask.DB, w: usize) !void {
+        var kb: [32]u8 = undefined;
+        var vb: [32]u8 = undefined;
+        var out: [64]u8 = undefined;
+        for (0..per_worker) |i| {
+            const k = try std.fmt.bufPrint(&kb, "w{d}/k{d}", .{ w, i % 50 });
+            const v = try std.fmt.bufPrint(&vb, "value-{d}-{d}", .{ w, i });
+            try db.put(k, v);
+            try testing.expectEqualStrings(v, try db.getInto(k, &out));
+            const got = try db.get(std.heap.c_allocator, k);
+            defer std.heap.c_allocator.free(got);
+            try testing.expectEqualStrings(v, got);
+            try testing.expect(try db.contains(k));
+            if (i % 7 == 0) try db.remove(k);
+            // Each thread sees its own message while others fail differently.
+            if (i % 10 == 0) {
+                try testing.expectError(error.InvalidArgument, db.put("", v));
+                try expectMessage("key");
+            }
+        }
+    }
+
+    fn scan(db: bitask.DB, failures: *std.atomic.Value(u32)) void {
+        scanWork(db) catch |err| {
+            std.debug.print("scanner: {s}\n", .{@errorName(err)});
+            _ = failures.fetchAdd(1, .monotonic);
+        };
+    }
+
+    fn scanWork(db: bitask.DB) !void {
+        for (0..20) |_| {
+            var it = try db.iterator("");
+            defer it.deinit();
+            while (try it.next()) |_| {}
+            _ = try db.stats();
+        }
+    }
+
+    fn maintain(db: bitask.DB, failures: *std.atomic.Value(u32)) void {
+        maintainWork(db) catch |err| {
+            std.debug.print("compactor: {s}\n", .{@errorName(err)});
+            _ = failures.fetchAdd(1, .monotonic);
+        };
+    }
+
+    fn maintainWork(db: bitask.DB) !void {
+        for (0..5) |_| {
+            try db.compact();
+            try db.sync();
+        }
+    }
+};
+
+test "many threads on one handle" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var db = try bitask.DB.open(s.path(), .{ .max_file_size = 8192 });
+    defer db.close();
+
+    var failures = std.atomic.Value(u32).init(0);
+    var threads: [Concurrent.workers + 2]std.Thread = undefined;
+    for (0..Concurrent.workers) |w| {
+        threads[w] = try std.Thread.spawn(.{}, Concurrent.run, .{ db, w, &failures });
+    }
+    threads[Concurrent.workers] = try std.Thread.spawn(.{}, Concurrent.scan, .{ db, &failures });
+    threads[Concurrent.workers + 1] = try std.Thread.spawn(.{}, Concurrent.maintain, .{ db, &failures });
+    for (threads) |t| t.join();
+    try testing.expectEqual(@as(u32, 0), failures.load(.monotonic));
+
+    const st = try db.stats();
+    try testing.expect(st.key_count > 0 and st.key_count <= Concurrent.workers * 50);
+}
+
+test "status codes map to errors and back" {
+    const all = [_]bitask.Error{
+        error.NotFound,   error.BufferTooSmall, error.InvalidArgument, error.WriterLock,
+        error.ReadOnly,   error.Io,             error.Corruption,      error.TooLarge,
+        error.Internal,   error.Incompatible,
+    };
+    try bitask.check(@as(c_int, 0));
+    for (all, 1..) |err, code| {
+        const status = bitask.statusOf(err);
+        try testing.expectEqual(@as(c_int, @intCast(code)), @intFromEnum(status));
+        try testing.expectError(err, bitask.check(@intFromEnum(status)));
+        try testing.expect(status.description().len > 0);
+    }
+    try testing.expectError(error.Internal, bitask.check(@as(c_int, 99)));
+    try testing.expect(std.mem.find(u8, bitask.Status.writer_lock.description(), "locked") != null);
+}
