@@ -23,9 +23,13 @@ pub fn build(b: *std.Build) void {
         .optimize = optimize,
         .link_libc = true,
     });
-    if (include_dir) |dir| translate_c.addIncludePath(.{ .cwd_relative = dir });
-    // Its include directory, from pkg-config unless given above.
-    translate_c.linkSystemLibrary("bitask", .{ .use_pkg_config = if (include_dir != null) .no else .yes });
+    if (include_dir) |dir| {
+        translate_c.addIncludePath(.{ .cwd_relative = dir });
+    } else {
+        // For the include directory pkg-config tells (without pkg-config:
+        // the default search paths).
+        translate_c.linkSystemLibrary("bitask", .{});
+    }
     const c_mod = translate_c.createModule();
 
     // The binding, for packages that depend on this one: @import("bitask").
