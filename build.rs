@@ -19,6 +19,11 @@ fn main() {
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=BITASK_UPDATE_HEADER");
+    // tests/c_harness.rs asks the cc crate for the C compiler of this target.
+    println!(
+        "cargo:rustc-env=BITASK_TARGET={}",
+        env::var("TARGET").unwrap()
+    );
     if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libbitask.so.{ABI_MAJOR}");
     }

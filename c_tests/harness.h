@@ -23,17 +23,17 @@ static int h_checks;
 static int h_failures;
 static char h_root[4096];
 
-static void h_report(const char *file, int line, const char *what) {
+static inline void h_report(const char *file, int line, const char *what) {
     char msg[512];
     bitask_last_error_message(msg, sizeof msg);
     fprintf(stderr, "FAIL %s:%d: %s (last error message: \"%s\")\n", file, line, what, msg);
-    h_failures++;
+    __atomic_add_fetch(&h_failures, 1, __ATOMIC_RELAXED);
 }
 
-/* Records a failure and goes on when cond is false. */
+/* Records a failure and goes on when cond is false. Usable from any thread. */
 #define CHECK(cond)                                                                            \
     do {                                                                                       \
-        h_checks++;                                                                            \
+        __atomic_add_fetch(&h_checks, 1, __ATOMIC_RELAXED); /* tests may use threads */       \
         if (!(cond))                                                                           \
             h_report(__FILE__, __LINE__, #cond);                                               \
     } while (0)
@@ -42,7 +42,7 @@ static void h_report(const char *file, int line, const char *what) {
 #define CHECK_ST(expr, want)                                                                   \
     do {                                                                                       \
         bitask_status h_got_ = (expr);                                                         \
-        h_checks++;                                                                            \
+        __atomic_add_fetch(&h_checks, 1, __ATOMIC_RELAXED); /* tests may use threads */       \
         if (h_got_ != (want)) {                                                                \
             char h_what_[512];                                                                 \
             snprintf(h_what_, sizeof h_what_, "%s returned %d (%s), expected %s", #expr,       \
@@ -70,19 +70,19 @@ static const char *h_path(int slot, const char *name) {
     return paths[slot & 7];
 }
 
-static int h_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+static inline int h_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb;
     (void)flag;
     (void)ftw;
     return remove(path);
 }
 
-static void h_rm_tree(const char *path) {
+static inline void h_rm_tree(const char *path) {
     nftw(path, h_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Makes the scratch directory: argv[1] when given, else a new one under $TMPDIR or /tmp. */
-static void h_setup(int argc, char **argv) {
+static inline void h_setup(int argc, char **argv) {
     if (argc > 1) {
         snprintf(h_root, sizeof h_root, "%s", argv[1]);
         mkdir(h_root, 0700);
@@ -96,7 +96,7 @@ static void h_setup(int argc, char **argv) {
     }
 }
 
-static uint64_t h_fnv(uint64_t h, const void *data, size_t len) {
+static inline uint64_t h_fnv(uint64_t h, const void *data, size_t len) {
     const unsigned char *p = data;
     for (size_t i = 0; i < len; i++) {
         h ^= p[i];
@@ -105,13 +105,13 @@ static uint64_t h_fnv(uint64_t h, const void *data, size_t len) {
     return h;
 }
 
-static int h_cmp_names(const void *a, const void *b) {
+static inline int h_cmp_names(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* A digest of the names and bytes of the files in dir (not recursive): equal digests
  * before and after a call show that the call wrote nothing. */
-static uint64_t h_dir_digest(const char *dir) {
+static inline uint64_t h_dir_digest(const char *dir) {
     uint64_t h = 1469598103934665603ull;
     DIR *d = opendir(dir);
     if (!d)
@@ -149,7 +149,7 @@ struct h_test {
 };
 
 /* Runs the tests, removes the scratch directory, prints a summary; the exit status. */
-static int h_run(const char *program, const struct h_test *tests, size_t count) {
+static inline int h_run(const char *program, const struct h_test *tests, size_t count) {
     int failed_tests = 0;
     for (size_t i = 0; i < count; i++) {
         int before = h_failures;

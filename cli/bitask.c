@@ -1,0 +1,412 @@
+/*
+ * bitask: the command-line tool. A small client of the public C interface (bitask.h and
+ * libbitask.so), nothing more.
+ *
+ *   bitask [-e] DIR put KEY VALUE | get KEY | del KEY | list [PREFIX] | stats | compact
+ *                   | dump | load
+ *
+ * Exit status: 0 done (for get and del: the key was found), 1 the key was not found,
+ * 2 an error (message on standard error).
+ *
+ * The dump format (also printed by --help): one line per pair, "KEY VALUE\n", in key byte
+ * order, after a first comment line "# bitask dump 1". In KEY and VALUE, the bytes 0x21 to
+ * 0x7e other than backslash and double quote stand for themselves; every other byte is
+ * written \xHH (two hex digits); an empty value is written "". load skips empty lines and
+ * lines starting with '#', and stops at the first malformed line (with its number), having
+ * stored the pairs before it. dump | load round-trips any keys and values.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <bitask.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { EXIT_OK = 0, EXIT_NOT_FOUND = 1, EXIT_ERROR = 2 };
+
+static const char usage_text[] =
+    "usage: bitask [-e] DIR COMMAND [ARGUMENTS]\n"
+    "       bitask --help | --version\n"
+    "\n"
+    "Commands (DIR is the store's directory, created by the first write):\n"
+    "  put KEY VALUE   store VALUE under KEY; VALUE \"-\" reads the value from standard input\n"
+    "  get KEY         print the value of KEY, then a newline\n"
+    "  del KEY         remove KEY\n"
+    "  list [PREFIX]   print the keys (starting with PREFIX), encoded as in dump, in order\n"
+    "  stats           print figures about the store\n"
+    "  compact         merge the data files, dropping overwritten and removed records\n"
+    "  dump            print every pair in the dump format\n"
+    "  load            store every pair read from standard input in the dump format\n"
+    "\n"
+    "Options:\n"
+    "  -e              KEY, VALUE and PREFIX are given in the dump encoding (any bytes),\n"
+    "                  and get prints the value encoded\n"
+    "\n"
+    "Reading commands open the store read-only, so they work while another process writes;\n"
+    "writing commands make their writes durable before they exit.\n"
+    "\n"
+    "Exit status: 0 done (get, del: found), 1 not found (get, del), 2 error.\n"
+    "\n"
+    "Dump format: a first line \"# bitask dump 1\", then one line \"KEY VALUE\" per pair, in\n"
+    "key byte order. Bytes 0x21-0x7e other than \\ and \" stand for themselves; any other byte\n"
+    "is written \\xHH; an empty value is written \"\". load skips empty lines and lines that\n"
+    "start with #, and stops at the first malformed line.\n";
+
+static const char *dir;
+
+/* Reports a failed call with the library's detailed message; the exit status. */
+static int fail(const char *what, bitask_status st) {
+    char msg[1024];
+    bitask_last_error_message(msg, sizeof msg);
+    fprintf(stderr, "bitask: %s: %s: %s\n", what, bitask_strerror((int)st), msg);
+    return EXIT_ERROR;
+}
+
+static int usage_error(const char *msg) {
+    fprintf(stderr, "bitask: %s\n%s", msg, usage_text);
+    return EXIT_ERROR;
+}
+
+/* --- the dump encoding ------------------------------------------------------------ */
+
+static void encode(FILE *out, const uint8_t *p, size_t n) {
+    if (n == 0) {
+        fputs("\"\"", out);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] >= 0x21 && p[i] <= 0x7e && p[i] != '\\' && p[i] != '"')
+            fputc(p[i], out);
+        else
+            fprintf(out, "\\x%02x", p[i]);
+    }
+}
+
+static int hex_digit(int c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes the n characters at s in place (the result is never longer); its length, or -1
+ * when s is not a valid encoded string. */
+static long decode(char *s, size_t n) {
+    if (n == 2 && s[0] == '"' && s[1] == '"')
+        return 0;
+    if (n == 0)
+        return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\\') {
+            int hi, lo;
+            if (i + 3 >= n || s[i + 1] != 'x' || (hi = hex_digit(s[i + 2])) < 0 ||
+                (lo = hex_digit(s[i + 3])) < 0)
+                return -1;
+            s[o++] = (char)(hi * 16 + lo);
+            i += 3;
+        } else if (c >= 0x21 && c <= 0x7e && c != '"') {
+            s[o++] = (char)c;
+        } else {
+            return -1;
+        }
+    }
+    return (long)o;
+}
+
+/* --- opening ---------------------------------------------------------------------- */
+
+static int open_store(int read_only, bitask **db) {
+    bitask_options *o = bitask_options_new();
+    if (!o)
+        return fail("open", BITASK_ERR_IO);
+    bitask_status st = bitask_options_set_read_only(o, read_only);
+    if (st == BITASK_OK)
+        st = bitask_open(dir, o, db);
+    bitask_options_free(o);
+    if (st != BITASK_OK) {
+        char what[4200];
+        snprintf(what, sizeof what, "open %s", dir);
+        return fail(what, st);
+    }
+    return EXIT_OK;
+}
+
+/* Makes the writes durable, closes; the exit status. */
+static int finish_writes(bitask *db, int rc) {
+    if (rc != EXIT_ERROR) {
+        bitask_status st = bitask_sync(db);
+        if (st != BITASK_OK)
+            rc = fail("sync", st);
+    }
+    bitask_close(db);
+    return rc;
+}
+
+/* An argument as bytes: as given, or decoded with -e (in place). */
+static int arg_bytes(char *arg, int escaped, size_t *len) {
+    if (!escaped) {
+        *len = strlen(arg);
+        return 1;
+    }
+    long n = decode(arg, strlen(arg));
+    if (n < 0) {
+        fprintf(stderr, "bitask: not a valid encoded string: %s\n", arg);
+        return 0;
+    }
+    *len = (size_t)n;
+    return 1;
+}
+
+static uint8_t *read_all(FILE *in, size_t *len) {
+    size_t cap = 4096, n = 0;
+    uint8_t *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, in);
+        if (n < cap)
+            break;
+        uint8_t *bigger = realloc(buf, cap * 2);
+        if (!bigger)
+            free(buf);
+        buf = bigger;
+        cap *= 2;
+    }
+    if (buf && ferror(in)) {
+        free(buf);
+        buf = NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+/* --- commands --------------------------------------------------------------------- */
+
+static int cmd_put(char *key, char *value, int escaped) {
+    size_t klen, vlen;
+    if (!arg_bytes(key, escaped, &klen))
+        return EXIT_ERROR;
+    uint8_t *input = NULL;
+    const uint8_t *v = (const uint8_t *)value;
+    if (strcmp(value, "-") == 0) {
+        input = read_all(stdin, &vlen);
+        if (!input) {
+            perror("bitask: reading standard input");
+            return EXIT_ERROR;
+        }
+        v = input;
+    } else if (!arg_bytes(value, escaped, &vlen)) {
+        return EXIT_ERROR;
+    }
+    bitask *db;
+    int rc = open_store(0, &db);
+    if (rc == EXIT_OK) {
+        bitask_status st = bitask_put(db, (const uint8_t *)key, klen, v, vlen);
+        rc = finish_writes(db, st == BITASK_OK ? EXIT_OK : fail("put", st));
+    }
+    free(input);
+    return rc;
+}
+
+static int cmd_get(char *key, int escaped) {
+    size_t klen;
+    if (!arg_bytes(key, escaped, &klen))
+        return EXIT_ERROR;
+    bitask *db;
+    int rc = open_store(1, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    uint8_t *v = NULL;
+    size_t n = 0;
+    bitask_status st = bitask_get(db, (const uint8_t *)key, klen, &v, &n);
+    if (st == BITASK_OK) {
+        if (escaped)
+            encode(stdout, v, n);
+        else
+            fwrite(v, 1, n, stdout);
+        putchar('\n');
+        bitask_free(v);
+    } else {
+        rc = st == BITASK_NOT_FOUND ? EXIT_NOT_FOUND : fail("get", st);
+    }
+    bitask_close(db);
+    return rc;
+}
+
+static int cmd_del(char *key, int escaped) {
+    size_t klen;
+    if (!arg_bytes(key, escaped, &klen))
+        return EXIT_ERROR;
+    bitask *db;
+    int rc = open_store(0, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_status st = bitask_remove(db, (const uint8_t *)key, klen);
+    if (st == BITASK_NOT_FOUND)
+        rc = EXIT_NOT_FOUND;
+    else if (st != BITASK_OK)
+        rc = fail("del", st);
+    return finish_writes(db, rc);
+}
+
+/* list (with_values 0) and dump (1). */
+static int cmd_iterate(char *prefix, int escaped, int with_values) {
+    size_t plen = 0;
+    if (prefix && !arg_bytes(prefix, escaped, &plen))
+        return EXIT_ERROR;
+    bitask *db;
+    int rc = open_store(1, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_iter *it = NULL;
+    bitask_status st = bitask_iter_new(db, (const uint8_t *)prefix, plen, &it);
+    if (st != BITASK_OK) {
+        bitask_close(db);
+        return fail("iterate", st);
+    }
+    if (with_values)
+        fputs("# bitask dump 1\n", stdout);
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    while ((st = bitask_iter_next(it, &k, &kl, &v, &vl)) == BITASK_OK) {
+        encode(stdout, k, kl);
+        if (with_values) {
+            putchar(' ');
+            encode(stdout, v, vl);
+        }
+        putchar('\n');
+    }
+    if (st != BITASK_NOT_FOUND)
+        rc = fail("iterate", st);
+    bitask_iter_free(it);
+    bitask_close(db);
+    return rc;
+}
+
+static int cmd_load(void) {
+    bitask *db;
+    int rc = open_store(0, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    long lineno = 0, stored = 0;
+    while (rc == EXIT_OK && (got = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        size_t n = (size_t)got;
+        if (n > 0 && line[n - 1] == '\n')
+            n--;
+        if (n == 0 || line[0] == '#')
+            continue;
+        char *space = memchr(line, ' ', n);
+        long klen = -1, vlen = -1;
+        if (space) {
+            klen = decode(line, (size_t)(space - line));
+            vlen = decode(space + 1, n - (size_t)(space - line) - 1);
+        }
+        if (klen <= 0 || vlen < 0) {
+            fprintf(stderr, "bitask: load: line %ld: expected \"KEY VALUE\" in the dump format\n",
+                    lineno);
+            rc = EXIT_ERROR;
+            break;
+        }
+        bitask_status st = bitask_put(db, (const uint8_t *)line, (size_t)klen,
+                                      (const uint8_t *)space + 1, (size_t)vlen);
+        if (st != BITASK_OK) {
+            char what[64];
+            snprintf(what, sizeof what, "load: line %ld", lineno);
+            rc = fail(what, st);
+        } else {
+            stored++;
+        }
+    }
+    free(line);
+    if (rc == EXIT_OK && ferror(stdin)) {
+        perror("bitask: load: reading standard input");
+        rc = EXIT_ERROR;
+    }
+    rc = finish_writes(db, rc);
+    if (rc == EXIT_OK)
+        fprintf(stderr, "bitask: loaded %ld pairs\n", stored);
+    return rc;
+}
+
+static int cmd_stats(void) {
+    bitask *db;
+    int rc = open_store(1, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_stats s;
+    bitask_status st = bitask_stat(db, &s);
+    if (st == BITASK_OK) {
+        printf("key_count %llu\n", (unsigned long long)s.key_count);
+        printf("live_bytes %llu\n", (unsigned long long)s.live_bytes);
+        printf("dead_bytes %llu\n", (unsigned long long)s.dead_bytes);
+        printf("data_files %llu\n", (unsigned long long)s.data_files);
+        printf("disk_bytes %llu\n", (unsigned long long)s.disk_bytes);
+        printf("torn_bytes %llu\n", (unsigned long long)s.torn_bytes);
+    } else {
+        rc = fail("stats", st);
+    }
+    bitask_close(db);
+    return rc;
+}
+
+static int cmd_compact(void) {
+    bitask *db;
+    int rc = open_store(0, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_status st = bitask_compact(db);
+    return finish_writes(db, st == BITASK_OK ? EXIT_OK : fail("compact", st));
+}
+
+int main(int argc, char **argv) {
+    int i = 1, escaped = 0;
+    if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+        fputs(usage_text, stdout);
+        return EXIT_OK;
+    }
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("bitask %s (library %s)\n", BITASK_VERSION_STRING, bitask_version());
+        return EXIT_OK;
+    }
+    if (i < argc && strcmp(argv[i], "-e") == 0) {
+        escaped = 1;
+        i++;
+    }
+    if (argc - i < 2)
+        return usage_error("expected a directory and a command");
+    dir = argv[i];
+    const char *cmd = argv[i + 1];
+    char **args = argv + i + 2;
+    int nargs = argc - i - 2;
+    int rc;
+    if (strcmp(cmd, "put") == 0 && nargs == 2)
+        rc = cmd_put(args[0], args[1], escaped);
+    else if (strcmp(cmd, "get") == 0 && nargs == 1)
+        rc = cmd_get(args[0], escaped);
+    else if (strcmp(cmd, "del") == 0 && nargs == 1)
+        rc = cmd_del(args[0], escaped);
+    else if (strcmp(cmd, "list") == 0 && nargs <= 1)
+        rc = cmd_iterate(nargs ? args[0] : NULL, escaped, 0);
+    else if (strcmp(cmd, "dump") == 0 && nargs == 0)
+        rc = cmd_iterate(NULL, escaped, 1);
+    else if (strcmp(cmd, "load") == 0 && nargs == 0)
+        rc = cmd_load();
+    else if (strcmp(cmd, "stats") == 0 && nargs == 0)
+        rc = cmd_stats();
+    else if (strcmp(cmd, "compact") == 0 && nargs == 0)
+        rc = cmd_compact();
+    else
+        return usage_error("unknown command or wrong number of arguments");
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        perror("bitask: writing standard output");
+        return EXIT_ERROR;
+    }
+    return rc;
+}

@@ -1,0 +1,63 @@
+//! The committed header is what the build generates, and the README shows the example that
+//! the tests compile.
+
+use std::path::Path;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+#[test]
+fn committed_header_is_up_to_date() {
+    let generated = include_str!(concat!(env!("OUT_DIR"), "/bitask.h"));
+    let committed = std::fs::read_to_string(Path::new(ROOT).join("include/bitask.h"))
+        .expect("include/bitask.h");
+    assert!(
+        committed == generated,
+        "include/bitask.h differs from the header generated from src/ffi/: run `make header` \
+         (or BITASK_UPDATE_HEADER=1 cargo build) and commit the result"
+    );
+}
+
+#[test]
+fn header_versions_follow_the_crate() {
+    let header = include_str!(concat!(env!("OUT_DIR"), "/bitask.h"));
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(header.contains(&format!("#define BITASK_VERSION_STRING \"{version}\"")));
+    let parts: Vec<&str> = version.split('.').collect();
+    for (name, value) in ["MAJOR", "MINOR", "PATCH"].iter().zip(&parts) {
+        assert!(
+            header.contains(&format!("#define BITASK_VERSION_{name} {value}\n")),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn header_has_nothing_cgo_or_zig_cannot_take() {
+    let header = include_str!(concat!(env!("OUT_DIR"), "/bitask.h"));
+    assert!(header.contains("#ifdef __cplusplus\nextern \"C\" {"));
+    assert!(!header.contains("..."), "variadic function");
+    assert!(!header.contains("union"), "union");
+    for line in header.lines() {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix("#define ") {
+            let name = rest.split_whitespace().next().unwrap_or("");
+            assert!(!name.contains('('), "function-like macro: {line}");
+        }
+        assert!(
+            !(t.contains(':') && t.ends_with(';') && t.contains("uint")),
+            "bitfield: {line}"
+        );
+    }
+}
+
+#[test]
+fn readme_embeds_the_tested_example() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).expect("README.md");
+    let example = std::fs::read_to_string(Path::new(ROOT).join("c_tests/readme_example.c"))
+        .expect("c_tests/readme_example.c");
+    let block = format!("```c\n{example}```\n");
+    assert!(
+        readme.contains(&block),
+        "README.md must contain c_tests/readme_example.c verbatim in a ```c block"
+    );
+}
