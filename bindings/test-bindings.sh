@@ -8,9 +8,9 @@
 #   2. stages `make install DESTDIR=$BINDINGS_STAGE PREFIX=/usr`;
 #   3. points pkg-config (PKG_CONFIG_PATH, PKG_CONFIG_SYSROOT_DIR) and the
 #      dynamic loader (LD_LIBRARY_PATH) at the staged library;
-#   4. runs `go vet` and `go test -race` in bindings/go, and `zig build test`
-#      in bindings/zig twice: with pkg-config, and with -Dinclude-dir/-Dlib-dir
-#      (its run path, without LD_LIBRARY_PATH).
+#   4. runs gofmt, `go vet` and `go test -race` in bindings/go, and `zig fmt`
+#      and `zig build test` in bindings/zig, twice: with pkg-config, and with
+#      -Dinclude-dir/-Dlib-dir (its run path, without LD_LIBRARY_PATH).
 #
 # Environment: BINDINGS_STAGE (staging directory, emptied first; required),
 # MAKE (default make), GO (default go), ZIG (a zig command; default as above),
@@ -143,6 +143,7 @@ if $have_go; then
 	say "$("$go_cmd" version)"
 	# No module may be fetched: the binding uses the standard library only.
 	export GOPROXY=off GO111MODULE=on
+	if run_suite go-fmt "$here/go" sh -c 'out=$(gofmt -l .) && [ -z "$out" ] || { echo "not gofmt-formatted: $out"; exit 1; }'; then :; fi
 	if run_suite go-vet "$here/go" "$go_cmd" vet ./...; then :; fi
 	if run_suite go-test "$here/go" "$go_cmd" test -race -count=1 -v ./...; then :; fi
 	# Count the top-level tests and examples.
@@ -156,6 +157,8 @@ fi
 if $have_zig; then
 	say "zig $($zig_cmd version)"
 	# shellcheck disable=SC2086 # zig_cmd may be "python3 -m ziglang"
+	if run_suite zig-fmt "$here/zig" $zig_cmd fmt --check build.zig build.zig.zon src test; then :; fi
+	# shellcheck disable=SC2086
 	if run_suite zig-test "$here/zig" $zig_cmd build test --summary all; then :; fi
 	# The same tests with the directories given by hand, found through the
 	# run path instead of LD_LIBRARY_PATH.

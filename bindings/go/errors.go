@@ -22,14 +22,16 @@ var (
 	ErrWriterLock = errors.New("bitask: store is locked by another writer")
 	// ErrReadOnly: a write on a handle opened with Options.ReadOnly.
 	ErrReadOnly = errors.New("bitask: handle is read-only")
-	// ErrIO: the operating system failed an operation.
+	// ErrIO: the operating system failed an operation, or the handle stopped
+	// accepting writes after a failure it cannot undo (a failed fsync): close
+	// it and open the store again.
 	ErrIO = errors.New("bitask: I/O error")
 	// ErrCorruption: stored data failed its checksum or is malformed.
 	ErrCorruption = errors.New("bitask: corruption")
 	// ErrTooLarge: a key or value is longer than the library's limit.
 	ErrTooLarge = errors.New("bitask: key or value too large")
-	// ErrInternal: a bug in the library, or a handle that stopped accepting
-	// writes after a failure it cannot undo (reopen the store).
+	// ErrInternal: a bug inside the library (a caught panic), or a status
+	// code this package does not know.
 	ErrInternal = errors.New("bitask: internal error")
 	// ErrIncompatible: a file was written by an unknown or newer format.
 	ErrIncompatible = errors.New("bitask: incompatible format")

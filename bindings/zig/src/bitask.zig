@@ -70,28 +70,28 @@ pub const Status = enum(c_int) {
 
     /// The library's short description of the status.
     pub fn description(s: Status) []const u8 {
-        return std.mem.span(c.bitask_strerror(@intFromEnum(s)));
+        return std.mem.span(c.bitask_strerror(@backingInt(s)));
     }
 };
 
 comptime {
     // The numbers above are the header's.
-    std.debug.assert(c.BITASK_OK == @intFromEnum(Status.ok));
-    std.debug.assert(c.BITASK_NOT_FOUND == @intFromEnum(Status.not_found));
-    std.debug.assert(c.BITASK_BUFFER_TOO_SMALL == @intFromEnum(Status.buffer_too_small));
-    std.debug.assert(c.BITASK_ERR_INVALID_ARGUMENT == @intFromEnum(Status.invalid_argument));
-    std.debug.assert(c.BITASK_ERR_WRITER_LOCK == @intFromEnum(Status.writer_lock));
-    std.debug.assert(c.BITASK_ERR_READ_ONLY == @intFromEnum(Status.read_only));
-    std.debug.assert(c.BITASK_ERR_IO == @intFromEnum(Status.io));
-    std.debug.assert(c.BITASK_ERR_CORRUPTION == @intFromEnum(Status.corruption));
-    std.debug.assert(c.BITASK_ERR_TOO_LARGE == @intFromEnum(Status.too_large));
-    std.debug.assert(c.BITASK_ERR_INTERNAL == @intFromEnum(Status.internal));
-    std.debug.assert(c.BITASK_ERR_INCOMPATIBLE == @intFromEnum(Status.incompatible));
+    std.debug.assert(c.BITASK_OK == @backingInt(Status.ok));
+    std.debug.assert(c.BITASK_NOT_FOUND == @backingInt(Status.not_found));
+    std.debug.assert(c.BITASK_BUFFER_TOO_SMALL == @backingInt(Status.buffer_too_small));
+    std.debug.assert(c.BITASK_ERR_INVALID_ARGUMENT == @backingInt(Status.invalid_argument));
+    std.debug.assert(c.BITASK_ERR_WRITER_LOCK == @backingInt(Status.writer_lock));
+    std.debug.assert(c.BITASK_ERR_READ_ONLY == @backingInt(Status.read_only));
+    std.debug.assert(c.BITASK_ERR_IO == @backingInt(Status.io));
+    std.debug.assert(c.BITASK_ERR_CORRUPTION == @backingInt(Status.corruption));
+    std.debug.assert(c.BITASK_ERR_TOO_LARGE == @backingInt(Status.too_large));
+    std.debug.assert(c.BITASK_ERR_INTERNAL == @backingInt(Status.internal));
+    std.debug.assert(c.BITASK_ERR_INCOMPATIBLE == @backingInt(Status.incompatible));
 }
 
 /// Converts a status code into the error of this binding (void for OK).
 pub fn check(status: anytype) Error!void {
-    const s: Status = @enumFromInt(@as(c_int, @intCast(status)));
+    const s: Status = @fromBackingInt(@intCast(@as(c_int, @intCast(status))));
     return switch (s) {
         .ok => {},
         .not_found => error.NotFound,

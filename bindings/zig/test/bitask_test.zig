@@ -558,17 +558,51 @@ test "many threads on one handle" {
 
 test "status codes map to errors and back" {
     const all = [_]bitask.Error{
-        error.NotFound,   error.BufferTooSmall, error.InvalidArgument, error.WriterLock,
-        error.ReadOnly,   error.Io,             error.Corruption,      error.TooLarge,
-        error.Internal,   error.Incompatible,
+        error.NotFound, error.BufferTooSmall, error.InvalidArgument, error.WriterLock,
+        error.ReadOnly, error.Io,             error.Corruption,      error.TooLarge,
+        error.Internal, error.Incompatible,
     };
     try bitask.check(@as(c_int, 0));
     for (all, 1..) |err, code| {
         const status = bitask.statusOf(err);
-        try testing.expectEqual(@as(c_int, @intCast(code)), @intFromEnum(status));
-        try testing.expectError(err, bitask.check(@intFromEnum(status)));
+        try testing.expectEqual(@as(c_int, @intCast(code)), @backingInt(status));
+        try testing.expectError(err, bitask.check(@backingInt(status)));
         try testing.expect(status.description().len > 0);
     }
     try testing.expectError(error.Internal, bitask.check(@as(c_int, 99)));
     try testing.expect(std.mem.find(u8, bitask.Status.writer_lock.description(), "locked") != null);
+}
+
+test "the README's example" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    const allocator = testing.allocator;
+
+    var db = try bitask.DB.open(s.path(), .{ .sync = .always });
+    defer db.close();
+
+    try db.put("user:1", "ada");
+
+    const value = try db.get(allocator, "user:1");
+    defer allocator.free(value);
+    try testing.expectEqualStrings("ada", value);
+
+    var it = try db.iterator("user:");
+    defer it.deinit();
+    var n: usize = 0;
+    while (try it.next()) |entry| : (n += 1) {
+        try testing.expectEqualStrings("user:1", entry.key);
+        try testing.expectEqualStrings("ada", entry.value);
+    }
+    try testing.expectEqual(@as(usize, 1), n);
+
+    // The error-reporting snippet.
+    const second = bitask.DB.open(s.path(), .{}) catch |err| blk: {
+        var buf: [512]u8 = undefined;
+        try testing.expectEqual(error.WriterLock, err);
+        try testing.expect(bitask.lastErrorMessage(&buf).len > 0);
+        break :blk null;
+    };
+    try testing.expect(second == null);
 }
