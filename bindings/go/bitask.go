@@ -183,6 +183,9 @@ func Open(path string, opts *Options) (*DB, error) {
 // Close closes the store, releasing its writer lock and any Iterator still
 // open on it. It waits for calls in flight on other goroutines. Closing again
 // does nothing; any other method returns ErrClosed after Close.
+//
+// The library cannot report a failure while closing, so Close returns nil;
+// call Sync first when the outcome matters.
 func (db *DB) Close() error {
 	db.h.close()
 	runtime.SetFinalizer(db, nil)

@@ -235,8 +235,9 @@ pub const DB = struct {
     /// active file, and releases the writer lock. Must be the last call on
     /// the handle, after every iterator is deinit'ed. A failure here cannot
     /// be reported: call `sync` first when it matters.
-    pub fn close(db: DB) void {
+    pub fn close(db: *DB) void {
         c.bitask_close(db.handle);
+        db.* = undefined;
     }
 
     /// Stores `value` under `key`, replacing any earlier value.
