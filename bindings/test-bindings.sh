@@ -100,22 +100,38 @@ include_dir=$(dirname "$header")
 lib_dir=$(dirname "$lib")
 
 PKG_CONFIG_PATH=$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
-# bitask.pc names /usr paths (PREFIX=/usr); the sysroot maps them into the stage.
-PKG_CONFIG_SYSROOT_DIR=$stage
 LD_LIBRARY_PATH=$lib_dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR LD_LIBRARY_PATH
+export PKG_CONFIG_PATH LD_LIBRARY_PATH
 
-# Check that pkg-config leads into the stage before blaming a binding.
-cflags=$(pkg-config --cflags bitask) || { say "ERROR: pkg-config cannot resolve bitask with PKG_CONFIG_PATH=$PKG_CONFIG_PATH"; exit 1; }
-libs=$(pkg-config --libs bitask)
+# True when pkg-config's flags for bitask lead to the staged header and library.
+pkg_config_reaches_stage() {
+	cflags=$(pkg-config --cflags bitask) || return 1
+	libs=$(pkg-config --libs bitask) || return 1
+	inc_ok=false
+	lib_ok=false
+	for flag in $cflags; do
+		case $flag in -I*) [ -f "${flag#-I}/bitask.h" ] && inc_ok=true ;; esac
+	done
+	for flag in $libs; do
+		case $flag in -L*) [ -e "${flag#-L}/libbitask.so" ] && lib_ok=true ;; esac
+	done
+	$inc_ok && $lib_ok
+}
+
+# A bitask.pc naming its install paths (/usr/...) needs the stage as sysroot;
+# one relative to its own location (${pcfiledir}) needs none.
+PKG_CONFIG_SYSROOT_DIR=$stage
+export PKG_CONFIG_SYSROOT_DIR
+if ! pkg_config_reaches_stage; then
+	unset PKG_CONFIG_SYSROOT_DIR
+	if ! pkg_config_reaches_stage; then
+		say "ERROR: pkg-config's flags for bitask do not lead to the staged bitask.h and libbitask.so"
+		say "  PKG_CONFIG_PATH=$PKG_CONFIG_PATH; bitask.pc:"
+		sed 's/^/    /' "$pc"
+		exit 1
+	fi
+fi
 say "pkg-config bitask: $cflags $libs"
-case " $cflags $libs " in
-*"$stage"*) ;;
-*)
-	say "ERROR: pkg-config's flags for bitask do not point into the stage $stage"
-	exit 1
-	;;
-esac
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
