@@ -133,6 +133,13 @@ if ! pkg_config_reaches_stage; then
 fi
 say "pkg-config bitask: $cflags $libs"
 
+# Caches live under $HOME; without one, keep them beside the stage (never in the tree).
+if [ -z "${HOME:-}" ]; then
+	caches=$(dirname "$stage")/bindings-caches
+	export GOCACHE="${GOCACHE:-$caches/go-build}" GOPATH="${GOPATH:-$caches/go}"
+	export ZIG_GLOBAL_CACHE_DIR="${ZIG_GLOBAL_CACHE_DIR:-$caches/zig}"
+fi
+
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 
