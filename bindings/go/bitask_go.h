@@ -60,7 +60,9 @@ static inline bitask_go_result bitask_go_open(const char *path, int use_opts,
 	}
 	bitask_options *o = bitask_options_new();
 	if (o == NULL) {
-		return bitask_go_done(BITASK_ERR_INTERNAL);
+		// Out of memory: no library message (the thread's last one is stale).
+		bitask_go_result r = {BITASK_ERR_INTERNAL, NULL, 0};
+		return r;
 	}
 	int st = BITASK_OK;
 	if (st == BITASK_OK && max_file_size != 0) {
