@@ -133,7 +133,7 @@ if ! pkg_config_reaches_stage; then
 fi
 say "pkg-config bitask: $cflags $libs"
 
-# Caches live under $HOME; without one, keep them beside the stage (never in the tree).
+# Caches live under $HOME; without one, keep them beside the stage (an ignored directory).
 if [ -z "${HOME:-}" ]; then
 	caches=$(dirname "$stage")/bindings-caches
 	export GOCACHE="${GOCACHE:-$caches/go-build}" GOPATH="${GOPATH:-$caches/go}"
