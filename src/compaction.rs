@@ -133,10 +133,7 @@ impl Outputs<'_> {
     }
 
     fn is_live(&self, r: &Scanned<'_>, no: u32) -> bool {
-        self.db
-            .keydir
-            .get(r.key)
-            .is_some_and(|loc| loc.file == no && loc.offset as u64 == r.offset)
+        self.db.keydir.is_at(r.key, no, r.offset as u32)
     }
 
     fn start_part(&mut self) -> Result<()> {
@@ -282,8 +279,7 @@ fn swap(db: &Shared, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -> Re
             let to = Location {
                 file: no,
                 offset: e.offset as u32,
-                value_len: e.value_len,
-                seq: e.seq,
+                rec_len: crate::record::record_len(e.key.len(), e.value_len as usize) as u32,
             };
             db.keydir.relocate_if_at(e.key, from_no, from_off, to);
         }

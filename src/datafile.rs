@@ -193,6 +193,30 @@ impl DataFile {
         Ok(())
     }
 
+    /// True when the record at `offset` is one of `key` (reads its header and key only).
+    pub fn key_matches(&self, offset: u64, key: &[u8]) -> Result<bool> {
+        let mut header = [0u8; HEADER_LEN];
+        self.file
+            .read_exact_at(offset, &mut [&mut header])
+            .map_err(|e| Error::io("read", self.path(), e))?;
+        let key_len = u32::from_le_bytes(header[21..25].try_into().unwrap());
+        if key_len as usize != key.len() {
+            return Ok(false);
+        }
+        let mut small = [0u8; 64];
+        let mut large = Vec::new();
+        let stored_key: &mut [u8] = if key.len() <= small.len() {
+            &mut small[..key.len()]
+        } else {
+            large.resize(key.len(), 0);
+            &mut large
+        };
+        self.file
+            .read_exact_at(offset + HEADER_LEN as u64, &mut [stored_key])
+            .map_err(|e| Error::io("read", self.path(), e))?;
+        Ok(stored_key == key)
+    }
+
     /// Appends a whole record at `offset`.
     pub fn write_record(
         &self,

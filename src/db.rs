@@ -65,6 +65,8 @@ pub(crate) struct Shared {
     pub writer: Option<Mutex<Writer>>,
     pub live_bytes: AtomicU64,
     pub torn_bytes: AtomicU64,
+    /// Largest sequence number loaded (read-only handles continue from it on refresh).
+    pub loaded_seq: AtomicU64,
     commit: GroupCommit,
     stopped: AtomicBool,
     stop_reason: Mutex<String>,
@@ -155,7 +157,7 @@ impl Bitask {
             })?)
         };
         let (keydir, rec) = load_retrying(&*vfs, &dir, opts.read_only, KeyDir::new)?;
-        let live = recovery::live_bytes(&keydir);
+        let live = keydir.live_bytes();
         let writer = if opts.read_only {
             None
         } else {
@@ -173,6 +175,7 @@ impl Bitask {
             writer,
             live_bytes: AtomicU64::new(live),
             torn_bytes: AtomicU64::new(rec.torn_bytes),
+            loaded_seq: AtomicU64::new(rec.next_seq - 1),
             commit: GroupCommit::default(),
             stopped: AtomicBool::new(false),
             stop_reason: Mutex::new(String::new()),
@@ -220,17 +223,11 @@ impl Bitask {
     ) -> Result<Option<B>> {
         let key = key.as_ref();
         check_key(key)?;
-        self.shared.keydir.with_entry(key, |entry| {
-            let Some((loc, shard)) = entry else {
-                return Ok(None);
-            };
-            let file = shard
-                .file(loc.file)
-                .expect("the key directory's files are open");
-            let len = loc.value_len as usize;
+        self.shared.keydir.with_entry(key, |loc, file| {
+            let len = loc.value_len(key.len());
             let mut buf = make(len);
             file.read_value(loc.offset as u64, key, &mut buf.as_mut()[..len])?;
-            Ok(Some(buf))
+            Ok(buf)
         })
     }
 
@@ -239,18 +236,12 @@ impl Bitask {
     pub fn get_into(&self, key: impl AsRef<[u8]>, buf: &mut [u8]) -> Result<Option<usize>> {
         let key = key.as_ref();
         check_key(key)?;
-        self.shared.keydir.with_entry(key, |entry| {
-            let Some((loc, shard)) = entry else {
-                return Ok(None);
-            };
-            let len = loc.value_len as usize;
+        self.shared.keydir.with_entry(key, |loc, file| {
+            let len = loc.value_len(key.len());
             if len <= buf.len() {
-                let file = shard
-                    .file(loc.file)
-                    .expect("the key directory's files are open");
                 file.read_value(loc.offset as u64, key, &mut buf[..len])?;
             }
-            Ok(Some(len))
+            Ok(len)
         })
     }
 
@@ -258,7 +249,7 @@ impl Bitask {
     pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         let key = key.as_ref();
         check_key(key)?;
-        Ok(self.shared.keydir.get(key).is_some())
+        Ok(self.shared.keydir.get(key)?.is_some())
     }
 
     /// Deletes `key`: appends a tombstone. [`Error::KeyNotFound`] (and nothing written) when
@@ -295,12 +286,21 @@ impl Bitask {
 
     /// All keys in byte order, with their values read as the iterator reaches them (keys
     /// removed meanwhile are skipped). The keys are a snapshot taken now.
+    ///
+    /// Taking the snapshot reads the keys back from the data files; if that fails, the
+    /// iterator's first item is the error (use [`Bitask::try_iter_prefix`] to get it at once).
     pub fn iter(&self) -> Iter {
-        Iter::new(self.shared.clone(), b"")
+        self.iter_prefix(b"")
     }
 
     /// Like [`Bitask::iter`], restricted to keys that start with `prefix`.
     pub fn iter_prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
+        self.try_iter_prefix(prefix)
+            .unwrap_or_else(|e| Iter::failed(self.shared.clone(), e))
+    }
+
+    /// Like [`Bitask::iter_prefix`], reporting a failure to take the snapshot at once.
+    pub fn try_iter_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Iter> {
         Iter::new(self.shared.clone(), prefix.as_ref())
     }
 
@@ -373,7 +373,7 @@ impl Shared {
         check_value(value)?;
         let mut w = lock(self.writer()?);
         self.check_running()?;
-        if tombstone && self.keydir.get(key).is_none() {
+        if tombstone && self.keydir.get(key)?.is_none() {
             return Err(Error::KeyNotFound);
         }
         let len = record::record_len(key.len(), value.len());
@@ -400,8 +400,7 @@ impl Shared {
         let loc = Location {
             file: active.no,
             offset: offset as u32,
-            value_len: value.len() as u32,
-            seq,
+            rec_len: len as u32,
         };
         w.next_seq += 1;
         let old = if tombstone {
@@ -409,7 +408,10 @@ impl Shared {
         } else {
             self.keydir.insert(key, loc)
         };
-        let freed = old.map_or(0, |o| record::record_len(key.len(), o.value_len as usize));
+        // The record is on disk; an index failure (an I/O error confirming a key) would leave
+        // memory behind the disk, so no further writes are accepted.
+        let old = old.inspect_err(|e| self.stop(e))?;
+        let freed = old.map_or(0, |o| o.rec_len as u64);
         let added = if tombstone { 0 } else { len };
         // Writers are serialized, so a load-modify-store cannot race another writer.
         let live = self.live_bytes.load(Ordering::Relaxed);

@@ -1,10 +1,12 @@
-//! Ordered iteration: a sorted snapshot of the keys, values read as the iterator reaches them.
+//! Ordered iteration: a sorted snapshot of the live keys, values read as the iterator reaches
+//! them. The key directory keeps no keys, so the snapshot reads them back from the data files
+//! (one sequential pass), keeping each record the directory still points at.
 
 use std::sync::Arc;
 
-use crate::db::Shared;
-use crate::error::Result;
-use crate::keydir::KeySnapshot;
+use crate::datafile::{DataFile, Scanner, FILE_HEADER_LEN};
+use crate::db::{lock, Shared};
+use crate::error::{Error, Result};
 
 /// Iterator over `(key, value)` pairs in key byte order, from [`crate::Bitask::iter`]. Keys
 /// are those present when the iterator was made; a key removed since is skipped, and a key
@@ -13,15 +15,27 @@ pub struct Iter {
     shared: Arc<Shared>,
     keys: KeySnapshot,
     pos: usize,
+    /// A failure taking the snapshot, reported by the first `next`.
+    failed: Option<Error>,
 }
 
 impl Iter {
-    pub(crate) fn new(shared: Arc<Shared>, prefix: &[u8]) -> Iter {
-        let keys = shared.keydir.keys_with_prefix(prefix);
-        Iter {
+    pub(crate) fn new(shared: Arc<Shared>, prefix: &[u8]) -> Result<Iter> {
+        let keys = snapshot(&shared, prefix)?;
+        Ok(Iter {
             shared,
             keys,
             pos: 0,
+            failed: None,
+        })
+    }
+
+    pub(crate) fn failed(shared: Arc<Shared>, error: Error) -> Iter {
+        Iter {
+            shared,
+            keys: KeySnapshot::default(),
+            pos: 0,
+            failed: Some(error),
         }
     }
 
@@ -33,20 +47,16 @@ impl Iter {
     /// The next live key and its value, written into the caller's buffers (reused across
     /// calls, so iteration allocates nothing per key). `Ok(false)` at the end.
     pub fn next_into(&mut self, key: &mut Vec<u8>, value: &mut Vec<u8>) -> Result<bool> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         while let Some(k) = self.keys.get(self.pos) {
             self.pos += 1;
-            let found = self.shared.keydir.with_entry(k, |entry| {
-                let Some((loc, shard)) = entry else {
-                    return Ok(false);
-                };
-                let file = shard
-                    .file(loc.file)
-                    .expect("the key directory's files are open");
-                value.resize(loc.value_len as usize, 0);
-                file.read_value(loc.offset as u64, k, value)?;
-                Ok::<bool, crate::Error>(true)
+            let found = self.shared.keydir.with_entry(k, |loc, file| {
+                value.resize(loc.value_len(k.len()), 0);
+                file.read_value(loc.offset as u64, k, value)
             })?;
-            if found {
+            if found.is_some() {
                 key.clear();
                 key.extend_from_slice(k);
                 return Ok(true);
@@ -67,4 +77,82 @@ impl Iterator for Iter {
             Err(e) => Some(Err(e)),
         }
     }
+}
+
+/// Sorted keys, stored back to back.
+#[derive(Default, Debug)]
+struct KeySnapshot {
+    bytes: Vec<u8>,
+    spans: Vec<(usize, u32)>,
+}
+
+impl KeySnapshot {
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        self.spans
+            .get(i)
+            .map(|&(s, l)| &self.bytes[s..s + l as usize])
+    }
+
+    fn push(&mut self, key: &[u8]) {
+        self.spans.push((self.bytes.len(), key.len() as u32));
+        self.bytes.extend_from_slice(key);
+    }
+
+    fn sort_dedup(&mut self) {
+        let bytes = &self.bytes;
+        let key = |&(s, l): &(usize, u32)| &bytes[s..s + l as usize];
+        self.spans.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        self.spans.dedup_by(|a, b| key(a) == key(b));
+    }
+}
+
+/// The live keys starting with `prefix`, sorted. Holds off compaction while it reads, so no
+/// record moves between files under it; a key written meanwhile may or may not be included.
+fn snapshot(shared: &Shared, prefix: &[u8]) -> Result<KeySnapshot> {
+    let _no_merge = lock(&shared.merging);
+    let active_end = shared
+        .writer
+        .as_ref()
+        .and_then(|w| lock(w).active.as_ref().map(|a| (a.file.id(), a.end)));
+    let files: Vec<(u32, Arc<DataFile>, Option<u64>)> = lock(&shared.files)
+        .by_id
+        .values()
+        .map(|e| {
+            let end = match active_end {
+                Some((id, end)) if id == e.file.id() => Some(end),
+                _ if e.active => Some(e.scanned_to),
+                _ => None,
+            };
+            (e.no, e.file.clone(), end)
+        })
+        .collect();
+    let mut snap = KeySnapshot::default();
+    for (no, file, end) in files {
+        let end = match end {
+            Some(end) => end,
+            None => file
+                .file
+                .len()
+                .map_err(|e| Error::io("stat", file.path(), e))?,
+        };
+        let path = file.path();
+        let mut scanner = Scanner::new(&*file.file, FILE_HEADER_LEN as u64, end);
+        while let Ok(Some(r)) = scanner
+            .next_record()
+            .map_err(|e| Error::io("read", &path, e))?
+        {
+            let live = !r.header.is_tombstone()
+                && r.key.starts_with(prefix)
+                && shared.keydir.is_at(r.key, no, r.offset as u32);
+            if live {
+                snap.push(r.key);
+            }
+        }
+    }
+    snap.sort_dedup();
+    Ok(snap)
 }

@@ -1,22 +1,25 @@
-//! The key directory: for every live key, where its newest value lives.
+//! The key directory: for every live key, where its newest record lives.
 //!
-//! Memory is the headline cost of Bitcask, so the directory is built for it: keys are
-//! hash-sharded into 64 shards, each an open-addressing table of one control byte (a 7-bit
-//! hash tag) and one 32-bit arena offset per slot, over an arena of packed entries
-//! `[file u32][offset u32][value length u32][seq u64][key length varint][key]`. That is about
-//! 21 bytes per entry beyond the key plus 5 bytes per slot at 57-87% load: under 32 bytes per
-//! key, where a `HashMap<Vec<u8>, _>` spends over 80. Ordered iteration sorts a snapshot of the
-//! keys (see `keys_with_prefix`).
+//! Memory is the headline cost of Bitcask, so the directory keeps no keys at all: the key is
+//! in the record it points at, and a lookup confirms a candidate by reading that record's key
+//! (from the page cache; a get reads the record anyway). What stays in memory is one 16-byte
+//! slot per key: a 32-bit hash, the file number, the record's offset and its length. The slots
+//! live in 64 shards, each a Robin Hood open-addressing table kept between 58% and 88% full
+//! (capacity grows by half, so the table is never mostly empty): 18-28 bytes per key in all,
+//! where Riak's bitcask spends about 91 plus the key. Ordered iteration reads the keys back
+//! from the data files (see `iter`).
 //!
 //! Concurrency: each shard has its own `RwLock`, on its own cache line, so readers of
-//! different keys touch no shared memory; a reader holds its shard's read lock while it copies
-//! the value out, which is what keeps the data file it reads alive (see `Shard::file`).
+//! different keys share no memory; a reader holds its shard's read lock while it copies the
+//! value out, which keeps the data file it reads alive (see `Shard::file`). Slots move only
+//! under the shard's write lock.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::datafile::DataFile;
+use crate::error::Result;
 
 /// Where a key's newest record lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,17 +27,23 @@ pub struct Location {
     /// The file's number in the key directory's file table (not its id).
     pub file: u32,
     pub offset: u32,
-    pub value_len: u32,
-    pub seq: u64,
+    /// Length of the whole record (header, key and value).
+    pub rec_len: u32,
+}
+
+impl Location {
+    /// The value's length, for a record of `key_len`-byte key.
+    pub fn value_len(&self, key_len: usize) -> usize {
+        self.rec_len as usize - crate::record::HEADER_LEN - key_len
+    }
 }
 
 const SHARD_BITS: u32 = 6;
 const SHARDS: usize = 1 << SHARD_BITS;
-const EMPTY: u8 = 0;
-const DELETED: u8 = 1;
-const META_LEN: usize = 20;
-const CHUNK_BITS: u32 = 18;
-const CHUNK_SIZE: usize = 1 << CHUNK_BITS;
+/// Grow when more than 7/8 of the slots are full.
+const MAX_LOAD_NUM: usize = 7;
+const MAX_LOAD_DEN: usize = 8;
+const MIN_CAPACITY: usize = 8;
 
 #[repr(align(128))]
 struct Padded(RwLock<Shard>);
@@ -51,13 +60,12 @@ impl Default for KeyDir {
     }
 }
 
-/// What `apply_if_newer` did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Applied {
-    /// The record is older than what the directory has: ignored.
-    Stale,
-    /// The record became the key's entry (or removed it); the replaced entry, if any.
-    Replaced(Option<Location>),
+/// A key's hash, split: which shard, and the 32 bits kept in the slot (never 0, which marks
+/// an empty slot).
+#[derive(Clone, Copy)]
+struct Hash {
+    shard: usize,
+    h32: u32,
 }
 
 impl KeyDir {
@@ -71,7 +79,7 @@ impl KeyDir {
     fn with_seed(seed: (u64, u64)) -> KeyDir {
         KeyDir {
             shards: (0..SHARDS)
-                .map(|_| Padded(RwLock::new(Shard::new(seed))))
+                .map(|_| Padded(RwLock::new(Shard::default())))
                 .collect(),
             seed,
         }
@@ -82,20 +90,26 @@ impl KeyDir {
         KeyDir::with_seed(self.seed)
     }
 
-    fn hash(&self, key: &[u8]) -> u64 {
-        hash_key(self.seed, key)
+    fn hash(&self, key: &[u8]) -> Hash {
+        let h = hash_key(self.seed, key);
+        Hash {
+            shard: (h >> (64 - SHARD_BITS)) as usize,
+            h32: (h as u32).max(1),
+        }
     }
 
-    fn shard_of(&self, h: u64) -> &RwLock<Shard> {
-        &self.shards[(h >> (64 - SHARD_BITS)) as usize].0
+    fn read_shard(&self, h: Hash) -> RwLockReadGuard<'_, Shard> {
+        self.shards[h.shard]
+            .0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
-    fn read_shard(&self, h: u64) -> RwLockReadGuard<'_, Shard> {
-        self.shard_of(h).read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn write_shard(&self, h: u64) -> RwLockWriteGuard<'_, Shard> {
-        self.shard_of(h).write().unwrap_or_else(|p| p.into_inner())
+    fn write_shard(&self, h: Hash) -> RwLockWriteGuard<'_, Shard> {
+        self.shards[h.shard]
+            .0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn write_all(&self) -> impl Iterator<Item = RwLockWriteGuard<'_, Shard>> {
@@ -104,50 +118,70 @@ impl KeyDir {
             .map(|s| s.0.write().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Runs `f` with the key's location and the shard (for its file table) under the shard's
-    /// read lock: the file stays open and the location valid until `f` returns.
-    pub fn with_entry<R>(&self, key: &[u8], f: impl FnOnce(Option<(Location, &Shard)>) -> R) -> R {
+    fn read_all(&self) -> impl Iterator<Item = RwLockReadGuard<'_, Shard>> {
+        self.shards
+            .iter()
+            .map(|s| s.0.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Runs `f` with the key's location and its open data file, under the shard's read lock:
+    /// the file stays open and the location valid until `f` returns. `Ok(None)` when absent.
+    pub fn with_entry<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(Location, &DataFile) -> Result<R>,
+    ) -> Result<Option<R>> {
         let h = self.hash(key);
         let shard = self.read_shard(h);
-        match shard.find(key, h) {
-            Some(slot) => {
-                let loc = shard.location(slot);
-                f(Some((loc, &shard)))
+        match shard.find(key, h.h32)? {
+            Some(i) => {
+                let loc = shard.slots[i].location();
+                f(loc, shard.file(loc.file)).map(Some)
             }
-            None => f(None),
+            None => Ok(None),
         }
     }
 
-    pub fn get(&self, key: &[u8]) -> Option<Location> {
-        self.with_entry(key, |e| e.map(|(loc, _)| loc))
+    pub fn get(&self, key: &[u8]) -> Result<Option<Location>> {
+        self.with_entry(key, |loc, _| Ok(loc))
     }
 
     /// Sets the key's location, returning the one it replaces.
-    pub fn insert(&self, key: &[u8], loc: Location) -> Option<Location> {
+    pub fn insert(&self, key: &[u8], loc: Location) -> Result<Option<Location>> {
         let h = self.hash(key);
-        self.write_shard(h).insert(key, h, loc)
+        let mut shard = self.write_shard(h);
+        match shard.find(key, h.h32)? {
+            Some(i) => {
+                let old = shard.slots[i].location();
+                shard.slots[i].set_location(loc);
+                Ok(Some(old))
+            }
+            None => {
+                shard.insert_new(Slot::new(h.h32, loc));
+                Ok(None)
+            }
+        }
     }
 
     /// Removes the key, returning its location.
-    pub fn remove(&self, key: &[u8]) -> Option<Location> {
-        let h = self.hash(key);
-        self.write_shard(h).remove(key, h)
-    }
-
-    /// Applies a record found while loading files: it wins only with a greater sequence number
-    /// than the entry it would replace.
-    pub fn apply_if_newer(&self, key: &[u8], loc: Location, tombstone: bool) -> Applied {
+    pub fn remove(&self, key: &[u8]) -> Result<Option<Location>> {
         let h = self.hash(key);
         let mut shard = self.write_shard(h);
-        let current = shard.find(key, h).map(|slot| shard.location(slot));
-        if current.is_some_and(|c| c.seq > loc.seq) {
-            return Applied::Stale;
+        match shard.find(key, h.h32)? {
+            Some(i) => {
+                let old = shard.slots[i].location();
+                shard.remove_at(i);
+                Ok(Some(old))
+            }
+            None => Ok(None),
         }
-        if tombstone {
-            Applied::Replaced(shard.remove(key, h))
-        } else {
-            Applied::Replaced(shard.insert(key, h, loc))
-        }
+    }
+
+    /// True when the key's entry is exactly the record at (`file`, `offset`). Needs no read:
+    /// the location names the record.
+    pub fn is_at(&self, key: &[u8], file: u32, offset: u32) -> bool {
+        let h = self.hash(key);
+        self.read_shard(h).find_at(h.h32, file, offset).is_some()
     }
 
     /// Points the key at `new` if it still points at (`file`, `offset`): a merge moving a record
@@ -155,14 +189,10 @@ impl KeyDir {
     pub fn relocate_if_at(&self, key: &[u8], file: u32, offset: u32, new: Location) -> bool {
         let h = self.hash(key);
         let mut shard = self.write_shard(h);
-        match shard.find(key, h) {
-            Some(slot) => {
-                let cur = shard.location(slot);
-                let hit = cur.file == file && cur.offset == offset;
-                if hit {
-                    shard.set_location(slot, new);
-                }
-                hit
+        match shard.find_at(h.h32, file, offset) {
+            Some(i) => {
+                shard.slots[i].set_location(new);
+                true
             }
             None => false,
         }
@@ -190,54 +220,88 @@ impl KeyDir {
 
     /// Number of live keys.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.0.read().unwrap_or_else(|p| p.into_inner()).items)
+        self.read_all().map(|s| s.len).sum()
+    }
+
+    /// Sum of the record lengths of all live keys.
+    pub fn live_bytes(&self) -> u64 {
+        self.read_all()
+            .map(|s| {
+                s.slots
+                    .iter()
+                    .filter(|x| x.h32 != 0)
+                    .map(|x| x.rec_len as u64)
+                    .sum::<u64>()
+            })
             .sum()
     }
 
-    /// Sizes the tables for about `n` more keys, so loading does not rehash repeatedly.
-    pub fn reserve(&self, n: usize) {
-        let per_shard = n / SHARDS + n / SHARDS / 8 + 1;
-        for mut shard in self.write_all() {
-            shard.reserve(per_shard);
+    /// Applies `n` records in bulk, with the same result as applying them one by one in
+    /// order: they are scattered into one run per shard (keeping their order within a shard,
+    /// hence per key), then each shard's table is sized once and filled while it sits in the
+    /// CPU cache. `item(i)` gives record `i`: key, location, tombstone. Opening a store from
+    /// hint files is dominated by this.
+    pub fn apply_bulk<'a>(
+        &self,
+        n: usize,
+        item: impl Fn(usize) -> (&'a [u8], Location, bool),
+    ) -> Result<()> {
+        let mut shard_of = Vec::with_capacity(n);
+        let mut starts = [0usize; SHARDS + 1];
+        for i in 0..n {
+            let h = self.hash(item(i).0);
+            starts[h.shard + 1] += 1;
+            shard_of.push((h.shard as u8, h.h32));
         }
-    }
-
-    /// The keys starting with `prefix`, in byte order: a snapshot, taken one shard at a time.
-    pub fn keys_with_prefix(&self, prefix: &[u8]) -> KeySnapshot {
-        let mut snap = KeySnapshot::default();
-        for s in self.shards.iter() {
-            let shard = s.0.read().unwrap_or_else(|p| p.into_inner());
-            for slot in shard.full_slots() {
-                let key = shard.key(slot);
-                if key.starts_with(prefix) {
-                    let start = snap.bytes.len();
-                    snap.bytes.extend_from_slice(key);
-                    snap.spans.push((start, key.len() as u32));
+        for i in 0..SHARDS {
+            starts[i + 1] += starts[i];
+        }
+        // One sequential write stream per shard: cache friendly, unlike random indexing.
+        let mut next = starts;
+        let mut runs = vec![
+            (
+                0u32,
+                0u32,
+                Location {
+                    file: 0,
+                    offset: 0,
+                    rec_len: 0
+                }
+            );
+            n
+        ];
+        for (i, &(shard, h32)) in shard_of.iter().enumerate() {
+            let (_, loc, tombstone) = item(i);
+            let tagged = i as u32 | if tombstone { 1 << 31 } else { 0 };
+            runs[next[shard as usize]] = (h32, tagged, loc);
+            next[shard as usize] += 1;
+        }
+        drop(shard_of);
+        for (s, mut shard) in self.write_all().enumerate() {
+            let run = &runs[starts[s]..starts[s + 1]];
+            shard.reserve(run.len());
+            for &(h32, tagged, loc) in run {
+                let tombstone = tagged & (1 << 31) != 0;
+                // The key is fetched only to confirm a hash match: the records themselves are
+                // not touched again on the common path.
+                let key = || item((tagged & !(1 << 31)) as usize).0;
+                let found = shard.probe(h32, |s| {
+                    shard.file(s.file).key_matches(s.offset as u64, key())
+                })?;
+                match found {
+                    Some(slot) if tombstone => shard.remove_at(slot),
+                    Some(slot) => shard.slots[slot].set_location(loc),
+                    None if tombstone => {}
+                    None => shard.insert_new(Slot::new(h32, loc)),
                 }
             }
         }
-        let bytes = &snap.bytes;
-        snap.spans.sort_unstable_by(|a, b| {
-            bytes[a.0..a.0 + a.1 as usize].cmp(&bytes[b.0..b.0 + b.1 as usize])
-        });
-        snap
-    }
-
-    /// Every (key, location), shard by shard, under each shard's read lock in turn.
-    pub fn for_each(&self, mut f: impl FnMut(&[u8], Location)) {
-        for s in self.shards.iter() {
-            let shard = s.0.read().unwrap_or_else(|p| p.into_inner());
-            for slot in shard.full_slots() {
-                f(shard.key(slot), shard.location(slot));
-            }
-        }
+        Ok(())
     }
 
     /// Replaces every shard's entries and files with `other`'s, shard by shard (a reader sees
-    /// each key either before or after, never a mix within one key).
-    /// `other` must come from `new_like` on this directory (same hash seed).
+    /// each key either before or after, never a mix within one key). `other` must come from
+    /// `new_like` on this directory (same hash seed).
     pub fn replace_with(&self, other: KeyDir) {
         assert_eq!(
             self.seed, other.seed,
@@ -247,289 +311,178 @@ impl KeyDir {
             *mine = new.0.into_inner().unwrap_or_else(|p| p.into_inner());
         }
     }
-}
 
-/// Sorted keys, stored back to back.
-#[derive(Default, Debug)]
-pub struct KeySnapshot {
-    bytes: Vec<u8>,
-    spans: Vec<(usize, u32)>,
-}
-
-impl KeySnapshot {
-    pub fn len(&self) -> usize {
-        self.spans.len()
-    }
-
-    pub fn get(&self, i: usize) -> Option<&[u8]> {
-        self.spans
-            .get(i)
-            .map(|&(s, l)| &self.bytes[s..s + l as usize])
+    /// Bytes of memory the tables use.
+    #[cfg(test)]
+    pub fn memory_bytes(&self) -> usize {
+        self.read_all()
+            .map(|s| s.slots.capacity() * std::mem::size_of::<Slot>())
+            .sum()
     }
 }
 
-/// One shard: an open-addressing table over an arena of entries, plus the file table.
+/// One 16-byte table slot. `h32 == 0` marks an empty slot.
+#[derive(Clone, Copy, Default, Debug)]
+struct Slot {
+    h32: u32,
+    file: u32,
+    offset: u32,
+    rec_len: u32,
+}
+
+impl Slot {
+    fn new(h32: u32, loc: Location) -> Slot {
+        Slot {
+            h32,
+            file: loc.file,
+            offset: loc.offset,
+            rec_len: loc.rec_len,
+        }
+    }
+
+    fn location(&self) -> Location {
+        Location {
+            file: self.file,
+            offset: self.offset,
+            rec_len: self.rec_len,
+        }
+    }
+
+    fn set_location(&mut self, loc: Location) {
+        self.file = loc.file;
+        self.offset = loc.offset;
+        self.rec_len = loc.rec_len;
+    }
+}
+
+/// One shard: a Robin Hood table (entries sit as close to their home slot as the richer
+/// entries around them allow, so a lookup can stop as soon as it passes where its key would
+/// be), plus the file table.
+#[derive(Default)]
 pub struct Shard {
-    seed: (u64, u64),
-    ctrl: Vec<u8>,
-    slots: Vec<u32>,
-    items: usize,
-    deleted: usize,
-    arena: Arena,
+    slots: Vec<Slot>,
+    len: usize,
     files: Vec<Option<Arc<DataFile>>>,
 }
 
 impl Shard {
-    fn new(seed: (u64, u64)) -> Shard {
-        Shard {
-            seed,
-            ctrl: Vec::new(),
-            slots: Vec::new(),
-            items: 0,
-            deleted: 0,
-            arena: Arena::default(),
-            files: Vec::new(),
-        }
-    }
-
     /// The open file numbered `no`. It stays open at least while this shard is borrowed.
-    pub fn file(&self, no: u32) -> Option<&DataFile> {
-        self.files.get(no as usize).and_then(|f| f.as_deref())
+    fn file(&self, no: u32) -> &DataFile {
+        self.files
+            .get(no as usize)
+            .and_then(|f| f.as_deref())
+            .expect("every file the key directory points into is in its file table")
     }
 
-    fn mask(&self) -> usize {
-        self.ctrl.len().wrapping_sub(1)
+    /// The slot a hash would occupy in an empty table (multiply-shift: any capacity works).
+    fn home(&self, h32: u32) -> usize {
+        ((h32 as u64 * self.slots.len() as u64) >> 32) as usize
     }
 
-    fn find(&self, key: &[u8], h: u64) -> Option<usize> {
-        if self.ctrl.is_empty() {
-            return None;
-        }
-        let tag = tag_of(h);
-        let mask = self.mask();
-        let mut i = h as usize & mask;
-        loop {
-            let c = self.ctrl[i];
-            if c == EMPTY {
-                return None;
-            }
-            if c == tag && self.arena.key(self.slots[i]) == key {
-                return Some(i);
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    fn location(&self, slot: usize) -> Location {
-        self.arena.location(self.slots[slot])
-    }
-
-    fn set_location(&mut self, slot: usize, loc: Location) {
-        self.arena.set_location(self.slots[slot], loc);
-    }
-
-    fn key(&self, slot: usize) -> &[u8] {
-        self.arena.key(self.slots[slot])
-    }
-
-    fn full_slots(&self) -> impl Iterator<Item = usize> + '_ {
-        self.ctrl
-            .iter()
-            .enumerate()
-            .filter(|(_, &c)| c >= 0x80)
-            .map(|(i, _)| i)
-    }
-
-    fn insert(&mut self, key: &[u8], h: u64, loc: Location) -> Option<Location> {
-        if let Some(slot) = self.find(key, h) {
-            let old = self.location(slot);
-            self.set_location(slot, loc);
-            return Some(old);
-        }
-        self.reserve(1);
-        let mask = self.mask();
-        let mut i = h as usize & mask;
-        while self.ctrl[i] >= 0x80 {
-            i = (i + 1) & mask;
-        }
-        if self.ctrl[i] == DELETED {
-            self.deleted -= 1;
-        }
-        self.ctrl[i] = tag_of(h);
-        self.slots[i] = self.arena.push(key, loc);
-        self.items += 1;
-        None
-    }
-
-    fn remove(&mut self, key: &[u8], h: u64) -> Option<Location> {
-        let slot = self.find(key, h)?;
-        let old = self.location(slot);
-        self.arena.release(self.slots[slot]);
-        // A slot followed by an empty one ends no probe chain, so it can become empty again.
-        if self.ctrl[(slot + 1) & self.mask()] == EMPTY {
-            self.ctrl[slot] = EMPTY;
+    fn distance(&self, i: usize, h32: u32) -> usize {
+        let home = self.home(h32);
+        if i >= home {
+            i - home
         } else {
-            self.ctrl[slot] = DELETED;
-            self.deleted += 1;
+            i + self.slots.len() - home
         }
-        self.items -= 1;
-        if self.arena.garbage > 64 * 1024 && self.arena.garbage > self.arena.live() {
-            self.compact_arena();
-        }
-        Some(old)
     }
 
-    /// Makes room for `extra` more entries at a load of at most 7/8.
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.slots.len() {
+            0
+        } else {
+            i + 1
+        }
+    }
+
+    /// Probes the slots that could hold hash `h32`, in order, until `hit` accepts one.
+    fn probe(&self, h32: u32, mut hit: impl FnMut(&Slot) -> Result<bool>) -> Result<Option<usize>> {
+        if self.len == 0 {
+            return Ok(None);
+        }
+        let mut i = self.home(h32);
+        let mut d = 0;
+        loop {
+            let s = &self.slots[i];
+            if s.h32 == 0 || self.distance(i, s.h32) < d {
+                return Ok(None);
+            }
+            if s.h32 == h32 && hit(s)? {
+                return Ok(Some(i));
+            }
+            i = self.next(i);
+            d += 1;
+        }
+    }
+
+    /// The slot of `key`: candidates with its hash are confirmed by reading their record's key.
+    fn find(&self, key: &[u8], h32: u32) -> Result<Option<usize>> {
+        self.probe(h32, |s| self.file(s.file).key_matches(s.offset as u64, key))
+    }
+
+    /// The slot with hash `h32` pointing exactly at (`file`, `offset`).
+    fn find_at(&self, h32: u32, file: u32, offset: u32) -> Option<usize> {
+        self.probe(h32, |s| Ok(s.file == file && s.offset == offset))
+            .unwrap_or(None)
+    }
+
+    fn insert_new(&mut self, slot: Slot) {
+        self.reserve(1);
+        let mut carry = slot;
+        let mut i = self.home(carry.h32);
+        let mut d = 0;
+        loop {
+            if self.slots[i].h32 == 0 {
+                self.slots[i] = carry;
+                self.len += 1;
+                return;
+            }
+            let resident = self.distance(i, self.slots[i].h32);
+            if resident < d {
+                std::mem::swap(&mut carry, &mut self.slots[i]);
+                d = resident;
+            }
+            i = self.next(i);
+            d += 1;
+        }
+    }
+
+    /// Removes slot `i`, shifting the following displaced entries back (no tombstones).
+    fn remove_at(&mut self, mut i: usize) {
+        let mut j = self.next(i);
+        while self.slots[j].h32 != 0 && self.distance(j, self.slots[j].h32) > 0 {
+            self.slots[i] = self.slots[j];
+            i = j;
+            j = self.next(j);
+        }
+        self.slots[i] = Slot::default();
+        self.len -= 1;
+        let cap = self.slots.len();
+        if cap > MIN_CAPACITY && self.len * 4 < cap {
+            self.resize((self.len * 2).max(MIN_CAPACITY));
+        }
+    }
+
     fn reserve(&mut self, extra: usize) {
-        let need = self.items + self.deleted + extra;
-        if need * 8 <= self.ctrl.len() * 7 {
+        let need = self.len + extra;
+        if need * MAX_LOAD_DEN <= self.slots.len() * MAX_LOAD_NUM {
             return;
         }
-        let mut cap = self.ctrl.len().max(16);
-        while (self.items + extra) * 8 > cap * 7 {
-            cap *= 2;
+        let mut cap = self.slots.len().max(MIN_CAPACITY);
+        while need * MAX_LOAD_DEN > cap * MAX_LOAD_NUM {
+            cap += cap / 2;
         }
-        self.rehash(cap);
+        self.resize(cap);
     }
 
-    fn rehash(&mut self, cap: usize) {
-        let old_ctrl = std::mem::replace(&mut self.ctrl, vec![EMPTY; cap]);
-        let old_slots = std::mem::replace(&mut self.slots, vec![0; cap]);
-        self.deleted = 0;
-        let mask = cap - 1;
-        for (c, off) in old_ctrl.into_iter().zip(old_slots) {
-            if c < 0x80 {
-                continue;
-            }
-            let mut i = hash_key(self.seed, self.arena.key(off)) as usize & mask;
-            while self.ctrl[i] != EMPTY {
-                i = (i + 1) & mask;
-            }
-            self.ctrl[i] = c;
-            self.slots[i] = off;
+    fn resize(&mut self, cap: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); cap]);
+        self.len = 0;
+        for s in old.into_iter().filter(|s| s.h32 != 0) {
+            self.insert_new(s);
         }
     }
-
-    fn compact_arena(&mut self) {
-        let mut fresh = Arena::default();
-        for i in 0..self.ctrl.len() {
-            if self.ctrl[i] >= 0x80 {
-                let off = self.slots[i];
-                self.slots[i] = fresh.push(self.arena.key(off), self.arena.location(off));
-            }
-        }
-        self.arena = fresh;
-    }
-}
-
-/// Entries packed into fixed-size chunks (no reallocation slack, no per-key allocation).
-/// An entry's address is `chunk << CHUNK_BITS | offset`.
-#[derive(Default)]
-struct Arena {
-    chunks: Vec<Vec<u8>>,
-    garbage: usize,
-    used: usize,
-}
-
-impl Arena {
-    fn push(&mut self, key: &[u8], loc: Location) -> u32 {
-        let mut varint = [0u8; 5];
-        let vlen = encode_varint(key.len() as u32, &mut varint);
-        let need = META_LEN + vlen + key.len();
-        let fits = self
-            .chunks
-            .last()
-            .is_some_and(|c| c.capacity() - c.len() >= need);
-        if !fits {
-            self.chunks.push(Vec::with_capacity(CHUNK_SIZE));
-        }
-        let idx = self.chunks.len() - 1;
-        let chunk = self.chunks.last_mut().unwrap();
-        let off = chunk.len();
-        chunk.extend_from_slice(&meta_bytes(loc));
-        chunk.extend_from_slice(&varint[..vlen]);
-        chunk.extend_from_slice(key);
-        self.used += need;
-        ((idx as u32) << CHUNK_BITS) | off as u32
-    }
-
-    fn entry(&self, addr: u32) -> &[u8] {
-        let chunk = &self.chunks[(addr >> CHUNK_BITS) as usize];
-        &chunk[(addr as usize) & (CHUNK_SIZE - 1)..]
-    }
-
-    fn key(&self, addr: u32) -> &[u8] {
-        let e = self.entry(addr);
-        let (len, vlen) = decode_varint(&e[META_LEN..]);
-        &e[META_LEN + vlen..META_LEN + vlen + len as usize]
-    }
-
-    fn location(&self, addr: u32) -> Location {
-        let e = self.entry(addr);
-        let u32_at = |i: usize| u32::from_le_bytes(e[i..i + 4].try_into().unwrap());
-        Location {
-            file: u32_at(0),
-            offset: u32_at(4),
-            value_len: u32_at(8),
-            seq: u64::from_le_bytes(e[12..20].try_into().unwrap()),
-        }
-    }
-
-    fn set_location(&mut self, addr: u32, loc: Location) {
-        let chunk = &mut self.chunks[(addr >> CHUNK_BITS) as usize];
-        let at = (addr as usize) & (CHUNK_SIZE - 1);
-        chunk[at..at + META_LEN].copy_from_slice(&meta_bytes(loc));
-    }
-
-    fn release(&mut self, addr: u32) {
-        let e = self.entry(addr);
-        let (len, vlen) = decode_varint(&e[META_LEN..]);
-        let size = META_LEN + vlen + len as usize;
-        self.garbage += size;
-        self.used -= size;
-    }
-
-    fn live(&self) -> usize {
-        self.used
-    }
-}
-
-fn meta_bytes(loc: Location) -> [u8; META_LEN] {
-    let mut m = [0u8; META_LEN];
-    m[0..4].copy_from_slice(&loc.file.to_le_bytes());
-    m[4..8].copy_from_slice(&loc.offset.to_le_bytes());
-    m[8..12].copy_from_slice(&loc.value_len.to_le_bytes());
-    m[12..20].copy_from_slice(&loc.seq.to_le_bytes());
-    m
-}
-
-fn encode_varint(mut v: u32, out: &mut [u8; 5]) -> usize {
-    let mut n = 0;
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out[n] = byte;
-            return n + 1;
-        }
-        out[n] = byte | 0x80;
-        n += 1;
-    }
-}
-
-fn decode_varint(b: &[u8]) -> (u32, usize) {
-    let mut v = 0u32;
-    for (i, &byte) in b.iter().enumerate().take(5) {
-        v |= ((byte & 0x7f) as u32) << (7 * i);
-        if byte & 0x80 == 0 {
-            return (v, i + 1);
-        }
-    }
-    (v, 5)
-}
-
-fn tag_of(h: u64) -> u8 {
-    0x80 | ((h >> (57 - SHARD_BITS)) as u8 & 0x7f)
 }
 
 /// A seeded multiply-fold hash (in the style of wyhash): fast on short keys, and keyed so a
@@ -543,140 +496,220 @@ fn hash_key(seed: (u64, u64), key: &[u8]) -> u64 {
     const P0: u64 = 0xa076_1d64_78bd_642f;
     const P1: u64 = 0xe703_7ed1_a0b4_28db;
     let mut h = seed.0 ^ (key.len() as u64).wrapping_mul(P0);
-    let mut chunks = key.chunks_exact(8);
+    let mut chunks = key.chunks_exact(16);
     for c in &mut chunks {
-        let w = u64::from_le_bytes(c.try_into().unwrap());
-        h = fold(h ^ w ^ P1, seed.1 ^ P0);
+        let a = u64::from_le_bytes(c[..8].try_into().unwrap());
+        let b = u64::from_le_bytes(c[8..].try_into().unwrap());
+        h = fold(a ^ h ^ P1, b ^ seed.1);
     }
     let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut tail = [0u8; 8];
-        tail[..rest.len()].copy_from_slice(rest);
-        h = fold(h ^ u64::from_le_bytes(tail) ^ P0, seed.1 ^ P1);
-    }
+    let (a, b) = match rest.len() {
+        0 => (0, 0),
+        1..=8 => {
+            let mut t = [0u8; 8];
+            t[..rest.len()].copy_from_slice(rest);
+            (u64::from_le_bytes(t), 0)
+        }
+        _ => {
+            let mut t = [0u8; 8];
+            t[..rest.len() - 8].copy_from_slice(&rest[8..]);
+            (
+                u64::from_le_bytes(rest[..8].try_into().unwrap()),
+                u64::from_le_bytes(t),
+            )
+        }
+    };
+    h = fold(a ^ h ^ P0, b ^ seed.1 ^ P1);
     fold(h ^ P1, P0 ^ seed.0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::datafile::{FileHeader, FILE_HEADER_LEN};
+    use crate::record;
+    use crate::vfs::{PosixVfs, VFile};
     use std::collections::HashMap;
 
-    fn loc(n: u64) -> Location {
-        Location {
-            file: n as u32 % 7,
-            offset: n as u32,
-            value_len: (n * 3) as u32,
-            seq: n,
+    /// A key directory over one real data file holding a record per key.
+    struct Fixture {
+        kd: KeyDir,
+        file: Arc<DataFile>,
+        end: u64,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("1.active.log");
+            let file = DataFile::create(
+                &PosixVfs,
+                &path,
+                FileHeader {
+                    id: 1,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let file = Arc::new(file);
+            let kd = KeyDir::new();
+            kd.add_file(0, file.clone());
+            Fixture {
+                kd,
+                file,
+                end: FILE_HEADER_LEN as u64,
+                _dir: dir,
+            }
+        }
+
+        /// Appends a record for `key` and returns its location.
+        fn record(&mut self, key: &[u8], value_len: usize) -> Location {
+            let value = vec![7u8; value_len];
+            let h = record::encode_header(1, 0, false, key, &value);
+            self.file.write_record(self.end, &h, key, &value).unwrap();
+            let loc = Location {
+                file: 0,
+                offset: self.end as u32,
+                rec_len: record::record_len(key.len(), value_len) as u32,
+            };
+            self.end += loc.rec_len as u64;
+            loc
         }
     }
 
     #[test]
     fn insert_get_remove_against_a_hashmap() {
-        let kd = KeyDir::new();
+        let mut fx = Fixture::new();
         let mut model = HashMap::new();
         let mut x: u64 = 12345;
-        for step in 0..60_000u64 {
+        for step in 0..30_000u64 {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let key = format!("key-{}", x % 5000).into_bytes();
+            let key = format!("key-{}", x % 3000).into_bytes();
             if x % 3 == 0 {
-                assert_eq!(kd.remove(&key), model.remove(&key), "step {step}");
-            } else {
                 assert_eq!(
-                    kd.insert(&key, loc(step)),
-                    model.insert(key.clone(), loc(step))
+                    fx.kd.remove(&key).unwrap(),
+                    model.remove(&key),
+                    "step {step}"
+                );
+            } else {
+                let loc = fx.record(&key, (step % 50) as usize);
+                assert_eq!(
+                    fx.kd.insert(&key, loc).unwrap(),
+                    model.insert(key.clone(), loc)
                 );
             }
         }
-        assert_eq!(kd.len(), model.len());
+        assert_eq!(fx.kd.len(), model.len());
         for (k, v) in &model {
-            assert_eq!(kd.get(k), Some(*v));
+            assert_eq!(fx.kd.get(k).unwrap(), Some(*v));
+            assert!(fx.kd.is_at(k, v.file, v.offset));
         }
-        assert_eq!(kd.get(b"absent"), None);
+        assert_eq!(fx.kd.get(b"absent").unwrap(), None);
+        let live: u64 = model.values().map(|l| l.rec_len as u64).sum();
+        assert_eq!(fx.kd.live_bytes(), live);
+        assert!(fx.file.file.len().unwrap() > 0);
     }
 
     #[test]
-    fn long_keys_and_varints() {
-        let kd = KeyDir::new();
-        for len in [1usize, 127, 128, 300, 16_383, 16_384, 65_536] {
-            let key = vec![len as u8; len];
-            kd.insert(&key, loc(len as u64));
-            assert_eq!(kd.get(&key), Some(loc(len as u64)), "len {len}");
+    fn colliding_hashes_are_told_apart_by_the_stored_key() {
+        // Force every key into one shard slot hash: h32 collisions must still resolve.
+        let mut fx = Fixture::new();
+        let mut shard = Shard::default();
+        shard.files = vec![Some(fx.file.clone())];
+        let keys: Vec<Vec<u8>> = (0..100).map(|i| format!("k{i}").into_bytes()).collect();
+        let locs: Vec<Location> = keys.iter().map(|k| fx.record(k, 3)).collect();
+        for (k, l) in keys.iter().zip(&locs) {
+            assert_eq!(shard.find(k, 42).unwrap(), None);
+            shard.insert_new(Slot::new(42, *l));
+        }
+        for (k, l) in keys.iter().zip(&locs) {
+            let i = shard.find(k, 42).unwrap().expect("present");
+            assert_eq!(shard.slots[i].location(), *l);
+        }
+        for k in keys.iter().step_by(2) {
+            let i = shard.find(k, 42).unwrap().unwrap();
+            shard.remove_at(i);
+        }
+        for (n, k) in keys.iter().enumerate() {
+            assert_eq!(shard.find(k, 42).unwrap().is_some(), n % 2 == 1, "{n}");
         }
     }
 
     #[test]
-    fn newer_sequence_wins_and_tombstones_remove() {
-        let kd = KeyDir::new();
-        let l = |seq| Location {
-            file: 1,
-            offset: 0,
-            value_len: 0,
-            seq,
-        };
-        assert_eq!(
-            kd.apply_if_newer(b"k", l(5), false),
-            Applied::Replaced(None)
-        );
-        assert_eq!(kd.apply_if_newer(b"k", l(3), false), Applied::Stale);
-        assert_eq!(kd.get(b"k"), Some(l(5)));
-        assert_eq!(
-            kd.apply_if_newer(b"k", l(9), true),
-            Applied::Replaced(Some(l(5)))
-        );
-        assert_eq!(kd.get(b"k"), None);
+    fn bulk_apply_equals_applying_in_order() {
+        let mut fx = Fixture::new();
+        let one_by_one = fx.kd.new_like();
+        one_by_one.add_file(0, fx.file.clone());
+        let mut keys = Vec::new();
+        for i in 0..5000u32 {
+            let key = format!("k{}", i % 1300).into_bytes();
+            let loc = fx.record(&key, (i % 7) as usize);
+            keys.push((key, loc, i % 11 == 3));
+        }
+        for (key, loc, tomb) in &keys {
+            if *tomb {
+                one_by_one.remove(key).unwrap();
+            } else {
+                one_by_one.insert(key, *loc).unwrap();
+            }
+        }
+        fx.kd
+            .apply_bulk(keys.len(), |i| (&keys[i].0[..], keys[i].1, keys[i].2))
+            .unwrap();
+        assert_eq!(fx.kd.len(), one_by_one.len());
+        for i in 0..1300 {
+            let key = format!("k{i}").into_bytes();
+            assert_eq!(
+                fx.kd.get(&key).unwrap(),
+                one_by_one.get(&key).unwrap(),
+                "k{i}"
+            );
+        }
     }
 
     #[test]
     fn relocation_only_moves_unchanged_entries() {
-        let kd = KeyDir::new();
-        let a = Location {
-            file: 1,
-            offset: 10,
-            value_len: 1,
-            seq: 1,
-        };
+        let mut fx = Fixture::new();
+        let a = fx.record(b"k", 1);
         let b = Location {
-            file: 2,
-            offset: 20,
-            value_len: 1,
-            seq: 1,
+            file: 0,
+            offset: 9999,
+            rec_len: a.rec_len,
         };
-        kd.insert(b"k", a);
-        assert!(kd.relocate_if_at(b"k", 1, 10, b));
-        assert_eq!(kd.get(b"k"), Some(b));
-        assert!(!kd.relocate_if_at(b"k", 1, 10, a));
-        assert!(!kd.relocate_if_at(b"gone", 1, 10, a));
+        fx.kd.insert(b"k", a).unwrap();
+        assert!(fx.kd.relocate_if_at(b"k", 0, a.offset, b));
+        assert!(fx.kd.is_at(b"k", 0, 9999));
+        assert!(!fx.kd.relocate_if_at(b"k", 0, a.offset, a));
+        assert!(!fx.kd.relocate_if_at(b"gone", 0, a.offset, a));
     }
 
     #[test]
-    fn prefix_snapshot_is_sorted() {
-        let kd = KeyDir::new();
-        for k in ["b2", "a", "b1", "c", "b", "ab"] {
-            kd.insert(k.as_bytes(), loc(1));
+    fn tables_stay_dense() {
+        let mut fx = Fixture::new();
+        for i in 0..20_000u32 {
+            let key = format!("{i:08}").into_bytes();
+            let loc = fx.record(&key, 0);
+            fx.kd.insert(&key, loc).unwrap();
         }
-        let all = kd.keys_with_prefix(b"");
-        let got: Vec<&[u8]> = (0..all.len()).map(|i| all.get(i).unwrap()).collect();
-        assert_eq!(got, vec![&b"a"[..], b"ab", b"b", b"b1", b"b2", b"c"]);
-        let bs = kd.keys_with_prefix(b"b");
-        assert_eq!(bs.len(), 3);
-        assert_eq!(bs.get(0), Some(&b"b"[..]));
-    }
-
-    #[test]
-    fn arena_compaction_keeps_entries() {
-        let kd = KeyDir::new();
-        for i in 0..20_000u64 {
-            kd.insert(format!("{i:08}").as_bytes(), loc(i));
+        let per_key = fx.kd.memory_bytes() as f64 / 20_000.0;
+        assert!(per_key <= 28.0, "{per_key} bytes per key");
+        for i in 0..19_000u32 {
+            assert!(fx
+                .kd
+                .remove(format!("{i:08}").as_bytes())
+                .unwrap()
+                .is_some());
         }
-        for i in 0..19_000u64 {
-            kd.remove(format!("{i:08}").as_bytes());
+        assert_eq!(fx.kd.len(), 1000);
+        assert!(
+            fx.kd.memory_bytes() <= 1000 * 16 * 5,
+            "tables shrink after removals"
+        );
+        for i in 19_000..20_000u32 {
+            assert!(fx.kd.get(format!("{i:08}").as_bytes()).unwrap().is_some());
         }
-        for i in 19_000..20_000u64 {
-            assert_eq!(kd.get(format!("{i:08}").as_bytes()), Some(loc(i)));
-        }
-        assert_eq!(kd.len(), 1000);
     }
 }

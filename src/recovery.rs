@@ -30,6 +30,7 @@ use crate::vfs::{OpenMode, Vfs};
 /// What loading a directory produced.
 pub struct Recovered {
     pub files: FileSet,
+    /// One more than the largest sequence number loaded.
     pub next_seq: u64,
     pub max_id: u64,
     pub torn_bytes: u64,
@@ -153,10 +154,10 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
         torn_bytes: 0,
         active: None,
     };
-    let mut max_seq = 0u64;
+    let mut load = Loader::new(keydir, 0);
     for (f, active) in keep {
         if !f.header.is_merge_output() {
-            max_seq = max_seq.max(f.header.seq_base.saturating_sub(1));
+            load.last_seq = load.last_seq.max(f.header.seq_base.saturating_sub(1));
         }
         let no = state.files.alloc_no();
         let file = Arc::new(f);
@@ -169,8 +170,13 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
             scanned_to: FILE_HEADER_LEN as u64,
         };
         if active {
-            let loaded = load_active(&file, no, keydir, max_seq, !read_only)?;
-            max_seq = max_seq.max(loaded.max_seq);
+            load.flush()?;
+            let end = file
+                .file
+                .len()
+                .map_err(|e| Error::io("stat", file.path(), e))?;
+            let start = FILE_HEADER_LEN as u64;
+            let loaded = load.scan_active(&file, no, start, end, !read_only)?;
             state.torn_bytes += loaded.torn_bytes;
             entry.scanned_to = loaded.end;
             if !read_only {
@@ -186,13 +192,16 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
             }
         } else {
             let hint_len = if hints.contains_key(&file.id()) {
-                load_hint(vfs, dir, &file, no, keydir, &mut max_seq)?
+                load.hint(vfs, dir, &file, no)?
             } else {
                 None
             };
             match hint_len {
                 Some(len) => entry.hint_len = len,
-                None => max_seq = max_seq.max(load_sealed(&file, no, keydir)?),
+                None => {
+                    load.flush()?;
+                    load.sealed(&file, no)?
+                }
             }
             entry.scanned_to = file
                 .file
@@ -201,7 +210,8 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
         }
         state.files.insert(entry);
     }
-    state.next_seq = max_seq + 1;
+    load.flush()?;
+    state.next_seq = load.last_seq + 1;
     Ok(state)
 }
 
@@ -239,69 +249,226 @@ fn merge_state(files: &[(DataFile, bool)]) -> (u64, Vec<u64>) {
     (covered, abandoned)
 }
 
-fn location(no: u32, offset: u64, value_len: u32, seq: u64, path: &Path) -> Result<Location> {
+fn location(no: u32, offset: u64, rec_len: u64, path: &Path) -> Result<Location> {
     let offset = u32::try_from(offset)
         .map_err(|_| Error::corruption(path, offset, "record offset beyond 4 GiB"))?;
     Ok(Location {
         file: no,
         offset,
-        value_len,
-        seq,
+        rec_len: rec_len as u32,
     })
 }
 
-/// Scans a sealed file; every record must be whole and valid. Returns the largest sequence.
-pub fn load_sealed(file: &DataFile, no: u32, keydir: &KeyDir) -> Result<u64> {
-    let path = file.path();
-    let mut scanner = file.scan()?;
-    let mut max_seq = 0;
-    loop {
-        let next = scanner
-            .next_record()
-            .map_err(|e| Error::io("read", &path, e))?;
-        match next {
-            Ok(Some(r)) => {
-                max_seq = max_seq.max(r.header.seq);
-                let loc = location(no, r.offset, r.header.value_len, r.header.seq, &path)?;
-                keydir.apply_if_newer(r.key, loc, r.header.is_tombstone());
-            }
-            Ok(None) => return Ok(max_seq),
-            Err(stop) => return Err(Error::corruption(&path, stop.offset, stop.reason)),
-        }
-    }
+/// Applies records to a key directory in load order. Load order is sequence order, so each
+/// record is newer than every record applied before it and simply replaces (or, for a
+/// tombstone, removes) the key's entry; a sequence number that does not grow means the
+/// directory holds files that do not belong together, and is reported rather than guessed at.
+pub struct Loader<'k> {
+    keydir: &'k KeyDir,
+    /// The largest sequence number applied so far.
+    pub last_seq: u64,
+    /// Hint entries read but not yet applied: applied in bulk (see `KeyDir::apply_bulk`)
+    /// before any other file loads, which keeps the order.
+    hint_buffers: Vec<Vec<u8>>,
+    pending: Vec<(u32, u32, u32, Location, bool)>,
 }
 
-/// Loads a sealed file's hint. `Ok(None)` when the hint is missing or fails a check (the
-/// caller scans the data file instead); otherwise the hint file's length.
-fn load_hint(
-    vfs: &dyn Vfs,
-    dir: &Path,
-    file: &DataFile,
-    no: u32,
-    keydir: &KeyDir,
-    max_seq: &mut u64,
-) -> Result<Option<u64>> {
-    let path = filename::path(dir, file.id(), FileKind::Hint);
-    let bytes = match read_whole(vfs, &path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io("read", path, e)),
-    };
-    let data_len = file
-        .file
-        .len()
-        .map_err(|e| Error::io("stat", file.path(), e))?;
-    let Some((count, entries)) = hint::parse(&bytes, file.id(), data_len) else {
-        return Ok(None);
-    };
-    keydir.reserve(count as usize);
-    let data_path = file.path();
-    for e in entries {
-        *max_seq = (*max_seq).max(e.seq);
-        let loc = location(no, e.offset, e.value_len, e.seq, &data_path)?;
-        keydir.apply_if_newer(e.key, loc, e.tombstone);
+impl<'k> Loader<'k> {
+    pub fn new(keydir: &'k KeyDir, last_seq: u64) -> Loader<'k> {
+        Loader {
+            keydir,
+            last_seq,
+            hint_buffers: Vec::new(),
+            pending: Vec::new(),
+        }
     }
-    Ok(Some(bytes.len() as u64))
+
+    /// Applies the pending hint entries.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let (bufs, pending) = (&self.hint_buffers, &self.pending);
+        self.keydir.apply_bulk(pending.len(), |i| {
+            let (b, at, len, loc, tombstone) = pending[i];
+            (
+                &bufs[b as usize][at as usize..(at + len) as usize],
+                loc,
+                tombstone,
+            )
+        })?;
+        self.pending = Vec::new();
+        self.hint_buffers = Vec::new();
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn apply(
+        &mut self,
+        key: &[u8],
+        no: u32,
+        offset: u64,
+        rec_len: u64,
+        seq: u64,
+        tombstone: bool,
+        path: &Path,
+    ) -> Result<()> {
+        if seq <= self.last_seq {
+            return Err(Error::corruption(
+                path,
+                offset,
+                format!(
+                    "sequence number {seq} after {}: records out of order",
+                    self.last_seq
+                ),
+            ));
+        }
+        self.last_seq = seq;
+        if tombstone {
+            self.keydir.remove(key)?;
+        } else {
+            self.keydir
+                .insert(key, location(no, offset, rec_len, path)?)?;
+        }
+        Ok(())
+    }
+
+    /// Scans a sealed file; every record must be whole and valid.
+    pub fn sealed(&mut self, file: &DataFile, no: u32) -> Result<()> {
+        let path = file.path();
+        let mut scanner = file.scan()?;
+        loop {
+            let next = scanner
+                .next_record()
+                .map_err(|e| Error::io("read", &path, e))?;
+            match next {
+                Ok(Some(r)) => {
+                    let h = r.header;
+                    self.apply(
+                        r.key,
+                        no,
+                        r.offset,
+                        h.record_len(),
+                        h.seq,
+                        h.is_tombstone(),
+                        &path,
+                    )?;
+                }
+                Ok(None) => return Ok(()),
+                Err(stop) => return Err(Error::corruption(&path, stop.offset, stop.reason)),
+            }
+        }
+    }
+
+    /// Loads a sealed file's hint. `Ok(None)` when the hint is missing or fails a check (the
+    /// caller scans the data file instead); otherwise the hint file's length.
+    fn hint(&mut self, vfs: &dyn Vfs, dir: &Path, file: &DataFile, no: u32) -> Result<Option<u64>> {
+        let path = filename::path(dir, file.id(), FileKind::Hint);
+        let bytes = match read_whole(vfs, &path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        let data_len = file
+            .file
+            .len()
+            .map_err(|e| Error::io("stat", file.path(), e))?;
+        let Some((count, entries)) = hint::parse(&bytes, file.id(), data_len) else {
+            return Ok(None);
+        };
+        let data_path = file.path();
+        let buf_no = self.hint_buffers.len() as u32;
+        self.pending.reserve(count as usize);
+        for e in entries {
+            if e.seq <= self.last_seq {
+                return Err(Error::corruption(
+                    &data_path,
+                    e.offset,
+                    format!(
+                        "sequence number {} after {}: records out of order",
+                        e.seq, self.last_seq
+                    ),
+                ));
+            }
+            self.last_seq = e.seq;
+            let rec_len = record::record_len(e.key.len(), e.value_len as usize);
+            let loc = location(no, e.offset, rec_len, &data_path)?;
+            let at = e.key.as_ptr() as usize - bytes.as_ptr() as usize;
+            self.pending
+                .push((buf_no, at as u32, e.key.len() as u32, loc, e.tombstone));
+        }
+        let len = bytes.len() as u64;
+        self.hint_buffers.push(bytes);
+        Ok(Some(len))
+    }
+
+    /// Scans `[start, end)` of an active file, applying records. With `strict`, a bad record
+    /// followed by a valid one is corruption and a torn tail is measured; without (a reader
+    /// following a live writer), the scan just stops at the first bad record, which may be a
+    /// write in progress, or at the end of a file the writer has just cut.
+    pub fn scan_active(
+        &mut self,
+        file: &DataFile,
+        no: u32,
+        start: u64,
+        end: u64,
+        strict: bool,
+    ) -> Result<ActiveLoad> {
+        let path = file.path();
+        let io_err = |e| Error::io("read", &path, e);
+        let mut scanner = Scanner::new(&*file.file, start, end);
+        loop {
+            let next = match scanner.next_record() {
+                Err(e) if !strict && e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Ok(ActiveLoad {
+                        end: scanner.position(),
+                        torn_bytes: 0,
+                    });
+                }
+                other => other.map_err(io_err)?,
+            };
+            let stop = match next {
+                Ok(Some(r)) => {
+                    let h = r.header;
+                    self.apply(
+                        r.key,
+                        no,
+                        r.offset,
+                        h.record_len(),
+                        h.seq,
+                        h.is_tombstone(),
+                        &path,
+                    )?;
+                    continue;
+                }
+                Ok(None) => {
+                    return Ok(ActiveLoad {
+                        end: scanner.position(),
+                        torn_bytes: 0,
+                    })
+                }
+                Err(stop) => stop,
+            };
+            if !strict {
+                return Ok(ActiveLoad {
+                    end: stop.offset,
+                    torn_bytes: 0,
+                });
+            }
+            if scanner
+                .valid_record_after(stop.offset, self.last_seq)
+                .map_err(io_err)?
+            {
+                let reason = format!("{} followed by valid records", stop.reason);
+                return Err(Error::corruption(&path, stop.offset, reason));
+            }
+            let torn = nonzero_tail(file, stop.offset, end).map_err(io_err)?;
+            return Ok(ActiveLoad {
+                end: stop.offset,
+                torn_bytes: torn,
+            });
+        }
+    }
 }
 
 pub fn read_whole(vfs: &dyn Vfs, path: &Path) -> io::Result<Vec<u8>> {
@@ -316,102 +483,8 @@ pub fn read_whole(vfs: &dyn Vfs, path: &Path) -> io::Result<Vec<u8>> {
 pub struct ActiveLoad {
     /// End of the last valid record.
     pub end: u64,
-    pub max_seq: u64,
     /// Non-zero bytes after `end` (a torn record).
     pub torn_bytes: u64,
-}
-
-/// Scans an active file from its start; `strict` as in `scan_active_from`.
-pub fn load_active(
-    file: &DataFile,
-    no: u32,
-    keydir: &KeyDir,
-    min_seq: u64,
-    strict: bool,
-) -> Result<ActiveLoad> {
-    let len = file
-        .file
-        .len()
-        .map_err(|e| Error::io("stat", file.path(), e))?;
-    scan_active_from(
-        file,
-        no,
-        keydir,
-        FILE_HEADER_LEN as u64,
-        len,
-        min_seq,
-        strict,
-    )
-}
-
-/// Scans `[start, end)` of an active file, applying records. With `strict_middle`, a bad
-/// record followed by a valid one is corruption; without (a reader following a live writer),
-/// the scan just stops at the first bad record, which may be a write in progress.
-pub fn scan_active_from(
-    file: &DataFile,
-    no: u32,
-    keydir: &KeyDir,
-    start: u64,
-    end: u64,
-    min_seq: u64,
-    strict_middle: bool,
-) -> Result<ActiveLoad> {
-    let path = file.path();
-    let io_err = |e| Error::io("read", &path, e);
-    let mut scanner = Scanner::new(&*file.file, start, end);
-    let mut max_seq = min_seq;
-    loop {
-        let next = match scanner.next_record() {
-            // The writer cut its file (sealing it) while we read: what we have is all there is.
-            Err(e) if !strict_middle && e.kind() == io::ErrorKind::UnexpectedEof => {
-                return Ok(ActiveLoad {
-                    end: scanner.position(),
-                    max_seq,
-                    torn_bytes: 0,
-                });
-            }
-            other => other.map_err(io_err)?,
-        };
-        match next {
-            Ok(Some(r)) => {
-                max_seq = max_seq.max(r.header.seq);
-                let loc = location(no, r.offset, r.header.value_len, r.header.seq, &path)?;
-                keydir.apply_if_newer(r.key, loc, r.header.is_tombstone());
-            }
-            Ok(None) => {
-                return Ok(ActiveLoad {
-                    end: scanner.position(),
-                    max_seq,
-                    torn_bytes: 0,
-                });
-            }
-            Err(stop) => {
-                if !strict_middle {
-                    return Ok(ActiveLoad {
-                        end: stop.offset,
-                        max_seq,
-                        torn_bytes: 0,
-                    });
-                }
-                if scanner
-                    .valid_record_after(stop.offset, max_seq)
-                    .map_err(io_err)?
-                {
-                    return Err(Error::corruption(
-                        &path,
-                        stop.offset,
-                        format!("{} followed by valid records", stop.reason),
-                    ));
-                }
-                let torn = nonzero_tail(file, stop.offset, end).map_err(io_err)?;
-                return Ok(ActiveLoad {
-                    end: stop.offset,
-                    max_seq,
-                    torn_bytes: torn,
-                });
-            }
-        }
-    }
 }
 
 /// Bytes from `from` to the last non-zero byte before `end` (0 when all are zero).
@@ -443,11 +516,4 @@ fn seal_leftover_active(vfs: &dyn Vfs, dir: &Path, file: &DataFile, end: u64) ->
         .map_err(|e| Error::io("rename", &from, e))?;
     file.set_path(to);
     sync_dir(vfs, dir)
-}
-
-/// Records bytes: the sum of record lengths of live entries.
-pub fn live_bytes(keydir: &KeyDir) -> u64 {
-    let mut total = 0;
-    keydir.for_each(|key, loc| total += record::record_len(key.len(), loc.value_len as usize));
-    total
 }

@@ -5,6 +5,7 @@
 //! outputs appeared (the writer compacted), the handle reloads the directory into a fresh key
 //! directory and swaps it in shard by shard; reads in flight keep the old files open.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::datafile::DataFile;
@@ -87,12 +88,13 @@ fn try_incremental(db: &Shared) -> Result<bool> {
         .filter(|e| e.active)
         .map(|e| (e.no, e.file.clone(), e.scanned_to))
         .collect();
+    let mut load = recovery::Loader::new(&db.keydir, db.loaded_seq.load(Ordering::Acquire));
     for (no, file, from) in growing {
         let end = file
             .file
             .len()
             .map_err(|e| crate::Error::io("stat", file.path(), e))?;
-        let loaded = recovery::scan_active_from(&file, no, &db.keydir, from, end, 0, false)?;
+        let loaded = load.scan_active(&file, no, from, end, false)?;
         let still_active = now.iter().any(|&(id, a)| id == file.id() && a);
         if let Some(e) = lock(&db.files).by_id.get_mut(&file.id()) {
             e.scanned_to = loaded.end;
@@ -113,9 +115,9 @@ fn try_incremental(db: &Shared) -> Result<bool> {
         };
         let scanned_to = if active {
             let start = crate::datafile::FILE_HEADER_LEN as u64;
-            recovery::scan_active_from(&file, no, &db.keydir, start, end, 0, false)?.end
+            load.scan_active(&file, no, start, end, false)?.end
         } else {
-            recovery::load_sealed(&file, no, &db.keydir)?;
+            load.sealed(&file, no)?;
             end
         };
         lock(&db.files).insert(FileEntry {
@@ -126,21 +128,20 @@ fn try_incremental(db: &Shared) -> Result<bool> {
             scanned_to,
         });
     }
-    db.live_bytes.store(
-        recovery::live_bytes(&db.keydir),
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    db.loaded_seq.store(load.last_seq, Ordering::Release);
+    db.live_bytes
+        .store(db.keydir.live_bytes(), Ordering::Relaxed);
     Ok(true)
 }
 
 /// Reloads the whole directory and swaps it in.
 fn reload(db: &Shared) -> Result<()> {
     let (keydir, rec) = load_retrying(&*db.opts.vfs, &db.dir, true, || db.keydir.new_like())?;
-    let live = recovery::live_bytes(&keydir);
+    let live = keydir.live_bytes();
     let mut files = lock(&db.files);
     db.keydir.replace_with(keydir);
     *files = rec.files;
-    db.live_bytes
-        .store(live, std::sync::atomic::Ordering::Relaxed);
+    db.live_bytes.store(live, Ordering::Relaxed);
+    db.loaded_seq.store(rec.next_seq - 1, Ordering::Release);
     Ok(())
 }
