@@ -51,15 +51,10 @@ impl FileHeader {
         b
     }
 
-    /// Decodes a header read from `path`; an unknown magic or version is `Incompatible`, a
-    /// checksum mismatch `Corruption`.
+    /// Decodes a header read from `path`; a checksum mismatch is `Corruption` (checked first:
+    /// a damaged or never-written header is not a foreign file), an unknown magic or version
+    /// `Incompatible`.
     pub fn decode(b: &[u8; FILE_HEADER_LEN], path: &Path) -> Result<FileHeader> {
-        if b[0..8] != DATA_MAGIC {
-            return Err(Error::Incompatible {
-                path: path.into(),
-                reason: "not a bitask data file (bad magic)".into(),
-            });
-        }
         let crc = u32::from_le_bytes(b[48..52].try_into().unwrap());
         if crc != crc32fast::hash(&b[0..48]) {
             return Err(Error::corruption(
@@ -67,6 +62,12 @@ impl FileHeader {
                 0,
                 "data file header checksum mismatch",
             ));
+        }
+        if b[0..8] != DATA_MAGIC {
+            return Err(Error::Incompatible {
+                path: path.into(),
+                reason: "not a bitask data file (bad magic)".into(),
+            });
         }
         let version = u32::from_le_bytes(b[8..12].try_into().unwrap());
         if version != FORMAT_VERSION {
@@ -162,6 +163,21 @@ impl DataFile {
     /// Reads the value of the record at `offset`, which must be a live record of `key` with a
     /// value of `dest.len()` bytes, into `dest`: one positioned read, CRC verified.
     pub fn read_value(&self, offset: u64, key: &[u8], dest: &mut [u8]) -> Result<()> {
+        if self.read_if_key(offset, key, dest)? {
+            Ok(())
+        } else {
+            Err(Error::corruption(
+                self.path(),
+                offset,
+                "the key directory points at a different record",
+            ))
+        }
+    }
+
+    /// Reads the record at `offset` whole (its value into `dest`, sized from the record's
+    /// length) in one positioned read. `Ok(false)` when it is not a record of `key` (a hash
+    /// collision in the key directory); otherwise its CRC must verify.
+    pub fn read_if_key(&self, offset: u64, key: &[u8], dest: &mut [u8]) -> Result<bool> {
         let mut header = [0u8; HEADER_LEN];
         let mut small = [0u8; 64];
         let mut large = Vec::new();
@@ -174,23 +190,23 @@ impl DataFile {
         self.file
             .read_exact_at(offset, &mut [&mut header, stored_key, dest])
             .map_err(|e| Error::io("read", self.path(), e))?;
+        let key_len = u32::from_le_bytes(header[21..25].try_into().unwrap());
+        if key_len as usize != key.len() || stored_key != key {
+            return Ok(false);
+        }
         if !record::verify(&header, stored_key, dest) {
-            return Err(Error::corruption(
-                self.path(),
-                offset,
-                "record checksum mismatch",
-            ));
+            return Err(Error::corruption(self.path(), offset, "record checksum mismatch"));
         }
         let h = Header::decode(&header)
             .map_err(|_| Error::corruption(self.path(), offset, "malformed record header"))?;
-        if h.is_tombstone() || h.value_len as usize != dest.len() || stored_key != key {
+        if h.is_tombstone() || h.value_len as usize != dest.len() {
             return Err(Error::corruption(
                 self.path(),
                 offset,
                 "the key directory points at a different record",
             ));
         }
-        Ok(())
+        Ok(true)
     }
 
     /// True when the record at `offset` is one of `key` (reads its header and key only).
@@ -426,7 +442,17 @@ mod tests {
         magic[0] = b'X';
         assert!(matches!(
             FileHeader::decode(&magic, p),
+            Err(Error::Corruption { offset: 0, .. })
+        ));
+        let crc = crc32fast::hash(&magic[0..48]);
+        magic[48..52].copy_from_slice(&crc.to_le_bytes());
+        assert!(matches!(
+            FileHeader::decode(&magic, p),
             Err(Error::Incompatible { .. })
+        ));
+        assert!(matches!(
+            FileHeader::decode(&[0; FILE_HEADER_LEN], p),
+            Err(Error::Corruption { offset: 0, .. })
         ));
         let future = FileHeader::default();
         let mut fb = future.encode();

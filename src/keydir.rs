@@ -142,6 +142,25 @@ impl KeyDir {
         }
     }
 
+    /// Like `with_entry`, but `f` itself tells whether a candidate is the key (`Ok(None)`: a
+    /// hash collision, keep looking), so a caller that reads the record anyway confirms the
+    /// key with the same read.
+    pub fn find_map<R>(
+        &self,
+        key: &[u8],
+        mut f: impl FnMut(Location, &DataFile) -> Result<Option<R>>,
+    ) -> Result<Option<R>> {
+        let h = self.hash(key);
+        let shard = self.read_shard(h);
+        let mut out = None;
+        shard.probe(h.h32, |s| {
+            let loc = s.location();
+            out = f(loc, shard.file(loc.file))?;
+            Ok(out.is_some())
+        })?;
+        Ok(out)
+    }
+
     pub fn get(&self, key: &[u8]) -> Result<Option<Location>> {
         self.with_entry(key, |loc, _| Ok(loc))
     }
