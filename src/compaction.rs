@@ -15,6 +15,7 @@
 //! 4. Only then are the key directory entries moved (each only if the key still points at the
 //!    copied record) and the inputs deleted, followed by a last directory fsync.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::datafile::{DataFile, FileHeader, Scanned, FILE_HEADER_LEN};
@@ -109,31 +110,45 @@ struct Outputs<'a> {
 }
 
 impl Outputs<'_> {
+    /// Copies the live records of the inputs, in load order and file order, so the outputs
+    /// keep the records' sequence order. Which records are live comes from one pass over the
+    /// key directory, not a lookup per record.
     fn copy_live(&mut self, inputs: &[(u64, u32, Arc<DataFile>)]) -> Result<()> {
+        let input_nos: HashSet<u32> = inputs.iter().map(|(_, no, _)| *no).collect();
+        let mut live: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
+        for loc in self.db.keydir.locations(|no| input_nos.contains(&no)) {
+            live.entry(loc.file)
+                .or_default()
+                .push((loc.offset, loc.rec_len));
+        }
         self.start_part()?;
         for (_, no, file) in inputs {
+            let Some(mut records) = live.remove(no) else {
+                continue;
+            };
+            records.sort_unstable();
             let path = file.path();
             let mut scanner = file.scan()?;
-            loop {
+            for (offset, rec_len) in records {
+                scanner.seek(offset as u64);
                 let next = scanner
                     .next_record()
                     .map_err(|e| Error::io("read", &path, e))?;
                 match next {
-                    Ok(Some(r)) => {
-                        if !r.header.is_tombstone() && self.is_live(&r, *no) {
-                            self.append(&r, *no)?;
-                        }
+                    Ok(Some(r))
+                        if r.header.record_len() == rec_len as u64 && !r.header.is_tombstone() =>
+                    {
+                        self.append(&r, *no)?
                     }
-                    Ok(None) => break,
+                    Ok(_) => {
+                        let reason = "the key directory points at no live record here";
+                        return Err(Error::corruption(&path, offset as u64, reason));
+                    }
                     Err(stop) => return Err(Error::corruption(&path, stop.offset, stop.reason)),
                 }
             }
         }
         Ok(())
-    }
-
-    fn is_live(&self, r: &Scanned<'_>, no: u32) -> bool {
-        self.db.keydir.is_at(r.key, no, r.offset as u32)
     }
 
     fn start_part(&mut self) -> Result<()> {
@@ -254,9 +269,13 @@ impl Outputs<'_> {
     }
 }
 
-/// Points the key directory at the outputs and forgets the inputs.
+/// Points the key directory at the outputs and forgets the inputs. Entries still pointing at
+/// a copied record move to its copy; entries changed since the copy (a newer put or a remove)
+/// no longer point into the inputs and are left alone.
 fn swap(db: &Shared, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -> Result<()> {
     let vfs = &*db.opts.vfs;
+    // For each input file: (old offset, new location), sorted by old offset.
+    let mut moved: HashMap<u32, Vec<(u32, Location)>> = HashMap::new();
     for part in parts {
         let path = filename::path(&db.dir, part.id, FileKind::Sealed);
         let file = Arc::new(DataFile::open(vfs, &path, OpenMode::ReadSealed, part.id)?);
@@ -276,14 +295,22 @@ fn swap(db: &Shared, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -> Re
         let (_, entries) = hint::parse(&part.hint_bytes, part.id, part.written)
             .expect("a hint written by this merge parses");
         for (e, &(from_no, from_off)) in entries.zip(&part.sources) {
+            let rec_len = crate::record::record_len(e.key.len(), e.value_len as usize) as u32;
             let to = Location {
                 file: no,
                 offset: e.offset as u32,
-                rec_len: crate::record::record_len(e.key.len(), e.value_len as usize) as u32,
+                rec_len,
             };
-            db.keydir.relocate_if_at(e.key, from_no, from_off, to);
+            moved.entry(from_no).or_default().push((from_off, to));
         }
     }
+    db.keydir.remap(|loc| {
+        let list = moved.get(&loc.file)?;
+        let i = list
+            .binary_search_by_key(&loc.offset, |&(off, _)| off)
+            .ok()?;
+        Some(list[i].1)
+    });
     for (id, _, _) in inputs {
         db.forget_file(*id);
     }

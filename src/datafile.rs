@@ -195,7 +195,11 @@ impl DataFile {
             return Ok(false);
         }
         if !record::verify(&header, stored_key, dest) {
-            return Err(Error::corruption(self.path(), offset, "record checksum mismatch"));
+            return Err(Error::corruption(
+                self.path(),
+                offset,
+                "record checksum mismatch",
+            ));
         }
         let h = Header::decode(&header)
             .map_err(|_| Error::corruption(self.path(), offset, "malformed record header"))?;
@@ -207,6 +211,21 @@ impl DataFile {
             ));
         }
         Ok(true)
+    }
+
+    /// The key of the record at `offset`, into `key` (reads the header and the key only).
+    pub fn read_key(&self, offset: u64, key: &mut Vec<u8>) -> Result<()> {
+        let mut header = [0u8; HEADER_LEN];
+        let path = || self.path();
+        self.file
+            .read_exact_at(offset, &mut [&mut header])
+            .map_err(|e| Error::io("read", path(), e))?;
+        let h = Header::decode(&header)
+            .map_err(|_| Error::corruption(path(), offset, "malformed record header"))?;
+        key.resize(h.key_len as usize, 0);
+        self.file
+            .read_exact_at(offset + HEADER_LEN as u64, &mut [&mut key[..]])
+            .map_err(|e| Error::io("read", path(), e))
     }
 
     /// True when the record at `offset` is one of `key` (reads its header and key only).
@@ -306,6 +325,12 @@ impl<'f> Scanner<'f> {
     /// Offset of the next record (after the last one handed out).
     pub fn position(&self) -> u64 {
         self.pos
+    }
+
+    /// Continues at `offset` (which must start a record); the read buffer is kept, so seeking
+    /// forward through a file reads it sequentially.
+    pub fn seek(&mut self, offset: u64) {
+        self.pos = offset;
     }
 
     /// Makes `[off, off+len)` available in the buffer; the caller has checked it is before `end`.

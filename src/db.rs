@@ -237,14 +237,17 @@ impl Bitask {
         let key = key.as_ref();
         check_key(key)?;
         self.shared.keydir.find_map(key, |loc, file| {
-            let Some(len) = (loc.rec_len as usize).checked_sub(record::HEADER_LEN + key.len()) else {
+            let Some(len) = (loc.rec_len as usize).checked_sub(record::HEADER_LEN + key.len())
+            else {
                 return Ok(None);
             };
             if len > buf.len() {
                 // Too small: confirm the key without the value, and report the length.
                 return Ok(file.key_matches(loc.offset as u64, key)?.then_some(len));
             }
-            Ok(file.read_if_key(loc.offset as u64, key, &mut buf[..len])?.then_some(len))
+            Ok(file
+                .read_if_key(loc.offset as u64, key, &mut buf[..len])?
+                .then_some(len))
         })
     }
 

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::datafile::{DataFile, Scanner, FILE_HEADER_LEN};
+use std::collections::HashMap;
+
+use crate::datafile::DataFile;
 use crate::db::{lock, Shared};
 use crate::error::{Error, Result};
 
@@ -110,47 +112,28 @@ impl KeySnapshot {
     }
 }
 
-/// The live keys starting with `prefix`, sorted. Holds off compaction while it reads, so no
-/// record moves between files under it; a key written meanwhile may or may not be included.
+/// The live keys starting with `prefix`, sorted. The key directory gives the live records'
+/// locations in one pass; their keys are read back from the files in file order. Holds off
+/// compaction meanwhile, so no record moves between files under it; a key written meanwhile
+/// may or may not be included.
 fn snapshot(shared: &Shared, prefix: &[u8]) -> Result<KeySnapshot> {
     let _no_merge = lock(&shared.merging);
-    let active_end = shared
-        .writer
-        .as_ref()
-        .and_then(|w| lock(w).active.as_ref().map(|a| (a.file.id(), a.end)));
-    let files: Vec<(u32, Arc<DataFile>, Option<u64>)> = lock(&shared.files)
+    let mut locations = shared.keydir.locations(|_| true);
+    locations.sort_unstable_by_key(|l| ((l.file as u64) << 32) | l.offset as u64);
+    let files: HashMap<u32, Arc<DataFile>> = lock(&shared.files)
         .by_id
         .values()
-        .map(|e| {
-            let end = match active_end {
-                Some((id, end)) if id == e.file.id() => Some(end),
-                _ if e.active => Some(e.scanned_to),
-                _ => None,
-            };
-            (e.no, e.file.clone(), end)
-        })
+        .map(|e| (e.no, e.file.clone()))
         .collect();
     let mut snap = KeySnapshot::default();
-    for (no, file, end) in files {
-        let end = match end {
-            Some(end) => end,
-            None => file
-                .file
-                .len()
-                .map_err(|e| Error::io("stat", file.path(), e))?,
-        };
-        let path = file.path();
-        let mut scanner = Scanner::new(&*file.file, FILE_HEADER_LEN as u64, end);
-        while let Ok(Some(r)) = scanner
-            .next_record()
-            .map_err(|e| Error::io("read", &path, e))?
-        {
-            let live = !r.header.is_tombstone()
-                && r.key.starts_with(prefix)
-                && shared.keydir.is_at(r.key, no, r.offset as u32);
-            if live {
-                snap.push(r.key);
-            }
+    let mut key = Vec::new();
+    for loc in locations {
+        let file = files
+            .get(&loc.file)
+            .expect("the key directory's files are in the file set");
+        file.read_key(loc.offset as u64, &mut key)?;
+        if key.starts_with(prefix) {
+            snap.push(&key);
         }
     }
     snap.sort_dedup();

@@ -196,24 +196,38 @@ impl KeyDir {
         }
     }
 
-    /// True when the key's entry is exactly the record at (`file`, `offset`). Needs no read:
-    /// the location names the record.
+    /// True when the key's entry is exactly the record at (`file`, `offset`).
+    #[cfg(test)]
     pub fn is_at(&self, key: &[u8], file: u32, offset: u32) -> bool {
         let h = self.hash(key);
         self.read_shard(h).find_at(h.h32, file, offset).is_some()
     }
 
-    /// Points the key at `new` if it still points at (`file`, `offset`): a merge moving a record
-    /// must not undo a put or remove that happened while it copied.
-    pub fn relocate_if_at(&self, key: &[u8], file: u32, offset: u32, new: Location) -> bool {
-        let h = self.hash(key);
-        let mut shard = self.write_shard(h);
-        match shard.find_at(h.h32, file, offset) {
-            Some(i) => {
-                shard.slots[i].set_location(new);
-                true
+    /// The locations of every live key whose file passes `keep`, shard by shard: one
+    /// sequential pass over the tables instead of a lookup per record.
+    pub fn locations(&self, keep: impl Fn(u32) -> bool) -> Vec<Location> {
+        let mut out = Vec::new();
+        for shard in self.read_all() {
+            out.extend(
+                shard
+                    .slots
+                    .iter()
+                    .filter(|s| s.h32 != 0 && keep(s.file))
+                    .map(Slot::location),
+            );
+        }
+        out
+    }
+
+    /// Rewrites locations in one sequential pass, shard by shard under each write lock:
+    /// `f` returns the new location of an entry, or `None` to leave it.
+    pub fn remap(&self, f: impl Fn(Location) -> Option<Location>) {
+        for mut shard in self.write_all() {
+            for slot in shard.slots.iter_mut().filter(|s| s.h32 != 0) {
+                if let Some(new) = f(slot.location()) {
+                    slot.set_location(new);
+                }
             }
-            None => false,
         }
     }
 
@@ -441,6 +455,7 @@ impl Shard {
     }
 
     /// The slot with hash `h32` pointing exactly at (`file`, `offset`).
+    #[cfg(test)]
     fn find_at(&self, h32: u32, file: u32, offset: u32) -> Option<usize> {
         self.probe(h32, |s| Ok(s.file == file && s.offset == offset))
             .unwrap_or(None)
@@ -690,19 +705,22 @@ mod tests {
     }
 
     #[test]
-    fn relocation_only_moves_unchanged_entries() {
+    fn remap_moves_only_the_entries_it_names() {
         let mut fx = Fixture::new();
-        let a = fx.record(b"k", 1);
-        let b = Location {
+        let a = fx.record(b"a", 1);
+        let b = fx.record(b"b", 1);
+        fx.kd.insert(b"a", a).unwrap();
+        fx.kd.insert(b"b", b).unwrap();
+        let moved = Location {
             file: 0,
             offset: 9999,
             rec_len: a.rec_len,
         };
-        fx.kd.insert(b"k", a).unwrap();
-        assert!(fx.kd.relocate_if_at(b"k", 0, a.offset, b));
-        assert!(fx.kd.is_at(b"k", 0, 9999));
-        assert!(!fx.kd.relocate_if_at(b"k", 0, a.offset, a));
-        assert!(!fx.kd.relocate_if_at(b"gone", 0, a.offset, a));
+        fx.kd.remap(|loc| (loc == a).then_some(moved));
+        assert_eq!(fx.kd.locations(|_| true).len(), 2);
+        assert!(fx.kd.is_at(b"a", 0, 9999));
+        assert!(fx.kd.is_at(b"b", 0, b.offset));
+        assert_eq!(fx.kd.locations(|f| f == 1), vec![]);
     }
 
     #[test]
