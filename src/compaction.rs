@@ -16,6 +16,7 @@
 //!    copied record) and the inputs deleted, followed by a last directory fsync.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::datafile::{DataFile, FileHeader, Scanned, FILE_HEADER_LEN};
@@ -274,8 +275,8 @@ impl Outputs<'_> {
 /// no longer point into the inputs and are left alone.
 fn swap(db: &Shared, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -> Result<()> {
     let vfs = &*db.opts.vfs;
-    // For each input file: (old offset, new location), sorted by old offset.
-    let mut moved: HashMap<u32, Vec<(u32, Location)>> = HashMap::new();
+    // Old (file, offset) -> new location.
+    let mut moved: HashMap<u64, Location, BuildHasherDefault<PairHasher>> = HashMap::default();
     for part in parts {
         let path = filename::path(&db.dir, part.id, FileKind::Sealed);
         let file = Arc::new(DataFile::open(vfs, &path, OpenMode::ReadSealed, part.id)?);
@@ -301,18 +302,49 @@ fn swap(db: &Shared, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -> Re
                 offset: e.offset as u32,
                 rec_len,
             };
-            moved.entry(from_no).or_default().push((from_off, to));
+            moved.insert(pair(from_no, from_off), to);
         }
     }
+    let mut is_input = Vec::new();
+    for &(_, no, _) in inputs {
+        if is_input.len() <= no as usize {
+            is_input.resize(no as usize + 1, false);
+        }
+        is_input[no as usize] = true;
+    }
     db.keydir.remap(|loc| {
-        let list = moved.get(&loc.file)?;
-        let i = list
-            .binary_search_by_key(&loc.offset, |&(off, _)| off)
-            .ok()?;
-        Some(list[i].1)
+        if !is_input.get(loc.file as usize).copied().unwrap_or(false) {
+            return None;
+        }
+        moved.get(&pair(loc.file, loc.offset)).copied()
     });
     for (id, _, _) in inputs {
         db.forget_file(*id);
     }
     Ok(())
+}
+
+fn pair(file: u32, offset: u32) -> u64 {
+    ((file as u64) << 32) | offset as u64
+}
+
+/// Hashes the (file, offset) pairs of `swap`'s map: they are distinct, trusted integers, so
+/// a multiply and a shift spread them well enough, far cheaper than SipHash.
+#[derive(Default)]
+struct PairHasher(u64);
+
+impl Hasher for PairHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0 ^ b as u64);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
 }
