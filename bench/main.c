@@ -4,7 +4,7 @@
  * the targets of the performance issue with their measured ratios.
  *
  *   bench [--n N] [--repeat R] [--dir DIR] [--stores a,b] [--groups g,h] [--sync-ops M]
- *         [--out FILE] [--quick-limits] [--commit ID]
+ *         [--max-seconds S] [--out FILE] [--quick-limits] [--commit ID]
  *
  * Defaults come from the environment when set: BENCH_N (1000000), BENCH_REPEAT (3),
  * BENCH_DIR (bench/data), BENCH_STORES (all built), BENCH_GROUPS (all).
@@ -55,6 +55,7 @@ static int ENABLED[NSTORES];
 static int GROUP_ON[NGROUPS];
 static unsigned long long N = 1000000, SYNC_OPS = 2000;
 static int REPEAT = 3, QUICK_LIMITS;
+static const char *MAX_SECONDS = "3";
 static const char *DATA_DIR = "bench/data", *OUT, *COMMIT;
 static char BIN_DIR[PATH_MAX];
 static int RUNS_DONE;
@@ -177,7 +178,8 @@ static int split_has(const char *list, const char *name) {
 static void usage(void) {
     fprintf(stderr,
             "usage: bench [--n N] [--repeat R] [--dir DIR] [--stores a,b] [--groups g,h]\n"
-            "             [--sync-ops M] [--out FILE] [--quick-limits] [--commit ID]\n");
+            "             [--sync-ops M] [--max-seconds S] [--out FILE] [--quick-limits]\n"
+            "             [--commit ID]\n");
     exit(2);
 }
 
@@ -578,6 +580,8 @@ int main(int argc, char **argv) {
             groups = next;
         else if (strcmp(a, "--sync-ops") == 0)
             SYNC_OPS = strtoull(next, NULL, 10);
+        else if (strcmp(a, "--max-seconds") == 0)
+            MAX_SECONDS = next;
         else if (strcmp(a, "--out") == 0)
             OUT = next;
         else if (strcmp(a, "--commit") == 0)
@@ -644,8 +648,9 @@ int main(int argc, char **argv) {
                 char path[PATH_MAX + 32], dir[PATH_MAX + 32];
                 snprintf(path, sizeof path, "%s/bench-%s", BIN_DIR, STORES[s].name);
                 snprintf(dir, sizeof dir, "%s/%s", DATA_DIR, STORES[s].name);
-                char *cargv[] = {path, (char *)GROUPS[g], "--dir", dir, "--n", nbuf,
-                                 "--sync-ops", sbuf, NULL};
+                char *cargv[] = {path,   (char *)GROUPS[g], "--dir",      dir,
+                                 "--n",  nbuf,              "--sync-ops", sbuf,
+                                 "--max-seconds", (char *)MAX_SECONDS, NULL};
                 t0 = now();
                 if (run_child(cargv, 'R', s, rep) != 0) failures++;
                 fprintf(stderr, "  %-8s %-8s %6.1f s\n", GROUPS[g], STORES[s].name, now() - t0);

@@ -1,26 +1,36 @@
 /* The workloads, run by one bench-<store> program (this file linked with one backend).
  *
- *   bench-<store> GROUP --dir DIR [--n N] [--sync-ops M]
+ *   bench-<store> GROUP --dir DIR [--n N] [--sync-ops M] [--max-seconds S]
  *
  * runs one group of phases on the store kept in DIR and prints one line per figure on
  * standard output, "R <name> <value>", which the bench program collects. Groups, in the order
- * the bench program runs them (later groups use the store the earlier ones left in DIR/main):
+ * the bench program runs them (later groups use the stores the earlier ones left in DIR):
  *   fillseq  fresh store, N puts in key order
- *   fill     fresh store, N puts in random order (each key once), close, bytes on disk;
- *            reopen, N overwrites in random order (each key once): the store is now 50% garbage
- *   read     open (timed, resident memory after it), readrandom N, readmissing N, readseq,
- *            readrandom N split over 2 threads
- *   compact  compaction of the 50%-garbage store
- *   reopen   open after compaction (timed: the hint-file open for bitask), deleterandom N
+ *   fill     fresh store DIR/main, N puts in random order (each key once), close, bytes on
+ *            disk; reopen, N overwrites in random order (each key once): the store is now 50%
+ *            garbage; close, and a copy of it to DIR/garbage (untimed)
+ *   read     open DIR/main (timed, resident memory after it), readrandom N, readmissing N,
+ *            readseq, readrandom N split over 2 threads
+ *   compact  compaction of DIR/garbage, as the overwrite left it (the reads on DIR/main may
+ *            have made LevelDB and RocksDB compact in the background)
+ *   reopen   open DIR/garbage after compaction (timed: the hint-file open for bitask),
+ *            deleterandom N
  *   sync     2,000 durable puts from 1 thread, then from 8 threads, each on a fresh store
  *   big      fresh store, N/10 puts of 4 KiB values in random order, reopen (timed),
  *            readrandom N/10; bitask also compacts and reopens (timed, with hint files)
+ *
+ * Phases that only measure (fillseq, the reads, deleterandom, fillsync) stop early after S
+ * seconds (default 3) and report the rate of what they did, so the slowest stores do not
+ * stretch the run; the phases that build the stores (fillrandom, overwrite, the 4 KiB fill)
+ * always complete.
  *
  * Keys are 16 decimal digits (LevelDB's db_bench format); missing keys are 15 digits and an
  * 'x', so they sort between present keys. Values are random bytes (non-compressible) whose
  * first 8 bytes are the key's number, which every read checks. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -41,6 +51,7 @@
 static const struct backend *B = &bench_backend;
 static uint64_t N = 1000000;
 static uint64_t SYNC_OPS = 2000;
+static double MAX_SECONDS = 3;
 static const char *DIR_ROOT;
 
 /* ---------- small helpers ---------- */
@@ -202,6 +213,40 @@ static void rm_rf(const char *dir) {
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Copies the files of directory `from` into the new directory `to` (untimed setup). */
+static void copy_dir(const char *from, const char *to) {
+    rm_rf(to);
+    if (mkdir(to, 0755) != 0) die("mkdir for the copy failed");
+    DIR *d = opendir(from);
+    if (!d) die("opendir failed");
+    struct dirent *e;
+    char a[4096], b[4096];
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+            continue;
+        snprintf(a, sizeof a, "%s/%s", from, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", to, e->d_name);
+        struct stat st;
+        if (lstat(a, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) {
+            copy_dir(a, b);
+            continue;
+        }
+        if (!S_ISREG(st.st_mode)) continue;
+        int in = open(a, O_RDONLY), out = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (in < 0 || out < 0) die("open for the copy failed");
+        off_t left = st.st_size;
+        while (left > 0) {
+            ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+            if (n <= 0) die("copy_file_range failed");
+            left -= n;
+        }
+        close(in);
+        close(out);
+    }
+    closedir(d);
+}
+
 static char *path_of(const char *leaf) {
     char *p;
     if (asprintf(&p, "%s/%s", DIR_ROOT, leaf) < 0) die("out of memory");
@@ -236,35 +281,49 @@ static void *ctx_of(void *db) {
 
 /* ---------- phases ---------- */
 
-/* Puts keys perm(i) (or i when sequential) for i in [0, n). Returns ops/s. */
+/* True when a capped phase that started at t0 has run long enough (checked every 1024 ops). */
+static int time_up(uint64_t done, double t0) {
+    return (done & 1023) == 0 && now() - t0 > MAX_SECONDS;
+}
+
+/* Puts keys perm(i) (or i when sequential) for i in [0, n). Returns ops/s; *done (when not
+ * NULL) caps the phase's time and receives the number of puts made. */
 static double fill(void *ctx, char *pool, uint64_t n, int sequential, uint64_t seed, uint64_t ver,
-                   size_t vs) {
+                   size_t vs, uint64_t *done) {
     struct perm p = perm_make(n, seed);
     char k[KEY_LEN];
     double t0 = now();
-    for (uint64_t i = 0; i < n; i++) {
+    uint64_t i = 0;
+    while (i < n) {
         uint64_t idx = sequential ? i : perm_at(&p, i);
         fmt_key(k, idx);
         const char *v = value_for(pool, NULL, idx, ver, vs);
         if (B->put(ctx, k, KEY_LEN, v, vs) != 0) die("put failed");
+        i++;
+        if (done && time_up(i, t0)) break;
     }
-    return (double)n / (now() - t0);
+    if (done) *done = i;
+    return (double)i / (now() - t0);
 }
 
 /* ops uniform random gets of present keys; every one must be found with its value. */
-static double read_random(void *ctx, uint64_t ops, uint64_t n, uint64_t seed, size_t vs) {
+static double read_random(void *ctx, uint64_t ops, uint64_t n, uint64_t seed, size_t vs,
+                          uint64_t *done) {
     char k[KEY_LEN];
     char *buf = malloc(vs + 64);
-    uint64_t s = mix64(seed) | 1, bad = 0;
+    uint64_t s = mix64(seed) | 1, bad = 0, i = 0;
     double t0 = now();
-    for (uint64_t i = 0; i < ops; i++) {
+    while (i < ops) {
         uint64_t idx = rnd_below(&s, n);
         fmt_key(k, idx);
         size_t len = 0;
         int r = B->get(ctx, k, KEY_LEN, buf, vs + 64, &len);
         if (r != BE_OK || !value_ok(buf, len, idx, vs)) bad++;
+        i++;
+        if (time_up(i, t0)) break;
     }
-    double rate = (double)ops / (now() - t0);
+    double rate = (double)i / (now() - t0);
+    if (done) *done = i;
     free(buf);
     if (bad) {
         fprintf(stderr, "bench-%s: readrandom: %llu of %llu reads wrong or missing\n", B->name,
@@ -276,31 +335,32 @@ static double read_random(void *ctx, uint64_t ops, uint64_t n, uint64_t seed, si
 
 static double read_missing(void *ctx, uint64_t ops, uint64_t n, uint64_t seed) {
     char k[KEY_LEN], buf[SMALL_VALUE + 64];
-    uint64_t s = mix64(seed) | 1, found = 0;
+    uint64_t s = mix64(seed) | 1, found = 0, i = 0;
     double t0 = now();
-    for (uint64_t i = 0; i < ops; i++) {
+    while (i < ops) {
         fmt_missing(k, rnd_below(&s, n));
         size_t len = 0;
         int r = B->get(ctx, k, KEY_LEN, buf, sizeof buf, &len);
         if (r != BE_MISSING) found++;
+        i++;
+        if (time_up(i, t0)) break;
     }
-    double rate = (double)ops / (now() - t0);
+    double rate = (double)i / (now() - t0);
     if (found) die("readmissing: a missing key was found (or a read failed)");
     return rate;
 }
 
 struct reader {
     void *db;
-    uint64_t ops, seed;
+    uint64_t ops, seed, done;
     pthread_barrier_t *start;
-    double rate;
 };
 
 static void *reader_main(void *arg) {
     struct reader *r = arg;
     void *ctx = ctx_of(r->db);
     pthread_barrier_wait(r->start);
-    r->rate = read_random(ctx, r->ops, N, r->seed, SMALL_VALUE);
+    read_random(ctx, r->ops, N, r->seed, SMALL_VALUE, &r->done);
     B->ctx_free(ctx);
     return NULL;
 }
@@ -312,7 +372,7 @@ static double read_threads(void *db, int threads) {
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
     for (int i = 0; i < threads; i++) {
-        r[i] = (struct reader){db, N / (uint64_t)threads, 1000 + (uint64_t)i, &start, 0};
+        r[i] = (struct reader){db, N / (uint64_t)threads, 1000 + (uint64_t)i, 0, &start};
         pthread_create(&t[i], NULL, reader_main, &r[i]);
     }
     pthread_barrier_wait(&start);
@@ -320,13 +380,15 @@ static double read_threads(void *db, int threads) {
     for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
     double el = now() - t0;
     pthread_barrier_destroy(&start);
-    return (double)(N / (uint64_t)threads * (uint64_t)threads) / el;
+    uint64_t done = 0;
+    for (int i = 0; i < threads; i++) done += r[i].done;
+    return (double)done / el;
 }
 
 struct writer {
     void *db;
     char *pool;
-    uint64_t first, count;
+    uint64_t first, count, done;
     pthread_barrier_t *start;
 };
 
@@ -335,10 +397,13 @@ static void *writer_main(void *arg) {
     void *ctx = ctx_of(w->db);
     char k[KEY_LEN], v[SMALL_VALUE];
     pthread_barrier_wait(w->start);
+    double t0 = now();
     for (uint64_t i = w->first; i < w->first + w->count; i++) {
         fmt_key(k, i);
         value_for(w->pool, v, i, 0, SMALL_VALUE);
         if (B->put(ctx, k, KEY_LEN, v, SMALL_VALUE) != 0) die("durable put failed");
+        w->done++;
+        if (now() - t0 > MAX_SECONDS) break;
     }
     B->ctx_free(ctx);
     return NULL;
@@ -356,7 +421,7 @@ static double fill_sync(const char *leaf, int threads) {
     pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
     uint64_t per = SYNC_OPS / (uint64_t)threads;
     for (int i = 0; i < threads; i++) {
-        w[i] = (struct writer){db, pool, per * (uint64_t)i, per, &start};
+        w[i] = (struct writer){db, pool, per * (uint64_t)i, per, 0, &start};
         pthread_create(&t[i], NULL, writer_main, &w[i]);
     }
     pthread_barrier_wait(&start);
@@ -368,7 +433,9 @@ static double fill_sync(const char *leaf, int threads) {
     rm_rf(dir);
     free(pool);
     free(dir);
-    return (double)(per * (uint64_t)threads) / el;
+    uint64_t done = 0;
+    for (int i = 0; i < threads; i++) done += w[i].done;
+    return (double)done / el;
 }
 
 /* Opens dir and times it (with the first thread context, which for some stores is where the
@@ -389,10 +456,11 @@ static void group_fillseq(void) {
     char *pool = pool_make(SMALL_VALUE);
     void *db = open_store(dir, 0, SMALL_VALUE, N);
     void *ctx = ctx_of(db);
-    report("fillseq", fill(ctx, pool, N, 1, 1, 0, SMALL_VALUE));
+    uint64_t done;
+    report("fillseq", fill(ctx, pool, N, 1, 1, 0, SMALL_VALUE, &done));
     B->ctx_free(ctx);
     close_store(db);
-    report("disk_seq_mib", (double)disk_usage(dir) / 1048576.0);
+    if (done == N) report("disk_seq_mib", (double)disk_usage(dir) / 1048576.0);
     rm_rf(dir);
     free(pool);
     free(dir);
@@ -404,16 +472,19 @@ static void group_fill(void) {
     char *pool = pool_make(SMALL_VALUE);
     void *db = open_store(dir, 0, SMALL_VALUE, N);
     void *ctx = ctx_of(db);
-    report("fillrandom", fill(ctx, pool, N, 0, 2, 0, SMALL_VALUE));
+    report("fillrandom", fill(ctx, pool, N, 0, 2, 0, SMALL_VALUE, NULL));
     B->ctx_free(ctx);
     close_store(db);
     report("disk_fill_mib", (double)disk_usage(dir) / 1048576.0);
     db = open_store(dir, 0, SMALL_VALUE, N);
     ctx = ctx_of(db);
-    report("overwrite", fill(ctx, pool, N, 0, 3, 1, SMALL_VALUE));
+    report("overwrite", fill(ctx, pool, N, 0, 3, 1, SMALL_VALUE, NULL));
     B->ctx_free(ctx);
     close_store(db);
     report("disk_overwrite_mib", (double)disk_usage(dir) / 1048576.0);
+    char *garbage = path_of("garbage");
+    copy_dir(dir, garbage);
+    free(garbage);
     free(pool);
     free(dir);
 }
@@ -428,7 +499,7 @@ static void group_read(void) {
     report("rss_peak_open_mib", status_kib("VmHWM") / 1024.0);
     report("rss_anon_open_mib", anon / 1024.0);
     report("anon_bytes_per_key", (anon - base) * 1024.0 / (double)N);
-    report("readrandom", read_random(ctx, N, N, 11, SMALL_VALUE));
+    report("readrandom", read_random(ctx, N, N, 11, SMALL_VALUE, NULL));
     report("readmissing", read_missing(ctx, N, N, 12));
     uint64_t bytes = 0;
     double t0 = now();
@@ -440,22 +511,26 @@ static void group_read(void) {
         exit(1);
     }
     report("readseq", (double)count / el);
-    report("readrandom_1t", read_random(ctx, N, N, 13, SMALL_VALUE));
+    report("readrandom_1t", read_random(ctx, N, N, 13, SMALL_VALUE, NULL));
     B->ctx_free(ctx);
     report("readrandom_2t", read_threads(db, 2));
     report("rss_peak_end_mib", status_kib("VmHWM") / 1024.0);
     close_store(db);
+    rm_rf(dir);
     free(dir);
 }
 
 static void group_compact(void) {
-    char *dir = path_of("main");
+    char *dir = path_of("garbage");
     void *db = open_store(dir, 0, SMALL_VALUE, N);
     uint64_t in = disk_usage(dir);
+    /* Timed up to the end of close: some stores finish compaction work in the background. */
     double t0 = now();
     if (B->compact(db, dir) != 0) die("compact failed");
-    double el = now() - t0;
+    double compact_s = now() - t0;
     close_store(db);
+    double el = now() - t0;
+    report("compact_call_s", compact_s);
     uint64_t out = disk_usage(dir);
     report("compact_in_mib", (double)in / 1048576.0);
     report("compact_out_mib", (double)out / 1048576.0);
@@ -466,7 +541,7 @@ static void group_compact(void) {
 }
 
 static void group_reopen(void) {
-    char *dir = path_of("main");
+    char *dir = path_of("garbage");
     double base = status_kib("RssAnon"), ms;
     void *ctx;
     void *db = timed_open(dir, SMALL_VALUE, N, &ctx, &ms);
@@ -475,15 +550,18 @@ static void group_reopen(void) {
     report("rss_peak_hint_mib", status_kib("VmHWM") / 1024.0);
     report("rss_anon_hint_mib", anon / 1024.0);
     report("anon_bytes_per_key_hint", (anon - base) * 1024.0 / (double)N);
-    read_random(ctx, N / 10, N, 21, SMALL_VALUE); /* the compacted store reads back right */
+    read_random(ctx, N / 10, N, 21, SMALL_VALUE, NULL); /* the compacted store reads back right */
     struct perm p = perm_make(N, 4);
     char k[KEY_LEN];
     double t0 = now();
-    for (uint64_t i = 0; i < N; i++) {
+    uint64_t i = 0;
+    while (i < N) {
         fmt_key(k, perm_at(&p, i));
         if (B->del(ctx, k, KEY_LEN) != BE_OK) die("delete failed");
+        i++;
+        if (time_up(i, t0)) break;
     }
-    report("deleterandom", (double)N / (now() - t0));
+    report("deleterandom", (double)i / (now() - t0));
     B->ctx_free(ctx);
     close_store(db);
     rm_rf(dir);
@@ -502,14 +580,14 @@ static void group_big(void) {
     char *pool = pool_make(BIG_VALUE);
     void *db = open_store(dir, 0, BIG_VALUE, n);
     void *ctx = ctx_of(db);
-    report("fill4k", fill(ctx, pool, n, 0, 5, 0, BIG_VALUE));
+    report("fill4k", fill(ctx, pool, n, 0, 5, 0, BIG_VALUE, NULL));
     B->ctx_free(ctx);
     close_store(db);
     report("disk_4k_mib", (double)disk_usage(dir) / 1048576.0);
     double ms;
     db = timed_open(dir, BIG_VALUE, n, &ctx, &ms);
     report("open4k_ms", ms);
-    report("read4k", read_random(ctx, n, n, 31, BIG_VALUE));
+    report("read4k", read_random(ctx, n, n, 31, BIG_VALUE, NULL));
     B->ctx_free(ctx);
     if (strcmp(B->name, "bitask") == 0) {
         if (B->compact(db, dir) != 0) die("compact failed");
@@ -534,7 +612,8 @@ static const struct {
 };
 
 static void usage(void) {
-    fprintf(stderr, "usage: bench-%s GROUP --dir DIR [--n N] [--sync-ops M]\ngroups:", B->name);
+    fprintf(stderr, "usage: bench-%s GROUP --dir DIR [--n N] [--sync-ops M] [--max-seconds S]\n"
+            "groups:", B->name);
     for (size_t i = 0; i < sizeof GROUPS / sizeof GROUPS[0]; i++)
         fprintf(stderr, " %s", GROUPS[i].name);
     fprintf(stderr, "\n");
@@ -550,6 +629,8 @@ int main(int argc, char **argv) {
             N = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--sync-ops") == 0 && i + 1 < argc)
             SYNC_OPS = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--max-seconds") == 0 && i + 1 < argc)
+            MAX_SECONDS = strtod(argv[++i], NULL);
         else if (argv[i][0] != '-' && !group)
             group = argv[i];
         else
