@@ -8,8 +8,13 @@
 #
 # Settings (make variables or environment): BENCH_N (keys, 1000000), BENCH_REPEAT (runs whose
 # median is reported, 3), BENCH_DIR (where the stores are written, bench/data), BENCH_STORES
-# and BENCH_GROUPS (comma-separated subsets), BENCH_OUT (bench/results.md), CARGO_TARGET_DIR.
+# and BENCH_GROUPS (comma-separated subsets), BENCH_OUT (bench/results.md), BENCH_ARGS (more
+# options for bench/build/bench, e.g. --max-seconds 5), CARGO_TARGET_DIR.
 # A peer whose development package is missing is skipped with a message.
+#
+# The library: included by the top Makefile, the benchmark uses its release build (target
+# `lib`: build/lib, build/include); alone, it runs `cargo build --release` and uses
+# $(CARGO_TARGET_DIR)/release (default target/release) and include/.
 
 BENCH_CC ?= cc
 BENCH_CXX ?= c++
@@ -21,33 +26,19 @@ BENCH_REPEAT ?= 3
 BENCH_DIR ?= bench/data
 BENCH_OUT ?= bench/results.md
 BENCH_ARGS ?=
-BITASK_LIBDIR ?= $(or $(CARGO_TARGET_DIR),target)/release
+BENCH_COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+ifdef LIB_FILES
+BENCH_LIB_TARGET := lib
+BITASK_SO ?= $(B)/lib/libbitask.so.$(ABI_MAJOR)
+BITASK_INCLUDE ?= $(B)/include
+else
+BENCH_LIB_TARGET := bench-cargo
+BITASK_SO ?= $(or $(CARGO_TARGET_DIR),target)/release/libbitask.so
 BITASK_INCLUDE ?= include
+endif
 
-BENCH_COMMON := bench/workload.c bench/bench.h
 
-.PHONY: bench bench-quick bench-build bench-lib bench-deps bench-clean
-
-bench-deps:
-	apt-get update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y build-essential liblmdb-dev libleveldb-dev \
-	    librocksdb-dev libsqlite3-dev libtkrzw-dev
-
-bench-lib:
-	cargo build --release
-
-# bench_peer,name,header,libs,package: builds bench-<name> when <header> compiles, else says
-# why it is skipped. The check runs when the recipe runs, so `make bench-deps bench` works.
-define bench_peer
-	@if printf '#include <$(2)>\n' | $(BENCH_CC) -E -x c - >/dev/null 2>&1; then \
-	    echo "  CC    $(BENCH_BUILD)/bench-$(1)"; \
-	    $(BENCH_CC) $(BENCH_CFLAGS) -o $(BENCH_BUILD)/bench-$(1) bench/workload.c \
-	        bench/be_$(1).c $(3) -lpthread || exit 1; \
-	else \
-	    rm -f $(BENCH_BUILD)/bench-$(1); \
-	    echo "bench: skipping $(1): $(4) is not installed (make bench-deps)"; \
-	fi
-endef
+.PHONY: bench bench-quick bench-build bench-lib bench-cargo bench-deps bench-clean
 
 bench-build: bench-lib
 	@mkdir -p $(BENCH_BUILD)
@@ -55,7 +46,7 @@ bench-build: bench-lib
 	$(BENCH_CC) $(BENCH_CFLAGS) -o $(BENCH_BUILD)/limits bench/limits.c
 	@# A copy of the library under its SONAME, beside the program that loads it: the run
 	@# measures the library built now, whatever is rebuilt meanwhile.
-	cp $(BITASK_LIBDIR)/libbitask.so $(BENCH_BUILD)/libbitask.so.0
+	cp $(BITASK_SO) $(BENCH_BUILD)/libbitask.so.0
 	$(BENCH_CC) $(BENCH_CFLAGS) -I$(BITASK_INCLUDE) -o $(BENCH_BUILD)/bench-bitask \
 	    bench/workload.c bench/be_bitask.c -L$(BENCH_BUILD) -l:libbitask.so.0 \
 	    -Wl,-rpath,'$$ORIGIN' -lpthread
@@ -74,9 +65,32 @@ bench-build: bench-lib
 	    echo "bench: skipping tkrzw: libtkrzw-dev is not installed (make bench-deps)"; \
 	fi
 
+bench-deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y build-essential liblmdb-dev libleveldb-dev \
+	    librocksdb-dev libsqlite3-dev libtkrzw-dev
+
+bench-lib: $(BENCH_LIB_TARGET)
+
+bench-cargo:
+	cargo build --release
+
+# bench_peer,name,header,libs,package: builds bench-<name> when <header> compiles, else says
+# why it is skipped. The check runs when the recipe runs, so `make bench-deps bench` works.
+define bench_peer
+	@if printf '#include <$(2)>\n' | $(BENCH_CC) -E -x c - >/dev/null 2>&1; then \
+	    echo "  CC    $(BENCH_BUILD)/bench-$(1)"; \
+	    $(BENCH_CC) $(BENCH_CFLAGS) -o $(BENCH_BUILD)/bench-$(1) bench/workload.c \
+	        bench/be_$(1).c $(3) -lpthread || exit 1; \
+	else \
+	    rm -f $(BENCH_BUILD)/bench-$(1); \
+	    echo "bench: skipping $(1): $(4) is not installed (make bench-deps)"; \
+	fi
+endef
+
 bench: bench-build
 	$(BENCH_BUILD)/bench --n $(BENCH_N) --repeat $(BENCH_REPEAT) --dir $(BENCH_DIR) \
-	    --out $(BENCH_OUT) --commit "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+	    --out $(BENCH_OUT) --commit "$(BENCH_COMMIT)" \
 	    $(if $(BENCH_STORES),--stores $(BENCH_STORES)) $(if $(BENCH_GROUPS),--groups $(BENCH_GROUPS)) \
 	    $(BENCH_ARGS)
 	@echo "bench: report written to $(BENCH_OUT)"
