@@ -185,9 +185,9 @@ impl Bitask {
         });
         if let Some(w) = &shared.writer {
             let mut w = lock(w);
-            match rec.active {
-                Some((id, end)) => shared.resume_active(&mut w, id, end)?,
-                None => shared.create_active(&mut w, 0)?,
+            // Without an active file, the first write creates one: opening works on a full disk.
+            if let Some((id, end)) = rec.active {
+                shared.resume_active(&mut w, id, end);
             }
         }
         let flusher = match shared.opts.sync {
@@ -506,23 +506,26 @@ impl Shared {
     }
 
     /// Continues appending to the active file found on open.
-    fn resume_active(&self, w: &mut Writer, id: u64, end: u64) -> Result<()> {
+    /// Continues appending to the active file found on open. When its space cannot be
+    /// reserved (a full disk), it is treated as full: the next write seals it and tries a
+    /// new file, and fails cleanly if there is still no room.
+    fn resume_active(&self, w: &mut Writer, id: u64, end: u64) {
         let entry_file = lock(&self.files)
             .by_id
             .get(&id)
             .map(|e| (e.no, e.file.clone()));
         let (no, file) = entry_file.expect("recovery registered the active file");
-        let capacity = self.opts.max_file_size.max(end);
-        file.file
-            .reserve(capacity)
-            .map_err(|e| Error::io("reserve space for", file.path(), e))?;
+        let wanted = self.opts.max_file_size.max(end);
+        let capacity = match file.file.reserve(wanted) {
+            Ok(_) => wanted,
+            Err(_) => end,
+        };
         w.active = Some(Active {
             file,
             no,
             end,
             capacity,
         });
-        Ok(())
     }
 
     fn install_active(&self, w: &mut Writer, file: Arc<DataFile>, end: u64, capacity: u64) {
