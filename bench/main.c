@@ -243,7 +243,7 @@ static void fs_of(const char *dir, char *buf, size_t cap) {
     fclose(f);
 }
 
-enum kind { RATE, MS, MIB, MBPS, PERKEY };
+enum kind { RATE, MS, MIB, MBPS, PERKEY, PLAIN };
 
 struct row {
     const char *metric, *label;
@@ -260,6 +260,9 @@ static const struct row ROWS[] = {
     {"readseq", "readseq (ordered iteration)", RATE, NULL},
     {"readrandom_1t", "readrandom, 1 thread (2nd pass)", RATE, "pread"},
     {"readrandom_2t", "readrandom, 2 threads (total)", RATE, "pread2"},
+    {"readrandom_1t_cores", "  cores the 1 reading thread got (CPU-s per s)", PLAIN, NULL},
+    {"readrandom_2t_cores", "  cores the 2 reading threads got (CPU-s per s)", PLAIN, NULL},
+    {"readrandom_2t_cpu", "  readrandom, 2 threads, with a core each (from CPU time)", RATE, NULL},
     {"deleterandom", "deleterandom", RATE, "write"},
     {"fillsync_1t", "fillsync, 1 thread", RATE, "fsync"},
     {"fillsync_8t", "fillsync, 8 threads (total)", RATE, "fsync"},
@@ -371,7 +374,7 @@ static void print_table(void) {
             if (ENABLED[0]) {
                 if (row->kind == RATE || row->kind == MBPS)
                     ok = med_ratio(0, row->metric, s, row->metric, &ratio);
-                else if (row->kind != PERKEY)
+                else if (row->kind != PERKEY && row->kind != PLAIN)
                     ok = med_ratio(s, row->metric, 0, row->metric, &ratio);
             }
             if (ok) snprintf(q, sizeof q, "%.2f", ratio);
@@ -410,6 +413,8 @@ static const struct target TARGETS[] = {
     {"fillsync 8 threads ≥ 4× 1 thread", VS_SELF, "fillsync_8t", "fillsync_1t", 1, 0, 4},
     {"readrandom 2 threads ≥ 1.8× 1 thread", VS_SELF, "readrandom_2t", "readrandom_1t", 1, 0,
      1.8},
+    {"  the same from CPU time (as if each thread had a core)", VS_SELF,
+     "readrandom_2t_cpu", "readrandom_1t_cpu", 1, 0, 1.8},
     {"open with hint files ≤ 100 ms per 1M keys (ms)", ABSOLUTE, "open_hint_ms", NULL, 0, 1, 100},
     {"open with hint files, 4 KiB values ≤ 100 ms per 1M keys (ms)", ABSOLUTE, "open4k_hint_ms",
      NULL, 0, 1, 100},

@@ -62,6 +62,13 @@ static double now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of the calling thread. */
+static double thread_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static void report(const char *name, double v) {
     printf("R %s %.9g\n", name, v);
     fflush(stdout);
@@ -306,12 +313,15 @@ static double fill(void *ctx, char *pool, uint64_t n, int sequential, uint64_t s
     return (double)i / (now() - t0);
 }
 
-/* ops uniform random gets of present keys; every one must be found with its value. */
+/* ops uniform random gets of present keys (capped in time); every one must be found with its
+ * value. Returns ops/s; *done and *cpu (when not NULL) receive the gets made and the thread's
+ * CPU seconds. */
 static double read_random(void *ctx, uint64_t ops, uint64_t n, uint64_t seed, size_t vs,
-                          uint64_t *done) {
+                          uint64_t *done, double *cpu) {
     char k[KEY_LEN];
     char *buf = malloc(vs + 64);
     uint64_t s = mix64(seed) | 1, bad = 0, i = 0;
+    double c0 = thread_cpu();
     double t0 = now();
     while (i < ops) {
         uint64_t idx = rnd_below(&s, n);
@@ -323,6 +333,7 @@ static double read_random(void *ctx, uint64_t ops, uint64_t n, uint64_t seed, si
         if (time_up(i, t0)) break;
     }
     double rate = (double)i / (now() - t0);
+    if (cpu) *cpu = thread_cpu() - c0;
     if (done) *done = i;
     free(buf);
     if (bad) {
@@ -354,25 +365,29 @@ struct reader {
     void *db;
     uint64_t ops, seed, done;
     pthread_barrier_t *start;
+    double cpu;
 };
 
 static void *reader_main(void *arg) {
     struct reader *r = arg;
     void *ctx = ctx_of(r->db);
     pthread_barrier_wait(r->start);
-    read_random(ctx, r->ops, N, r->seed, SMALL_VALUE, &r->done);
+    read_random(ctx, r->ops, N, r->seed, SMALL_VALUE, &r->done, &r->cpu);
     B->ctx_free(ctx);
     return NULL;
 }
 
-/* readrandom of N keys in all, split over `threads` threads; returns total ops/s. */
-static double read_threads(void *db, int threads) {
+/* readrandom of N keys in all, split over `threads` threads; returns total ops/s. *per_cpu
+ * receives the rate the threads would reach with a core each (gets per CPU-second of the
+ * threads, times the threads: on a busy machine they may not get the cores), *cores the
+ * CPU-seconds per second the threads got. */
+static double read_threads(void *db, int threads, double *per_cpu, double *cores) {
     pthread_t t[16];
     struct reader r[16];
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
     for (int i = 0; i < threads; i++) {
-        r[i] = (struct reader){db, N / (uint64_t)threads, 1000 + (uint64_t)i, 0, &start};
+        r[i] = (struct reader){db, N / (uint64_t)threads, 1000 + (uint64_t)i, 0, &start, 0};
         pthread_create(&t[i], NULL, reader_main, &r[i]);
     }
     pthread_barrier_wait(&start);
@@ -381,7 +396,13 @@ static double read_threads(void *db, int threads) {
     double el = now() - t0;
     pthread_barrier_destroy(&start);
     uint64_t done = 0;
-    for (int i = 0; i < threads; i++) done += r[i].done;
+    double cpu = 0;
+    for (int i = 0; i < threads; i++) {
+        done += r[i].done;
+        cpu += r[i].cpu;
+    }
+    *per_cpu = (double)done / cpu * threads;
+    *cores = cpu / el;
     return (double)done / el;
 }
 
@@ -499,7 +520,7 @@ static void group_read(void) {
     report("rss_peak_open_mib", status_kib("VmHWM") / 1024.0);
     report("rss_anon_open_mib", anon / 1024.0);
     report("anon_bytes_per_key", (anon - base) * 1024.0 / (double)N);
-    report("readrandom", read_random(ctx, N, N, 11, SMALL_VALUE, NULL));
+    report("readrandom", read_random(ctx, N, N, 11, SMALL_VALUE, NULL, NULL));
     report("readmissing", read_missing(ctx, N, N, 12));
     uint64_t bytes = 0;
     double t0 = now();
@@ -511,9 +532,17 @@ static void group_read(void) {
         exit(1);
     }
     report("readseq", (double)count / el);
-    report("readrandom_1t", read_random(ctx, N, N, 13, SMALL_VALUE, NULL));
+    double cpu1;
+    uint64_t done1;
+    double readrandom_1t_rate = read_random(ctx, N, N, 13, SMALL_VALUE, &done1, &cpu1);
+    report("readrandom_1t", readrandom_1t_rate);
+    report("readrandom_1t_cpu", (double)done1 / cpu1);
+    report("readrandom_1t_cores", cpu1 * readrandom_1t_rate / (double)done1);
     B->ctx_free(ctx);
-    report("readrandom_2t", read_threads(db, 2));
+    double cpu2, cores2;
+    report("readrandom_2t", read_threads(db, 2, &cpu2, &cores2));
+    report("readrandom_2t_cpu", cpu2);
+    report("readrandom_2t_cores", cores2);
     report("rss_peak_end_mib", status_kib("VmHWM") / 1024.0);
     close_store(db);
     rm_rf(dir);
@@ -550,7 +579,7 @@ static void group_reopen(void) {
     report("rss_peak_hint_mib", status_kib("VmHWM") / 1024.0);
     report("rss_anon_hint_mib", anon / 1024.0);
     report("anon_bytes_per_key_hint", (anon - base) * 1024.0 / (double)N);
-    read_random(ctx, N / 10, N, 21, SMALL_VALUE, NULL); /* the compacted store reads back right */
+    read_random(ctx, N / 10, N, 21, SMALL_VALUE, NULL, NULL); /* the compacted store reads back right */
     struct perm p = perm_make(N, 4);
     char k[KEY_LEN];
     double t0 = now();
@@ -587,7 +616,7 @@ static void group_big(void) {
     double ms;
     db = timed_open(dir, BIG_VALUE, n, &ctx, &ms);
     report("open4k_ms", ms);
-    report("read4k", read_random(ctx, n, n, 31, BIG_VALUE, NULL));
+    report("read4k", read_random(ctx, n, n, 31, BIG_VALUE, NULL, NULL));
     B->ctx_free(ctx);
     if (strcmp(B->name, "bitask") == 0) {
         if (B->compact(db, dir) != 0) die("compact failed");
