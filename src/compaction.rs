@@ -41,9 +41,12 @@ pub fn compact(db: &Shared) -> Result<()> {
             .as_ref()
             .is_some_and(|a| a.end > FILE_HEADER_LEN as u64)
         {
-            db.seal_active(&mut w).inspect_err(|e| db.stop(e))?;
+            db.seal_active(&mut w, false).inspect_err(|e| db.stop(e))?;
         }
     }
+    // Files sealed in the background become inputs once they are durable and renamed.
+    db.sealing.wait();
+    db.check_running()?;
     let inputs = lock(&db.files).sealed_in_load_order();
     let Some(merge_base) = inputs.iter().map(|(id, _, _)| *id).max() else {
         return Ok(());

@@ -71,6 +71,10 @@ pub(crate) struct Shared {
     stopped: AtomicBool,
     stop_reason: Mutex<String>,
     pub merging: Mutex<()>,
+    /// Files being sealed in the background.
+    pub sealing: Arc<Sealing>,
+    /// This handle's own `Arc`, for background work that must not keep it alive.
+    me: Weak<Shared>,
     /// Serializes `refresh` on read-only handles.
     pub refreshing: Mutex<()>,
     _lock: Option<Box<dyn FileLock>>,
@@ -167,7 +171,9 @@ impl Bitask {
                 ids: IdGen::new(rec.max_id),
             }))
         };
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|me| Shared {
+            me: me.clone(),
+            sealing: Arc::default(),
             dir,
             opts,
             keydir,
@@ -388,10 +394,13 @@ impl Shared {
             self.rotate(&mut w, len)?;
         }
         let seq = w.next_seq;
-        let header = record::encode_header(seq, filename::now_millis(), tombstone, key, value);
+        let now = filename::now_millis();
         let active = w.active.as_mut().expect("rotate leaves an active file");
         let offset = active.end;
-        if let Err(e) = active.file.write_record(offset, &header, key, value) {
+        if let Err(e) = active
+            .file
+            .append_record(offset, seq, now, tombstone, key, value)
+        {
             // Never leave a partial record in front of later good ones.
             if let Err(te) = active.file.file.set_len(offset) {
                 self.stop(&Error::io(
@@ -439,21 +448,57 @@ impl Shared {
                 // Empty: drop it and make one big enough (a record larger than max_file_size).
                 self.discard_empty_active(w)?;
             } else {
-                self.seal_active(w).inspect_err(|e| self.stop(e))?;
+                // Without SyncMode::Always nothing waits for this file to be durable, so its
+                // fsync runs in the background instead of stalling this write.
+                let background = self.opts.sync != SyncMode::Always;
+                self.seal_active(w, background)
+                    .inspect_err(|e| self.stop(e))?;
             }
         }
         self.create_active(w, need)
     }
 
-    /// Cuts the active file to its records, makes it durable, and renames it sealed.
-    pub fn seal_active(&self, w: &mut Writer) -> Result<()> {
+    /// Seals the active file: cuts it to its records, then makes it durable, renames it
+    /// sealed and makes the rename durable, either now or on a background thread. Until then
+    /// it keeps its active name, which recovery treats as an active file (torn tail allowed).
+    pub fn seal_active(&self, w: &mut Writer, background: bool) -> Result<()> {
         let Some(a) = w.active.take() else {
             return Ok(());
         };
-        let f = &a.file;
+        let f = a.file;
         f.file
             .set_len(a.end)
             .map_err(|e| Error::io("truncate", f.path(), e))?;
+        if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
+            e.scanned_to = a.end;
+        }
+        if background {
+            let me = self.me.clone();
+            let file = f.clone();
+            let sealing = self.sealing.clone();
+            self.sealing.begin();
+            let spawned = std::thread::Builder::new()
+                .name("bitask-seal".into())
+                .spawn(move || {
+                    if let Some(db) = me.upgrade() {
+                        if let Err(e) = db.publish_sealed(&file) {
+                            db.stop(&e);
+                        }
+                    }
+                    // Only after letting go of the handle: whoever waits for the seal may
+                    // then drop the handle and expect its lock released.
+                    sealing.end();
+                });
+            if spawned.is_ok() {
+                return Ok(());
+            }
+            self.sealing.end();
+        }
+        self.publish_sealed(&f)
+    }
+
+    /// Makes a cut active file durable and publishes it under its sealed name.
+    fn publish_sealed(&self, f: &DataFile) -> Result<()> {
         f.file
             .sync_data()
             .map_err(|e| Error::io("sync", f.path(), e))?;
@@ -581,6 +626,7 @@ impl Shared {
         if self.writer.is_none() {
             return Ok(());
         }
+        self.sealing.wait();
         self.check_running()?;
         let upto = self.sync_active()?;
         self.commit.mark_durable(upto);
@@ -619,6 +665,7 @@ impl Shared {
     /// Trims the active file's reserved tail and syncs it when durability was asked for.
     fn finish(&self) -> Result<()> {
         let Some(w) = &self.writer else { return Ok(()) };
+        self.sealing.wait();
         let w = lock(w);
         let Some(a) = &w.active else { return Ok(()) };
         if self.stopped.load(Ordering::Acquire) {
@@ -634,6 +681,33 @@ impl Shared {
                 .map_err(|e| Error::io("sync", f.path(), e))?;
         }
         Ok(())
+    }
+}
+
+/// Counts files being sealed in the background, so that compaction, `sync` and close can
+/// wait for them.
+#[derive(Default)]
+pub(crate) struct Sealing {
+    pending: Mutex<usize>,
+    done: Condvar,
+}
+
+impl Sealing {
+    fn begin(&self) {
+        *lock(&self.pending) += 1;
+    }
+
+    fn end(&self) {
+        *lock(&self.pending) -= 1;
+        self.done.notify_all();
+    }
+
+    /// Returns once no seal is in progress.
+    pub fn wait(&self) {
+        let mut n = lock(&self.pending);
+        while *n > 0 {
+            n = self.done.wait(n).unwrap_or_else(|p| p.into_inner());
+        }
     }
 }
 

@@ -107,6 +107,32 @@ pub fn encode_header(
     buf
 }
 
+/// Writes a whole record (header, key, value) into `rec`, which is exactly its length.
+pub fn encode_contiguous(
+    rec: &mut [u8],
+    seq: u64,
+    timestamp: u64,
+    tombstone: bool,
+    key: &[u8],
+    value: &[u8],
+) {
+    let (header, rest) = rec.split_at_mut(HEADER_LEN);
+    header[4..12].copy_from_slice(&seq.to_le_bytes());
+    header[12..20].copy_from_slice(&timestamp.to_le_bytes());
+    header[20] = if tombstone { FLAG_TOMBSTONE } else { 0 };
+    header[21..25].copy_from_slice(&(key.len() as u32).to_le_bytes());
+    header[25..29].copy_from_slice(&(value.len() as u32).to_le_bytes());
+    rest[..key.len()].copy_from_slice(key);
+    rest[key.len()..].copy_from_slice(value);
+    let crc = crc32fast::hash(&rec[4..]);
+    rec[0..4].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// True when a whole record held in one buffer carries the right CRC.
+pub fn verify_contiguous(rec: &[u8]) -> bool {
+    u32::from_le_bytes(rec[0..4].try_into().unwrap()) == crc32fast::hash(&rec[4..])
+}
+
 /// The CRC a record with this header, key and value must carry.
 pub fn checksum(header: &[u8; HEADER_LEN], key: &[u8], value: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
@@ -144,6 +170,17 @@ mod tests {
         assert_eq!(h.record_len(), rec.len() as u64);
         assert_eq!(h.encode(), hdr);
         assert!(verify(&hdr, b"key", b"value"));
+    }
+
+    #[test]
+    fn contiguous_encoding_matches_the_split_one() {
+        let split = encode(9, false, b"key", b"a value");
+        let mut whole = vec![0u8; split.len()];
+        encode_contiguous(&mut whole, 9, 1234, false, b"key", b"a value");
+        assert_eq!(whole, split);
+        assert!(verify_contiguous(&whole));
+        whole[35] ^= 1;
+        assert!(!verify_contiguous(&whole));
     }
 
     #[test]

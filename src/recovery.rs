@@ -69,6 +69,20 @@ fn sync_dir(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
         .map_err(|e| Error::io("sync directory", dir, e))
 }
 
+/// True when anything after the header of the data file at `path` is a valid record.
+fn holds_records(vfs: &dyn Vfs, path: &Path) -> Result<bool> {
+    let io = |e| Error::io("read", path, e);
+    let f = vfs.open(path, OpenMode::ReadShared).map_err(io)?;
+    let len = f.len().map_err(io)?;
+    let start = FILE_HEADER_LEN as u64;
+    if len <= start {
+        return Ok(false);
+    }
+    Scanner::new(&*f, start, len)
+        .valid_record_after(start - 1, 0)
+        .map_err(io)
+}
+
 /// True when an error means a file vanished between listing and opening (a writer renamed or
 /// deleted it): a read-only handle lists again.
 pub fn is_vanished(e: &Error) -> bool {
@@ -111,8 +125,13 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
         };
         match DataFile::open(vfs, &path, mode, l.id) {
             Ok(f) => opened.push((f, active)),
-            // A crash right after creating an active file can leave it without a whole header.
-            Err(Error::Corruption { offset: 0, .. }) if active => {
+            // A crash right after creating an active file can leave its header unwritten: cut
+            // short, or zeros or garbage where the length reached the disk and the data did
+            // not. Such a file holds no record yet. One whose records survived is corrupt.
+            Err(e @ Error::Corruption { offset: 0, .. }) if active => {
+                if holds_records(vfs, &path)? {
+                    return Err(e);
+                }
                 if !read_only {
                     remove(vfs, dir, l.id, l.kind)?;
                     repaired = true;
