@@ -550,7 +550,6 @@ impl Shared {
         Ok(())
     }
 
-    /// Continues appending to the active file found on open.
     /// Continues appending to the active file found on open. When its space cannot be
     /// reserved (a full disk), it is treated as full: the next write seals it and tries a
     /// new file, and fails cleanly if there is still no room.

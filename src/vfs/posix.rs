@@ -151,6 +151,14 @@ impl PosixFile {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
+        if prot & libc::PROT_WRITE != 0 {
+            // Fault the pages in for writing now, in one call, rather than one page fault per
+            // 4 KiB in the middle of puts. Best effort: older kernels lack it.
+            // SAFETY: advice on the range just mapped; it cannot invalidate the mapping.
+            unsafe {
+                libc::madvise(ptr, len_usize, libc::MADV_POPULATE_WRITE);
+            }
+        }
         let ptr = NonNull::new(ptr.cast::<u8>()).expect("mmap returned null");
         if self
             .map
@@ -253,7 +261,7 @@ impl VFile for PosixFile {
             };
         }
         if self.map.get().is_none() {
-            self.install_map(len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_POPULATE)?;
+            self.install_map(len, libc::PROT_READ | libc::PROT_WRITE, 0)?;
             Ok(true)
         } else {
             let map_len = self.map.get().map_or(0, |m| m.len as u64);
