@@ -8,7 +8,8 @@
 #
 # Settings (make variables or environment): BENCH_N (keys, 1000000), BENCH_REPEAT (runs whose
 # median is reported, 3), BENCH_DIR (where the stores are written, bench/data), BENCH_STORES
-# and BENCH_GROUPS (comma-separated subsets), BENCH_OUT (bench/results.md), BENCH_ARGS (more
+# and BENCH_GROUPS (comma-separated subsets), BENCH_OUT (bench/results.md: the report),
+# BENCH_RAW (bench/results.tsv: every figure of every run), BENCH_ARGS (more
 # options for bench/build/bench, e.g. --max-seconds 5), CARGO_TARGET_DIR.
 # A peer whose development package is missing is skipped with a message.
 #
@@ -25,6 +26,7 @@ BENCH_N ?= 1000000
 BENCH_REPEAT ?= 3
 BENCH_DIR ?= bench/data
 BENCH_OUT ?= bench/results.md
+BENCH_RAW ?= bench/results.tsv
 BENCH_ARGS ?=
 BENCH_COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 ifdef LIB_FILES
@@ -90,7 +92,7 @@ endef
 
 bench: bench-build
 	$(BENCH_BUILD)/bench --n $(BENCH_N) --repeat $(BENCH_REPEAT) --dir $(BENCH_DIR) \
-	    --out $(BENCH_OUT) --commit "$(BENCH_COMMIT)" \
+	    --out $(BENCH_OUT) --raw $(BENCH_RAW) --commit "$(BENCH_COMMIT)" \
 	    $(if $(BENCH_STORES),--stores $(BENCH_STORES)) $(if $(BENCH_GROUPS),--groups $(BENCH_GROUPS)) \
 	    $(BENCH_ARGS)
 	@echo "bench: report written to $(BENCH_OUT)"
@@ -101,4 +103,4 @@ bench-quick: bench-build
 	    $(if $(BENCH_GROUPS),--groups $(BENCH_GROUPS)) $(BENCH_ARGS)
 
 bench-clean:
-	rm -rf $(BENCH_BUILD) $(BENCH_DIR) $(BENCH_OUT)
+	rm -rf $(BENCH_BUILD) $(BENCH_DIR) $(BENCH_OUT) $(BENCH_RAW)

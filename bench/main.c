@@ -4,7 +4,9 @@
  * the targets of the performance issue with their measured ratios.
  *
  *   bench [--n N] [--repeat R] [--dir DIR] [--stores a,b] [--groups g,h] [--sync-ops M]
- *         [--max-seconds S] [--out FILE] [--quick-limits] [--commit ID]
+ *         [--max-seconds S] [--out FILE] [--raw FILE] [--quick-limits] [--commit ID]
+ *
+ * --out writes the report (also printed), --raw every figure of every run as TSV.
  *
  * Defaults come from the environment when set: BENCH_N (1000000), BENCH_REPEAT (3),
  * BENCH_DIR (bench/data), BENCH_STORES (all built), BENCH_GROUPS (all).
@@ -56,7 +58,7 @@ static int GROUP_ON[NGROUPS];
 static unsigned long long N = 1000000, SYNC_OPS = 2000;
 static int REPEAT = 3, QUICK_LIMITS;
 static const char *MAX_SECONDS = "3";
-static const char *DATA_DIR = "bench/data", *OUT, *COMMIT;
+static const char *DATA_DIR = "bench/data", *OUT, *COMMIT, *RAW;
 static char BIN_DIR[PATH_MAX];
 static int RUNS_DONE;
 
@@ -178,8 +180,8 @@ static int split_has(const char *list, const char *name) {
 static void usage(void) {
     fprintf(stderr,
             "usage: bench [--n N] [--repeat R] [--dir DIR] [--stores a,b] [--groups g,h]\n"
-            "             [--sync-ops M] [--max-seconds S] [--out FILE] [--quick-limits]\n"
-            "             [--commit ID]\n");
+            "             [--sync-ops M] [--max-seconds S] [--out FILE] [--raw FILE]\n"
+            "             [--quick-limits] [--commit ID]\n");
     exit(2);
 }
 
@@ -433,50 +435,64 @@ static int store_slot(const char *name) {
     return -1;
 }
 
+/* The figure a target is judged on, in run `rep`. */
+static int target_run(const struct target *g, int rep, double *x) {
+    const char *a = g->metric;
+    switch (g->kind) {
+    case VS_PEER: {
+        int s = store_slot(g->other);
+        if (!ENABLED[s] || !have(0, a, rep) || !have(s, a, rep) || val(s, a, rep) <= 0) return 0;
+        *x = val(0, a, rep) / val(s, a, rep);
+        return 1;
+    }
+    case VS_SELF:
+    case VS_LIMIT: {
+        int s = g->kind == VS_SELF ? 0 : LIMITS;
+        if (!have(0, a, rep) || !have(s, g->other, rep) || val(s, g->other, rep) <= 0) return 0;
+        *x = val(0, a, rep) / val(s, g->other, rep);
+        return 1;
+    }
+    case ABSOLUTE:
+        if (!have(0, a, rep)) return 0;
+        *x = val(0, a, rep);
+        if (strcmp(a, "rss_anon_open_mib") == 0) {
+            /* Anonymous RSS at another N: the per-key part scaled to 1M keys. */
+            if (N != 1000000 && have(0, "anon_bytes_per_key", rep))
+                *x += val(0, "anon_bytes_per_key", rep) * (1e6 - (double)N) / 1048576.0;
+        } else if (strcmp(a, "anon_bytes_per_key") == 0) {
+            *x -= 16; /* beyond the key's own bytes */
+        } else {
+            /* Open times scale with the keys opened: reported per 1M keys. */
+            double keys = strcmp(a, "open4k_hint_ms") == 0 ? (double)(N / 10) : (double)N;
+            *x *= g->scale ? g->scale : 1e6 / keys;
+        }
+        return 1;
+    }
+    return 0;
+}
+
 static void print_targets(void) {
-    out("| target | measured | needed | |\n|---|---:|---:|---|\n");
+    out("| target | measured (median) | needed | | each run |\n|---|---:|---:|---|---|\n");
     for (int t = 0; t < NTARGETS; t++) {
         const struct target *g = &TARGETS[t];
-        double x;
-        int ok = 0;
-        switch (g->kind) {
-        case VS_PEER: {
-            int s = store_slot(g->other);
-            ok = ENABLED[s] && med_ratio(0, g->metric, s, g->metric, &x);
-            break;
+        double xs[MAX_REP];
+        char runs[256] = "";
+        int n = 0;
+        for (int rep = 0; rep < RUNS_DONE; rep++) {
+            if (!target_run(g, rep, &xs[n])) continue;
+            snprintf(runs + strlen(runs), sizeof runs - strlen(runs), "%s%.2f", n ? ", " : "",
+                     xs[n]);
+            n++;
         }
-        case VS_SELF:
-            ok = med_ratio(0, g->metric, 0, g->other, &x);
-            break;
-        case VS_LIMIT:
-            ok = med_ratio(0, g->metric, LIMITS, g->other, &x);
-            break;
-        case ABSOLUTE: {
-            ok = med(0, g->metric, &x);
-            /* Open times scale with the keys opened: report them per 1M keys. */
-            double keys = strcmp(g->metric, "open4k_hint_ms") == 0 ? (double)(N / 10) : (double)N;
-            double scale = g->scale ? g->scale : 1e6 / keys;
-            if (strcmp(g->metric, "rss_anon_open_mib") == 0 && N != 1000000) {
-                /* Anonymous RSS at another N: the per-key part scaled to 1M keys. */
-                double per;
-                if (ok && med(0, "anon_bytes_per_key", &per))
-                    x = x + per * (1e6 - (double)N) / 1048576.0;
-            } else if (strcmp(g->metric, "anon_bytes_per_key") == 0) {
-                x -= 16; /* beyond the key's own bytes */
-            } else {
-                x *= scale;
-            }
-            break;
-        }
-        }
-        if (!ok) {
-            out("| %s | not measured | | |\n", g->label);
+        if (!n) {
+            out("| %s | not measured | | | |\n", g->label);
             continue;
         }
+        double x = median(xs, n);
         int met = g->at_most ? x <= g->threshold : x >= g->threshold;
         const char *unit = g->kind == ABSOLUTE ? "" : "×";
-        out("| %s | %.2f%s | %s %.4g%s | %s |\n", g->label, x, unit, g->at_most ? "≤" : "≥",
-            g->threshold, unit, met ? "met" : "**missed**");
+        out("| %s | %.2f%s | %s %.4g%s | %s | %s |\n", g->label, x, unit, g->at_most ? "≤" : "≥",
+            g->threshold, unit, met ? "met" : "**missed**", runs);
     }
 }
 
@@ -591,6 +607,8 @@ int main(int argc, char **argv) {
             OUT = next;
         else if (strcmp(a, "--commit") == 0)
             COMMIT = next;
+        else if (strcmp(a, "--raw") == 0)
+            RAW = next;
         else
             usage();
         i++;
@@ -669,6 +687,22 @@ int main(int argc, char **argv) {
     }
     print_report(argc, argv, seconds, load0);
     if (OUTF) fclose(OUTF);
+    if (RAW) {
+        FILE *f = fopen(RAW, "w");
+        if (!f) {
+            perror(RAW);
+        } else {
+            fprintf(f, "run\tstore\tfigure\tvalue\n");
+            for (int i = 0; i < NMETRICS; i++)
+                for (int s = 0; s <= NSTORES; s++)
+                    for (int r = 0; r < RUNS_DONE; r++)
+                        if (METRICS[i].have[s][r])
+                            fprintf(f, "%d\t%s\t%s\t%.9g\n", r + 1,
+                                    s == LIMITS ? "limits" : STORES[s].name, METRICS[i].name,
+                                    METRICS[i].v[s][r]);
+            fclose(f);
+        }
+    }
     if (failures) fprintf(stderr, "bench: %d program run(s) failed; see above\n", failures);
     return failures ? 1 : 0;
 }
