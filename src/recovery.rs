@@ -165,7 +165,11 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
     }
     keep.sort_by_key(|(f, _)| load_key(f));
 
-    let newest_active = keep.iter().filter(|(_, a)| *a).map(|(f, _)| f.id()).max();
+    // The writer appends to an active file only when it is the last file in load order. A
+    // power cut while an older active file was being sealed in the background can leave it
+    // behind a newer sealed file; appending to it would break sequence order, so it is sealed
+    // too and the writer starts a new file.
+    let newest_active = keep.last().filter(|(_, a)| *a).map(|(f, _)| f.id());
     let mut state = Recovered {
         files: FileSet::default(),
         next_seq: 1,
