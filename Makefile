@@ -3,7 +3,8 @@
 #   make                 release libbitask.so.$(VERSION) (SONAME libbitask.so.$(ABI_MAJOR)), its
 #                        symlinks, libbitask.a, bitask.h and the `bitask` tool, in build/
 #   make demo            all of that, then a short session of the tool on a fresh directory
-#   make test            cargo test (Rust tests and the C harness), the C tests under valgrind
+#   make test            cargo test (Rust tests and the C harness, optimized with overflow
+#                        checks: CARGO_TEST_PROFILE=testing), the C tests under valgrind
 #                        and under AddressSanitizer + UndefinedBehaviorSanitizer, the exported
 #                        symbols, the CLI, an install into a temporary DESTDIR, and whatever
 #                        the included makefiles add to TEST_EXTRA (e.g. the bindings' tests)
@@ -28,6 +29,8 @@ CFLAGS ?= -O2 -g
 LDFLAGS ?=
 INSTALL ?= install
 VALGRIND ?= valgrind
+# The Cargo profile of `make test`'s Rust tests (Cargo.toml: release plus overflow checks).
+CARGO_TEST_PROFILE ?= testing
 
 # The crate's version names the library file; the ABI major (build.rs) names the SONAME.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
@@ -118,7 +121,7 @@ test: all
 	@echo "make test: all suites passed"
 
 test-cargo:
-	$(CARGO) test
+	$(CARGO) test --profile $(CARGO_TEST_PROFILE)
 
 test-symbols: $(B)/lib/$(REALNAME)
 	nm -D --defined-only $(B)/lib/$(REALNAME) | awk '{ print $$3 }' | sort \
@@ -166,7 +169,8 @@ test-valgrind: $(addprefix $(B)/tests/,$(C_TESTS) test_cpp) $(CLI)
 # valgrind. (The C tests above already drive the real file layer, maps included, through the
 # release library under valgrind.)
 test-valgrind-rust:
-	@exe=$$($(CARGO) test --lib --no-run --message-format=json 2>/dev/null \
+	@exe=$$($(CARGO) test --profile $(CARGO_TEST_PROFILE) --lib --no-run --message-format=json \
+		2>/dev/null \
 		| sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | head -n 1); \
 	test -n "$$exe" || { echo "test-valgrind-rust: no unit-test binary"; exit 1; }; \
 	echo "valgrind $$exe ffi:: vfs:: datafile::"; \
@@ -216,7 +220,7 @@ clean:
 	rm -rf $(B)
 
 help:
-	@sed -n '3,16p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
 
 -include bench/bench.mk
 -include bindings/bindings.mk
