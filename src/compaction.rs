@@ -36,13 +36,12 @@ pub fn compact(db: &Shared) -> Result<()> {
     let _one_at_a_time = lock(&db.merging);
     db.check_running()?;
     {
+        // Recovery takes every file with an id up to the merge base for an input, so every
+        // file written after this point must get a new id: the active file is sealed (even
+        // empty) and a next file prepared in advance is thrown away.
         let mut w = lock(writer);
-        if w.active
-            .as_ref()
-            .is_some_and(|a| a.end > FILE_HEADER_LEN as u64)
-        {
-            db.seal_active(&mut w, false).inspect_err(|e| db.stop(e))?;
-        }
+        db.preparer.discard(db.vfs(), false);
+        db.seal_active(&mut w, false).inspect_err(|e| db.stop(e))?;
     }
     // Files sealed in the background become inputs once they are durable and renamed.
     db.sealing.wait();

@@ -17,20 +17,20 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use crate::datafile::{DataFile, FileHeader, FILE_HEADER_LEN};
+use crate::datafile::{DataFile, FILE_HEADER_LEN};
+use crate::durability::{Flusher, GroupCommit};
 pub use crate::error::{Error, Result};
-use crate::filename::{self, FileKind, IdGen};
-use crate::fileset::{FileEntry, FileSet};
+use crate::filename::{self, IdGen};
+use crate::fileset::FileSet;
 use crate::iter::Iter;
 use crate::keydir::{KeyDir, Location};
 pub use crate::options::{Options, SyncMode};
 use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::record;
 use crate::recovery;
+use crate::rotation::{Preparer, Sealing};
 use crate::vfs::{FileLock, Vfs};
 
 /// Figures about a store, from `Bitask::stats`.
@@ -67,14 +67,16 @@ pub(crate) struct Shared {
     pub torn_bytes: AtomicU64,
     /// Largest sequence number loaded (read-only handles continue from it on refresh).
     pub loaded_seq: AtomicU64,
-    commit: GroupCommit,
+    pub commit: GroupCommit,
     stopped: AtomicBool,
     stop_reason: Mutex<String>,
     pub merging: Mutex<()>,
     /// Files being sealed in the background.
     pub sealing: Arc<Sealing>,
+    /// The next active file, made ready in the background.
+    pub preparer: Arc<Preparer>,
     /// This handle's own `Arc`, for background work that must not keep it alive.
-    me: Weak<Shared>,
+    pub me: Weak<Shared>,
     /// Serializes `refresh` on read-only handles.
     pub refreshing: Mutex<()>,
     _lock: Option<Box<dyn FileLock>>,
@@ -174,6 +176,7 @@ impl Bitask {
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
             sealing: Arc::default(),
+            preparer: Arc::default(),
             dir,
             opts,
             keydir,
@@ -355,7 +358,7 @@ pub(crate) fn load_retrying(
 }
 
 impl Shared {
-    fn vfs(&self) -> &dyn Vfs {
+    pub(crate) fn vfs(&self) -> &dyn Vfs {
         &*self.opts.vfs
     }
 
@@ -418,6 +421,7 @@ impl Shared {
             rec_len: len as u32,
         };
         w.next_seq += 1;
+        self.prepare_next(&mut w);
         let old = if tombstone {
             self.keydir.remove(key)
         } else {
@@ -439,158 +443,6 @@ impl Shared {
         Ok(())
     }
 
-    /// Seals the active file (if it holds records) and starts a new one able to take a record
-    /// of `need` bytes. A failure while sealing stops writes; a failure creating the new file
-    /// (a full disk) only fails this call, and the next write tries again.
-    fn rotate(&self, w: &mut Writer, need: u64) -> Result<()> {
-        if let Some(a) = &w.active {
-            if a.end == FILE_HEADER_LEN as u64 {
-                // Empty: drop it and make one big enough (a record larger than max_file_size).
-                self.discard_empty_active(w)?;
-            } else {
-                // Without SyncMode::Always nothing waits for this file to be durable, so its
-                // fsync runs in the background instead of stalling this write.
-                let background = self.opts.sync != SyncMode::Always;
-                self.seal_active(w, background)
-                    .inspect_err(|e| self.stop(e))?;
-            }
-        }
-        self.create_active(w, need)
-    }
-
-    /// Seals the active file: cuts it to its records, then makes it durable, renames it
-    /// sealed and makes the rename durable, either now or on a background thread. Until then
-    /// it keeps its active name, which recovery treats as an active file (torn tail allowed).
-    pub fn seal_active(&self, w: &mut Writer, background: bool) -> Result<()> {
-        let Some(a) = w.active.take() else {
-            return Ok(());
-        };
-        let f = a.file;
-        f.file
-            .set_len(a.end)
-            .map_err(|e| Error::io("truncate", f.path(), e))?;
-        if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
-            e.scanned_to = a.end;
-        }
-        if background {
-            let me = self.me.clone();
-            let file = f.clone();
-            let sealing = self.sealing.clone();
-            self.sealing.begin();
-            let spawned = std::thread::Builder::new()
-                .name("bitask-seal".into())
-                .spawn(move || {
-                    if let Some(db) = me.upgrade() {
-                        if let Err(e) = db.publish_sealed(&file) {
-                            db.stop(&e);
-                        }
-                    }
-                    // Only after letting go of the handle: whoever waits for the seal may
-                    // then drop the handle and expect its lock released.
-                    sealing.end();
-                });
-            if spawned.is_ok() {
-                return Ok(());
-            }
-            self.sealing.end();
-        }
-        self.publish_sealed(&f)
-    }
-
-    /// Makes a cut active file durable and publishes it under its sealed name.
-    fn publish_sealed(&self, f: &DataFile) -> Result<()> {
-        f.file
-            .sync_data()
-            .map_err(|e| Error::io("sync", f.path(), e))?;
-        let from = filename::path(&self.dir, f.id(), FileKind::Active);
-        let to = filename::path(&self.dir, f.id(), FileKind::Sealed);
-        self.vfs()
-            .rename(&from, &to)
-            .map_err(|e| Error::io("rename", &from, e))?;
-        f.set_path(to);
-        self.sync_dir()?;
-        if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
-            e.active = false;
-        }
-        Ok(())
-    }
-
-    fn discard_empty_active(&self, w: &mut Writer) -> Result<()> {
-        let a = w.active.take().expect("checked by caller");
-        self.forget_file(a.file.id());
-        let path = filename::path(&self.dir, a.file.id(), FileKind::Active);
-        self.vfs()
-            .remove_file(&path)
-            .map_err(|e| Error::io("remove", &path, e))?;
-        self.sync_dir()
-    }
-
-    /// Starts a new active file with room for at least `need` bytes of records.
-    pub fn create_active(&self, w: &mut Writer, need: u64) -> Result<()> {
-        let id = w.ids.next_id();
-        let path = filename::path(&self.dir, id, FileKind::Active);
-        let header = FileHeader {
-            id,
-            seq_base: w.next_seq,
-            ..FileHeader::default()
-        };
-        let file = DataFile::create(self.vfs(), &path, header)?;
-        let capacity = self.opts.max_file_size.max(FILE_HEADER_LEN as u64 + need);
-        let setup = file
-            .file
-            .reserve(capacity)
-            .map_err(|e| Error::io("reserve space for", &path, e))
-            .and_then(|_| self.sync_dir());
-        if let Err(e) = setup {
-            drop(file);
-            let _ = self.vfs().remove_file(&path);
-            return Err(e);
-        }
-        self.install_active(w, Arc::new(file), FILE_HEADER_LEN as u64, capacity);
-        Ok(())
-    }
-
-    /// Continues appending to the active file found on open. When its space cannot be
-    /// reserved (a full disk), it is treated as full: the next write seals it and tries a
-    /// new file, and fails cleanly if there is still no room.
-    fn resume_active(&self, w: &mut Writer, id: u64, end: u64) {
-        let entry_file = lock(&self.files)
-            .by_id
-            .get(&id)
-            .map(|e| (e.no, e.file.clone()));
-        let (no, file) = entry_file.expect("recovery registered the active file");
-        let wanted = self.opts.max_file_size.max(end);
-        let capacity = match file.file.reserve(wanted) {
-            Ok(_) => wanted,
-            Err(_) => end,
-        };
-        w.active = Some(Active {
-            file,
-            no,
-            end,
-            capacity,
-        });
-    }
-
-    fn install_active(&self, w: &mut Writer, file: Arc<DataFile>, end: u64, capacity: u64) {
-        let mut files = lock(&self.files);
-        let no = files.alloc_no();
-        self.keydir.add_file(no, file.clone());
-        files.insert(FileEntry {
-            no,
-            file: file.clone(),
-            active: true,
-            hint_len: 0,
-            scanned_to: end,
-        });
-        w.active = Some(Active {
-            file,
-            no,
-            end,
-            capacity,
-        });
-    }
-
     /// Removes a file from the file set and the key directory's file tables.
     pub fn forget_file(&self, id: u64) {
         if let Some(e) = lock(&self.files).remove(id) {
@@ -606,7 +458,7 @@ impl Shared {
 
     /// `fdatasync`s the active file; returns the last sequence number it covers. A failure
     /// stops writes: the kernel may have dropped the dirty pages, so retrying proves nothing.
-    fn sync_active(&self) -> Result<u64> {
+    pub(crate) fn sync_active(&self) -> Result<u64> {
         let (file, upto) = {
             let w = lock(self.writer()?);
             (w.active.as_ref().map(|a| a.file.clone()), w.next_seq - 1)
@@ -621,7 +473,7 @@ impl Shared {
         Ok(upto)
     }
 
-    fn sync_now(&self) -> Result<()> {
+    pub(crate) fn sync_now(&self) -> Result<()> {
         if self.writer.is_none() {
             return Ok(());
         }
@@ -664,6 +516,7 @@ impl Shared {
     /// Trims the active file's reserved tail and syncs it when durability was asked for.
     fn finish(&self) -> Result<()> {
         let Some(w) = &self.writer else { return Ok(()) };
+        self.preparer.discard(self.vfs(), true);
         self.sealing.wait();
         let w = lock(w);
         let Some(a) = &w.active else { return Ok(()) };
@@ -680,117 +533,5 @@ impl Shared {
                 .map_err(|e| Error::io("sync", f.path(), e))?;
         }
         Ok(())
-    }
-}
-
-/// Counts files being sealed in the background, so that compaction, `sync` and close can
-/// wait for them.
-#[derive(Default)]
-pub(crate) struct Sealing {
-    pending: Mutex<usize>,
-    done: Condvar,
-}
-
-impl Sealing {
-    fn begin(&self) {
-        *lock(&self.pending) += 1;
-    }
-
-    fn end(&self) {
-        *lock(&self.pending) -= 1;
-        self.done.notify_all();
-    }
-
-    /// Returns once no seal is in progress.
-    pub fn wait(&self) {
-        let mut n = lock(&self.pending);
-        while *n > 0 {
-            n = self.done.wait(n).unwrap_or_else(|p| p.into_inner());
-        }
-    }
-}
-
-/// Group commit: the first writer to need durability becomes the leader and runs one
-/// `fdatasync` for everyone whose record was appended before it started; the others wait.
-#[derive(Default)]
-struct GroupCommit {
-    state: Mutex<CommitState>,
-    done: Condvar,
-}
-
-#[derive(Default)]
-struct CommitState {
-    durable: u64,
-    leader: bool,
-}
-
-impl GroupCommit {
-    fn wait_durable(&self, shared: &Shared, seq: u64) -> Result<()> {
-        let mut st = lock(&self.state);
-        loop {
-            if st.durable >= seq {
-                return Ok(());
-            }
-            shared.check_running()?;
-            if st.leader {
-                st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
-                continue;
-            }
-            st.leader = true;
-            drop(st);
-            let result = shared.sync_active();
-            st = lock(&self.state);
-            st.leader = false;
-            if let Ok(upto) = result {
-                st.durable = st.durable.max(upto);
-            }
-            self.done.notify_all();
-            result?;
-        }
-    }
-
-    fn mark_durable(&self, upto: u64) {
-        let mut st = lock(&self.state);
-        st.durable = st.durable.max(upto);
-    }
-}
-
-/// The background thread of `SyncMode::Interval`.
-struct Flusher {
-    stop: Option<mpsc::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Flusher {
-    fn start(shared: &Arc<Shared>, every: std::time::Duration) -> Flusher {
-        let (tx, rx) = mpsc::channel::<()>();
-        let weak: Weak<Shared> = Arc::downgrade(shared);
-        let thread = std::thread::Builder::new()
-            .name("bitask-flush".into())
-            .spawn(move || loop {
-                match rx.recv_timeout(every) {
-                    Err(RecvTimeoutError::Timeout) => match weak.upgrade() {
-                        Some(s) => {
-                            let _ = s.sync_now();
-                        }
-                        None => return,
-                    },
-                    _ => return,
-                }
-            })
-            .ok();
-        Flusher {
-            stop: Some(tx),
-            thread,
-        }
-    }
-}
-
-impl Drop for Flusher {
-    fn drop(&mut self) {
-        self.stop.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }

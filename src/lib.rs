@@ -22,6 +22,7 @@ mod compaction;
 #[doc(hidden)]
 pub mod datafile;
 pub mod db;
+mod durability;
 pub mod error;
 pub mod ffi;
 #[doc(hidden)]
@@ -36,6 +37,7 @@ pub mod options;
 pub mod record;
 mod recovery;
 mod refresh;
+mod rotation;
 pub mod vfs;
 
 pub use db::{Bitask, Stats};

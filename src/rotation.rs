@@ -1,0 +1,315 @@
+//! The life of data files on the write side: rotation, sealing (possibly in the
+//! background) and preparing the next active file ahead of time.
+//!
+//! Rotation must not stall a put: without `SyncMode::Always`, the sealed file's fsync,
+//! rename and directory fsync run on a background thread, and the next active file is made
+//! (created, space reserved, mapped, directory fsynced) while the current one fills, so the
+//! swap itself costs a few system calls. The crash rules still hold: a file is renamed
+//! sealed only after its data is durable, and an active file is used only after its
+//! directory entry is.
+
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::datafile::{DataFile, FileHeader, FILE_HEADER_LEN};
+use crate::db::{lock, Active, Shared, Writer};
+use crate::error::{Error, Result};
+use crate::filename::{self, FileKind};
+use crate::fileset::FileEntry;
+use crate::options::SyncMode;
+use crate::vfs::Vfs;
+
+impl Shared {
+    /// Seals the active file (if it holds records) and starts a new one able to take a record
+    /// of `need` bytes. A failure while sealing stops writes; a failure creating the new file
+    /// (a full disk) only fails this call, and the next write tries again.
+    pub(crate) fn rotate(&self, w: &mut Writer, need: u64) -> Result<()> {
+        if let Some(a) = &w.active {
+            if a.end == FILE_HEADER_LEN as u64 {
+                // Empty: drop it and make one big enough (a record larger than max_file_size).
+                self.discard_empty_active(w)?;
+            } else {
+                // Without SyncMode::Always nothing waits for this file to be durable, so its
+                // fsync runs in the background instead of stalling this write.
+                let background = self.opts.sync != SyncMode::Always;
+                self.seal_active(w, background)
+                    .inspect_err(|e| self.stop(e))?;
+            }
+        }
+        self.create_active(w, need)
+    }
+
+    /// Seals the active file: cuts it to its records, then makes it durable, renames it
+    /// sealed and makes the rename durable, either now or on a background thread. Until then
+    /// it keeps its active name, which recovery treats as an active file (torn tail allowed).
+    pub fn seal_active(&self, w: &mut Writer, background: bool) -> Result<()> {
+        let Some(a) = w.active.take() else {
+            return Ok(());
+        };
+        let f = a.file;
+        f.file
+            .set_len(a.end)
+            .map_err(|e| Error::io("truncate", f.path(), e))?;
+        if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
+            e.scanned_to = a.end;
+        }
+        if background {
+            let me = self.me.clone();
+            let file = f.clone();
+            let sealing = self.sealing.clone();
+            self.sealing.begin();
+            let spawned = std::thread::Builder::new()
+                .name("bitask-seal".into())
+                .spawn(move || {
+                    if let Some(db) = me.upgrade() {
+                        if let Err(e) = db.publish_sealed(&file) {
+                            db.stop(&e);
+                        }
+                    }
+                    // Only after letting go of the handle: whoever waits for the seal may
+                    // then drop the handle and expect its lock released.
+                    sealing.end();
+                });
+            if spawned.is_ok() {
+                return Ok(());
+            }
+            self.sealing.end();
+        }
+        self.publish_sealed(&f)
+    }
+
+    /// Makes a cut active file durable and publishes it under its sealed name.
+    pub(crate) fn publish_sealed(&self, f: &DataFile) -> Result<()> {
+        f.file
+            .sync_data()
+            .map_err(|e| Error::io("sync", f.path(), e))?;
+        let from = filename::path(&self.dir, f.id(), FileKind::Active);
+        let to = filename::path(&self.dir, f.id(), FileKind::Sealed);
+        self.vfs()
+            .rename(&from, &to)
+            .map_err(|e| Error::io("rename", &from, e))?;
+        f.set_path(to);
+        self.sync_dir()?;
+        if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
+            e.active = false;
+        }
+        Ok(())
+    }
+
+    fn discard_empty_active(&self, w: &mut Writer) -> Result<()> {
+        let a = w.active.take().expect("checked by caller");
+        self.forget_file(a.file.id());
+        let path = filename::path(&self.dir, a.file.id(), FileKind::Active);
+        self.vfs()
+            .remove_file(&path)
+            .map_err(|e| Error::io("remove", &path, e))?;
+        self.sync_dir()
+    }
+
+    /// Starts a new active file with room for at least `need` bytes of records: the one
+    /// prepared in the background when it is ready and big enough, else a new one now.
+    pub fn create_active(&self, w: &mut Writer, need: u64) -> Result<()> {
+        let capacity = self.opts.max_file_size.max(FILE_HEADER_LEN as u64 + need);
+        let (file, capacity) = match self.preparer.take(capacity, self.vfs()) {
+            Some(ready) => ready,
+            None => {
+                let id = w.ids.next_id();
+                let file = make_file(self.vfs(), &self.dir, id, w.next_seq, capacity)?;
+                (Arc::new(file), capacity)
+            }
+        };
+        self.install_active(w, file, FILE_HEADER_LEN as u64, capacity);
+        Ok(())
+    }
+
+    /// Once the active file is half full, starts making the next one on a background thread
+    /// (creation, space reservation, mapping, directory fsync), so that rotating is a swap.
+    pub(crate) fn prepare_next(&self, w: &mut Writer) {
+        let Some(a) = &w.active else { return };
+        if a.end * 2 < a.capacity || !self.preparer.start() {
+            return;
+        }
+        let capacity = self.opts.max_file_size;
+        let (id, seq_base) = (w.ids.next_id(), w.next_seq);
+        let (vfs, dir, preparer) = (
+            self.opts.vfs.clone(),
+            self.dir.clone(),
+            self.preparer.clone(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name("bitask-prepare".into())
+            .spawn(move || {
+                let made = make_file(&*vfs, &dir, id, seq_base, capacity);
+                preparer.finish(made.ok().map(|f| (Arc::new(f), capacity)), &*vfs);
+            });
+        if spawned.is_err() {
+            self.preparer.finish(None, self.vfs());
+        }
+    }
+
+    /// Continues appending to the active file found on open. When its space cannot be
+    /// reserved (a full disk), it is treated as full: the next write seals it and tries a
+    /// new file, and fails cleanly if there is still no room.
+    pub(crate) fn resume_active(&self, w: &mut Writer, id: u64, end: u64) {
+        let entry_file = lock(&self.files)
+            .by_id
+            .get(&id)
+            .map(|e| (e.no, e.file.clone()));
+        let (no, file) = entry_file.expect("recovery registered the active file");
+        let wanted = self.opts.max_file_size.max(end);
+        let capacity = match file.file.reserve(wanted) {
+            Ok(_) => wanted,
+            Err(_) => end,
+        };
+        w.active = Some(Active {
+            file,
+            no,
+            end,
+            capacity,
+        });
+    }
+
+    fn install_active(&self, w: &mut Writer, file: Arc<DataFile>, end: u64, capacity: u64) {
+        let mut files = lock(&self.files);
+        let no = files.alloc_no();
+        self.keydir.add_file(no, file.clone());
+        files.insert(FileEntry {
+            no,
+            file: file.clone(),
+            active: true,
+            hint_len: 0,
+            scanned_to: end,
+        });
+        w.active = Some(Active {
+            file,
+            no,
+            end,
+            capacity,
+        });
+    }
+}
+
+/// Creates active file `id`, reserves `capacity` bytes for it and makes its directory entry
+/// durable; removes it again if any step fails.
+fn make_file(vfs: &dyn Vfs, dir: &Path, id: u64, seq_base: u64, capacity: u64) -> Result<DataFile> {
+    let path = filename::path(dir, id, FileKind::Active);
+    let header = FileHeader {
+        id,
+        seq_base,
+        ..FileHeader::default()
+    };
+    let file = DataFile::create(vfs, &path, header)?;
+    let setup = file
+        .file
+        .reserve(capacity)
+        .map_err(|e| Error::io("reserve space for", &path, e))
+        .and_then(|_| {
+            vfs.sync_dir(dir)
+                .map_err(|e| Error::io("sync directory", dir, e))
+        });
+    if let Err(e) = setup {
+        drop(file);
+        let _ = vfs.remove_file(&path);
+        return Err(e);
+    }
+    Ok(file)
+}
+
+/// Counts files being sealed in the background, so that compaction, `sync` and close can
+/// wait for them.
+#[derive(Default)]
+pub(crate) struct Sealing {
+    pending: Mutex<usize>,
+    done: Condvar,
+}
+
+impl Sealing {
+    fn begin(&self) {
+        *lock(&self.pending) += 1;
+    }
+
+    fn end(&self) {
+        *lock(&self.pending) -= 1;
+        self.done.notify_all();
+    }
+
+    /// Returns once no seal is in progress.
+    pub fn wait(&self) {
+        let mut n = lock(&self.pending);
+        while *n > 0 {
+            n = self.done.wait(n).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// The next active file, made ready in the background. `discard` (on compaction and close)
+/// throws away a ready or in-flight file: every file activated after a compaction starts must
+/// have an id above the compaction's merge base, or recovery would take it for an input.
+#[derive(Default)]
+pub(crate) struct Preparer {
+    state: Mutex<PrepareState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct PrepareState {
+    epoch: u64,
+    in_flight: Option<u64>,
+    ready: Option<(Arc<DataFile>, u64)>,
+}
+
+impl Preparer {
+    /// Claims the right to prepare a file; false when one is ready or on its way.
+    fn start(&self) -> bool {
+        let mut st = lock(&self.state);
+        if st.in_flight.is_some() || st.ready.is_some() {
+            return false;
+        }
+        st.in_flight = Some(st.epoch);
+        true
+    }
+
+    /// Hands in the prepared file (or nothing, after a failure). A file prepared before the
+    /// last `discard` is removed instead.
+    fn finish(&self, made: Option<(Arc<DataFile>, u64)>, vfs: &dyn Vfs) {
+        let mut st = lock(&self.state);
+        let current = st.in_flight.take() == Some(st.epoch);
+        match made {
+            Some(m) if current => st.ready = Some(m),
+            Some((file, _)) => {
+                let _ = vfs.remove_file(&file.path());
+            }
+            None => {}
+        }
+        self.done.notify_all();
+    }
+
+    /// The ready file, if there is one and it can hold `capacity` bytes. Files must become
+    /// active in the order of their ids (load order is by id), so when the ready file cannot
+    /// be used, it and any in-flight one are thrown away before the caller makes another.
+    fn take(&self, capacity: u64, vfs: &dyn Vfs) -> Option<(Arc<DataFile>, u64)> {
+        let mut st = lock(&self.state);
+        match st.ready.take() {
+            Some(ready) if ready.1 >= capacity => Some(ready),
+            other => {
+                st.ready = other;
+                drop(st);
+                self.discard(vfs, false);
+                None
+            }
+        }
+    }
+
+    /// Removes the ready file and disowns any in-flight one; with `wait`, returns only once
+    /// no preparation is running (so nothing is created after a handle closes).
+    pub(crate) fn discard(&self, vfs: &dyn Vfs, wait: bool) {
+        let mut st = lock(&self.state);
+        st.epoch += 1;
+        if let Some((file, _)) = st.ready.take() {
+            let _ = vfs.remove_file(&file.path());
+        }
+        while wait && st.in_flight.is_some() {
+            st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
