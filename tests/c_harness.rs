@@ -20,10 +20,13 @@ struct Harness {
 fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
-        // This test runs from <target>/<profile>/deps/; the library is in <target>/<profile>/.
+        // This test runs from <target>/<profile>/deps/, where `cargo test` also leaves the
+        // cdylib it built for this run (it copies it up to <target>/<profile>/ only for
+        // `cargo build`, so the copy there may be stale).
         let exe = std::env::current_exe().unwrap();
-        let profile = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-        let lib = profile.join("libbitask.so");
+        let deps = exe.parent().unwrap().to_path_buf();
+        let profile = deps.parent().unwrap().to_path_buf();
+        let lib = deps.join("libbitask.so");
         assert!(
             lib.exists(),
             "{} is missing: the cdylib was not built",
