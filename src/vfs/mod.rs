@@ -3,7 +3,11 @@
 //! implementation ([`PosixVfs`]) maps files into memory where it can and falls back to
 //! `pread`/`pwrite`; test implementations inject I/O faults or simulate power loss.
 
+#[doc(hidden)]
+pub mod fault;
 mod posix;
+#[doc(hidden)]
+pub mod sim;
 
 use std::fmt;
 use std::io;

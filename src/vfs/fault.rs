@@ -1,0 +1,337 @@
+//! A fault-injecting wrapper around any [`Vfs`], after SQLite's I/O-error loop: the Nth
+//! eligible operation fails, once or from then on.
+//!
+//! Which operations are eligible depends on the fault:
+//! - [`Fault::Enospc`]: operations that can need space (create, write, length change,
+//!   reservation, rename, directory creation, file and directory sync).
+//! - [`Fault::Eio`]: every operation, reads, listings and opens included.
+//! - [`Fault::ShortWrite`]: writes; the failing write stores the first half of its bytes and
+//!   then fails with `ENOSPC`, as a `write()` that returned short and then failed would.
+//! - [`Fault::SyncFail`]: file and directory syncs, which fail with `EIO` (the data may or
+//!   may not have reached the disk).
+//!
+//! The wrapper also counts open files and locks, so a test can check that nothing leaks.
+
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::{FileLock, OpenMode, VFile, Vfs};
+
+/// The kind of failure to inject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    Enospc,
+    Eio,
+    ShortWrite,
+    SyncFail,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 4] = [
+        Fault::Enospc,
+        Fault::Eio,
+        Fault::ShortWrite,
+        Fault::SyncFail,
+    ];
+}
+
+/// When to fail: the `at`-th eligible operation (1-based), and after it every eligible
+/// operation too when `sticky`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub fault: Fault,
+    pub at: u64,
+    pub sticky: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Space,
+    Write,
+    Sync,
+    Other,
+}
+
+#[derive(Default)]
+struct Shared {
+    plan: Mutex<Option<Plan>>,
+    armed: AtomicBool,
+    seen: AtomicU64,
+    injected: AtomicU64,
+    open_files: AtomicI64,
+    held_locks: AtomicI64,
+}
+
+impl Shared {
+    /// Counts an operation of `kind`; returns the error to fail it with, if any.
+    fn check(&self, kind: Kind) -> Option<io::Error> {
+        if !self.armed.load(Ordering::Acquire) {
+            return None;
+        }
+        let plan = (*self.plan.lock().unwrap_or_else(|p| p.into_inner()))?;
+        let eligible = match plan.fault {
+            Fault::Enospc => matches!(kind, Kind::Space | Kind::Write | Kind::Sync),
+            Fault::Eio => true,
+            Fault::ShortWrite => kind == Kind::Write,
+            Fault::SyncFail => kind == Kind::Sync,
+        };
+        if !eligible {
+            return None;
+        }
+        let n = self.seen.fetch_add(1, Ordering::AcqRel) + 1;
+        let hit = n == plan.at || (plan.sticky && n > plan.at);
+        if !hit {
+            return None;
+        }
+        self.injected.fetch_add(1, Ordering::AcqRel);
+        let errno = match plan.fault {
+            Fault::Enospc | Fault::ShortWrite => libc::ENOSPC,
+            Fault::Eio | Fault::SyncFail => libc::EIO,
+        };
+        Some(io::Error::from_raw_os_error(errno))
+    }
+
+    fn short_write(&self) -> bool {
+        matches!(
+            *self.plan.lock().unwrap_or_else(|p| p.into_inner()),
+            Some(Plan {
+                fault: Fault::ShortWrite,
+                ..
+            })
+        )
+    }
+}
+
+/// Wraps a file system and fails operations according to a [`Plan`].
+#[derive(Clone)]
+pub struct FaultVfs {
+    inner: Arc<dyn Vfs>,
+    sh: Arc<Shared>,
+}
+
+impl FaultVfs {
+    /// A wrapper that injects nothing until [`FaultVfs::arm`].
+    pub fn new(inner: Arc<dyn Vfs>) -> FaultVfs {
+        FaultVfs {
+            inner,
+            sh: Arc::default(),
+        }
+    }
+
+    /// Starts counting eligible operations from zero and failing them per `plan`.
+    pub fn arm(&self, plan: Plan) {
+        *self.sh.plan.lock().unwrap_or_else(|p| p.into_inner()) = Some(plan);
+        self.sh.seen.store(0, Ordering::Release);
+        self.sh.armed.store(true, Ordering::Release);
+    }
+
+    /// Stops injecting (the fault "clears").
+    pub fn disarm(&self) {
+        self.sh.armed.store(false, Ordering::Release);
+    }
+
+    /// Eligible operations seen since `arm`.
+    pub fn seen(&self) -> u64 {
+        self.sh.seen.load(Ordering::Acquire)
+    }
+
+    /// Failures injected since the wrapper was made.
+    pub fn injected(&self) -> u64 {
+        self.sh.injected.load(Ordering::Acquire)
+    }
+
+    /// Files opened through the wrapper and not yet closed.
+    pub fn open_files(&self) -> i64 {
+        self.sh.open_files.load(Ordering::Acquire)
+    }
+
+    /// Locks taken through the wrapper and not yet released.
+    pub fn held_locks(&self) -> i64 {
+        self.sh.held_locks.load(Ordering::Acquire)
+    }
+
+    fn fail(&self, kind: Kind) -> io::Result<()> {
+        match self.sh.check(kind) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Vfs for FaultVfs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.fail(Kind::Space)?;
+        self.inner.create_dir_all(dir)
+    }
+
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+        self.fail(Kind::Other)?;
+        self.inner.list_dir(dir)
+    }
+
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VFile>> {
+        self.fail(if mode == OpenMode::CreateNew {
+            Kind::Space
+        } else {
+            Kind::Other
+        })?;
+        let file = self.inner.open(path, mode)?;
+        self.sh.open_files.fetch_add(1, Ordering::AcqRel);
+        Ok(Box::new(FaultFile {
+            inner: file,
+            sh: self.sh.clone(),
+        }))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.fail(Kind::Space)?;
+        self.inner.rename(from, to)
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.fail(Kind::Other)?;
+        self.inner.remove_file(path)
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.fail(Kind::Sync)?;
+        self.inner.sync_dir(dir)
+    }
+
+    fn lock_exclusive(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        self.fail(Kind::Other)?;
+        let lock = self.inner.lock_exclusive(path)?;
+        self.sh.held_locks.fetch_add(1, Ordering::AcqRel);
+        Ok(Box::new(FaultLock {
+            _inner: lock,
+            sh: self.sh.clone(),
+        }))
+    }
+}
+
+struct FaultLock {
+    _inner: Box<dyn FileLock>,
+    sh: Arc<Shared>,
+}
+
+impl FileLock for FaultLock {}
+
+impl Drop for FaultLock {
+    fn drop(&mut self) {
+        self.sh.held_locks.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+struct FaultFile {
+    inner: Box<dyn VFile>,
+    sh: Arc<Shared>,
+}
+
+impl Drop for FaultFile {
+    fn drop(&mut self) {
+        self.sh.open_files.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl FaultFile {
+    fn fail(&self, kind: Kind) -> io::Result<()> {
+        match self.sh.check(kind) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl VFile for FaultFile {
+    fn len(&self) -> io::Result<u64> {
+        self.fail(Kind::Other)?;
+        self.inner.len()
+    }
+
+    fn read_exact_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> io::Result<()> {
+        self.fail(Kind::Other)?;
+        self.inner.read_exact_at(offset, bufs)
+    }
+
+    fn write_all_at(&self, offset: u64, bufs: &[&[u8]]) -> io::Result<()> {
+        if let Err(e) = self.fail(Kind::Write) {
+            if self.sh.short_write() {
+                let joined = bufs.concat();
+                let half = joined.len() / 2;
+                if half > 0 {
+                    self.inner.write_all_at(offset, &[&joined[..half]])?;
+                }
+            }
+            return Err(e);
+        }
+        self.inner.write_all_at(offset, bufs)
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        self.fail(Kind::Sync)?;
+        self.inner.sync_data()
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.fail(Kind::Space)?;
+        self.inner.set_len(len)
+    }
+
+    fn reserve(&self, len: u64) -> io::Result<bool> {
+        self.fail(Kind::Space)?;
+        self.inner.reserve(len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfs::sim::SimVfs;
+
+    #[test]
+    fn nth_operation_fails_once_or_for_good() {
+        let f = FaultVfs::new(Arc::new(SimVfs::new()));
+        let dir = Path::new("/d");
+        f.create_dir_all(dir).unwrap();
+        f.arm(Plan {
+            fault: Fault::Eio,
+            at: 2,
+            sticky: false,
+        });
+        assert!(f.list_dir(dir).is_ok());
+        assert!(f.list_dir(dir).is_err());
+        assert!(f.list_dir(dir).is_ok());
+        f.arm(Plan {
+            fault: Fault::SyncFail,
+            at: 1,
+            sticky: true,
+        });
+        assert!(f.list_dir(dir).is_ok(), "not eligible");
+        assert!(f.sync_dir(dir).is_err());
+        assert!(f.sync_dir(dir).is_err());
+        f.disarm();
+        assert!(f.sync_dir(dir).is_ok());
+        assert_eq!(f.injected(), 3);
+    }
+
+    #[test]
+    fn short_write_stores_half_and_files_are_counted() {
+        let f = FaultVfs::new(Arc::new(SimVfs::new()));
+        let dir = Path::new("/d");
+        f.create_dir_all(dir).unwrap();
+        let file = f.open(&dir.join("x"), OpenMode::CreateNew).unwrap();
+        assert_eq!(f.open_files(), 1);
+        f.arm(Plan {
+            fault: Fault::ShortWrite,
+            at: 1,
+            sticky: false,
+        });
+        let err = file.write_all_at(0, &[b"abcd", b"efgh"]).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
+        assert_eq!(file.len().unwrap(), 4);
+        drop(file);
+        assert_eq!(f.open_files(), 0);
+    }
+}
