@@ -480,6 +480,9 @@ impl Shared {
         self.sealing.wait();
         self.check_running()?;
         let upto = self.sync_active()?;
+        // Without SyncMode::Always a new active file's directory entry is not synced when the
+        // file is made; this makes it (and anything else in the directory) durable.
+        self.sync_dir().inspect_err(|e| self.stop(e))?;
         self.commit.mark_durable(upto);
         Ok(())
     }

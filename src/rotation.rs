@@ -46,10 +46,7 @@ impl Shared {
         let Some(a) = w.active.take() else {
             return Ok(());
         };
-        let f = a.file;
-        f.file
-            .set_len(a.end)
-            .map_err(|e| Error::io("truncate", f.path(), e))?;
+        let (f, end) = (a.file, a.end);
         if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
             e.scanned_to = a.end;
         }
@@ -62,7 +59,7 @@ impl Shared {
                 .name("bitask-seal".into())
                 .spawn(move || {
                     if let Some(db) = me.upgrade() {
-                        if let Err(e) = db.publish_sealed(&file) {
+                        if let Err(e) = db.publish_sealed(&file, end) {
                             db.stop(&e);
                         }
                     }
@@ -75,11 +72,16 @@ impl Shared {
             }
             self.sealing.end();
         }
-        self.publish_sealed(&f)
+        self.publish_sealed(&f, end)
     }
 
-    /// Makes a cut active file durable and publishes it under its sealed name.
-    pub(crate) fn publish_sealed(&self, f: &DataFile) -> Result<()> {
+    /// Cuts a former active file to its `end`, makes it durable and publishes it under its
+    /// sealed name.
+    /// The truncation happens here too: on ext4 it can wait for a journal commit.
+    pub(crate) fn publish_sealed(&self, f: &DataFile, end: u64) -> Result<()> {
+        f.file
+            .set_len(end)
+            .map_err(|e| Error::io("truncate", f.path(), e))?;
         f.file
             .sync_data()
             .map_err(|e| Error::io("sync", f.path(), e))?;
@@ -114,7 +116,8 @@ impl Shared {
             Some(ready) => ready,
             None => {
                 let id = w.ids.next_id();
-                let file = make_file(self.vfs(), &self.dir, id, w.next_seq, capacity)?;
+                let durable = self.opts.sync == SyncMode::Always;
+                let file = make_file(self.vfs(), &self.dir, id, w.next_seq, capacity, durable)?;
                 (Arc::new(file), capacity)
             }
         };
@@ -136,10 +139,11 @@ impl Shared {
             self.dir.clone(),
             self.preparer.clone(),
         );
+        let durable = self.opts.sync == SyncMode::Always;
         let spawned = std::thread::Builder::new()
             .name("bitask-prepare".into())
             .spawn(move || {
-                let made = make_file(&*vfs, &dir, id, seq_base, capacity);
+                let made = make_file(&*vfs, &dir, id, seq_base, capacity, durable);
                 preparer.finish(made.ok().map(|f| (Arc::new(f), capacity)), &*vfs);
             });
         if spawned.is_err() {
@@ -191,7 +195,16 @@ impl Shared {
 
 /// Creates active file `id`, reserves `capacity` bytes for it and makes its directory entry
 /// durable; removes it again if any step fails.
-fn make_file(vfs: &dyn Vfs, dir: &Path, id: u64, seq_base: u64, capacity: u64) -> Result<DataFile> {
+/// The directory fsync is skipped when `durable_entry` is false (no write is acknowledged as
+/// durable without `SyncMode::Always`; the next seal's directory fsync, or `sync`, covers it).
+fn make_file(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    id: u64,
+    seq_base: u64,
+    capacity: u64,
+    durable_entry: bool,
+) -> Result<DataFile> {
     let path = filename::path(dir, id, FileKind::Active);
     let header = FileHeader {
         id,
@@ -203,9 +216,11 @@ fn make_file(vfs: &dyn Vfs, dir: &Path, id: u64, seq_base: u64, capacity: u64) -
         .file
         .reserve(capacity)
         .map_err(|e| Error::io("reserve space for", &path, e))
-        .and_then(|_| {
-            vfs.sync_dir(dir)
-                .map_err(|e| Error::io("sync directory", dir, e))
+        .and_then(|_| match durable_entry {
+            true => vfs
+                .sync_dir(dir)
+                .map_err(|e| Error::io("sync directory", dir, e)),
+            false => Ok(()),
         });
     if let Err(e) = setup {
         drop(file);
@@ -287,8 +302,13 @@ impl Preparer {
     /// The ready file, if there is one and it can hold `capacity` bytes. Files must become
     /// active in the order of their ids (load order is by id), so when the ready file cannot
     /// be used, it and any in-flight one are thrown away before the caller makes another.
+    /// A preparation still running is waited for: it is already part way through the work
+    /// the caller would otherwise start from scratch.
     fn take(&self, capacity: u64, vfs: &dyn Vfs) -> Option<(Arc<DataFile>, u64)> {
         let mut st = lock(&self.state);
+        while st.in_flight.is_some() {
+            st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
         match st.ready.take() {
             Some(ready) if ready.1 >= capacity => Some(ready),
             other => {
