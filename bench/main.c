@@ -245,7 +245,8 @@ static void fs_of(const char *dir, char *buf, size_t cap) {
     fclose(f);
 }
 
-enum kind { RATE, MS, MIB, MBPS, PERKEY, PLAIN };
+/* RATE: ops/s (shown as µs/op); REF: a rate shown for reference, without ratios. */
+enum kind { RATE, REF, MS, MIB, MBPS, PERKEY, PLAIN };
 
 struct row {
     const char *metric, *label;
@@ -266,6 +267,7 @@ static const struct row ROWS[] = {
     {"readrandom_2t_cores", "  cores the 2 reading threads got (CPU-s per s)", PLAIN, NULL},
     {"readrandom_2t_cpu", "  readrandom, 2 threads, with a core each (from CPU time)", RATE, NULL},
     {"deleterandom", "deleterandom", RATE, "write"},
+    {"fdatasync_here", "  116-byte append + fdatasync, just before fillsync", REF, NULL},
     {"fillsync_1t", "fillsync, 1 thread", RATE, "fsync"},
     {"fillsync_8t", "fillsync, 8 threads (total)", RATE, "fsync"},
     {"fill4k", "fillrandom, 4 KiB values, N/10", RATE, "memcpy4k"},
@@ -299,8 +301,8 @@ static int limit_fraction(const char *metric_name, const char *lim, int rep, dou
         l = 1e6 / val(LIMITS, "pread100_us", rep);
     else if (strcmp(lim, "pread2") == 0 && have(LIMITS, "pread100_us", rep))
         l = 2e6 / val(LIMITS, "pread100_us", rep);
-    else if (strcmp(lim, "fsync") == 0 && have(LIMITS, "fdatasync_per_s", rep))
-        l = val(LIMITS, "fdatasync_per_s", rep);
+    else if (strcmp(lim, "fsync") == 0 && have(0, "fdatasync_here", rep))
+        l = val(0, "fdatasync_here", rep); /* measured by bench-bitask just before */
     else if (strcmp(lim, "memcpy4k") == 0 && have(LIMITS, "memcpy_gbps", rep))
         l = val(LIMITS, "memcpy_gbps", rep) * 1e9 / 4096;
     else if (strcmp(lim, "seqwrite") == 0 && have(LIMITS, "seqwrite_mbps", rep))
@@ -352,7 +354,7 @@ static void print_table(void) {
         char a[32] = "", b[32] = "–", c[48] = "";
         double x;
         if (ENABLED[0] && med(0, row->metric, &x)) {
-            if (row->kind == RATE) {
+            if (row->kind == RATE || row->kind == REF) {
                 fmt_num(a, sizeof a, x);
                 fmt_num(b, sizeof b, 1e6 / x);
             } else {
@@ -370,13 +372,14 @@ static void print_table(void) {
         for (int i = 0; i < nc; i++) {
             int s = cols[i];
             char p[32] = "–", q[32] = "–";
-            if (med(s, row->metric, &x)) fmt_num(p, sizeof p, row->kind == RATE ? 1e6 / x : x);
+            int rate = row->kind == RATE || row->kind == REF;
+            if (med(s, row->metric, &x)) fmt_num(p, sizeof p, rate ? 1e6 / x : x);
             double ratio;
             int ok = 0;
             if (ENABLED[0]) {
                 if (row->kind == RATE || row->kind == MBPS)
                     ok = med_ratio(0, row->metric, s, row->metric, &ratio);
-                else if (row->kind != PERKEY && row->kind != PLAIN)
+                else if (row->kind != PERKEY && row->kind != PLAIN && row->kind != REF)
                     ok = med_ratio(s, row->metric, 0, row->metric, &ratio);
             }
             if (ok) snprintf(q, sizeof q, "%.2f", ratio);
@@ -410,8 +413,8 @@ static const struct target TARGETS[] = {
     {"overwrite ≥ 5× LevelDB", VS_PEER, "overwrite", "leveldb", 1, 0, 5},
     {"4 KiB fillrandom ≥ 2× tkrzw", VS_PEER, "fill4k", "tkrzw", 1, 0, 2},
     {"4 KiB readrandom ≥ 1× LMDB", VS_PEER, "read4k", "lmdb", 1, 0, 1},
-    {"fillsync 1 thread ≥ 0.9× the fdatasync rate", VS_LIMIT, "fillsync_1t", "fdatasync_per_s",
-     1, 0, 0.9},
+    {"fillsync 1 thread ≥ 0.9× the fdatasync rate (measured just before)", VS_SELF,
+     "fillsync_1t", "fdatasync_here", 1, 0, 0.9},
     {"fillsync 8 threads ≥ 4× 1 thread", VS_SELF, "fillsync_8t", "fillsync_1t", 1, 0, 4},
     {"readrandom 2 threads ≥ 1.8× 1 thread", VS_SELF, "readrandom_2t", "readrandom_1t", 1, 0,
      1.8},
@@ -548,7 +551,8 @@ static void print_report(int argc, char **argv, double seconds, const char *load
         "runs: bitask ops/s ÷ the store's ops/s for rates, the store's figure ÷ bitask's for "
         "times and sizes; above 1, bitask is ahead. \"bitask ÷ limit\" divides bitask's rate "
         "by the machine's own cost for the same work (below): write() and pread() are one "
-        "system call per operation, fdatasync one flush per durable put, memcpy the bytes "
+        "system call per operation, fdatasync the rate of 116-byte appends + fdatasync measured just "
+        "before fillsync, memcpy the bytes "
         "moved per 4 KiB value, seq. write the disk's bandwidth.\n\n");
     print_table();
     out("\n### The machine's limits (bench/limits, same runs)\n\n");
