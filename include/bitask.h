@@ -56,7 +56,8 @@
 #define BITASK_DEFAULT_SYNC_INTERVAL_MS 1000
 
 /**
- * The result of a bitask call. Every function that can fail returns one of these.
+ * The result of a bitask call. Every function that can fail returns one of these; it has
+ * the size of an int.
  *
  * The numbers are part of the ABI: a code is never renumbered, and a retired code is never
  * given to another meaning. Functions that take a code from C (bitask_strerror) take a plain
@@ -229,6 +230,7 @@ bitask_options *bitask_options_new(void);
 /**
  * Releases an options object made by bitask_options_new. NULL is a no-op. Passing the
  * same object twice, or one not made by bitask_options_new, is undefined behaviour.
+ * Thread safety: no other call may be using the object.
  */
 void bitask_options_free(bitask_options *opts);
 
@@ -238,7 +240,7 @@ void bitask_options_free(bitask_options *opts);
  * data file of its own. Setting an option again replaces the earlier value.
  *
  * Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL, size out of range; the
- * options are unchanged).
+ * options are unchanged). Thread safety: one thread at a time per options object.
  */
 bitask_status bitask_options_set_max_file_size(bitask_options *opts, uint64_t bytes);
 
@@ -247,7 +249,7 @@ bitask_status bitask_options_set_max_file_size(bitask_options *opts, uint64_t by
  * BITASK_SYNC_INTERVAL. Setting it again replaces the earlier mode.
  *
  * Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL, or mode is not one of the
- * three; the options are unchanged).
+ * three; the options are unchanged). Thread safety: one thread at a time per options object.
  */
 bitask_status bitask_options_set_sync(bitask_options *opts, int mode);
 
@@ -256,7 +258,7 @@ bitask_status bitask_options_set_sync(bitask_options *opts, int mode);
  * It takes effect only in that mode and does not change the mode.
  *
  * Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL, or ms is 0; the options
- * are unchanged).
+ * are unchanged). Thread safety: one thread at a time per options object.
  */
 bitask_status bitask_options_set_sync_interval_ms(bitask_options *opts, uint32_t ms);
 
@@ -266,7 +268,8 @@ bitask_status bitask_options_set_sync_interval_ms(bitask_options *opts, uint32_t
  * sees the store as of bitask_open or its last bitask_refresh; writes fail with
  * BITASK_ERR_READ_ONLY. The store's directory must exist.
  *
- * Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL).
+ * Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL). Thread safety: one thread at
+ * a time per options object.
  */
 bitask_status bitask_options_set_read_only(bitask_options *opts, bool read_only);
 

@@ -76,6 +76,7 @@ pub extern "C" fn bitask_options_new() -> *mut bitask_options {
 
 /// Releases an options object made by bitask_options_new. NULL is a no-op. Passing the
 /// same object twice, or one not made by bitask_options_new, is undefined behaviour.
+/// Thread safety: no other call may be using the object.
 #[no_mangle]
 pub extern "C" fn bitask_options_free(opts: *mut bitask_options) {
     boundary(|| {
@@ -104,7 +105,7 @@ fn with_opts(
 /// data file of its own. Setting an option again replaces the earlier value.
 ///
 /// Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL, size out of range; the
-/// options are unchanged).
+/// options are unchanged). Thread safety: one thread at a time per options object.
 #[no_mangle]
 pub extern "C" fn bitask_options_set_max_file_size(
     opts: *mut bitask_options,
@@ -128,7 +129,7 @@ pub extern "C" fn bitask_options_set_max_file_size(
 /// BITASK_SYNC_INTERVAL. Setting it again replaces the earlier mode.
 ///
 /// Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL, or mode is not one of the
-/// three; the options are unchanged).
+/// three; the options are unchanged). Thread safety: one thread at a time per options object.
 #[no_mangle]
 pub extern "C" fn bitask_options_set_sync(opts: *mut bitask_options, mode: c_int) -> bitask_status {
     with_opts(opts, |o| {
@@ -150,7 +151,7 @@ pub extern "C" fn bitask_options_set_sync(opts: *mut bitask_options, mode: c_int
 /// It takes effect only in that mode and does not change the mode.
 ///
 /// Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL, or ms is 0; the options
-/// are unchanged).
+/// are unchanged). Thread safety: one thread at a time per options object.
 #[no_mangle]
 pub extern "C" fn bitask_options_set_sync_interval_ms(
     opts: *mut bitask_options,
@@ -173,7 +174,8 @@ pub extern "C" fn bitask_options_set_sync_interval_ms(
 /// sees the store as of bitask_open or its last bitask_refresh; writes fail with
 /// BITASK_ERR_READ_ONLY. The store's directory must exist.
 ///
-/// Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL).
+/// Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL). Thread safety: one thread at
+/// a time per options object.
 #[no_mangle]
 pub extern "C" fn bitask_options_set_read_only(
     opts: *mut bitask_options,

@@ -7,7 +7,8 @@ use std::os::raw::c_int;
 
 use crate::error::Error;
 
-/// The result of a bitask call. Every function that can fail returns one of these.
+/// The result of a bitask call. Every function that can fail returns one of these; it has
+/// the size of an int.
 ///
 /// The numbers are part of the ABI: a code is never renumbered, and a retired code is never
 /// given to another meaning. Functions that take a code from C (bitask_strerror) take a plain
