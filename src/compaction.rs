@@ -54,14 +54,22 @@ pub fn compact(db: &Shared) -> Result<()> {
         db,
         merge_base,
         parts: Vec::new(),
+        renaming: false,
     };
     let published = out.copy_live(&inputs).and_then(|()| out.publish());
     if let Err(e) = published {
+        // After a rename the merge may be committed on disk while memory still reads the
+        // inputs; a later merge of those inputs would leave two committed merges whose
+        // outputs overlap. Only a reopen can tell which state the disk is in.
+        if out.renaming {
+            db.stop(&e);
+        }
         out.abandon();
         return Err(e);
     }
     let parts = out.parts;
-    swap(db, &parts, &inputs)?;
+    // The merge is committed: failing to switch to its outputs leaves memory behind the disk.
+    swap(db, &parts, &inputs).inspect_err(|e| db.stop(e))?;
     for (id, _, _) in &inputs {
         for kind in [FileKind::Sealed, FileKind::Hint] {
             let p = filename::path(&db.dir, *id, kind);
@@ -110,6 +118,8 @@ struct Outputs<'a> {
     db: &'a Shared,
     merge_base: u64,
     parts: Vec<Part>,
+    /// A rename to a final name was attempted: the merge may be committed on disk.
+    renaming: bool,
 }
 
 impl Outputs<'_> {
@@ -242,6 +252,7 @@ impl Outputs<'_> {
                 .map_err(|e| Error::io("write", &hint_path, e))?;
         }
         self.db.sync_dir()?;
+        self.renaming = true;
         for part in &self.parts {
             for (from, to) in [
                 (FileKind::TempHint, FileKind::Hint),
