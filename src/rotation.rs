@@ -63,8 +63,10 @@ impl Shared {
                             db.stop(&e);
                         }
                     }
-                    // Only after letting go of the handle: whoever waits for the seal may
-                    // then drop the handle and expect its lock released.
+                    // Only after letting go of the handle and the file: whoever waits for
+                    // the seal may then drop the handle and expect its lock released and
+                    // its files closed.
+                    drop(file);
                     sealing.end();
                 });
             if spawned.is_ok() {
