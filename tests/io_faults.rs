@@ -1,0 +1,383 @@
+//! I/O faults, after SQLite's I/O-error loop: through a whole workload (open, puts, removes,
+//! reads, iteration, rotation, compaction, sync, reopen, close), the Nth eligible file-system
+//! operation fails (ENOSPC, EIO, a short write, a failed fsync), once and from then on, for
+//! N = 1, 2, ... until the workload runs out of operations. Every call must return a clean
+//! error (an I/O error naming the cause, `Stopped`, or `KeyNotFound`), reads never return a
+//! value the key did not have, nothing panics and no file or lock stays open after the
+//! handle is gone; after the fault clears, the store reopens with content matching the model
+//! and accepts writes.
+//!
+//! Also a real full disk: a tiny tmpfs in a user namespace (skipped, with a message, where
+//! user namespaces are not allowed), filled until puts fail.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::Arc;
+
+use bitask::vfs::fault::{Fault, FaultVfs, Plan};
+use bitask::vfs::sim::SimVfs;
+use bitask::vfs::{PosixVfs, Vfs};
+use bitask::{Bitask, Error, Options, SyncMode};
+use common::{key, value, Rng};
+
+#[derive(Clone, Debug)]
+enum Step {
+    Put(Vec<u8>, Vec<u8>),
+    Remove(Vec<u8>),
+    Get(Vec<u8>),
+    Iterate,
+    Compact,
+    Sync,
+    Reopen,
+}
+
+fn plan(seed: u64, n: usize) -> Vec<Step> {
+    let mut rng = Rng::new(seed);
+    let mut version = 0;
+    (0..n)
+        .map(|_| {
+            let k = key(rng.below(12));
+            match rng.below(100) {
+                0..=44 => {
+                    version += 1;
+                    let len = rng.below(40) as usize;
+                    Step::Put(k.clone(), value(&k, version, len))
+                }
+                45..=59 => Step::Remove(k),
+                60..=79 => Step::Get(k),
+                80..=84 => Step::Iterate,
+                85..=90 => Step::Compact,
+                91..=95 => Step::Sync,
+                _ => Step::Reopen,
+            }
+        })
+        .collect()
+}
+
+/// For each key, the outcomes still possible: `None` is "absent".
+#[derive(Default, Debug)]
+struct Possible(BTreeMap<Vec<u8>, Vec<Option<Vec<u8>>>>);
+
+impl Possible {
+    fn get(&self, k: &[u8]) -> Vec<Option<Vec<u8>>> {
+        self.0.get(k).cloned().unwrap_or_else(|| vec![None])
+    }
+
+    fn settle(&mut self, k: &[u8], v: Option<Vec<u8>>) {
+        self.0.insert(k.to_vec(), vec![v]);
+    }
+
+    fn maybe(&mut self, k: &[u8], v: Option<Vec<u8>>) {
+        let e = self.0.entry(k.to_vec()).or_insert_with(|| vec![None]);
+        if !e.contains(&v) {
+            e.push(v);
+        }
+    }
+
+    fn allows(&self, k: &[u8], v: Option<&Vec<u8>>) -> bool {
+        self.get(k).iter().any(|p| p.as_ref() == v)
+    }
+}
+
+/// What one run of the workload under one fault plan found wrong, if anything.
+fn run_once(inner: Arc<dyn Vfs>, dir: &Path, sync: SyncMode, steps: &[Step], plan: Plan) -> (Result<(), String>, u64, bool) {
+    let fv = FaultVfs::new(inner.clone());
+    let opts = |v: Arc<dyn Vfs>| Options::default().max_file_size(200).sync(sync).vfs(v);
+    let errno = match plan.fault {
+        Fault::Enospc | Fault::ShortWrite => "No space left on device",
+        Fault::Eio | Fault::SyncFail => "Input/output error",
+    };
+    let clean = |e: &Error, what: &str| -> Result<(), String> {
+        match e {
+            Error::Io { .. } | Error::Stopped(_) if e.to_string().contains(errno) => Ok(()),
+            _ => Err(format!("{what}: unclean error: {e:?}")),
+        }
+    };
+    let mut model = Possible::default();
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
+        fv.arm(plan);
+        let fv_dyn: Arc<dyn Vfs> = Arc::new(fv.clone());
+        let mut db = None;
+        let open = |db: &mut Option<Bitask>| -> Result<(), String> {
+            match Bitask::open_with(dir, opts(fv_dyn.clone())) {
+                Ok(h) => {
+                    *db = Some(h);
+                    Ok(())
+                }
+                Err(e) => clean(&e, "open"),
+            }
+        };
+        open(&mut db)?;
+        for (i, s) in steps.iter().enumerate() {
+            let what = format!("step {i} {s:?}");
+            if db.is_none() || matches!(s, Step::Reopen) {
+                if let Some(h) = db.take() {
+                    if let Err(e) = h.close() {
+                        clean(&e, &what)?;
+                    }
+                }
+                open(&mut db)?;
+            }
+            let Some(h) = db.as_ref() else { continue };
+            match s {
+                Step::Put(k, v) => match h.put(k, v) {
+                    Ok(()) => model.settle(k, Some(v.clone())),
+                    Err(e @ Error::Stopped(_)) => clean(&e, &what)?,
+                    Err(e) => {
+                        clean(&e, &what)?;
+                        model.maybe(k, Some(v.clone()));
+                    }
+                },
+                Step::Remove(k) => match h.remove(k) {
+                    Ok(()) => model.settle(k, None),
+                    Err(Error::KeyNotFound) => {
+                        if !model.allows(k, None) {
+                            return Err(format!("{what}: KeyNotFound for a key that is present"));
+                        }
+                    }
+                    Err(e @ Error::Stopped(_)) => clean(&e, &what)?,
+                    Err(e) => {
+                        clean(&e, &what)?;
+                        model.maybe(k, None);
+                    }
+                },
+                Step::Get(k) => match h.get(k) {
+                    Ok(v) if model.allows(k, v.as_ref()) => {}
+                    Ok(v) => return Err(format!("{what}: read {v:?}, possible {:?}", model.get(k))),
+                    Err(e) => clean(&e, &what)?,
+                },
+                Step::Iterate => {
+                    for item in h.iter() {
+                        match item {
+                            Ok((k, v)) if model.allows(&k, Some(&v)) => {}
+                            Ok((k, v)) => return Err(format!("{what}: iterated {k:?} = {v:?}")),
+                            Err(e) => {
+                                clean(&e, &what)?;
+                                break;
+                            }
+                        }
+                    }
+                }
+                Step::Compact => {
+                    if let Err(e) = h.compact() {
+                        clean(&e, &what)?;
+                    }
+                }
+                Step::Sync => {
+                    if let Err(e) = h.sync() {
+                        clean(&e, &what)?;
+                    }
+                }
+                Step::Reopen => {}
+            }
+        }
+        fv.disarm();
+        if let Some(h) = db.take() {
+            if let Err(e) = h.close() {
+                clean(&e, "close")?;
+            }
+        }
+        Ok(())
+    }));
+    let injected = fv.injected();
+    let hit = fv.seen() >= plan.at;
+    let result = match outcome {
+        Err(p) => {
+            let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+            Err(format!("panic: {msg:?}"))
+        }
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(())) => {
+            if fv.open_files() != 0 || fv.held_locks() != 0 {
+                Err(format!("leak: {} files and {} locks open after close", fv.open_files(), fv.held_locks()))
+            } else {
+                verify(inner, dir, sync, &model)
+            }
+        }
+    };
+    (result, injected, hit)
+}
+
+/// After the fault: the store opens on the plain file system, matches the model, takes a
+/// write and keeps it across a reopen.
+fn verify(inner: Arc<dyn Vfs>, dir: &Path, sync: SyncMode, model: &Possible) -> Result<(), String> {
+    let opts = || Options::default().max_file_size(200).sync(sync).vfs(inner.clone());
+    let db = Bitask::open_with(dir, opts()).map_err(|e| format!("reopen after the fault: {e}"))?;
+    let got = common::read_all(&db).map_err(|e| format!("read after the fault: {e}"))?;
+    for (k, v) in &got {
+        if !model.allows(k, Some(v)) {
+            return Err(format!("after reopen {:?} = {:?}, possible {:?}", String::from_utf8_lossy(k), String::from_utf8_lossy(v), model.get(k)));
+        }
+    }
+    for k in model.0.keys() {
+        if !got.contains_key(k) && !model.allows(k, None) {
+            return Err(format!("after reopen {:?} is missing", String::from_utf8_lossy(k)));
+        }
+    }
+    db.put("after", "fault").map_err(|e| format!("put after the fault: {e}"))?;
+    db.close().map_err(|e| format!("close after the fault: {e}"))?;
+    let db = Bitask::open_with(dir, opts()).map_err(|e| format!("second reopen: {e}"))?;
+    match db.get("after") {
+        Ok(Some(v)) if v == b"fault" => Ok(()),
+        other => Err(format!("the write after the fault is gone: {other:?}")),
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    runs: u64,
+    injected: u64,
+    failures: Vec<String>,
+}
+
+/// The I/O-error loop: N = 1, 2, ... until the fault is never reached.
+fn fault_loop(name: &str, fault: Fault, sticky: bool, sync: SyncMode, real: bool, totals: &mut Totals) {
+    let steps = plan(common::seed(7), if common::soak() { 400 } else { 60 });
+    let mut at = 1;
+    loop {
+        // On tmpfs when there is one: the loop is about errors, not about waiting for disks.
+        let tmp = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir()).unwrap();
+        let (inner, dir): (Arc<dyn Vfs>, _) = if real {
+            (Arc::new(PosixVfs), tmp.path().join("db"))
+        } else {
+            (Arc::new(SimVfs::new()), Path::new("/db").to_path_buf())
+        };
+        let plan = Plan { fault, at, sticky };
+        let (result, injected, hit) = run_once(inner, &dir, sync, &steps, plan);
+        totals.runs += 1;
+        totals.injected += injected;
+        if let Err(e) = result {
+            if totals.failures.len() < 10 {
+                totals.failures.push(format!("{name} {plan:?}: {e}"));
+            }
+        }
+        if !hit {
+            break;
+        }
+        at += 1;
+    }
+}
+
+fn run_kind(fault: Fault) {
+    let mut t = Totals::default();
+    for sticky in [false, true] {
+        for (sync, real) in [(SyncMode::Always, true), (SyncMode::None, false)] {
+            let name = format!("{fault:?} {} {sync:?} on {}", if sticky { "from then on" } else { "once" }, if real { "posix" } else { "sim" });
+            fault_loop(&name, fault, sticky, sync, real, &mut t);
+        }
+    }
+    common::report(&format!(
+        "io-faults {fault:?}: {} runs, {} faults injected (once and from then on, sync always on the real file system and sync none on the simulated one); failures {}",
+        t.runs,
+        t.injected,
+        t.failures.len()
+    ));
+    assert!(t.failures.is_empty(), "{} failures:\n{}", t.failures.len(), t.failures.join("\n"));
+    assert!(t.injected > 50, "too few faults injected: {}", t.injected);
+}
+
+#[test]
+fn enospc_at_every_operation() {
+    run_kind(Fault::Enospc);
+}
+
+#[test]
+fn eio_at_every_operation() {
+    run_kind(Fault::Eio);
+}
+
+#[test]
+fn short_write_at_every_write() {
+    run_kind(Fault::ShortWrite);
+}
+
+#[test]
+fn failed_fsync_at_every_sync() {
+    run_kind(Fault::SyncFail);
+}
+
+/// The child side of `full_tmpfs`: runs inside the user namespace with a tiny tmpfs mounted
+/// at `BITASK_TMPFS_DIR`.
+#[test]
+fn full_tmpfs_child() {
+    let Ok(dir) = std::env::var("BITASK_TMPFS_DIR") else { return };
+    let dir = Path::new(&dir).join("db");
+    let opts = || Options::default().max_file_size(16 * 1024).sync(SyncMode::Always);
+    let db = Bitask::open_with(&dir, opts()).expect("open on tmpfs");
+    let mut acked = BTreeMap::new();
+    let mut puts = 0u64;
+    let mut err = None;
+    for i in 0..100_000u64 {
+        let k = key(i % 500);
+        let v = value(&k, i, 300);
+        match db.put(&k, &v) {
+            Ok(()) => {
+                acked.insert(k, v);
+                puts += 1;
+            }
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    let err = err.expect("a 256 KiB tmpfs filled up");
+    assert!(matches!(&err, Error::Io { source, .. } if source.raw_os_error() == Some(libc::ENOSPC)), "{err:?}");
+    assert!(err.to_string().contains("No space left on device"), "{err}");
+    for (k, v) in &acked {
+        assert_eq!(db.get(k).unwrap().as_ref(), Some(v));
+    }
+    // Compaction needs space too: it either works or fails cleanly.
+    if let Err(e) = db.compact() {
+        assert!(matches!(e, Error::Io { .. } | Error::Stopped(_)), "{e:?}");
+    }
+    drop(db);
+    let db = Bitask::open_with(&dir, opts()).expect("reopen a full store");
+    let got = common::read_all(&db).unwrap();
+    assert_eq!(got, acked, "content after reopen");
+    // Freeing space by removing keys (tombstones take space too) then writing again.
+    for k in acked.keys().take(50) {
+        if db.remove(k).is_err() {
+            break;
+        }
+    }
+    println!("TMPFS-OK {puts} acknowledged puts of {} keys before ENOSPC ({err}), all present after reopen", acked.len());
+}
+
+#[test]
+fn full_tmpfs() {
+    if std::env::var("BITASK_TMPFS_DIR").is_ok() {
+        return;
+    }
+    let mnt = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let script = r#"mount -t tmpfs -o size=256k bitask-test "$1" || exit 77; shift; exec "$@""#;
+    let out = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"])
+        .arg(mnt.path())
+        .arg(&exe)
+        .args(["--exact", "full_tmpfs_child", "--nocapture", "--test-threads=1"])
+        .env("BITASK_TMPFS_DIR", mnt.path())
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            println!("SKIPPED full_tmpfs: cannot run unshare ({e})");
+            common::report("io-faults tmpfs: skipped (no unshare)");
+            return;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() && !stdout.contains("running 1 test") {
+        println!("SKIPPED full_tmpfs: no user namespace with a tmpfs here ({}): {}", out.status, stderr.trim());
+        common::report("io-faults tmpfs: skipped (user namespaces not allowed)");
+        return;
+    }
+    assert!(out.status.success() && stdout.contains("TMPFS-OK"), "child failed:\n{stdout}\n{stderr}");
+    let line = stdout.split("TMPFS-OK ").nth(1).and_then(|l| l.lines().next()).unwrap_or("");
+    common::report(&format!("io-faults tmpfs: 256 KiB tmpfs filled: {line}"));
+}
