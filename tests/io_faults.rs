@@ -83,7 +83,13 @@ impl Possible {
 }
 
 /// What one run of the workload under one fault plan found wrong, if anything.
-fn run_once(inner: Arc<dyn Vfs>, dir: &Path, sync: SyncMode, steps: &[Step], plan: Plan) -> (Result<(), String>, u64, bool) {
+fn run_once(
+    inner: Arc<dyn Vfs>,
+    dir: &Path,
+    sync: SyncMode,
+    steps: &[Step],
+    plan: Plan,
+) -> (Result<(), String>, u64, bool) {
     let fv = FaultVfs::new(inner.clone());
     let opts = |v: Arc<dyn Vfs>| Options::default().max_file_size(200).sync(sync).vfs(v);
     let errno = match plan.fault {
@@ -146,7 +152,9 @@ fn run_once(inner: Arc<dyn Vfs>, dir: &Path, sync: SyncMode, steps: &[Step], pla
                 },
                 Step::Get(k) => match h.get(k) {
                     Ok(v) if model.allows(k, v.as_ref()) => {}
-                    Ok(v) => return Err(format!("{what}: read {v:?}, possible {:?}", model.get(k))),
+                    Ok(v) => {
+                        return Err(format!("{what}: read {v:?}, possible {:?}", model.get(k)))
+                    }
                     Err(e) => clean(&e, &what)?,
                 },
                 Step::Iterate => {
@@ -186,13 +194,20 @@ fn run_once(inner: Arc<dyn Vfs>, dir: &Path, sync: SyncMode, steps: &[Step], pla
     let hit = fv.seen() >= plan.at;
     let result = match outcome {
         Err(p) => {
-            let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
             Err(format!("panic: {msg:?}"))
         }
         Ok(Err(e)) => Err(e),
         Ok(Ok(())) => {
             if fv.open_files() != 0 || fv.held_locks() != 0 {
-                Err(format!("leak: {} files and {} locks open after close", fv.open_files(), fv.held_locks()))
+                Err(format!(
+                    "leak: {} files and {} locks open after close",
+                    fv.open_files(),
+                    fv.held_locks()
+                ))
             } else {
                 verify(inner, dir, sync, &model)
             }
@@ -204,21 +219,36 @@ fn run_once(inner: Arc<dyn Vfs>, dir: &Path, sync: SyncMode, steps: &[Step], pla
 /// After the fault: the store opens on the plain file system, matches the model, takes a
 /// write and keeps it across a reopen.
 fn verify(inner: Arc<dyn Vfs>, dir: &Path, sync: SyncMode, model: &Possible) -> Result<(), String> {
-    let opts = || Options::default().max_file_size(200).sync(sync).vfs(inner.clone());
+    let opts = || {
+        Options::default()
+            .max_file_size(200)
+            .sync(sync)
+            .vfs(inner.clone())
+    };
     let db = Bitask::open_with(dir, opts()).map_err(|e| format!("reopen after the fault: {e}"))?;
     let got = common::read_all(&db).map_err(|e| format!("read after the fault: {e}"))?;
     for (k, v) in &got {
         if !model.allows(k, Some(v)) {
-            return Err(format!("after reopen {:?} = {:?}, possible {:?}", String::from_utf8_lossy(k), String::from_utf8_lossy(v), model.get(k)));
+            return Err(format!(
+                "after reopen {:?} = {:?}, possible {:?}",
+                String::from_utf8_lossy(k),
+                String::from_utf8_lossy(v),
+                model.get(k)
+            ));
         }
     }
     for k in model.0.keys() {
         if !got.contains_key(k) && !model.allows(k, None) {
-            return Err(format!("after reopen {:?} is missing", String::from_utf8_lossy(k)));
+            return Err(format!(
+                "after reopen {:?} is missing",
+                String::from_utf8_lossy(k)
+            ));
         }
     }
-    db.put("after", "fault").map_err(|e| format!("put after the fault: {e}"))?;
-    db.close().map_err(|e| format!("close after the fault: {e}"))?;
+    db.put("after", "fault")
+        .map_err(|e| format!("put after the fault: {e}"))?;
+    db.close()
+        .map_err(|e| format!("close after the fault: {e}"))?;
     let db = Bitask::open_with(dir, opts()).map_err(|e| format!("second reopen: {e}"))?;
     match db.get("after") {
         Ok(Some(v)) if v == b"fault" => Ok(()),
@@ -234,12 +264,21 @@ struct Totals {
 }
 
 /// The I/O-error loop: N = 1, 2, ... until the fault is never reached.
-fn fault_loop(name: &str, fault: Fault, sticky: bool, sync: SyncMode, real: bool, totals: &mut Totals) {
+fn fault_loop(
+    name: &str,
+    fault: Fault,
+    sticky: bool,
+    sync: SyncMode,
+    real: bool,
+    totals: &mut Totals,
+) {
     let steps = plan(common::seed(7), if common::soak() { 400 } else { 60 });
     let mut at = 1;
     loop {
         // On tmpfs when there is one: the loop is about errors, not about waiting for disks.
-        let tmp = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir()).unwrap();
+        let tmp = tempfile::tempdir_in("/dev/shm")
+            .or_else(|_| tempfile::tempdir())
+            .unwrap();
         let (inner, dir): (Arc<dyn Vfs>, _) = if real {
             (Arc::new(PosixVfs), tmp.path().join("db"))
         } else {
@@ -265,7 +304,11 @@ fn run_kind(fault: Fault) {
     let mut t = Totals::default();
     for sticky in [false, true] {
         for (sync, real) in [(SyncMode::Always, true), (SyncMode::None, false)] {
-            let name = format!("{fault:?} {} {sync:?} on {}", if sticky { "from then on" } else { "once" }, if real { "posix" } else { "sim" });
+            let name = format!(
+                "{fault:?} {} {sync:?} on {}",
+                if sticky { "from then on" } else { "once" },
+                if real { "posix" } else { "sim" }
+            );
             fault_loop(&name, fault, sticky, sync, real, &mut t);
         }
     }
@@ -275,7 +318,12 @@ fn run_kind(fault: Fault) {
         t.injected,
         t.failures.len()
     ));
-    assert!(t.failures.is_empty(), "{} failures:\n{}", t.failures.len(), t.failures.join("\n"));
+    assert!(
+        t.failures.is_empty(),
+        "{} failures:\n{}",
+        t.failures.len(),
+        t.failures.join("\n")
+    );
     assert!(t.injected > 50, "too few faults injected: {}", t.injected);
 }
 
@@ -303,9 +351,15 @@ fn failed_fsync_at_every_sync() {
 /// at `BITASK_TMPFS_DIR`.
 #[test]
 fn full_tmpfs_child() {
-    let Ok(dir) = std::env::var("BITASK_TMPFS_DIR") else { return };
+    let Ok(dir) = std::env::var("BITASK_TMPFS_DIR") else {
+        return;
+    };
     let dir = Path::new(&dir).join("db");
-    let opts = || Options::default().max_file_size(16 * 1024).sync(SyncMode::Always);
+    let opts = || {
+        Options::default()
+            .max_file_size(16 * 1024)
+            .sync(SyncMode::Always)
+    };
     let db = Bitask::open_with(&dir, opts()).expect("open on tmpfs");
     let mut acked = BTreeMap::new();
     let mut puts = 0u64;
@@ -325,7 +379,10 @@ fn full_tmpfs_child() {
         }
     }
     let err = err.expect("a 256 KiB tmpfs filled up");
-    assert!(matches!(&err, Error::Io { source, .. } if source.raw_os_error() == Some(libc::ENOSPC)), "{err:?}");
+    assert!(
+        matches!(&err, Error::Io { source, .. } if source.raw_os_error() == Some(libc::ENOSPC)),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("No space left on device"), "{err}");
     for (k, v) in &acked {
         assert_eq!(db.get(k).unwrap().as_ref(), Some(v));
@@ -356,10 +413,23 @@ fn full_tmpfs() {
     let exe = std::env::current_exe().unwrap();
     let script = r#"mount -t tmpfs -o size=256k bitask-test "$1" || exit 77; shift; exec "$@""#;
     let out = std::process::Command::new("unshare")
-        .args(["--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"])
+        .args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
         .arg(mnt.path())
         .arg(&exe)
-        .args(["--exact", "full_tmpfs_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "full_tmpfs_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("BITASK_TMPFS_DIR", mnt.path())
         .output();
     let out = match out {
@@ -373,11 +443,22 @@ fn full_tmpfs() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() && !stdout.contains("running 1 test") {
-        println!("SKIPPED full_tmpfs: no user namespace with a tmpfs here ({}): {}", out.status, stderr.trim());
+        println!(
+            "SKIPPED full_tmpfs: no user namespace with a tmpfs here ({}): {}",
+            out.status,
+            stderr.trim()
+        );
         common::report("io-faults tmpfs: skipped (user namespaces not allowed)");
         return;
     }
-    assert!(out.status.success() && stdout.contains("TMPFS-OK"), "child failed:\n{stdout}\n{stderr}");
-    let line = stdout.split("TMPFS-OK ").nth(1).and_then(|l| l.lines().next()).unwrap_or("");
+    assert!(
+        out.status.success() && stdout.contains("TMPFS-OK"),
+        "child failed:\n{stdout}\n{stderr}"
+    );
+    let line = stdout
+        .split("TMPFS-OK ")
+        .nth(1)
+        .and_then(|l| l.lines().next())
+        .unwrap_or("");
     common::report(&format!("io-faults tmpfs: 256 KiB tmpfs filled: {line}"));
 }
