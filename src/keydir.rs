@@ -562,7 +562,7 @@ mod tests {
     use super::*;
     use crate::datafile::{FileHeader, FILE_HEADER_LEN};
     use crate::record;
-    use crate::vfs::{PosixVfs, VFile};
+    use crate::vfs::PosixVfs;
     use std::collections::HashMap;
 
     /// A key directory over one real data file holding a record per key.
@@ -651,8 +651,10 @@ mod tests {
     fn colliding_hashes_are_told_apart_by_the_stored_key() {
         // Force every key into one shard slot hash: h32 collisions must still resolve.
         let mut fx = Fixture::new();
-        let mut shard = Shard::default();
-        shard.files = vec![Some(fx.file.clone())];
+        let mut shard = Shard {
+            files: vec![Some(fx.file.clone())],
+            ..Default::default()
+        };
         let keys: Vec<Vec<u8>> = (0..100).map(|i| format!("k{i}").into_bytes()).collect();
         let locs: Vec<Location> = keys.iter().map(|k| fx.record(k, 3)).collect();
         for (k, l) in keys.iter().zip(&locs) {
