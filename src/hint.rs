@@ -82,6 +82,22 @@ impl HintWriter {
     }
 }
 
+/// The length of data file `data_id` that an intact hint file (magic, checksum, version and
+/// file id all good) describes: when it differs from the data file's length, the data file
+/// was cut or extended after it was published.
+pub fn described_len(bytes: &[u8], data_id: u64) -> Option<u64> {
+    if bytes.len() < HEADER_LEN + TRAILER_LEN || bytes[0..8] != HINT_MAGIC {
+        return None;
+    }
+    let (body, crc) = bytes.split_at(bytes.len() - 4);
+    if u32::from_le_bytes(crc.try_into().ok()?) != crc32fast::hash(body) {
+        return None;
+    }
+    let u64_at = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap());
+    let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
+    (version == HINT_VERSION && u64_at(16) == data_id).then(|| u64_at(24))
+}
+
 /// Checks a whole hint file for data file `data_id` of `data_len` bytes and returns its
 /// entries, or `None` when anything is off (the caller then scans the data file).
 pub fn parse(bytes: &[u8], data_id: u64, data_len: u64) -> Option<(u64, EntryIter<'_>)> {

@@ -397,6 +397,17 @@ impl<'k> Loader<'k> {
             .len()
             .map_err(|e| Error::io("stat", file.path(), e))?;
         let Some((count, entries)) = hint::parse(&bytes, file.id(), data_len) else {
+            // A sealed file cut at a record boundary scans clean: its intact hint is the
+            // evidence that records are missing.
+            if let Some(described) = hint::described_len(&bytes, file.id()) {
+                if described != data_len {
+                    return Err(Error::corruption(
+                        file.path(),
+                        described.min(data_len),
+                        format!("data file is {data_len} bytes, its hint file says {described}"),
+                    ));
+                }
+            }
             return Ok(None);
         };
         let data_path = file.path();
