@@ -254,12 +254,23 @@ impl DataFile {
         let h = Header::decode(&header)
             .map_err(|_| Error::corruption(path(), offset, "malformed record header"))?;
         key.resize(h.key_len as usize, 0);
-        self.file
+        match self
+            .file
             .read_exact_at(offset + HEADER_LEN as u64, &mut [&mut key[..]])
-            .map_err(|e| Error::io("read", path(), e))
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::corruption(
+                path(),
+                offset,
+                "record runs past the end of the file",
+            )),
+            other => other.map_err(|e| Error::io("read", path(), e)),
+        }
     }
 
     /// True when the record at `offset` is one of `key` (reads its header and key only).
+    /// A record that is not `key`'s is checked whole: the key directory found it by `key`'s
+    /// hash, so it is either another key with the same hash or a damaged record, and a
+    /// damaged one must be reported, not taken for "absent".
     pub fn key_matches(&self, offset: u64, key: &[u8]) -> Result<bool> {
         let mut header = [0u8; HEADER_LEN];
         self.file
@@ -267,6 +278,7 @@ impl DataFile {
             .map_err(|e| Error::io("read", self.path(), e))?;
         let key_len = u32::from_le_bytes(header[21..25].try_into().unwrap());
         if key_len as usize != key.len() {
+            self.check_whole_record(offset, &header)?;
             return Ok(false);
         }
         let mut small = [0u8; 64];
@@ -280,7 +292,30 @@ impl DataFile {
         self.file
             .read_exact_at(offset + HEADER_LEN as u64, &mut [stored_key])
             .map_err(|e| Error::io("read", self.path(), e))?;
-        Ok(stored_key == key)
+        if stored_key != key {
+            self.check_whole_record(offset, &header)?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// `Corruption` unless the record at `offset`, whose header is `header`, is whole and
+    /// carries the right CRC.
+    fn check_whole_record(&self, offset: u64, header: &[u8; HEADER_LEN]) -> Result<()> {
+        let bad = |reason: &str| Error::corruption(self.path(), offset, reason);
+        let h = Header::decode(header).map_err(|_| bad("malformed record header"))?;
+        let mut rec = vec![0u8; h.record_len() as usize];
+        match self.file.read_exact_at(offset, &mut [&mut rec[..]]) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(bad("record runs past the end of the file"))
+            }
+            Err(e) => return Err(Error::io("read", self.path(), e)),
+        }
+        if !record::verify_contiguous(&rec) {
+            return Err(bad("record checksum mismatch"));
+        }
+        Ok(())
     }
 
     /// Appends a record of `key` and `value` at `offset`, returning its length. A small
