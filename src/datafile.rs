@@ -431,7 +431,20 @@ impl<'f> Scanner<'f> {
         if !have {
             let want = (len.max(SCAN_CHUNK) as u64).min(self.end - off) as usize;
             self.buf.resize(want, 0);
-            self.file.read_exact_at(off, &mut [&mut self.buf[..]])?;
+            if let Err(e) = self.file.read_exact_at(off, &mut [&mut self.buf[..]]) {
+                // Another process cut the file (a writer sealing its active file drops the
+                // reserved tail) after we measured it: read what is there now.
+                let now = self.file.len()?;
+                if e.kind() != std::io::ErrorKind::UnexpectedEof || now >= self.end {
+                    return Err(e);
+                }
+                self.end = now;
+                if off + len as u64 > now {
+                    return Err(e);
+                }
+                self.buf.resize((now - off) as usize, 0);
+                self.file.read_exact_at(off, &mut [&mut self.buf[..]])?;
+            }
             self.buf_start = off;
         }
         let at = (off - self.buf_start) as usize;

@@ -386,6 +386,7 @@ impl Shared {
     fn write(&self, key: &[u8], value: &[u8], tombstone: bool) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
+        let arrival = (self.opts.sync == SyncMode::Always).then(|| self.commit.arrive());
         let mut w = lock(self.writer()?);
         self.check_running()?;
         if tombstone && self.keydir.get(key)?.is_none() {
@@ -436,6 +437,7 @@ impl Shared {
         let live = self.live_bytes.load(Ordering::Relaxed);
         self.live_bytes
             .store((live + added).saturating_sub(freed), Ordering::Relaxed);
+        drop(arrival);
         drop(w);
         if self.opts.sync == SyncMode::Always {
             self.commit.wait_durable(self, seq)?;

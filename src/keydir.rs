@@ -277,32 +277,38 @@ impl KeyDir {
     pub fn apply_bulk<'a>(
         &self,
         n: usize,
-        item: impl Fn(usize) -> (&'a [u8], Location, bool),
+        item: impl Fn(usize) -> (&'a [u8], Location, bool) + Sync,
     ) -> Result<()> {
-        let mut shard_of = Vec::with_capacity(n);
+        // Hashing and filling the shards are independent halves of the work: on a machine
+        // with a second core they run on two threads.
+        let mut shard_of = vec![(0u8, 0u32); n];
+        let hash_from = |out: &mut [(u8, u32)], first: usize| {
+            for (j, o) in out.iter_mut().enumerate() {
+                let h = self.hash(item(first + j).0);
+                *o = (h.shard as u8, h.h32);
+            }
+        };
+        let (low, high) = shard_of.split_at_mut(n / 2);
+        both(
+            n >= PARALLEL_MIN,
+            || hash_from(low, 0),
+            || hash_from(high, n / 2),
+        );
         let mut starts = [0usize; SHARDS + 1];
-        for i in 0..n {
-            let h = self.hash(item(i).0);
-            starts[h.shard + 1] += 1;
-            shard_of.push((h.shard as u8, h.h32));
+        for &(shard, _) in &shard_of {
+            starts[shard as usize + 1] += 1;
         }
         for i in 0..SHARDS {
             starts[i + 1] += starts[i];
         }
         // One sequential write stream per shard: cache friendly, unlike random indexing.
         let mut next = starts;
-        let mut runs = vec![
-            (
-                0u32,
-                0u32,
-                Location {
-                    file: 0,
-                    offset: 0,
-                    rec_len: 0
-                }
-            );
-            n
-        ];
+        let empty = Location {
+            file: 0,
+            offset: 0,
+            rec_len: 0,
+        };
+        let mut runs = vec![(0u32, 0u32, empty); n];
         for (i, &(shard, h32)) in shard_of.iter().enumerate() {
             let (_, loc, tombstone) = item(i);
             let tagged = i as u32 | if tombstone { 1 << 31 } else { 0 };
@@ -310,26 +316,35 @@ impl KeyDir {
             next[shard as usize] += 1;
         }
         drop(shard_of);
-        for (s, mut shard) in self.write_all().enumerate() {
-            let run = &runs[starts[s]..starts[s + 1]];
-            shard.reserve(run.len());
-            for &(h32, tagged, loc) in run {
-                let tombstone = tagged & (1 << 31) != 0;
-                // The key is fetched only to confirm a hash match: the records themselves are
-                // not touched again on the common path.
-                let key = || item((tagged & !(1 << 31)) as usize).0;
-                let found = shard.probe(h32, |s| {
-                    shard.file(s.file).key_matches(s.offset as u64, key())
-                })?;
-                match found {
-                    Some(slot) if tombstone => shard.remove_at(slot),
-                    Some(slot) => shard.slots[slot].set_location(loc),
-                    None if tombstone => {}
-                    None => shard.insert_new(Slot::new(h32, loc)),
+        let fill = |shards: std::ops::Range<usize>| -> Result<()> {
+            for s in shards {
+                let mut shard = self.shards[s].0.write().unwrap_or_else(|p| p.into_inner());
+                let run = &runs[starts[s]..starts[s + 1]];
+                shard.reserve(run.len());
+                for &(h32, tagged, loc) in run {
+                    let tombstone = tagged & (1 << 31) != 0;
+                    // The key is fetched only to confirm a hash match: the records themselves
+                    // are not touched again on the common path.
+                    let key = || item((tagged & !(1 << 31)) as usize).0;
+                    let found = shard.probe(h32, |s| {
+                        shard.file(s.file).key_matches(s.offset as u64, key())
+                    })?;
+                    match found {
+                        Some(slot) if tombstone => shard.remove_at(slot),
+                        Some(slot) => shard.slots[slot].set_location(loc),
+                        None if tombstone => {}
+                        None => shard.insert_new(Slot::new(h32, loc)),
+                    }
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        };
+        let (a, b) = both(
+            n >= PARALLEL_MIN,
+            || fill(0..SHARDS / 2),
+            || fill(SHARDS / 2..SHARDS),
+        );
+        a.and(b)
     }
 
     /// Replaces every shard's entries and files with `other`'s, shard by shard (a reader sees
@@ -517,6 +532,33 @@ impl Shard {
             self.insert_new(s);
         }
     }
+}
+
+/// Below this many records, `apply_bulk` does not start a second thread.
+const PARALLEL_MIN: usize = 64 * 1024;
+
+/// Runs `f` and `g`, on two threads when `parallel` (and a thread can be had), returning both
+/// results.
+fn both<A: Send, B: Send>(
+    parallel: bool,
+    f: impl FnOnce() -> A + Send,
+    g: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if !parallel {
+        return (f(), g());
+    }
+    let g = std::sync::Mutex::new(Some(g));
+    let take_g = || g.lock().unwrap_or_else(|p| p.into_inner()).take();
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new().spawn_scoped(scope, || take_g().map(|g| g()));
+        let a = f();
+        let b = spawned
+            .ok()
+            .and_then(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        // Without a second thread (or if it never ran), run `g` here.
+        let b = b.unwrap_or_else(|| (take_g().expect("g runs exactly once"))());
+        (a, b)
+    })
 }
 
 /// A seeded multiply-fold hash (in the style of wyhash): fast on short keys, and keyed so a

@@ -177,6 +177,16 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
         torn_bytes: 0,
         active: None,
     };
+    // A reader measures how far the writer's active files are written before loading any,
+    // newest first (see `refresh`): read oldest first, an older file could show its end from
+    // before the writer moved on while a newer one shows records written after.
+    let mut reader_ends = BTreeMap::new();
+    if read_only {
+        for (f, _) in keep.iter().rev().filter(|(_, active)| *active) {
+            let len = f.file.len().map_err(|e| Error::io("stat", f.path(), e))?;
+            reader_ends.insert(f.id(), valid_end(f, FILE_HEADER_LEN as u64, len)?);
+        }
+    }
     let mut load = Loader::new(keydir, 0);
     for (f, active) in keep {
         if !f.header.is_merge_output() {
@@ -194,10 +204,13 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
         };
         if active {
             load.flush()?;
-            let end = file
-                .file
-                .len()
-                .map_err(|e| Error::io("stat", file.path(), e))?;
+            let end = match reader_ends.get(&file.id()) {
+                Some(&end) => end,
+                None => file
+                    .file
+                    .len()
+                    .map_err(|e| Error::io("stat", file.path(), e))?,
+            };
             let start = FILE_HEADER_LEN as u64;
             let loaded = load.scan_active(&file, no, start, end, !read_only)?;
             state.torn_bytes += loaded.torn_bytes;
@@ -445,7 +458,7 @@ impl<'k> Loader<'k> {
         file: &DataFile,
         no: u32,
         start: u64,
-        end: u64,
+        mut end: u64,
         strict: bool,
     ) -> Result<ActiveLoad> {
         let path = file.path();
@@ -454,6 +467,16 @@ impl<'k> Loader<'k> {
         loop {
             let next = match scanner.next_record() {
                 Err(e) if !strict && e.kind() == io::ErrorKind::UnexpectedEof => {
+                    // The writer cut the file to its records (sealing it) after its length
+                    // was read, and a read reaching past the new end failed: scan on to the
+                    // new end. Stopping here would skip this file's records while later
+                    // files load, and the next refresh would meet them out of order.
+                    let now = file.file.len().map_err(io_err)?;
+                    if now < end {
+                        end = now;
+                        scanner = Scanner::new(&*file.file, scanner.position(), end);
+                        continue;
+                    }
                     return Ok(ActiveLoad {
                         end: scanner.position(),
                         torn_bytes: 0,
@@ -501,6 +524,21 @@ impl<'k> Loader<'k> {
                 end: stop.offset,
                 torn_bytes: torn,
             });
+        }
+    }
+}
+
+/// The end of the valid records of a file another process writes, reading from `start`
+/// (which must start a record) up to `len` bytes.
+pub fn valid_end(file: &DataFile, start: u64, len: u64) -> Result<u64> {
+    let mut scanner = Scanner::new(&*file.file, start, len);
+    loop {
+        match scanner.next_record() {
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None)) => return Ok(scanner.position()),
+            Ok(Err(stop)) => return Ok(stop.offset),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(scanner.position()),
+            Err(e) => return Err(Error::io("read", file.path(), e)),
         }
     }
 }

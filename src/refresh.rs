@@ -81,31 +81,18 @@ fn try_incremental(db: &Shared) -> Result<bool> {
             Err(e) => return Err(e),
         }
     }
-    // Catch up on files that were still being written at the last look.
-    let growing: Vec<(u32, Arc<DataFile>, u64)> = lock(&db.files)
+    // Files still being written at the last look, then the new ones, oldest first:
+    // (number, file, where to start reading, written to by the writer now, sealed and new).
+    let mut todo: Vec<(u32, Arc<DataFile>, u64, bool, bool)> = lock(&db.files)
         .by_id
         .values()
         .filter(|e| e.active)
-        .map(|e| (e.no, e.file.clone(), e.scanned_to))
+        .map(|e| {
+            let still_active = now.iter().any(|&(id, a)| id == e.file.id() && a);
+            (e.no, e.file.clone(), e.scanned_to, still_active, false)
+        })
         .collect();
-    let mut load = recovery::Loader::new(&db.keydir, db.loaded_seq.load(Ordering::Acquire));
-    for (no, file, from) in growing {
-        let end = file
-            .file
-            .len()
-            .map_err(|e| crate::Error::io("stat", file.path(), e))?;
-        let loaded = load.scan_active(&file, no, from, end, false)?;
-        let still_active = now.iter().any(|&(id, a)| id == file.id() && a);
-        if let Some(e) = lock(&db.files).by_id.get_mut(&file.id()) {
-            e.scanned_to = loaded.end;
-            e.active = still_active;
-        }
-    }
     for (f, active) in fresh {
-        let end = f
-            .file
-            .len()
-            .map_err(|e| crate::Error::io("stat", f.path(), e))?;
         let file = Arc::new(f);
         let no = {
             let mut files = lock(&db.files);
@@ -113,20 +100,52 @@ fn try_incremental(db: &Shared) -> Result<bool> {
             db.keydir.add_file(no, file.clone());
             no
         };
-        let scanned_to = if active {
-            let start = crate::datafile::FILE_HEADER_LEN as u64;
-            load.scan_active(&file, no, start, end, false)?.end
-        } else {
-            load.sealed(&file, no)?;
-            end
-        };
-        lock(&db.files).insert(FileEntry {
+        todo.push((
             no,
             file,
+            crate::datafile::FILE_HEADER_LEN as u64,
             active,
-            hint_len: 0,
-            scanned_to,
-        });
+            !active,
+        ));
+    }
+    // How far each file is written, measured newest first: the writer fills a file before it
+    // writes into a newer one, so whatever the newest files show, the older ones, read
+    // afterwards, show everything written before it. Reading oldest first instead could see
+    // an old file's end before the writer moved on and a newer file's records after.
+    let mut ends = vec![0u64; todo.len()];
+    for (i, (_, file, from, _, sealed)) in todo.iter().enumerate().rev() {
+        let len = file
+            .file
+            .len()
+            .map_err(|e| crate::Error::io("stat", file.path(), e))?;
+        ends[i] = if *sealed {
+            len
+        } else {
+            recovery::valid_end(file, *from, len)?
+        };
+    }
+    let mut load = recovery::Loader::new(&db.keydir, db.loaded_seq.load(Ordering::Acquire));
+    for ((no, file, from, active, sealed), end) in todo.into_iter().zip(ends) {
+        let scanned_to = if sealed {
+            load.sealed(&file, no)?;
+            end
+        } else {
+            load.scan_active(&file, no, from, end, false)?.end
+        };
+        let mut files = lock(&db.files);
+        match files.by_id.get_mut(&file.id()) {
+            Some(e) => {
+                e.scanned_to = scanned_to;
+                e.active = active;
+            }
+            None => files.insert(FileEntry {
+                no,
+                file,
+                active,
+                hint_len: 0,
+                scanned_to,
+            }),
+        }
     }
     db.loaded_seq.store(load.last_seq, Ordering::Release);
     db.live_bytes

@@ -62,6 +62,11 @@ pub trait VFile: Send + Sync {
     fn write_all_at(&self, offset: u64, bufs: &[&[u8]]) -> io::Result<()>;
     /// Makes the file's data durable (`fdatasync`).
     fn sync_data(&self) -> io::Result<()>;
+    /// Starts writing the file's dirty data back without waiting (a hint that a `sync_data`
+    /// will follow, so it finds less to do). Guarantees nothing; by default does nothing.
+    fn start_writeback(&self) -> io::Result<()> {
+        Ok(())
+    }
     /// Sets the length, cutting or zero-extending.
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Reserves disk blocks for the first `len` bytes, so later writes below `len` cannot fail

@@ -242,6 +242,18 @@ impl VFile for PosixFile {
         self.file.sync_data()
     }
 
+    fn start_writeback(&self) -> io::Result<()> {
+        // SAFETY: sync_file_range on an fd we own; it only schedules writeback.
+        let rc = unsafe {
+            libc::sync_file_range(self.file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE)
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
     fn set_len(&self, len: u64) -> io::Result<()> {
         // Shrink the usable window first, so nothing touches mapped pages past the new end.
         self.window.fetch_min(len, Ordering::AcqRel);
