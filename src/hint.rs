@@ -110,7 +110,10 @@ pub fn parse(bytes: &[u8], data_id: u64, data_len: u64) -> Option<(u64, EntryIte
     }
     let u64_at = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap());
     let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
-    if version != HINT_VERSION || u64_at(16) != data_id || u64_at(24) != data_len {
+    // The reserved word must be zero: a hint with bits this version does not know is not
+    // trusted (the data file is scanned instead).
+    let reserved = u32::from_le_bytes(bytes[12..16].try_into().unwrap());
+    if version != HINT_VERSION || reserved != 0 || u64_at(16) != data_id || u64_at(24) != data_len {
         return None;
     }
     let count = u64_at(body.len() - 8);
