@@ -130,6 +130,12 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
             // not. Such a file holds no record yet. One whose records survived is corrupt.
             Err(e @ Error::Corruption { offset: 0, .. }) if active => {
                 if holds_records(vfs, &path)? {
+                    // A reader may also meet a file the writer was creating that instant.
+                    // The header is written before any record, so now it opens.
+                    if read_only {
+                        opened.push((DataFile::open(vfs, &path, mode, l.id)?, active));
+                        continue;
+                    }
                     return Err(e);
                 }
                 if !read_only {
