@@ -39,12 +39,13 @@ fn build(dir: &Path) -> Store {
     let db = Bitask::open_with(dir, opts()).unwrap();
     let mut model = Content::new();
     let mut history: Vec<Content> = Vec::new();
-    let mut put = |db: &Bitask, model: &mut Content, history: &mut Vec<Content>, k: u64, ver: u64| {
-        history.push(model.clone());
-        let v = value(&key(k), ver, 14);
-        db.put(key(k), &v).unwrap();
-        model.insert(key(k), v);
-    };
+    let put =
+        |db: &Bitask, model: &mut Content, history: &mut Vec<Content>, k: u64, ver: u64| {
+            history.push(model.clone());
+            let v = value(&key(k), ver, 14);
+            db.put(key(k), &v).unwrap();
+            model.insert(key(k), v);
+        };
     for k in 0..9 {
         put(&db, &mut model, &mut history, k, 1);
     }
@@ -66,7 +67,11 @@ fn build(dir: &Path) -> Store {
     history.push(model.clone());
     db.close().unwrap();
     history.reverse();
-    Store { dir: dir.to_path_buf(), model, active_prefixes: history }
+    Store {
+        dir: dir.to_path_buf(),
+        model,
+        active_prefixes: history,
+    }
 }
 
 #[derive(Default, Debug)]
@@ -120,7 +125,14 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// Opens the damaged copy and judges the outcome. `Ok(label)` names an accepted outcome.
-fn judge(store: &Store, dir: &Path, file: &Path, kind: &str, len: usize, d: Damage) -> Result<&'static str, String> {
+fn judge(
+    store: &Store,
+    dir: &Path,
+    file: &Path,
+    kind: &str,
+    len: usize,
+    d: Damage,
+) -> Result<&'static str, String> {
     let names_file = |e: &Error| matches!(e, Error::Corruption { path, offset, .. } if path == file && *offset <= len as u64);
     let db = match Bitask::open_with(dir, opts()) {
         Ok(db) => db,
@@ -149,7 +161,11 @@ fn judge(store: &Store, dir: &Path, file: &Path, kind: &str, len: usize, d: Dama
                 // Only the active file may lose its last records (a torn tail, or a crash).
                 let torn = db.stats().torn_bytes > 0;
                 if kind == "active" && store.active_prefixes.iter().any(|p| p == &got) {
-                    return Ok(if torn { "torn tail" } else { "cut at a record boundary of the active file" });
+                    return Ok(if torn {
+                        "torn tail"
+                    } else {
+                        "cut at a record boundary of the active file"
+                    });
                 }
                 if kind == "sealed" && matches!(d, Damage::Cut(_)) && !reported {
                     return Ok("missed");
@@ -170,13 +186,19 @@ fn judge(store: &Store, dir: &Path, file: &Path, kind: &str, len: usize, d: Dama
         return Ok("lost tail of the active file");
     }
     if got != store.model {
-        return Err(format!("iteration gave {} keys, the model has {}", got.len(), store.model.len()));
+        return Err(format!(
+            "iteration gave {} keys, the model has {}",
+            got.len(),
+            store.model.len()
+        ));
     }
     Ok("correct")
 }
 
 fn run(damages: impl Fn(usize) -> Vec<Damage>, what: &str) {
-    let root = tempfile::tempdir_in("/dev/shm").or_else(|_| tempfile::tempdir()).unwrap();
+    let root = tempfile::tempdir_in("/dev/shm")
+        .or_else(|_| tempfile::tempdir())
+        .unwrap();
     let store = std::sync::Arc::new(build(&root.path().join("pristine")));
     let files = classify(&store.dir);
     let kinds: Vec<&str> = files.iter().map(|(_, k)| *k).collect();
@@ -198,11 +220,23 @@ fn run(damages: impl Fn(usize) -> Vec<Damage>, what: &str) {
             }
             std::fs::write(&target, &bytes).unwrap();
             t.cases += 1;
-            let (s, dir, tgt, kind2, len) = (store.clone(), scratch.clone(), target.clone(), *kind, pristine.len());
-            let outcome = common::within(Duration::from_secs(20), format!("{kind} file {d:?}"), move || {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| judge(&s, &dir, &tgt, kind2, len, d)))
+            let (s, dir, tgt, kind2, len) = (
+                store.clone(),
+                scratch.clone(),
+                target.clone(),
+                *kind,
+                pristine.len(),
+            );
+            let outcome = common::within(
+                Duration::from_secs(20),
+                format!("{kind} file {d:?}"),
+                move || {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        judge(&s, &dir, &tgt, kind2, len, d)
+                    }))
                     .unwrap_or_else(|p| Err(format!("panic: {:?}", p.downcast_ref::<String>())))
-            });
+                },
+            );
             match outcome {
                 Ok("correct") => t.correct += 1,
                 Ok("corruption at open") => t.corruption_at_open += 1,
@@ -211,7 +245,10 @@ fn run(damages: impl Fn(usize) -> Vec<Damage>, what: &str) {
                 Ok(_) => t.torn += 1,
                 Err(e) => {
                     if t.failures.len() < 10 {
-                        t.failures.push(format!("{kind} file {}: {d:?}: {e}", name.to_string_lossy()));
+                        t.failures.push(format!(
+                            "{kind} file {}: {d:?}: {e}",
+                            name.to_string_lossy()
+                        ));
                     }
                 }
             }
@@ -229,12 +266,24 @@ fn run(damages: impl Fn(usize) -> Vec<Damage>, what: &str) {
         t.missed_record_boundary_cut,
         t.failures.len()
     ));
-    assert!(t.failures.is_empty(), "{} failures:\n{}", t.failures.len(), t.failures.join("\n"));
+    assert!(
+        t.failures.is_empty(),
+        "{} failures:\n{}",
+        t.failures.len(),
+        t.failures.join("\n")
+    );
 }
 
 #[test]
 fn every_byte_flipped() {
-    run(|len| (0..len).flat_map(|i| [Damage::Xor(i, 0xff), Damage::Xor(i, 0x01)]).collect(), "flips");
+    run(
+        |len| {
+            (0..len)
+                .flat_map(|i| [Damage::Xor(i, 0xff), Damage::Xor(i, 0x01)])
+                .collect()
+        },
+        "flips",
+    );
 }
 
 #[test]
