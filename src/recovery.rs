@@ -94,6 +94,17 @@ pub fn is_vanished(e: &Error) -> bool {
 /// torn tail. A reader changes nothing on disk.
 pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> Result<Recovered> {
     let listed = list(vfs, dir)?;
+    // Sealing renames a file atomically, so no crash leaves one id both active and sealed:
+    // the directory was changed by other means, and neither file can be chosen safely.
+    let data_file = |l: &&Listed| matches!(l.kind, FileKind::Active | FileKind::Sealed);
+    let data: Vec<&Listed> = listed.iter().filter(data_file).collect();
+    if let Some(w) = data.windows(2).find(|w| w[0].id == w[1].id) {
+        return Err(Error::corruption(
+            filename::path(dir, w[0].id, FileKind::Active),
+            0,
+            format!("{} exists too", filename::name(w[0].id, FileKind::Sealed)),
+        ));
+    }
     let max_id = listed.iter().map(|l| l.id).max().unwrap_or(0);
     let mut repaired = false;
     if !read_only {
