@@ -39,13 +39,12 @@ fn build(dir: &Path) -> Store {
     let db = Bitask::open_with(dir, opts()).unwrap();
     let mut model = Content::new();
     let mut history: Vec<Content> = Vec::new();
-    let put =
-        |db: &Bitask, model: &mut Content, history: &mut Vec<Content>, k: u64, ver: u64| {
-            history.push(model.clone());
-            let v = value(&key(k), ver, 14);
-            db.put(key(k), &v).unwrap();
-            model.insert(key(k), v);
-        };
+    let put = |db: &Bitask, model: &mut Content, history: &mut Vec<Content>, k: u64, ver: u64| {
+        history.push(model.clone());
+        let v = value(&key(k), ver, 14);
+        db.put(key(k), &v).unwrap();
+        model.insert(key(k), v);
+    };
     for k in 0..9 {
         put(&db, &mut model, &mut history, k, 1);
     }
