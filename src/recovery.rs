@@ -25,7 +25,7 @@ use crate::fileset::{load_key, FileEntry, FileSet};
 use crate::hint;
 use crate::keydir::{KeyDir, Location};
 use crate::record;
-use crate::vfs::{OpenMode, Vfs};
+use crate::vfs::{OpenMode, VFile, Vfs};
 
 /// What loading a directory produced.
 pub struct Recovered {
@@ -322,7 +322,7 @@ pub struct Loader<'k> {
     pub last_seq: u64,
     /// Hint entries read but not yet applied: applied in bulk (see `KeyDir::apply_bulk`)
     /// before any other file loads, which keeps the order.
-    hint_buffers: Vec<Vec<u8>>,
+    hint_buffers: Vec<HintBytes>,
     pending: Vec<(u32, u32, u32, Location, bool)>,
 }
 
@@ -341,7 +341,8 @@ impl<'k> Loader<'k> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let (bufs, pending) = (&self.hint_buffers, &self.pending);
+        let bufs: Vec<&[u8]> = self.hint_buffers.iter().map(HintBytes::bytes).collect();
+        let pending = &self.pending;
         self.keydir.apply_bulk(pending.len(), |i| {
             let (b, at, len, loc, tombstone) = pending[i];
             (
@@ -417,19 +418,20 @@ impl<'k> Loader<'k> {
     /// caller scans the data file instead); otherwise the hint file's length.
     fn hint(&mut self, vfs: &dyn Vfs, dir: &Path, file: &DataFile, no: u32) -> Result<Option<u64>> {
         let path = filename::path(dir, file.id(), FileKind::Hint);
-        let bytes = match read_whole(vfs, &path) {
+        let source = match HintBytes::open(vfs, &path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("read", path, e)),
         };
+        let bytes = source.bytes();
         let data_len = file
             .file
             .len()
             .map_err(|e| Error::io("stat", file.path(), e))?;
-        let Some((count, entries)) = hint::parse(&bytes, file.id(), data_len) else {
+        let Some((count, entries)) = hint::parse(bytes, file.id(), data_len) else {
             // A sealed file cut at a record boundary scans clean: its intact hint is the
             // evidence that records are missing.
-            if let Some(described) = hint::described_len(&bytes, file.id()) {
+            if let Some(described) = hint::described_len(bytes, file.id()) {
                 if described != data_len {
                     return Err(Error::corruption(
                         file.path(),
@@ -462,7 +464,7 @@ impl<'k> Loader<'k> {
                 .push((buf_no, at as u32, e.key.len() as u32, loc, e.tombstone));
         }
         let len = bytes.len() as u64;
-        self.hint_buffers.push(bytes);
+        self.hint_buffers.push(source);
         Ok(Some(len))
     }
 
@@ -560,12 +562,31 @@ pub fn valid_end(file: &DataFile, start: u64, len: u64) -> Result<u64> {
     }
 }
 
-pub fn read_whole(vfs: &dyn Vfs, path: &Path) -> io::Result<Vec<u8>> {
-    let f = vfs.open(path, OpenMode::ReadSealed)?;
-    let len = usize::try_from(f.len()?).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-    let mut buf = vec![0u8; len];
-    f.read_exact_at(0, &mut [&mut buf])?;
-    Ok(buf)
+/// A hint file's bytes: its read-only mapping where there is one (no copy), else a copy.
+enum HintBytes {
+    Mapped(Box<dyn VFile>),
+    Owned(Vec<u8>),
+}
+
+impl HintBytes {
+    fn open(vfs: &dyn Vfs, path: &Path) -> io::Result<HintBytes> {
+        let f = vfs.open(path, OpenMode::ReadSealed)?;
+        let len = f.len()?;
+        if f.as_bytes().is_some_and(|b| b.len() as u64 == len) {
+            return Ok(HintBytes::Mapped(f));
+        }
+        let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+        let mut buf = vec![0u8; len];
+        f.read_exact_at(0, &mut [&mut buf])?;
+        Ok(HintBytes::Owned(buf))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            HintBytes::Mapped(f) => f.as_bytes().expect("checked when opened"),
+            HintBytes::Owned(b) => b,
+        }
+    }
 }
 
 /// What scanning an active file found.

@@ -62,6 +62,11 @@ pub trait VFile: Send + Sync {
     fn write_all_at(&self, offset: u64, bufs: &[&[u8]]) -> io::Result<()>;
     /// Makes the file's data durable (`fdatasync`).
     fn sync_data(&self) -> io::Result<()>;
+    /// The whole file as bytes in memory, when it is mapped read-only (a `ReadSealed` file):
+    /// reading it needs no copy. `None` otherwise.
+    fn as_bytes(&self) -> Option<&[u8]> {
+        None
+    }
     /// Starts writing the file's dirty data back without waiting (a hint that a `sync_data`
     /// will follow, so it finds less to do). Guarantees nothing; by default does nothing.
     fn start_writeback(&self) -> io::Result<()> {

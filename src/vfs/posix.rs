@@ -91,6 +91,8 @@ impl FileLock for PosixLock {}
 struct Mapping {
     ptr: NonNull<u8>,
     len: usize,
+    /// Mapped without write permission (an immutable, sealed file).
+    read_only: bool,
 }
 
 // SAFETY: the mapping is plain shared memory; all access goes through `PosixFile`, which only
@@ -165,6 +167,7 @@ impl PosixFile {
             .set(Mapping {
                 ptr,
                 len: len_usize,
+                read_only: prot & libc::PROT_WRITE == 0,
             })
             .is_err()
         {
@@ -240,6 +243,18 @@ impl VFile for PosixFile {
 
     fn sync_data(&self) -> io::Result<()> {
         self.file.sync_data()
+    }
+
+    fn as_bytes(&self) -> Option<&[u8]> {
+        let map = self.map.get()?;
+        if !map.read_only {
+            return None;
+        }
+        let len = self.window.load(Ordering::Acquire) as usize;
+        // SAFETY: a read-only mapping is made only of ReadSealed files, which nothing writes
+        // or shrinks while they are open; `len <= map.len`, and the slice borrows `self`, so
+        // the mapping outlives it.
+        Some(unsafe { std::slice::from_raw_parts(map.ptr.as_ptr(), len) })
     }
 
     fn start_writeback(&self) -> io::Result<()> {
