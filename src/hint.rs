@@ -101,22 +101,16 @@ pub fn described_len(bytes: &[u8], data_id: u64) -> Option<u64> {
 /// Checks a whole hint file for data file `data_id` of `data_len` bytes and returns its
 /// entries, or `None` when anything is off (the caller then scans the data file).
 pub fn parse(bytes: &[u8], data_id: u64, data_len: u64) -> Option<(u64, EntryIter<'_>)> {
-    if bytes.len() < HEADER_LEN + TRAILER_LEN || bytes[0..8] != HINT_MAGIC {
+    if described_len(bytes, data_id)? != data_len {
         return None;
     }
-    let (body, crc) = bytes.split_at(bytes.len() - 4);
-    if u32::from_le_bytes(crc.try_into().ok()?) != crc32fast::hash(body) {
-        return None;
-    }
-    let u64_at = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap());
-    let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
     // The reserved word must be zero: a hint with bits this version does not know is not
     // trusted (the data file is scanned instead).
-    let reserved = u32::from_le_bytes(bytes[12..16].try_into().unwrap());
-    if version != HINT_VERSION || reserved != 0 || u64_at(16) != data_id || u64_at(24) != data_len {
+    if bytes[12..16] != [0; 4] {
         return None;
     }
-    let count = u64_at(body.len() - 8);
+    let body = &bytes[..bytes.len() - 4];
+    let count = u64::from_le_bytes(body[body.len() - 8..].try_into().unwrap());
     let entries = &body[HEADER_LEN..body.len() - 8];
     // Walk once to prove every entry is well formed and the count matches.
     let mut n = 0u64;

@@ -18,7 +18,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::datafile::{DataFile, Scanner, FILE_HEADER_LEN};
+use crate::datafile::{DataFile, Scanned, Scanner, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::fileset::{load_key, FileEntry, FileSet};
@@ -387,6 +387,19 @@ impl<'k> Loader<'k> {
         Ok(())
     }
 
+    fn apply_scanned(&mut self, r: &Scanned<'_>, no: u32, path: &Path) -> Result<()> {
+        let h = r.header;
+        self.apply(
+            r.key,
+            no,
+            r.offset,
+            h.record_len(),
+            h.seq,
+            h.is_tombstone(),
+            path,
+        )
+    }
+
     /// Scans a sealed file; every record must be whole and valid.
     pub fn sealed(&mut self, file: &DataFile, no: u32) -> Result<()> {
         let path = file.path();
@@ -396,18 +409,7 @@ impl<'k> Loader<'k> {
                 .next_record()
                 .map_err(|e| Error::io("read", &path, e))?;
             match next {
-                Ok(Some(r)) => {
-                    let h = r.header;
-                    self.apply(
-                        r.key,
-                        no,
-                        r.offset,
-                        h.record_len(),
-                        h.seq,
-                        h.is_tombstone(),
-                        &path,
-                    )?;
-                }
+                Ok(Some(r)) => self.apply_scanned(&r, no, &path)?,
                 Ok(None) => return Ok(()),
                 Err(stop) => return Err(Error::corruption(&path, stop.offset, stop.reason)),
             }
@@ -505,16 +507,7 @@ impl<'k> Loader<'k> {
             };
             let stop = match next {
                 Ok(Some(r)) => {
-                    let h = r.header;
-                    self.apply(
-                        r.key,
-                        no,
-                        r.offset,
-                        h.record_len(),
-                        h.seq,
-                        h.is_tombstone(),
-                        &path,
-                    )?;
+                    self.apply_scanned(&r, no, &path)?;
                     continue;
                 }
                 Ok(None) => {
