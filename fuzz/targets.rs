@@ -118,7 +118,10 @@ fn scan_records(data: &[u8]) -> Vec<u64> {
                     "a record with a bad CRC was handed out"
                 );
                 assert_eq!(r.key, &bytes[HEADER_LEN..HEADER_LEN + r.key.len()]);
-                assert!(!r.key.is_empty());
+                assert!(
+                    r.key.is_empty() == r.header.is_seal(),
+                    "only the seal has no key"
+                );
                 prev_end = end;
                 n += 1;
             }

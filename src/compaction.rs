@@ -26,6 +26,7 @@ use crate::filename::{self, FileKind};
 use crate::fileset::FileEntry;
 use crate::hint::{self, HintEntry, HintWriter};
 use crate::keydir::Location;
+use crate::record;
 use crate::vfs::OpenMode;
 
 const FLUSH_AT: usize = 1 << 20;
@@ -94,6 +95,8 @@ struct Part {
     /// Where each hinted record came from: (file number, offset).
     sources: Vec<(u32, u32)>,
     hint_bytes: Vec<u8>,
+    /// Sequence number of the last record copied in.
+    last_seq: u64,
 }
 
 impl Part {
@@ -190,6 +193,7 @@ impl Outputs<'_> {
             hint: HintWriter::new(id),
             sources: Vec::new(),
             hint_bytes: Vec::new(),
+            last_seq: 0,
         });
         Ok(())
     }
@@ -197,7 +201,8 @@ impl Outputs<'_> {
     fn append(&mut self, r: &Scanned<'_>, from_no: u32) -> Result<()> {
         let len = r.header.record_len();
         let full = self.parts.last().is_some_and(|p| {
-            p.end() > FILE_HEADER_LEN as u64 && p.end() + len > self.db.opts.max_file_size
+            let end = p.end() + len + record::SEAL_LEN;
+            p.end() > FILE_HEADER_LEN as u64 && end > self.db.opts.max_file_size
         });
         if full {
             self.start_part()?;
@@ -212,6 +217,7 @@ impl Outputs<'_> {
             key: r.key,
         });
         part.sources.push((from_no, r.offset as u32));
+        part.last_seq = r.header.seq;
         part.pending.extend_from_slice(&r.header.encode());
         part.pending.extend_from_slice(r.key);
         part.pending.extend_from_slice(r.value);
@@ -226,6 +232,8 @@ impl Outputs<'_> {
         let vfs = &*self.db.opts.vfs;
         let n = self.parts.len() as u32;
         for (i, part) in self.parts.iter_mut().enumerate() {
+            let seal = record::encode_seal(part.id, part.end(), part.last_seq);
+            part.pending.extend_from_slice(&seal);
             part.flush()?;
             let header = FileHeader {
                 id: part.id,

@@ -393,7 +393,11 @@ impl Shared {
             return Err(Error::KeyNotFound);
         }
         let len = record::record_len(key.len(), value.len());
-        let fits = w.active.as_ref().is_some_and(|a| a.end + len <= a.capacity);
+        // Room for the record and, after it, the seal that closes the file.
+        let fits = w
+            .active
+            .as_ref()
+            .is_some_and(|a| a.end + len + record::SEAL_LEN <= a.capacity);
         if !fits {
             self.rotate(&mut w, len)?;
         }
@@ -500,10 +504,11 @@ impl Shared {
         let mut disk = 0u64;
         for e in files.by_id.values() {
             let len = e.file.file.len().unwrap_or(0);
+            // A sealed file's seal is overhead, like its header: neither live nor dead.
             let end = match active_end {
                 Some((id, end)) if id == e.file.id() => end,
                 _ if e.active => e.scanned_to,
-                _ => len,
+                _ => len.saturating_sub(record::SEAL_LEN),
             };
             records += end.saturating_sub(FILE_HEADER_LEN as u64);
             disk += len + e.hint_len;

@@ -4,11 +4,15 @@
 //! 0   u32  crc32 of bytes 4..end (crc32fast, IEEE)
 //! 4   u64  sequence number: grows over the store's life, decides which record wins
 //! 12  u64  timestamp, milliseconds since the Unix epoch (informational only)
-//! 20  u8   flags: bit 0 = tombstone; other bits must be zero
-//! 21  u32  key length, 1..=MAX_KEY_LEN
-//! 25  u32  value length, 0..=MAX_VALUE_LEN (0 for tombstones)
+//! 20  u8   flags: bit 0 = tombstone, bit 1 = seal; other bits must be zero
+//! 21  u32  key length, 1..=MAX_KEY_LEN (0 for the seal)
+//! 25  u32  value length, 0..=MAX_VALUE_LEN (0 for tombstones, 16 for the seal)
 //! 29       key, then value
 //! ```
+//!
+//! The seal is the last record of every sealed data file: no key, and as value the file's
+//! id and the seal's own offset (u64 each). A sealed file that does not end with its seal
+//! was cut short, even when the cut fell exactly between two records.
 
 use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
 
@@ -16,6 +20,12 @@ use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
 pub const HEADER_LEN: usize = 29;
 /// Flag bit marking a deletion.
 pub const FLAG_TOMBSTONE: u8 = 1;
+/// Flag bit marking the seal: the record that closes a sealed data file.
+pub const FLAG_SEAL: u8 = 2;
+/// Bytes of the seal's value: the file id and the seal's offset.
+pub const SEAL_VALUE_LEN: usize = 16;
+/// Bytes of the whole seal record.
+pub const SEAL_LEN: u64 = (HEADER_LEN + SEAL_VALUE_LEN) as u64;
 
 /// The fixed-size part of a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +50,10 @@ pub enum HeaderError {
 impl Header {
     pub fn is_tombstone(&self) -> bool {
         self.flags & FLAG_TOMBSTONE != 0
+    }
+
+    pub fn is_seal(&self) -> bool {
+        self.flags == FLAG_SEAL
     }
 
     /// The header's bytes, exactly as stored (a merge copies records without recomputing).
@@ -73,10 +87,17 @@ impl Header {
             key_len: u32::from_le_bytes(buf[21..25].try_into().unwrap()),
             value_len: u32::from_le_bytes(buf[25..29].try_into().unwrap()),
         };
-        let key_ok = h.key_len >= 1 && h.key_len as usize <= MAX_KEY_LEN;
-        let value_ok =
-            h.value_len as usize <= MAX_VALUE_LEN && !(h.is_tombstone() && h.value_len != 0);
-        if h.flags & !FLAG_TOMBSTONE != 0 || !key_ok || !value_ok {
+        let well_formed = match h.flags {
+            FLAG_SEAL => h.key_len == 0 && h.value_len as usize == SEAL_VALUE_LEN,
+            0 | FLAG_TOMBSTONE => {
+                let key_ok = h.key_len >= 1 && h.key_len as usize <= MAX_KEY_LEN;
+                let value_ok = h.value_len as usize <= MAX_VALUE_LEN
+                    && !(h.is_tombstone() && h.value_len != 0);
+                key_ok && value_ok
+            }
+            _ => false,
+        };
+        if !well_formed {
             return Err(HeaderError::Malformed);
         }
         Ok(h)
@@ -126,6 +147,29 @@ pub fn encode_contiguous(
     rest[key.len()..].copy_from_slice(value);
     let crc = crc32fast::hash(&rec[4..]);
     rec[0..4].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The seal of data file `file_id`, to be written at `offset` (the end of its records), with
+/// the sequence number of the file's last record (informational: a seal applies nothing).
+pub fn encode_seal(file_id: u64, offset: u64, last_seq: u64) -> [u8; SEAL_LEN as usize] {
+    let mut value = [0u8; SEAL_VALUE_LEN];
+    value[0..8].copy_from_slice(&file_id.to_le_bytes());
+    value[8..16].copy_from_slice(&offset.to_le_bytes());
+    let mut rec = [0u8; SEAL_LEN as usize];
+    rec[4..12].copy_from_slice(&last_seq.to_le_bytes());
+    rec[20] = FLAG_SEAL;
+    rec[25..29].copy_from_slice(&(SEAL_VALUE_LEN as u32).to_le_bytes());
+    rec[HEADER_LEN..].copy_from_slice(&value);
+    let crc = crc32fast::hash(&rec[4..]);
+    rec[0..4].copy_from_slice(&crc.to_le_bytes());
+    rec
+}
+
+/// True when a seal's value names file `file_id` and the offset it was found at.
+pub fn seal_matches(value: &[u8], file_id: u64, offset: u64) -> bool {
+    value.len() == SEAL_VALUE_LEN
+        && value[0..8] == file_id.to_le_bytes()
+        && value[8..16] == offset.to_le_bytes()
 }
 
 /// True when a whole record held in one buffer carries the right CRC.
@@ -212,6 +256,25 @@ mod tests {
                 };
                 assert!(!ok, "flip of byte {i} bit {bit} went unnoticed");
             }
+        }
+    }
+
+    #[test]
+    fn the_seal_decodes_and_names_its_file_and_offset() {
+        let seal = encode_seal(77, 4096, 12);
+        let hdr: [u8; HEADER_LEN] = seal[..HEADER_LEN].try_into().unwrap();
+        let h = Header::decode(&hdr).unwrap();
+        assert!(h.is_seal() && !h.is_tombstone());
+        assert_eq!((h.seq, h.key_len, h.record_len()), (12, 0, SEAL_LEN));
+        assert!(verify_contiguous(&seal));
+        assert!(seal_matches(&seal[HEADER_LEN..], 77, 4096));
+        assert!(!seal_matches(&seal[HEADER_LEN..], 78, 4096));
+        assert!(!seal_matches(&seal[HEADER_LEN..], 77, 4097));
+        // A seal with a key, another value length, or other flags is no seal.
+        for (at, byte) in [(21, 1u8), (25, 15), (20, FLAG_SEAL | FLAG_TOMBSTONE)] {
+            let mut bad = hdr;
+            bad[at] = byte;
+            assert_eq!(Header::decode(&bad), Err(HeaderError::Malformed));
         }
     }
 

@@ -233,14 +233,24 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
             state.torn_bytes += loaded.torn_bytes;
             entry.scanned_to = loaded.end;
             if !read_only {
-                if Some(file.id()) == newest_active {
+                if loaded.sealed {
+                    // Interrupted between writing the seal and renaming: finish the seal.
+                    publish_leftover(vfs, dir, &file, loaded.end)?;
+                    entry.active = false;
+                } else if Some(file.id()) == newest_active {
                     if loaded.torn_bytes > 0 {
                         truncate(&file, loaded.end)?;
                     }
                     state.active = Some((file.id(), loaded.end));
                 } else {
-                    seal_leftover_active(vfs, dir, &file, loaded.end)?;
+                    seal_leftover_active(vfs, dir, &file, loaded.end, load.last_seq)?;
                     entry.active = false;
+                }
+                if !entry.active {
+                    entry.scanned_to = file
+                        .file
+                        .len()
+                        .map_err(|e| Error::io("stat", file.path(), e))?;
                 }
             }
         } else {
@@ -400,17 +410,27 @@ impl<'k> Loader<'k> {
         )
     }
 
-    /// Scans a sealed file; every record must be whole and valid.
+    /// Scans a sealed file; every record must be whole and valid, and the last one must be
+    /// the file's seal: without it the file was cut short, perhaps exactly between records.
     pub fn sealed(&mut self, file: &DataFile, no: u32) -> Result<()> {
         let path = file.path();
         let mut scanner = file.scan()?;
+        let mut seal = SealCheck::default();
         loop {
             let next = scanner
                 .next_record()
                 .map_err(|e| Error::io("read", &path, e))?;
             match next {
-                Ok(Some(r)) => self.apply_scanned(&r, no, &path)?,
-                Ok(None) => return Ok(()),
+                Ok(Some(r)) => {
+                    if !seal.admit(&r, file.id(), &path)? {
+                        self.apply_scanned(&r, no, &path)?
+                    }
+                }
+                Ok(None) if seal.seen => return Ok(()),
+                Ok(None) => {
+                    let reason = "sealed file ends without its seal record: it was cut short";
+                    return Err(Error::corruption(&path, scanner.position(), reason));
+                }
                 Err(stop) => return Err(Error::corruption(&path, stop.offset, stop.reason)),
             }
         }
@@ -444,6 +464,7 @@ impl<'k> Loader<'k> {
             }
             return Ok(None);
         };
+        check_ends_with_seal(file, data_len)?;
         let data_path = file.path();
         let buf_no = self.hint_buffers.len() as u32;
         self.pending.reserve(count as usize);
@@ -485,6 +506,7 @@ impl<'k> Loader<'k> {
         let path = file.path();
         let io_err = |e| Error::io("read", &path, e);
         let mut scanner = Scanner::new(&*file.file, start, end);
+        let mut seal = SealCheck::default();
         loop {
             let next = match scanner.next_record() {
                 Err(e) if !strict && e.kind() == io::ErrorKind::UnexpectedEof => {
@@ -501,19 +523,23 @@ impl<'k> Loader<'k> {
                     return Ok(ActiveLoad {
                         end: scanner.position(),
                         torn_bytes: 0,
+                        sealed: seal.seen,
                     });
                 }
                 other => other.map_err(io_err)?,
             };
             let stop = match next {
                 Ok(Some(r)) => {
-                    self.apply_scanned(&r, no, &path)?;
+                    if !seal.admit(&r, file.id(), &path)? {
+                        self.apply_scanned(&r, no, &path)?;
+                    }
                     continue;
                 }
                 Ok(None) => {
                     return Ok(ActiveLoad {
                         end: scanner.position(),
                         torn_bytes: 0,
+                        sealed: seal.seen,
                     })
                 }
                 Err(stop) => stop,
@@ -522,6 +548,7 @@ impl<'k> Loader<'k> {
                 return Ok(ActiveLoad {
                     end: stop.offset,
                     torn_bytes: 0,
+                    sealed: seal.seen,
                 });
             }
             if scanner
@@ -535,6 +562,7 @@ impl<'k> Loader<'k> {
             return Ok(ActiveLoad {
                 end: stop.offset,
                 torn_bytes: torn,
+                sealed: seal.seen,
             });
         }
     }
@@ -582,12 +610,66 @@ impl HintBytes {
     }
 }
 
+/// A sealed file loaded from its hint is not scanned, but its last bytes must still be its
+/// seal: one read that catches a data file cut or replaced behind its hint's back.
+fn check_ends_with_seal(file: &DataFile, len: u64) -> Result<()> {
+    let cut = |offset| {
+        Error::corruption(
+            file.path(),
+            offset,
+            "sealed file does not end with its seal record",
+        )
+    };
+    let Some(at) = len.checked_sub(record::SEAL_LEN) else {
+        return Err(cut(0));
+    };
+    let mut seal = [0u8; record::SEAL_LEN as usize];
+    file.file
+        .read_exact_at(at, &mut [&mut seal])
+        .map_err(|e| Error::io("read", file.path(), e))?;
+    let header: &[u8; record::HEADER_LEN] = seal[..record::HEADER_LEN].try_into().unwrap();
+    let is_seal = record::Header::decode(header).is_ok_and(|h| h.is_seal())
+        && record::verify_contiguous(&seal)
+        && record::seal_matches(&seal[record::HEADER_LEN..], file.id(), at);
+    if !is_seal || at < FILE_HEADER_LEN as u64 {
+        return Err(cut(at));
+    }
+    Ok(())
+}
+
 /// What scanning an active file found.
 pub struct ActiveLoad {
     /// End of the last valid record.
     pub end: u64,
     /// Non-zero bytes after `end` (a torn record).
     pub torn_bytes: u64,
+    /// The file ends with its seal: sealing it was interrupted after the seal was written.
+    pub sealed: bool,
+}
+
+/// Tracks the seal while a file is scanned: it must name its file and offset, and no
+/// record may follow it.
+#[derive(Default)]
+struct SealCheck {
+    seen: bool,
+}
+
+impl SealCheck {
+    /// True when `r` is the seal (which applies nothing); errors when it is out of place.
+    fn admit(&mut self, r: &Scanned<'_>, file_id: u64, path: &Path) -> Result<bool> {
+        if self.seen {
+            return Err(Error::corruption(path, r.offset, "a record after the seal"));
+        }
+        if !r.header.is_seal() {
+            return Ok(false);
+        }
+        if !record::seal_matches(r.value, file_id, r.offset) {
+            let reason = "a seal record that belongs to another file or place";
+            return Err(Error::corruption(path, r.offset, reason));
+        }
+        self.seen = true;
+        Ok(true)
+    }
 }
 
 /// Bytes from `from` to the last non-zero byte before `end` (0 when all are zero).
@@ -609,9 +691,25 @@ fn truncate(file: &DataFile, end: u64) -> Result<()> {
         .map_err(|e| Error::io("sync", file.path(), e))
 }
 
-/// An older active file left by a crash: cut it to its valid records, make it durable and
-/// publish it as sealed.
-fn seal_leftover_active(vfs: &dyn Vfs, dir: &Path, file: &DataFile, end: u64) -> Result<()> {
+/// An older active file left by a crash: seal it after its valid records, make it durable
+/// and publish it as sealed.
+fn seal_leftover_active(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    file: &DataFile,
+    end: u64,
+    last_seq: u64,
+) -> Result<()> {
+    let seal = record::encode_seal(file.id(), end, last_seq);
+    file.file
+        .write_all_at(end, &[&seal])
+        .map_err(|e| Error::io("write seal of", file.path(), e))?;
+    publish_leftover(vfs, dir, file, end + record::SEAL_LEN)
+}
+
+/// Cuts a former active file that ends with its seal at `end`, makes it durable and
+/// publishes it as sealed.
+fn publish_leftover(vfs: &dyn Vfs, dir: &Path, file: &DataFile, end: u64) -> Result<()> {
     truncate(file, end)?;
     let from = filename::path(dir, file.id(), FileKind::Active);
     let to = filename::path(dir, file.id(), FileKind::Sealed);

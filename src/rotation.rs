@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::fileset::FileEntry;
 use crate::options::SyncMode;
+use crate::record;
 use crate::vfs::Vfs;
 
 impl Shared {
@@ -46,7 +47,7 @@ impl Shared {
         let Some(a) = w.active.take() else {
             return Ok(());
         };
-        let (f, end) = (a.file, a.end);
+        let (f, end, last_seq) = (a.file, a.end, w.next_seq - 1);
         if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
             e.scanned_to = a.end;
         }
@@ -59,7 +60,7 @@ impl Shared {
                 .name("bitask-seal".into())
                 .spawn(move || {
                     if let Some(db) = me.upgrade() {
-                        if let Err(e) = db.publish_sealed(&file, end) {
+                        if let Err(e) = db.publish_sealed(&file, end, last_seq) {
                             db.stop(&e);
                         }
                     }
@@ -74,15 +75,19 @@ impl Shared {
             }
             self.sealing.end();
         }
-        self.publish_sealed(&f, end)
+        self.publish_sealed(&f, end, last_seq)
     }
 
-    /// Cuts a former active file to its `end`, makes it durable and publishes it under its
-    /// sealed name.
+    /// Writes the seal after the records of a former active file (which end at `end`), cuts
+    /// the file after it, makes it durable and publishes it under its sealed name.
     /// The truncation happens here too: on ext4 it can wait for a journal commit.
-    pub(crate) fn publish_sealed(&self, f: &DataFile, end: u64) -> Result<()> {
+    pub(crate) fn publish_sealed(&self, f: &DataFile, end: u64, last_seq: u64) -> Result<()> {
+        let seal = record::encode_seal(f.id(), end, last_seq);
         f.file
-            .set_len(end)
+            .write_all_at(end, &[&seal])
+            .map_err(|e| Error::io("write seal of", f.path(), e))?;
+        f.file
+            .set_len(end + record::SEAL_LEN)
             .map_err(|e| Error::io("truncate", f.path(), e))?;
         f.file
             .sync_data()
@@ -113,7 +118,8 @@ impl Shared {
     /// Starts a new active file with room for at least `need` bytes of records: the one
     /// prepared in the background when it is ready and big enough, else a new one now.
     pub fn create_active(&self, w: &mut Writer, need: u64) -> Result<()> {
-        let capacity = self.opts.max_file_size.max(FILE_HEADER_LEN as u64 + need);
+        let least = FILE_HEADER_LEN as u64 + need + record::SEAL_LEN;
+        let capacity = self.opts.max_file_size.max(least);
         let (file, capacity) = match self.preparer.take(capacity, self.vfs()) {
             Some(ready) => ready,
             None => {
@@ -162,11 +168,12 @@ impl Shared {
             .get(&id)
             .map(|e| (e.no, e.file.clone()));
         let (no, file) = entry_file.expect("recovery registered the active file");
-        let wanted = self.opts.max_file_size.max(end);
-        let capacity = match file.file.reserve(wanted) {
-            Ok(_) => wanted,
-            Err(_) => end,
-        };
+        // Short of space, at least the seal that closes the file must fit.
+        let wanted = self.opts.max_file_size.max(end + record::SEAL_LEN);
+        let capacity = [wanted, end + record::SEAL_LEN]
+            .into_iter()
+            .find(|&c| file.file.reserve(c).is_ok())
+            .unwrap_or(end);
         w.active = Some(Active {
             file,
             no,

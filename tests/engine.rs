@@ -481,3 +481,106 @@ fn unknown_files_are_left_alone_and_future_formats_refused() {
         other => panic!("expected Incompatible, got {:?}", other.map(|_| ())),
     }
 }
+
+/// The seal bytes the format defines for file `id` at `offset` (docs/format.md).
+fn seal_record(id: u64, offset: u64, last_seq: u64) -> Vec<u8> {
+    let mut rec = vec![0u8; 45];
+    rec[4..12].copy_from_slice(&last_seq.to_le_bytes());
+    rec[20] = 2;
+    rec[25..29].copy_from_slice(&16u32.to_le_bytes());
+    rec[29..37].copy_from_slice(&id.to_le_bytes());
+    rec[37..45].copy_from_slice(&offset.to_le_bytes());
+    let crc = crc32fast::hash(&rec[4..]);
+    rec[0..4].copy_from_slice(&crc.to_le_bytes());
+    rec
+}
+
+fn file_id(path: &Path) -> u64 {
+    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+    name.split('.').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_seal_written_but_not_renamed_is_finished_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Bitask::open(dir.path()).unwrap();
+        for i in 0..10 {
+            db.put(format!("k{i}"), format!("value {i}")).unwrap();
+        }
+    }
+    // A crash after the seal was written and synced, before the rename reached the disk.
+    let active = active_file(dir.path());
+    let mut bytes = std::fs::read(&active).unwrap();
+    let end = bytes.len() as u64;
+    bytes.extend(seal_record(file_id(&active), end, 10));
+    std::fs::write(&active, &bytes).unwrap();
+
+    let db = Bitask::open(dir.path()).unwrap();
+    let sealed = active.with_file_name(format!("{}.log", file_id(&active)));
+    assert!(sealed.exists(), "the sealed file was not published");
+    assert_eq!(std::fs::read(&sealed).unwrap(), bytes);
+    for i in 0..10 {
+        assert_eq!(
+            db.ask(format!("k{i}")).unwrap(),
+            format!("value {i}").as_bytes()
+        );
+    }
+    assert_eq!(db.stats().torn_bytes, 0);
+    // Writes go to a new file after the sealed one: the seal is never followed by records.
+    db.put("after", "ok").unwrap();
+    drop(db);
+    assert_eq!(std::fs::read(&sealed).unwrap(), bytes);
+    let db = Bitask::open(dir.path()).unwrap();
+    assert_eq!(db.ask("after").unwrap(), b"ok");
+    assert_eq!(db.ask("k3").unwrap(), b"value 3");
+}
+
+#[test]
+fn a_sealed_file_cut_between_records_is_corruption() {
+    let base = tempfile::tempdir().unwrap();
+    let src = base.path().join("src");
+    let rec = 29 + 3 + 100;
+    {
+        let opts = Options::default().max_file_size(52 + 4 * rec + 45);
+        let db = Bitask::open_with(&src, opts).unwrap();
+        for i in 0..10 {
+            db.put(format!("k{i:02}"), [i as u8; 100]).unwrap();
+        }
+    }
+    let mut sealed: Vec<PathBuf> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            name.ends_with(".log") && !name.ends_with(".active.log")
+        })
+        .collect();
+    sealed.sort();
+    assert_eq!(sealed.len(), 2, "{sealed:?}");
+    let first = &sealed[0];
+    let len = std::fs::metadata(first).unwrap().len();
+    assert_eq!(len, 52 + 4 * rec + 45, "four records and the seal");
+    // Cut off the seal, then the seal and the last record: both are exact record boundaries.
+    for cut in [len - 45, len - 45 - rec] {
+        let copy = base.path().join("copy");
+        copy_dir(&src, &copy);
+        let target = copy.join(first.file_name().unwrap());
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&target)
+            .unwrap()
+            .set_len(cut)
+            .unwrap();
+        match Bitask::open(&copy) {
+            Err(Error::Corruption { path, offset, .. }) => {
+                assert_eq!((path, offset), (target.clone(), cut), "cut {cut}");
+            }
+            other => panic!(
+                "cut {cut}: expected corruption, got {:?}",
+                other.map(|_| ())
+            ),
+        }
+        std::fs::remove_dir_all(&copy).unwrap();
+    }
+}
