@@ -127,7 +127,6 @@ fn judge(
     file: &Path,
     kind: &str,
     len: usize,
-    d: Damage,
 ) -> Result<&'static str, String> {
     let names_file = |e: &Error| matches!(e, Error::Corruption { path, offset, .. } if path == file && *offset <= len as u64);
     let db = match Bitask::open_with(dir, opts()) {
@@ -225,7 +224,7 @@ fn run(damages: impl Fn(usize) -> Vec<Damage>, what: &str) {
                 format!("{kind} file {d:?}"),
                 move || {
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        judge(&s, &dir, &tgt, kind2, len, d)
+                        judge(&s, &dir, &tgt, kind2, len)
                     }))
                     .unwrap_or_else(|p| Err(format!("panic: {:?}", p.downcast_ref::<String>())))
                 },
