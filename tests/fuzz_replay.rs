@@ -212,6 +212,8 @@ fn make_seed_corpus() {
     bad[a.len() + 3] ^= 0x40;
     save("record", &bad);
     save("record", &[0u8; 29]);
+    let sealed = [&all[..], &record::encode_seal(7, all.len() as u64, 3)].concat();
+    save("record", &sealed);
     save("record", &rec(u64::MAX, false, &[0xff; 200], &[]));
     // hint: written by HintWriter, and from real merges.
     let mut w = HintWriter::new(7);
