@@ -464,6 +464,11 @@ impl Shared {
 
     /// `fdatasync`s the active file; returns the last sequence number it covers. A failure
     /// stops writes: the kernel may have dropped the dirty pages, so retrying proves nothing.
+    ///
+    /// Records in earlier files were made durable when those were sealed, under the writer
+    /// mutex; if such a seal failed, or failed while this `fdatasync` ran on the same file
+    /// (the kernel reports a writeback error to one caller only), the handle is stopped by the
+    /// time the writer mutex is free again, and this fails too.
     pub(crate) fn sync_active(&self) -> Result<u64> {
         let (file, upto) = {
             let w = lock(self.writer()?);
@@ -476,6 +481,8 @@ impl Shared {
                 return Err(err);
             }
         }
+        let _w = lock(self.writer()?);
+        self.check_running()?;
         Ok(upto)
     }
 
@@ -485,6 +492,12 @@ impl Shared {
         }
         self.sealing.wait();
         self.check_running()?;
+        if self.opts.sync == SyncMode::Always {
+            // Through group commit: never an `fdatasync` of the active file beside another.
+            let upto = lock(self.writer()?).next_seq - 1;
+            self.commit.wait_durable(self, upto)?;
+            return self.sync_dir().inspect_err(|e| self.stop(e));
+        }
         let upto = self.sync_active()?;
         // Without SyncMode::Always a new active file's directory entry is not synced when the
         // file is made; this makes it (and anything else in the directory) durable.

@@ -1,29 +1,44 @@
 //! Durability: group commit for `SyncMode::Always`, and the background flusher of
 //! `SyncMode::Interval`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::db::{lock, Shared};
 use crate::error::Result;
 
-/// Group commit: the first writer to need durability becomes the leader and runs one
-/// `fdatasync` for everyone whose record was appended before it started; the others wait.
-/// Before syncing, the leader lets writers already on their way to the writer lock append
-/// (for at most `GATHER`), so one `fdatasync` covers them too instead of the next one.
+/// Group commit: one `fdatasync` at a time, covering every record appended before it
+/// started; the writers waiting for it share it.
+///
+/// After a sync, the writers it released usually come straight back with their next write.
+/// So the batch being gathered expects as many writers as took part in the round before (those
+/// the last sync released, those that appended while it ran and those on their way to
+/// appending): the writer whose record completes that count starts the next sync at once,
+/// without waking anyone. When fewer come (the load dropped), a waiting writer starts the sync
+/// once a fraction of the measured sync time has passed since the batch's first record. A lone
+/// writer expects only itself and never waits.
+///
+/// Waiting writers sleep on `epoch` (a futex), not on a condition variable: a finished sync
+/// wakes them all with one system call, and each checks `durable` without taking a lock, so
+/// the writers a sync releases do not queue on a mutex before they can return.
 #[derive(Default)]
 pub(crate) struct GroupCommit {
     state: Mutex<CommitState>,
-    done: Condvar,
+    /// Every record up to this sequence number is durable.
+    durable: AtomicU64,
+    /// Bumped (and its sleepers woken) when a sync ends.
+    epoch: AtomicU32,
     /// Durable writes between entering `write` and appending their record.
     arriving: AtomicUsize,
 }
 
-/// The longest a leader waits for arriving writers: well under one `fdatasync`.
-const GATHER: Duration = Duration::from_micros(100);
+/// A batch waits for its expected writers at most the average sync time divided by this...
+const GATHER_DIVISOR: u32 = 2;
+/// ... and never longer than this.
+const GATHER_MAX: Duration = Duration::from_millis(1);
 
 /// A durable write on its way to appending; see `GroupCommit::arrive`.
 pub(crate) struct Arrival<'a>(&'a AtomicUsize);
@@ -36,8 +51,32 @@ impl Drop for Arrival<'_> {
 
 #[derive(Default)]
 struct CommitState {
-    durable: u64,
-    leader: bool,
+    /// A sync is running.
+    syncing: bool,
+    /// The last sequence number covered by the syncs so far (a failed one included).
+    covered: u64,
+    /// The largest sequence number that has waited for durability.
+    appended: u64,
+    /// Writers expected in the batch being gathered.
+    expected: u64,
+    /// When the batch being gathered got its first waiting writer.
+    opened: Option<Instant>,
+    /// Moving average of a sync's duration.
+    sync_time: Duration,
+}
+
+impl CommitState {
+    /// How long the batch being gathered may still wait for writers; zero to sync now.
+    fn gather_left(&mut self, arriving: usize) -> Duration {
+        let now = Instant::now();
+        let opened = *self.opened.get_or_insert(now);
+        let pending = self.appended.saturating_sub(self.covered);
+        if pending >= self.expected && arriving == 0 {
+            return Duration::ZERO;
+        }
+        let limit = (self.sync_time / GATHER_DIVISOR).min(GATHER_MAX);
+        limit.saturating_sub(now.duration_since(opened))
+    }
 }
 
 impl GroupCommit {
@@ -47,37 +86,108 @@ impl GroupCommit {
         Arrival(&self.arriving)
     }
 
+    /// Returns once record `seq` is durable, running the sync itself when its batch is
+    /// complete. Fails when a sync failed (the handle is then stopped for good): the writer
+    /// that ran it gets its error, every other waiter `Error::Stopped`.
     pub(crate) fn wait_durable(&self, shared: &Shared, seq: u64) -> Result<()> {
-        let mut st = lock(&self.state);
+        {
+            let mut st = lock(&self.state);
+            st.appended = st.appended.max(seq);
+        }
         loop {
-            if st.durable >= seq {
+            // Read before `durable`: a sync that ends after this read bumps it, so the sleep
+            // below returns at once instead of missing the wake-up.
+            let epoch = self.epoch.load(Ordering::Acquire);
+            if self.durable.load(Ordering::Acquire) >= seq {
                 return Ok(());
             }
             shared.check_running()?;
-            if st.leader {
-                st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
+            let mut st = lock(&self.state);
+            if st.syncing {
+                drop(st);
+                futex_wait(&self.epoch, epoch, None);
                 continue;
             }
-            st.leader = true;
+            if self.durable.load(Ordering::Acquire) >= seq {
+                return Ok(());
+            }
+            let left = st.gather_left(self.arriving.load(Ordering::Acquire));
+            if !left.is_zero() {
+                drop(st);
+                futex_wait(&self.epoch, epoch, Some(left));
+                continue;
+            }
+            st.syncing = true;
+            st.opened = None;
+            let before = st.covered;
             drop(st);
             let started = Instant::now();
-            while self.arriving.load(Ordering::Acquire) > 0 && started.elapsed() < GATHER {
-                std::thread::yield_now();
-            }
             let result = shared.sync_active();
-            st = lock(&self.state);
-            st.leader = false;
+            let took = started.elapsed();
+            let mut st = lock(&self.state);
+            st.syncing = false;
+            st.sync_time = if st.sync_time.is_zero() {
+                took
+            } else {
+                (st.sync_time * 7 + took) / 8
+            };
             if let Ok(upto) = result {
-                st.durable = st.durable.max(upto);
+                self.durable.fetch_max(upto, Ordering::AcqRel);
+                st.covered = st.covered.max(upto);
+                // Next round: the writers this sync released, those that appended while it
+                // ran and those about to append.
+                let released = st.covered.saturating_sub(before);
+                let during = st.appended.saturating_sub(st.covered);
+                st.expected = released + during + self.arriving.load(Ordering::Acquire) as u64;
             }
-            self.done.notify_all();
+            drop(st);
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            futex_wake_all(&self.epoch);
             result?;
         }
     }
 
+    /// Records that a sync outside group commit made every record up to `upto` durable.
     pub(crate) fn mark_durable(&self, upto: u64) {
         let mut st = lock(&self.state);
-        st.durable = st.durable.max(upto);
+        st.covered = st.covered.max(upto);
+        self.durable.fetch_max(upto, Ordering::AcqRel);
+    }
+}
+
+/// Sleeps while `word` holds `seen`, for at most `timeout`; may return early (spuriously, on
+/// a signal, or because `word` changed).
+fn futex_wait(word: &AtomicU32, seen: u32, timeout: Option<Duration>) {
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: FUTEX_WAIT reads the 32-bit word at a valid, aligned address that outlives the
+    // call, and reads `ts_ptr` (null or a live timespec); it changes no memory of ours.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            seen,
+            ts_ptr,
+        );
+    }
+}
+
+/// Wakes every thread sleeping in `futex_wait` on `word`.
+fn futex_wake_all(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE only uses the address as a key; it touches no memory.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            i32::MAX,
+        );
     }
 }
 
