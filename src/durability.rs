@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::db::{lock, Shared};
 use crate::error::Result;
+use crate::futex::{futex_wait, futex_wake_all};
 
 /// Group commit: one `fdatasync` at a time, covering every record appended before it
 /// started; the writers waiting for it share it.
@@ -152,42 +153,6 @@ impl GroupCommit {
         let mut st = lock(&self.state);
         st.covered = st.covered.max(upto);
         self.durable.fetch_max(upto, Ordering::AcqRel);
-    }
-}
-
-/// Sleeps while `word` holds `seen`, for at most `timeout`; may return early (spuriously, on
-/// a signal, or because `word` changed).
-fn futex_wait(word: &AtomicU32, seen: u32, timeout: Option<Duration>) {
-    let ts = timeout.map(|t| libc::timespec {
-        tv_sec: t.as_secs().min(i32::MAX as u64) as libc::time_t,
-        tv_nsec: t.subsec_nanos() as libc::c_long,
-    });
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // SAFETY: FUTEX_WAIT reads the 32-bit word at a valid, aligned address that outlives the
-    // call, and reads `ts_ptr` (null or a live timespec); it changes no memory of ours.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            seen,
-            ts_ptr,
-        );
-    }
-}
-
-/// Wakes every thread sleeping in `futex_wait` on `word`.
-fn futex_wake_all(word: &AtomicU32) {
-    // SAFETY: FUTEX_WAKE only uses the address as a key; it touches no memory.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            i32::MAX,
-        );
     }
 }
 

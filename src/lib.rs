@@ -15,8 +15,9 @@
 //! Layout of the crate, one concept per module: `record` (the record format), `datafile`
 //! (one data file), `hint` (hint files), `filename` (names and ids), `keydir` (the in-memory
 //! index), `recovery` (opening a directory), `compaction` (merging), `refresh` (read-only
-//! handles catching up), `vfs` (every file operation), `db` (the handle and write path), `ffi`
-//! (the C ABI). `docs/format.md` describes the files, `docs/concurrency.md` the threads.
+//! handles catching up), `vfs` (every file operation), `durability` (group commit), `futex` (its wake-ups),
+//! `db` (the handle and write path), `ffi` (the C ABI). `unsafe` code lives only in `ffi`,
+//! `vfs/posix.rs` and `futex`. `docs/format.md` describes the files, `docs/concurrency.md` the threads.
 
 mod compaction;
 #[doc(hidden)]
@@ -28,6 +29,7 @@ pub mod ffi;
 #[doc(hidden)]
 pub mod filename;
 mod fileset;
+mod futex;
 #[doc(hidden)]
 pub mod hint;
 pub mod iter;
