@@ -15,7 +15,8 @@
 //! Layout of the crate, one concept per module: `record` (the record format), `datafile`
 //! (one data file), `hint` (hint files), `filename` (names and ids), `keydir` (the in-memory
 //! index), `recovery` (opening a directory), `compaction` (merging), `refresh` (read-only
-//! handles catching up), `vfs` (every file operation), `db` (the handle and write path), `ffi`
+//! handles catching up), `vfs` (every file operation), `db` (the handle and write path),
+//! `rotation` and `worker` (sealing and preparing data files, on background threads), `ffi`
 //! (the C ABI). `docs/format.md` describes the files, `docs/concurrency.md` the threads.
 
 mod compaction;
@@ -39,6 +40,7 @@ mod recovery;
 mod refresh;
 mod rotation;
 pub mod vfs;
+mod worker;
 
 pub use db::{Bitask, Stats};
 pub use error::{Error, Result};

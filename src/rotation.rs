@@ -4,7 +4,10 @@
 //! Rotation must not stall a put: without `SyncMode::Always`, the sealed file's fsync,
 //! rename and directory fsync run on a background thread, and the next active file is made
 //! (created, space reserved, mapped, directory fsynced) while the current one fills, so the
-//! swap itself costs a few system calls. The crash rules still hold: a file is renamed
+//! swap itself costs a few system calls. Each of the two jobs has one long-lived thread
+//! (`Worker`): seals run one at a time, in order, so their fsyncs do not pile up in the
+//! disk's queue, where every metadata update of the file system (creating or reserving the
+//! next file) would wait behind them. The crash rules still hold: a file is renamed
 //! sealed only after its data is durable, and an active file is used only after its
 //! directory entry is.
 
@@ -18,25 +21,32 @@ use crate::filename::{self, FileKind};
 use crate::fileset::FileEntry;
 use crate::options::SyncMode;
 use crate::vfs::Vfs;
+use crate::worker::Worker;
 
 impl Shared {
     /// Seals the active file (if it holds records) and starts a new one able to take a record
     /// of `need` bytes. A failure while sealing stops writes; a failure creating the new file
     /// (a full disk) only fails this call, and the next write tries again.
     pub(crate) fn rotate(&self, w: &mut Writer, need: u64) -> Result<()> {
+        let mut full = false;
         if let Some(a) = &w.active {
             if a.end == FILE_HEADER_LEN as u64 {
                 // Empty: drop it and make one big enough (a record larger than max_file_size).
                 self.discard_empty_active(w)?;
             } else {
+                full = true;
                 // Without SyncMode::Always nothing waits for this file to be durable, so its
-                // fsync runs in the background instead of stalling this write.
+                // fsync runs in the background instead of stalling this write; only when
+                // MAX_PENDING_SEALS files already wait does the writer wait for the oldest.
                 let background = self.opts.sync != SyncMode::Always;
+                if background {
+                    self.sealing.wait_below(MAX_PENDING_SEALS);
+                }
                 self.seal_active(w, background)
                     .inspect_err(|e| self.stop(e))?;
             }
         }
-        self.create_active(w, need)
+        self.create_active(w, need, full)
     }
 
     /// Seals the active file: cuts it to its records, then makes it durable, renames it
@@ -55,20 +65,18 @@ impl Shared {
             let file = f.clone();
             let sealing = self.sealing.clone();
             self.sealing.begin();
-            let spawned = std::thread::Builder::new()
-                .name("bitask-seal".into())
-                .spawn(move || {
-                    if let Some(db) = me.upgrade() {
-                        if let Err(e) = db.publish_sealed(&file, end) {
-                            db.stop(&e);
-                        }
+            let spawned = self.sealer.submit(move || {
+                if let Some(db) = me.upgrade() {
+                    if let Err(e) = db.publish_sealed(&file, end) {
+                        db.stop(&e);
                     }
-                    // Only after letting go of the handle and the file: whoever waits for
-                    // the seal may then drop the handle and expect its lock released and
-                    // its files closed.
-                    drop(file);
-                    sealing.end();
-                });
+                }
+                // Only after letting go of the handle and the file: whoever waits for the
+                // seal may then drop the handle and expect its lock released and its files
+                // closed.
+                drop(file);
+                sealing.end();
+            });
             if spawned.is_ok() {
                 return Ok(());
             }
@@ -112,26 +120,52 @@ impl Shared {
 
     /// Starts a new active file with room for at least `need` bytes of records: the one
     /// prepared in the background when it is ready and big enough, else a new one now.
-    pub fn create_active(&self, w: &mut Writer, need: u64) -> Result<()> {
+    /// `full`: the file it replaces was sealed because it was full.
+    pub fn create_active(&self, w: &mut Writer, need: u64, full: bool) -> Result<()> {
         let capacity = self.opts.max_file_size.max(FILE_HEADER_LEN as u64 + need);
         let (file, capacity) = match self.preparer.take(capacity, self.vfs()) {
             Some(ready) => ready,
             None => {
                 let id = w.ids.next_id();
                 let durable = self.opts.sync == SyncMode::Always;
-                let file = make_file(self.vfs(), &self.dir, id, w.next_seq, capacity, durable)?;
+                let huge = self.huge_pages();
+                let file = make_file(
+                    self.vfs(),
+                    &self.dir,
+                    id,
+                    w.next_seq,
+                    capacity,
+                    durable,
+                    huge,
+                )?;
                 (Arc::new(file), capacity)
             }
         };
         self.install_active(w, file, FILE_HEADER_LEN as u64, capacity);
+        if full {
+            // The writer has just filled a whole file: the next one will be needed soon, so
+            // it is made now, while this one fills, rather than from half way.
+            self.prepare_next(w);
+        }
         Ok(())
     }
 
-    /// Once the active file is half full, starts making the next one on a background thread
-    /// (creation, space reservation, mapping, directory fsync), so that rotating is a swap.
+    /// Whether active files are mapped with huge pages: only when nothing fsyncs them while
+    /// they are written. The page cache tracks dirtiness per folio, so after an fsync, a
+    /// write into a 2 MiB folio dirties (and the next fsync writes) all of it.
+    fn huge_pages(&self) -> bool {
+        self.opts.sync == SyncMode::None
+    }
+
+    /// Starts making the next active file on the preparer's thread (creation, space
+    /// reservation, mapping, directory fsync), so that rotating is a swap. The writer asks
+    /// once per active file: when it is half full (`Active::prepare_at`), or as soon as it is
+    /// installed when the previous one was filled.
     pub(crate) fn prepare_next(&self, w: &mut Writer) {
-        let Some(a) = &w.active else { return };
-        if a.end * 2 < a.capacity || !self.preparer.start() {
+        let Some(a) = &mut w.active else { return };
+        // Once per file: the writer's check before calling is one comparison, no lock.
+        a.prepare_at = u64::MAX;
+        if !self.preparer.start() {
             return;
         }
         let capacity = self.opts.max_file_size;
@@ -142,12 +176,11 @@ impl Shared {
             self.preparer.clone(),
         );
         let durable = self.opts.sync == SyncMode::Always;
-        let spawned = std::thread::Builder::new()
-            .name("bitask-prepare".into())
-            .spawn(move || {
-                let made = make_file(&*vfs, &dir, id, seq_base, capacity, durable);
-                preparer.finish(made.ok().map(|f| (Arc::new(f), capacity)), &*vfs);
-            });
+        let huge = self.huge_pages();
+        let spawned = self.preparer.worker.submit(move || {
+            let made = make_file(&*vfs, &dir, id, seq_base, capacity, durable, huge);
+            preparer.finish(made.ok().map(|f| (Arc::new(f), capacity)), &*vfs);
+        });
         if spawned.is_err() {
             self.preparer.finish(None, self.vfs());
         }
@@ -163,7 +196,7 @@ impl Shared {
             .map(|e| (e.no, e.file.clone()));
         let (no, file) = entry_file.expect("recovery registered the active file");
         let wanted = self.opts.max_file_size.max(end);
-        let capacity = match file.file.reserve(wanted) {
+        let capacity = match file.file.reserve(wanted, self.huge_pages()) {
             Ok(_) => wanted,
             Err(_) => end,
         };
@@ -172,6 +205,7 @@ impl Shared {
             no,
             end,
             capacity,
+            prepare_at: capacity / 2,
         });
     }
 
@@ -191,6 +225,7 @@ impl Shared {
             no,
             end,
             capacity,
+            prepare_at: capacity / 2,
         });
     }
 }
@@ -199,6 +234,7 @@ impl Shared {
 /// durable; removes it again if any step fails.
 /// The directory fsync is skipped when `durable_entry` is false (no write is acknowledged as
 /// durable without `SyncMode::Always`; the next seal's directory fsync, or `sync`, covers it).
+/// `huge`: map it with huge pages (see `VFile::reserve`).
 fn make_file(
     vfs: &dyn Vfs,
     dir: &Path,
@@ -206,6 +242,7 @@ fn make_file(
     seq_base: u64,
     capacity: u64,
     durable_entry: bool,
+    huge: bool,
 ) -> Result<DataFile> {
     let path = filename::path(dir, id, FileKind::Active);
     let header = FileHeader {
@@ -213,11 +250,14 @@ fn make_file(
         seq_base,
         ..FileHeader::default()
     };
-    let file = DataFile::create(vfs, &path, header)?;
+    // The header goes in after the reservation, through the mapping it makes: a page cached
+    // before the mapping exists would keep the page cache from using a huge page there.
+    let file = DataFile::create_blank(vfs, &path, header)?;
     let setup = file
         .file
-        .reserve(capacity)
+        .reserve(capacity, huge)
         .map_err(|e| Error::io("reserve space for", &path, e))
+        .and_then(|_| file.write_header())
         .and_then(|_| match durable_entry {
             true => vfs
                 .sync_dir(dir)
@@ -231,6 +271,11 @@ fn make_file(
     }
     Ok(file)
 }
+
+/// Files waiting for their background seal before the writer waits for one to finish: up to
+/// 1 GiB of written data with the default file size. Sealing runs at the disk's speed, which
+/// can be well below the speed of appends into the page cache.
+const MAX_PENDING_SEALS: usize = 256;
 
 /// Counts files being sealed in the background, so that compaction, `sync` and close can
 /// wait for them.
@@ -252,8 +297,13 @@ impl Sealing {
 
     /// Returns once no seal is in progress.
     pub fn wait(&self) {
+        self.wait_below(1);
+    }
+
+    /// Returns once fewer than `max` seals are in progress.
+    pub fn wait_below(&self, max: usize) {
         let mut n = lock(&self.pending);
-        while *n > 0 {
+        while *n >= max {
             n = self.done.wait(n).unwrap_or_else(|p| p.into_inner());
         }
     }
@@ -262,10 +312,20 @@ impl Sealing {
 /// The next active file, made ready in the background. `discard` (on compaction and close)
 /// throws away a ready or in-flight file: every file activated after a compaction starts must
 /// have an id above the compaction's merge base, or recovery would take it for an input.
-#[derive(Default)]
 pub(crate) struct Preparer {
     state: Mutex<PrepareState>,
     done: Condvar,
+    pub worker: Worker,
+}
+
+impl Default for Preparer {
+    fn default() -> Self {
+        Preparer {
+            state: Mutex::default(),
+            done: Condvar::new(),
+            worker: Worker::new("bitask-prepare"),
+        }
+    }
 }
 
 #[derive(Default)]
