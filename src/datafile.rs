@@ -106,30 +106,16 @@ pub struct DataFile {
 impl DataFile {
     /// Creates `path` exclusively and writes `header` at its start.
     pub fn create(vfs: &dyn Vfs, path: &Path, header: FileHeader) -> Result<DataFile> {
-        let file = DataFile::create_blank(vfs, path, header)?;
-        file.write_header()?;
-        Ok(file)
-    }
-
-    /// Creates `path` exclusively, empty: `write_header` must follow before any record.
-    /// Lets the caller reserve (and map) the file's space first, so that no page of the file
-    /// is in the page cache before the mapping is made (see `VFile::reserve`).
-    pub fn create_blank(vfs: &dyn Vfs, path: &Path, header: FileHeader) -> Result<DataFile> {
         let file = vfs
             .open(path, OpenMode::CreateNew)
             .map_err(|e| Error::io("create", path, e))?;
+        file.write_all_at(0, &[&header.encode()])
+            .map_err(|e| Error::io("write header of", path, e))?;
         Ok(DataFile {
             header,
             file,
             path: Mutex::new(path.into()),
         })
-    }
-
-    /// Writes the header at the start of the file.
-    pub fn write_header(&self) -> Result<()> {
-        self.file
-            .write_all_at(0, &[&self.header.encode()])
-            .map_err(|e| Error::io("write header of", self.path(), e))
     }
 
     /// Opens an existing data file and checks its header against the id in its name.

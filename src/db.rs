@@ -392,6 +392,8 @@ impl Shared {
     fn write(&self, key: &[u8], value: &[u8], tombstone: bool) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
+        // The slot is a cache (and TLB) miss; it loads while the record is written.
+        let hash = self.keydir.prefetch(key);
         let arrival = (self.opts.sync == SyncMode::Always).then(|| self.commit.arrive());
         let mut w = lock(self.writer()?);
         self.check_running()?;
@@ -433,9 +435,9 @@ impl Shared {
             self.prepare_next(&mut w);
         }
         let old = if tombstone {
-            self.keydir.remove(key)
+            self.keydir.remove_hashed(hash, key)
         } else {
-            self.keydir.insert(key, loc)
+            self.keydir.insert_hashed(hash, key, loc)
         };
         // The record is on disk; an index failure (an I/O error confirming a key) would leave
         // memory behind the disk, so no further writes are accepted.

@@ -279,9 +279,9 @@ impl VFile for FaultFile {
         self.inner.set_len(len)
     }
 
-    fn reserve(&self, len: u64, huge: bool) -> io::Result<bool> {
+    fn reserve(&self, len: u64) -> io::Result<bool> {
         self.fail(Kind::Space)?;
-        self.inner.reserve(len, huge)
+        self.inner.reserve(len)
     }
 }
 

@@ -77,11 +77,7 @@ pub trait VFile: Send + Sync {
     /// Reserves disk blocks for the first `len` bytes, so later writes below `len` cannot fail
     /// for lack of space (and writes through a mapping never raise SIGBUS). Returns false
     /// when the file system cannot reserve; writes then fall back to plain `write` calls.
-    /// `huge`: the file will be written without fsyncs in between, so the page cache may hold
-    /// it in huge pages (fewer page faults and TLB entries, and writeback write-protects a
-    /// 2 MiB mapping at a time instead of each 4 KiB page); an fsync then writes a huge page's
-    /// worth for any byte written into it since the last one.
-    fn reserve(&self, len: u64, huge: bool) -> io::Result<bool>;
+    fn reserve(&self, len: u64) -> io::Result<bool>;
 }
 
 /// A held lock; dropping it releases the lock.

@@ -129,12 +129,10 @@ impl PosixFile {
 
     fn map_read_only(&self) -> io::Result<()> {
         let len = self.file.metadata()?.len();
-        self.install_map(len, libc::PROT_READ, false)
+        self.install_map(len, libc::PROT_READ, 0)
     }
 
-    /// Maps the first `len` bytes; a writable mapping is prefaulted, with huge pages when
-    /// `huge` (and the kernel allows them for the file).
-    fn install_map(&self, len: u64, prot: libc::c_int, huge: bool) -> io::Result<()> {
+    fn install_map(&self, len: u64, prot: libc::c_int, extra_flags: libc::c_int) -> io::Result<()> {
         if len == 0 || self.map.get().is_some() {
             return Ok(());
         }
@@ -147,7 +145,7 @@ impl PosixFile {
                 std::ptr::null_mut(),
                 len_usize,
                 prot,
-                libc::MAP_SHARED,
+                libc::MAP_SHARED | extra_flags,
                 self.file.as_raw_fd(),
                 0,
             )
@@ -157,16 +155,9 @@ impl PosixFile {
         }
         if prot & libc::PROT_WRITE != 0 {
             // Fault the pages in for writing now, in one call, rather than one page fault per
-            // 4 KiB in the middle of puts. Huge pages (when the file system supports large
-            // folios and transparent huge pages are enabled for madvised ranges) make that
-            // prefault about twice as cheap, and later writeback of a still-mapped file
-            // write-protects 2 MiB per TLB shootdown instead of 4 KiB. Best effort: older
-            // kernels lack both.
+            // 4 KiB in the middle of puts. Best effort: older kernels lack it.
             // SAFETY: advice on the range just mapped; it cannot invalidate the mapping.
             unsafe {
-                if huge {
-                    libc::madvise(ptr, len_usize, libc::MADV_HUGEPAGE);
-                }
                 libc::madvise(ptr, len_usize, libc::MADV_POPULATE_WRITE);
             }
         }
@@ -284,7 +275,7 @@ impl VFile for PosixFile {
         self.file.set_len(len)
     }
 
-    fn reserve(&self, len: u64, huge: bool) -> io::Result<bool> {
+    fn reserve(&self, len: u64) -> io::Result<bool> {
         let off_len =
             libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: fallocate on an fd we own; mode 0 allocates blocks and extends the size.
@@ -297,7 +288,7 @@ impl VFile for PosixFile {
             };
         }
         if self.map.get().is_none() {
-            self.install_map(len, libc::PROT_READ | libc::PROT_WRITE, huge)?;
+            self.install_map(len, libc::PROT_READ | libc::PROT_WRITE, 0)?;
             Ok(true)
         } else {
             let map_len = self.map.get().map_or(0, |m| m.len as u64);

@@ -405,7 +405,7 @@ impl VFile for SimFile {
         Ok(())
     }
 
-    fn reserve(&self, len: u64, _huge: bool) -> io::Result<bool> {
+    fn reserve(&self, len: u64) -> io::Result<bool> {
         self.check_writable()?;
         let mode = self.vfs.lock().reserve.unwrap_or(Reserve::Unsupported);
         match mode {
