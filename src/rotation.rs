@@ -128,16 +128,7 @@ impl Shared {
             None => {
                 let id = w.ids.next_id();
                 let durable = self.opts.sync == SyncMode::Always;
-                let huge = self.huge_pages();
-                let file = make_file(
-                    self.vfs(),
-                    &self.dir,
-                    id,
-                    w.next_seq,
-                    capacity,
-                    durable,
-                    huge,
-                )?;
+                let file = make_file(self.vfs(), &self.dir, id, w.next_seq, capacity, durable)?;
                 (Arc::new(file), capacity)
             }
         };
@@ -148,13 +139,6 @@ impl Shared {
             self.prepare_next(w);
         }
         Ok(())
-    }
-
-    /// Whether active files are mapped with huge pages: only when nothing fsyncs them while
-    /// they are written. The page cache tracks dirtiness per folio, so after an fsync, a
-    /// write into a 2 MiB folio dirties (and the next fsync writes) all of it.
-    fn huge_pages(&self) -> bool {
-        self.opts.sync == SyncMode::None
     }
 
     /// Starts making the next active file on the preparer's thread (creation, space
@@ -176,9 +160,8 @@ impl Shared {
             self.preparer.clone(),
         );
         let durable = self.opts.sync == SyncMode::Always;
-        let huge = self.huge_pages();
         let spawned = self.preparer.worker.submit(move || {
-            let made = make_file(&*vfs, &dir, id, seq_base, capacity, durable, huge);
+            let made = make_file(&*vfs, &dir, id, seq_base, capacity, durable);
             preparer.finish(made.ok().map(|f| (Arc::new(f), capacity)), &*vfs);
         });
         if spawned.is_err() {
@@ -196,7 +179,7 @@ impl Shared {
             .map(|e| (e.no, e.file.clone()));
         let (no, file) = entry_file.expect("recovery registered the active file");
         let wanted = self.opts.max_file_size.max(end);
-        let capacity = match file.file.reserve(wanted, self.huge_pages()) {
+        let capacity = match file.file.reserve(wanted) {
             Ok(_) => wanted,
             Err(_) => end,
         };
@@ -234,7 +217,6 @@ impl Shared {
 /// durable; removes it again if any step fails.
 /// The directory fsync is skipped when `durable_entry` is false (no write is acknowledged as
 /// durable without `SyncMode::Always`; the next seal's directory fsync, or `sync`, covers it).
-/// `huge`: map it with huge pages (see `VFile::reserve`).
 fn make_file(
     vfs: &dyn Vfs,
     dir: &Path,
@@ -242,7 +224,6 @@ fn make_file(
     seq_base: u64,
     capacity: u64,
     durable_entry: bool,
-    huge: bool,
 ) -> Result<DataFile> {
     let path = filename::path(dir, id, FileKind::Active);
     let header = FileHeader {
@@ -250,14 +231,11 @@ fn make_file(
         seq_base,
         ..FileHeader::default()
     };
-    // The header goes in after the reservation, through the mapping it makes: a page cached
-    // before the mapping exists would keep the page cache from using a huge page there.
-    let file = DataFile::create_blank(vfs, &path, header)?;
+    let file = DataFile::create(vfs, &path, header)?;
     let setup = file
         .file
-        .reserve(capacity, huge)
+        .reserve(capacity)
         .map_err(|e| Error::io("reserve space for", &path, e))
-        .and_then(|_| file.write_header())
         .and_then(|_| match durable_entry {
             true => vfs
                 .sync_dir(dir)

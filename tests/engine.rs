@@ -230,9 +230,10 @@ fn a_bad_record_before_good_ones_is_corruption() {
 
 #[test]
 fn a_next_file_left_without_its_header_is_removed_at_open() {
-    // The next active file is made in the background: created, its space reserved (zeros),
-    // and only then its header written. A crash in between leaves a file of zeros newer
-    // than the one in use; it holds no record, so opening removes it and carries on.
+    // The next active file is made in the background, ahead of need. A crash (of the
+    // machine) right after can leave its reserved length on disk but not its header: a file
+    // of zeros newer than the one in use. It holds no record, so opening removes it and
+    // carries on.
     let dir = tempfile::tempdir().unwrap();
     {
         let db = Bitask::open(dir.path()).unwrap();

@@ -272,6 +272,19 @@ impl VFile for PosixFile {
     fn set_len(&self, len: u64) -> io::Result<()> {
         // Shrink the usable window first, so nothing touches mapped pages past the new end.
         self.window.fetch_min(len, Ordering::AcqRel);
+        if let Some(map) = self.map.get().filter(|m| !m.read_only) {
+            // A file is cut when it is done being written (sealed, closed) or after a failed
+            // append. Drop the writable mapping's page-table entries (the pages stay in the
+            // page cache, dirty ones marked so, and readers fault them back in read-only):
+            // writeback, which the seal's fdatasync starts, must write-protect every page
+            // still mapped writable, with a TLB shootdown per 4 KiB page that interrupts the
+            // writer on the other core; dropping the whole range costs one.
+            // SAFETY: advice on our own mapping; for a shared file mapping it cannot lose
+            // data or invalidate the mapping, and later accesses fault the pages back in.
+            unsafe {
+                libc::madvise(map.ptr.as_ptr().cast(), map.len, libc::MADV_DONTNEED);
+            }
+        }
         self.file.set_len(len)
     }
 
