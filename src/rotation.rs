@@ -129,7 +129,9 @@ impl Shared {
                 let id = w.ids.next_id();
                 let durable = self.opts.sync == SyncMode::Always;
                 let file = make_file(self.vfs(), &self.dir, id, w.next_seq, capacity, durable)?;
-                (Arc::new(file), capacity)
+                let file = Arc::new(file);
+                self.prefault_later(file.clone(), capacity);
+                (file, capacity)
             }
         };
         self.install_active(w, file, FILE_HEADER_LEN as u64, capacity);
@@ -161,12 +163,28 @@ impl Shared {
         );
         let durable = self.opts.sync == SyncMode::Always;
         let spawned = self.preparer.worker.submit(move || {
-            let made = make_file(&*vfs, &dir, id, seq_base, capacity, durable);
-            preparer.finish(made.ok().map(|f| (Arc::new(f), capacity)), &*vfs);
+            let made = make_file(&*vfs, &dir, id, seq_base, capacity, durable).map(Arc::new);
+            let file = made.ok();
+            // Handed over as soon as it exists; prefaulting it follows, and goes on while the
+            // writer may already be appending to it (each faults the pages it reaches first).
+            let epoch = preparer.finish(file.clone().map(|f| (f, capacity)), &*vfs);
+            if let (Some(file), Some(epoch)) = (file, epoch) {
+                preparer.prefault(&file, capacity, epoch);
+            }
         });
         if spawned.is_err() {
             self.preparer.finish(None, self.vfs());
         }
+    }
+
+    /// Prefaults a file the writer made or resumed itself, on the preparer's thread.
+    fn prefault_later(&self, file: Arc<DataFile>, capacity: u64) {
+        let preparer = self.preparer.clone();
+        let epoch = preparer.epoch();
+        let _ = self
+            .preparer
+            .worker
+            .submit(move || preparer.prefault(&file, capacity, epoch));
     }
 
     /// Continues appending to the active file found on open. When its space cannot be
@@ -183,6 +201,7 @@ impl Shared {
             Ok(_) => wanted,
             Err(_) => end,
         };
+        self.prefault_later(file.clone(), capacity);
         w.active = Some(Active {
             file,
             no,
@@ -287,6 +306,10 @@ impl Sealing {
     }
 }
 
+/// Bytes prefaulted per call: a file the writer has filled (and its seal has cut) before the
+/// prefault reached its end stops the prefault within one chunk.
+const PREFAULT_CHUNK: u64 = 256 * 1024;
+
 /// The next active file, made ready in the background. `discard` (on compaction and close)
 /// throws away a ready or in-flight file: every file activated after a compaction starts must
 /// have an id above the compaction's merge base, or recovery would take it for an input.
@@ -324,19 +347,41 @@ impl Preparer {
         true
     }
 
-    /// Hands in the prepared file (or nothing, after a failure). A file prepared before the
-    /// last `discard` is removed instead.
-    fn finish(&self, made: Option<(Arc<DataFile>, u64)>, vfs: &dyn Vfs) {
+    /// Hands in the prepared file (or nothing, after a failure); returns the epoch it was
+    /// accepted in. A file prepared before the last `discard` is removed instead.
+    fn finish(&self, made: Option<(Arc<DataFile>, u64)>, vfs: &dyn Vfs) -> Option<u64> {
         let mut st = lock(&self.state);
         let current = st.in_flight.take() == Some(st.epoch);
-        match made {
-            Some(m) if current => st.ready = Some(m),
+        let accepted = match made {
+            Some(m) if current => {
+                st.ready = Some(m);
+                Some(st.epoch)
+            }
             Some((file, _)) => {
                 let _ = vfs.remove_file(&file.path());
+                None
             }
-            None => {}
-        }
+            None => None,
+        };
         self.done.notify_all();
+        accepted
+    }
+
+    fn epoch(&self) -> u64 {
+        lock(&self.state).epoch
+    }
+
+    /// Faults `file`'s first `capacity` bytes in for writing, a chunk at a time, front to
+    /// back (the order the writer appends in), until done, the file is cut (sealed or
+    /// closed), or a `discard` ends `epoch`.
+    fn prefault(&self, file: &DataFile, capacity: u64, epoch: u64) {
+        let mut at = 0;
+        while at < capacity && self.epoch() == epoch {
+            if !file.file.prefault(at, PREFAULT_CHUNK) {
+                break;
+            }
+            at += PREFAULT_CHUNK;
+        }
     }
 
     /// The ready file, if there is one and it can hold `capacity` bytes. Files must become
