@@ -32,6 +32,7 @@ use crate::record;
 use crate::recovery;
 use crate::rotation::{Preparer, Sealing};
 use crate::vfs::{FileLock, Vfs};
+use crate::worker::Worker;
 
 /// Figures about a store, from `Bitask::stats`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -73,6 +74,8 @@ pub(crate) struct Shared {
     pub merging: Mutex<()>,
     /// Files being sealed in the background.
     pub sealing: Arc<Sealing>,
+    /// The thread that seals files in the background.
+    pub sealer: Worker,
     /// The next active file, made ready in the background.
     pub preparer: Arc<Preparer>,
     /// This handle's own `Arc`, for background work that must not keep it alive.
@@ -96,6 +99,8 @@ pub(crate) struct Active {
     pub end: u64,
     /// Bytes the file may hold before it is sealed.
     pub capacity: u64,
+    /// Once `end` reaches this, the next active file is asked for (`u64::MAX`: asked).
+    pub prepare_at: u64,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -176,6 +181,7 @@ impl Bitask {
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
             sealing: Arc::default(),
+            sealer: Worker::new("bitask-seal"),
             preparer: Arc::default(),
             dir,
             opts,
@@ -386,6 +392,8 @@ impl Shared {
     fn write(&self, key: &[u8], value: &[u8], tombstone: bool) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
+        // The slot is a cache (and TLB) miss; it loads while the record is written.
+        let hash = self.keydir.prefetch(key);
         let arrival = (self.opts.sync == SyncMode::Always).then(|| self.commit.arrive());
         let mut w = lock(self.writer()?);
         self.check_running()?;
@@ -402,7 +410,7 @@ impl Shared {
             self.rotate(&mut w, len)?;
         }
         let seq = w.next_seq;
-        let now = filename::now_millis();
+        let now = filename::coarse_now_millis();
         let active = w.active.as_mut().expect("rotate leaves an active file");
         let offset = active.end;
         if let Err(e) = active
@@ -420,17 +428,20 @@ impl Shared {
             return Err(e);
         }
         active.end += len;
+        let ask_next = active.end >= active.prepare_at;
         let loc = Location {
             file: active.no,
             offset: offset as u32,
             rec_len: len as u32,
         };
         w.next_seq += 1;
-        self.prepare_next(&mut w);
+        if ask_next {
+            self.prepare_next(&mut w);
+        }
         let old = if tombstone {
-            self.keydir.remove(key)
+            self.keydir.remove_hashed(hash, key)
         } else {
-            self.keydir.insert(key, loc)
+            self.keydir.insert_hashed(hash, key, loc)
         };
         // The record is on disk; an index failure (an I/O error confirming a key) would leave
         // memory behind the disk, so no further writes are accepted.
@@ -541,6 +552,9 @@ impl Shared {
         let Some(w) = &self.writer else { return Ok(()) };
         self.preparer.discard(self.vfs(), true);
         self.sealing.wait();
+        // Nothing is queued any more: stop the threads, so none outlives the handle.
+        self.preparer.worker.shutdown();
+        self.sealer.shutdown();
         let w = lock(w);
         let Some(a) = &w.active else { return Ok(()) };
         if self.stopped.load(Ordering::Acquire) {

@@ -96,6 +96,21 @@ pub fn now_millis() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Milliseconds since the Unix epoch from the kernel's coarse clock (updated every timer
+/// tick, so up to a few milliseconds behind), for records' informational timestamps: reading
+/// it costs a few nanoseconds, a fifth of the precise clock. Falls back to `now_millis`.
+pub fn coarse_now_millis() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only into `ts`.
+    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } != 0 || ts.tv_sec < 0 {
+        return now_millis();
+    }
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +168,15 @@ mod tests {
         let b = g.next_id();
         assert!(b > a);
         assert!(a >= now_millis() - 60_000);
+    }
+
+    #[test]
+    fn coarse_clock_agrees_with_the_precise_one() {
+        let before = now_millis();
+        let coarse = coarse_now_millis();
+        let after = now_millis();
+        // The coarse clock lags by at most a timer tick (a few ms at HZ=100: 10 ms).
+        assert!(coarse <= after, "{coarse} > {after}");
+        assert!(coarse + 1_000 >= before, "{coarse} far behind {before}");
     }
 }

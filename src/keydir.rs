@@ -48,6 +48,20 @@ const MIN_CAPACITY: usize = 8;
 #[repr(align(128))]
 struct Padded(RwLock<Shard>);
 
+/// Asks the processor to start loading the cache line at `p` (no effect elsewhere than
+/// x86-64). A hint only: it never faults, whatever `p` is.
+#[inline]
+fn prefetch_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch has no architectural effect and does not fault.
+    #[allow(unused_unsafe)]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// The sharded directory.
 pub struct KeyDir {
     shards: Box<[Padded]>,
@@ -61,9 +75,9 @@ impl Default for KeyDir {
 }
 
 /// A key's hash, split: which shard, and the 32 bits kept in the slot (never 0, which marks
-/// an empty slot).
+/// an empty slot). Valid for every directory made by `new_like` from the one that made it.
 #[derive(Clone, Copy)]
-struct Hash {
+pub struct Hash {
     shard: usize,
     h32: u32,
 }
@@ -165,9 +179,26 @@ impl KeyDir {
         self.with_entry(key, |loc, _| Ok(loc))
     }
 
+    /// Hashes `key` and starts loading into the cache the slot its lookup starts at, so that
+    /// an `insert_hashed` made a little later (after the writer has written the record)
+    /// finds the slot's line there instead of waiting for memory.
+    pub fn prefetch(&self, key: &[u8]) -> Hash {
+        let h = self.hash(key);
+        let shard = self.read_shard(h);
+        if !shard.slots.is_empty() {
+            let slot: *const Slot = &shard.slots[shard.home(h.h32)];
+            prefetch_line(slot.cast());
+        }
+        h
+    }
+
     /// Sets the key's location, returning the one it replaces.
     pub fn insert(&self, key: &[u8], loc: Location) -> Result<Option<Location>> {
-        let h = self.hash(key);
+        self.insert_hashed(self.hash(key), key, loc)
+    }
+
+    /// `insert` of a key whose hash `prefetch` returned.
+    pub fn insert_hashed(&self, h: Hash, key: &[u8], loc: Location) -> Result<Option<Location>> {
         let mut shard = self.write_shard(h);
         match shard.find(key, h.h32)? {
             Some(i) => {
@@ -184,7 +215,11 @@ impl KeyDir {
 
     /// Removes the key, returning its location.
     pub fn remove(&self, key: &[u8]) -> Result<Option<Location>> {
-        let h = self.hash(key);
+        self.remove_hashed(self.hash(key), key)
+    }
+
+    /// `remove` of a key whose hash `prefetch` returned.
+    pub fn remove_hashed(&self, h: Hash, key: &[u8]) -> Result<Option<Location>> {
         let mut shard = self.write_shard(h);
         match shard.find(key, h.h32)? {
             Some(i) => {

@@ -15,9 +15,11 @@
 //! Layout of the crate, one concept per module: `record` (the record format), `datafile`
 //! (one data file), `hint` (hint files), `filename` (names and ids), `keydir` (the in-memory
 //! index), `recovery` (opening a directory), `compaction` (merging), `refresh` (read-only
-//! handles catching up), `vfs` (every file operation), `durability` (group commit), `futex` (its wake-ups),
-//! `db` (the handle and write path), `ffi` (the C ABI). `unsafe` code lives only in `ffi`,
-//! `vfs/posix.rs` and `futex`. `docs/format.md` describes the files, `docs/concurrency.md` the threads.
+//! handles catching up), `vfs` (every file operation), `db` (the handle and write path),
+//! `durability` (group commit) and `futex` (its wake-ups), `rotation` and `worker` (sealing
+//! and preparing data files, on background threads), `ffi` (the C ABI). `unsafe` code lives
+//! only in `ffi`, `vfs/posix.rs` and `futex`. `docs/format.md` describes the files,
+//! `docs/concurrency.md` the threads.
 
 mod compaction;
 #[doc(hidden)]
@@ -41,6 +43,7 @@ mod recovery;
 mod refresh;
 mod rotation;
 pub mod vfs;
+mod worker;
 
 pub use db::{Bitask, Stats};
 pub use error::{Error, Result};

@@ -4,7 +4,10 @@
 //! Rotation must not stall a put: without `SyncMode::Always`, the sealed file's fsync,
 //! rename and directory fsync run on a background thread, and the next active file is made
 //! (created, space reserved, mapped, directory fsynced) while the current one fills, so the
-//! swap itself costs a few system calls. The crash rules still hold: a file is renamed
+//! swap itself costs a few system calls. Each of the two jobs has one long-lived thread
+//! (`Worker`): seals run one at a time, in order, so their fsyncs do not pile up in the
+//! disk's queue, where every metadata update of the file system (creating or reserving the
+//! next file) would wait behind them. The crash rules still hold: a file is renamed
 //! sealed only after its data is durable, and an active file is used only after its
 //! directory entry is.
 
@@ -19,25 +22,32 @@ use crate::fileset::FileEntry;
 use crate::options::SyncMode;
 use crate::record;
 use crate::vfs::Vfs;
+use crate::worker::Worker;
 
 impl Shared {
     /// Seals the active file (if it holds records) and starts a new one able to take a record
     /// of `need` bytes. A failure while sealing stops writes; a failure creating the new file
     /// (a full disk) only fails this call, and the next write tries again.
     pub(crate) fn rotate(&self, w: &mut Writer, need: u64) -> Result<()> {
+        let mut full = false;
         if let Some(a) = &w.active {
             if a.end == FILE_HEADER_LEN as u64 {
                 // Empty: drop it and make one big enough (a record larger than max_file_size).
                 self.discard_empty_active(w)?;
             } else {
+                full = true;
                 // Without SyncMode::Always nothing waits for this file to be durable, so its
-                // fsync runs in the background instead of stalling this write.
+                // fsync runs in the background instead of stalling this write; only when
+                // MAX_PENDING_SEALS files already wait does the writer wait for the oldest.
                 let background = self.opts.sync != SyncMode::Always;
+                if background {
+                    self.sealing.wait_below(MAX_PENDING_SEALS);
+                }
                 self.seal_active(w, background)
                     .inspect_err(|e| self.stop(e))?;
             }
         }
-        self.create_active(w, need)
+        self.create_active(w, need, full)
     }
 
     /// Seals the active file: cuts it to its records, then makes it durable, renames it
@@ -56,20 +66,18 @@ impl Shared {
             let file = f.clone();
             let sealing = self.sealing.clone();
             self.sealing.begin();
-            let spawned = std::thread::Builder::new()
-                .name("bitask-seal".into())
-                .spawn(move || {
-                    if let Some(db) = me.upgrade() {
-                        if let Err(e) = db.publish_sealed(&file, end, last_seq) {
-                            db.stop(&e);
-                        }
+            let spawned = self.sealer.submit(move || {
+                if let Some(db) = me.upgrade() {
+                    if let Err(e) = db.publish_sealed(&file, end, last_seq) {
+                        db.stop(&e);
                     }
-                    // Only after letting go of the handle and the file: whoever waits for
-                    // the seal may then drop the handle and expect its lock released and
-                    // its files closed.
-                    drop(file);
-                    sealing.end();
-                });
+                }
+                // Only after letting go of the handle and the file: whoever waits for the
+                // seal may then drop the handle and expect its lock released and its files
+                // closed.
+                drop(file);
+                sealing.end();
+            });
             if spawned.is_ok() {
                 return Ok(());
             }
@@ -117,7 +125,8 @@ impl Shared {
 
     /// Starts a new active file with room for at least `need` bytes of records: the one
     /// prepared in the background when it is ready and big enough, else a new one now.
-    pub fn create_active(&self, w: &mut Writer, need: u64) -> Result<()> {
+    /// `full`: the file it replaces was sealed because it was full.
+    pub fn create_active(&self, w: &mut Writer, need: u64, full: bool) -> Result<()> {
         let least = FILE_HEADER_LEN as u64 + need + record::SEAL_LEN;
         let capacity = self.opts.max_file_size.max(least);
         let (file, capacity) = match self.preparer.take(capacity, self.vfs()) {
@@ -126,18 +135,29 @@ impl Shared {
                 let id = w.ids.next_id();
                 let durable = self.opts.sync == SyncMode::Always;
                 let file = make_file(self.vfs(), &self.dir, id, w.next_seq, capacity, durable)?;
-                (Arc::new(file), capacity)
+                let file = Arc::new(file);
+                self.prefault_later(file.clone(), capacity);
+                (file, capacity)
             }
         };
         self.install_active(w, file, FILE_HEADER_LEN as u64, capacity);
+        if full {
+            // The writer has just filled a whole file: the next one will be needed soon, so
+            // it is made now, while this one fills, rather than from half way.
+            self.prepare_next(w);
+        }
         Ok(())
     }
 
-    /// Once the active file is half full, starts making the next one on a background thread
-    /// (creation, space reservation, mapping, directory fsync), so that rotating is a swap.
+    /// Starts making the next active file on the preparer's thread (creation, space
+    /// reservation, mapping, directory fsync), so that rotating is a swap. The writer asks
+    /// once per active file: when it is half full (`Active::prepare_at`), or as soon as it is
+    /// installed when the previous one was filled.
     pub(crate) fn prepare_next(&self, w: &mut Writer) {
-        let Some(a) = &w.active else { return };
-        if a.end * 2 < a.capacity || !self.preparer.start() {
+        let Some(a) = &mut w.active else { return };
+        // Once per file: the writer's check before calling is one comparison, no lock.
+        a.prepare_at = u64::MAX;
+        if !self.preparer.start() {
             return;
         }
         let capacity = self.opts.max_file_size;
@@ -148,15 +168,29 @@ impl Shared {
             self.preparer.clone(),
         );
         let durable = self.opts.sync == SyncMode::Always;
-        let spawned = std::thread::Builder::new()
-            .name("bitask-prepare".into())
-            .spawn(move || {
-                let made = make_file(&*vfs, &dir, id, seq_base, capacity, durable);
-                preparer.finish(made.ok().map(|f| (Arc::new(f), capacity)), &*vfs);
-            });
+        let spawned = self.preparer.worker.submit(move || {
+            let made = make_file(&*vfs, &dir, id, seq_base, capacity, durable).map(Arc::new);
+            let file = made.ok();
+            // Handed over as soon as it exists; prefaulting it follows, and goes on while the
+            // writer may already be appending to it (each faults the pages it reaches first).
+            let epoch = preparer.finish(file.clone().map(|f| (f, capacity)), &*vfs);
+            if let (Some(file), Some(epoch)) = (file, epoch) {
+                preparer.prefault(&file, capacity, epoch);
+            }
+        });
         if spawned.is_err() {
             self.preparer.finish(None, self.vfs());
         }
+    }
+
+    /// Prefaults a file the writer made or resumed itself, on the preparer's thread.
+    fn prefault_later(&self, file: Arc<DataFile>, capacity: u64) {
+        let preparer = self.preparer.clone();
+        let epoch = preparer.epoch();
+        let _ = self
+            .preparer
+            .worker
+            .submit(move || preparer.prefault(&file, capacity, epoch));
     }
 
     /// Continues appending to the active file found on open. When its space cannot be
@@ -174,11 +208,13 @@ impl Shared {
             .into_iter()
             .find(|&c| file.file.reserve(c).is_ok())
             .unwrap_or(end);
+        self.prefault_later(file.clone(), capacity);
         w.active = Some(Active {
             file,
             no,
             end,
             capacity,
+            prepare_at: capacity / 2,
         });
     }
 
@@ -198,6 +234,7 @@ impl Shared {
             no,
             end,
             capacity,
+            prepare_at: capacity / 2,
         });
     }
 }
@@ -239,6 +276,11 @@ fn make_file(
     Ok(file)
 }
 
+/// Files waiting for their background seal before the writer waits for one to finish: up to
+/// 1 GiB of written data with the default file size. Sealing runs at the disk's speed, which
+/// can be well below the speed of appends into the page cache.
+const MAX_PENDING_SEALS: usize = 256;
+
 /// Counts files being sealed in the background, so that compaction, `sync` and close can
 /// wait for them.
 #[derive(Default)]
@@ -259,20 +301,39 @@ impl Sealing {
 
     /// Returns once no seal is in progress.
     pub fn wait(&self) {
+        self.wait_below(1);
+    }
+
+    /// Returns once fewer than `max` seals are in progress.
+    pub fn wait_below(&self, max: usize) {
         let mut n = lock(&self.pending);
-        while *n > 0 {
+        while *n >= max {
             n = self.done.wait(n).unwrap_or_else(|p| p.into_inner());
         }
     }
 }
 
+/// Bytes prefaulted per call: a file the writer has filled (and its seal has cut) before the
+/// prefault reached its end stops the prefault within one chunk.
+const PREFAULT_CHUNK: u64 = 256 * 1024;
+
 /// The next active file, made ready in the background. `discard` (on compaction and close)
 /// throws away a ready or in-flight file: every file activated after a compaction starts must
 /// have an id above the compaction's merge base, or recovery would take it for an input.
-#[derive(Default)]
 pub(crate) struct Preparer {
     state: Mutex<PrepareState>,
     done: Condvar,
+    pub worker: Worker,
+}
+
+impl Default for Preparer {
+    fn default() -> Self {
+        Preparer {
+            state: Mutex::default(),
+            done: Condvar::new(),
+            worker: Worker::new("bitask-prepare"),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -293,19 +354,41 @@ impl Preparer {
         true
     }
 
-    /// Hands in the prepared file (or nothing, after a failure). A file prepared before the
-    /// last `discard` is removed instead.
-    fn finish(&self, made: Option<(Arc<DataFile>, u64)>, vfs: &dyn Vfs) {
+    /// Hands in the prepared file (or nothing, after a failure); returns the epoch it was
+    /// accepted in. A file prepared before the last `discard` is removed instead.
+    fn finish(&self, made: Option<(Arc<DataFile>, u64)>, vfs: &dyn Vfs) -> Option<u64> {
         let mut st = lock(&self.state);
         let current = st.in_flight.take() == Some(st.epoch);
-        match made {
-            Some(m) if current => st.ready = Some(m),
+        let accepted = match made {
+            Some(m) if current => {
+                st.ready = Some(m);
+                Some(st.epoch)
+            }
             Some((file, _)) => {
                 let _ = vfs.remove_file(&file.path());
+                None
             }
-            None => {}
-        }
+            None => None,
+        };
         self.done.notify_all();
+        accepted
+    }
+
+    fn epoch(&self) -> u64 {
+        lock(&self.state).epoch
+    }
+
+    /// Faults `file`'s first `capacity` bytes in for writing, a chunk at a time, front to
+    /// back (the order the writer appends in), until done, the file is cut (sealed or
+    /// closed), or a `discard` ends `epoch`.
+    fn prefault(&self, file: &DataFile, capacity: u64, epoch: u64) {
+        let mut at = 0;
+        while at < capacity && self.epoch() == epoch {
+            if !file.file.prefault(at, PREFAULT_CHUNK) {
+                break;
+            }
+            at += PREFAULT_CHUNK;
+        }
     }
 
     /// The ready file, if there is one and it can hold `capacity` bytes. Files must become

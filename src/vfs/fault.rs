@@ -279,6 +279,10 @@ impl VFile for FaultFile {
         self.inner.set_len(len)
     }
 
+    fn prefault(&self, offset: u64, len: u64) -> bool {
+        self.inner.prefault(offset, len)
+    }
+
     fn reserve(&self, len: u64) -> io::Result<bool> {
         self.fail(Kind::Space)?;
         self.inner.reserve(len)

@@ -72,6 +72,13 @@ pub trait VFile: Send + Sync {
     fn start_writeback(&self) -> io::Result<()> {
         Ok(())
     }
+    /// Faults `offset..offset + len` of a writable mapping in for writing now (page tables,
+    /// page-cache pages, block reservations), so that appends there later cost a copy, not a
+    /// page fault each. Best effort; false when there is nothing (more) to do: no writable
+    /// mapping, the range past its end, the file already cut, or the call failed.
+    fn prefault(&self, _offset: u64, _len: u64) -> bool {
+        false
+    }
     /// Sets the length, cutting or zero-extending.
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Reserves disk blocks for the first `len` bytes, so later writes below `len` cannot fail

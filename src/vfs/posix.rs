@@ -10,7 +10,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use super::{FileLock, OpenMode, VFile, Vfs};
@@ -116,6 +116,8 @@ struct PosixFile {
     /// Bytes at the start of the mapping that are backed by the file (and by reserved blocks
     /// when writable). Accesses past it use pread/pwrite, which cannot fault.
     window: AtomicU64,
+    /// Set once the file has been cut (`set_len`): `prefault` stops.
+    cut: AtomicBool,
 }
 
 impl PosixFile {
@@ -124,6 +126,7 @@ impl PosixFile {
             file,
             map: OnceLock::new(),
             window: AtomicU64::new(0),
+            cut: AtomicBool::new(false),
         }
     }
 
@@ -152,14 +155,6 @@ impl PosixFile {
         };
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
-        }
-        if prot & libc::PROT_WRITE != 0 {
-            // Fault the pages in for writing now, in one call, rather than one page fault per
-            // 4 KiB in the middle of puts. Best effort: older kernels lack it.
-            // SAFETY: advice on the range just mapped; it cannot invalidate the mapping.
-            unsafe {
-                libc::madvise(ptr, len_usize, libc::MADV_POPULATE_WRITE);
-            }
         }
         let ptr = NonNull::new(ptr.cast::<u8>()).expect("mmap returned null");
         if self
@@ -272,7 +267,44 @@ impl VFile for PosixFile {
     fn set_len(&self, len: u64) -> io::Result<()> {
         // Shrink the usable window first, so nothing touches mapped pages past the new end.
         self.window.fetch_min(len, Ordering::AcqRel);
+        self.cut.store(true, Ordering::Release);
+        if let Some(map) = self.map.get().filter(|m| !m.read_only) {
+            // A file is cut when it is done being written (sealed, closed) or after a failed
+            // append. Drop the writable mapping's page-table entries (the pages stay in the
+            // page cache, dirty ones marked so, and readers fault them back in read-only):
+            // writeback, which the seal's fdatasync starts, must write-protect every page
+            // still mapped writable, with a TLB shootdown per 4 KiB page that interrupts the
+            // writer on the other core; dropping the whole range costs one.
+            // SAFETY: advice on our own mapping; for a shared file mapping it cannot lose
+            // data or invalidate the mapping, and later accesses fault the pages back in.
+            unsafe {
+                libc::madvise(map.ptr.as_ptr().cast(), map.len, libc::MADV_DONTNEED);
+            }
+        }
         self.file.set_len(len)
+    }
+
+    fn prefault(&self, offset: u64, len: u64) -> bool {
+        let Some(map) = self.map.get().filter(|m| !m.read_only) else {
+            return false;
+        };
+        let end = offset
+            .saturating_add(len)
+            .min(self.window.load(Ordering::Acquire));
+        if self.cut.load(Ordering::Acquire) || offset % 4096 != 0 || offset >= end {
+            return false;
+        }
+        // SAFETY: `offset..end` lies inside the mapping (`end <= window <= map.len`) and
+        // `offset` is page-aligned; populating a shared file mapping only faults pages in (a
+        // page that cannot be faulted fails the call with EFAULT instead of raising SIGBUS).
+        let rc = unsafe {
+            libc::madvise(
+                map.ptr.as_ptr().add(offset as usize).cast(),
+                (end - offset) as usize,
+                libc::MADV_POPULATE_WRITE,
+            )
+        };
+        rc == 0
     }
 
     fn reserve(&self, len: u64) -> io::Result<bool> {
@@ -295,5 +327,39 @@ impl VFile for PosixFile {
             self.window.store(len.min(map_len), Ordering::Release);
             Ok(true)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefault_stops_at_the_end_and_once_cut_and_a_cut_keeps_the_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let vfs = PosixVfs;
+        let f = vfs
+            .open(&dir.path().join("f"), OpenMode::CreateNew)
+            .unwrap();
+        assert!(!f.prefault(0, 4096), "nothing mapped yet");
+        if !f.reserve(1 << 20).unwrap() {
+            return; // no fallocate here: nothing is mapped
+        }
+        assert!(f.prefault(0, 256 << 10));
+        assert!(f.prefault(768 << 10, 1 << 20), "clamped to the end");
+        assert!(!f.prefault(1 << 20, 4096), "past the end");
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        f.write_all_at(100, &[&data]).unwrap();
+        // Cutting drops the writable mapping's page-table entries, never the written bytes.
+        f.set_len(100 + data.len() as u64).unwrap();
+        assert!(!f.prefault(0, 4096), "cut");
+        let mut back = vec![0u8; data.len()];
+        f.read_exact_at(100, &mut [&mut back]).unwrap();
+        assert_eq!(back, data);
+        drop(f);
+        assert_eq!(
+            std::fs::read(dir.path().join("f")).unwrap()[100..],
+            data[..]
+        );
     }
 }
