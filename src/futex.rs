@@ -41,3 +41,46 @@ pub(crate) fn futex_wake_all(word: &AtomicU32) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    #[test]
+    fn wait_returns_at_once_when_the_word_moved_on() {
+        let word = AtomicU32::new(5);
+        futex_wait(&word, 4, None);
+    }
+
+    #[test]
+    fn wait_ends_at_its_timeout() {
+        let word = AtomicU32::new(1);
+        let started = Instant::now();
+        futex_wait(&word, 1, Some(Duration::from_millis(20)));
+        assert!(started.elapsed() >= Duration::from_millis(10));
+    }
+
+    #[test]
+    fn wake_all_releases_every_sleeper() {
+        let word = Arc::new(AtomicU32::new(0));
+        let sleepers: Vec<_> = (0..3)
+            .map(|_| {
+                let word = word.clone();
+                std::thread::spawn(move || {
+                    while word.load(Ordering::Acquire) == 0 {
+                        futex_wait(&word, 0, None);
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(20));
+        word.store(1, Ordering::Release);
+        futex_wake_all(&word);
+        for s in sleepers {
+            s.join().unwrap();
+        }
+    }
+}
