@@ -165,16 +165,16 @@ test-valgrind: $(addprefix $(B)/tests/,$(C_TESTS) test_cpp) $(CLI)
 	@chmod +x $(B)/tests/bitask-under-valgrind
 	bash c_tests/cli_test.sh $(B)/tests/bitask-under-valgrind
 
-# The Rust unit tests of the unsafe code (the C boundary, the file layer, data files, the
-# futex of group commit) under valgrind. (The C tests above already drive the real file
+# The Rust unit tests of the unsafe code (the C boundary, the file layer, data files, and
+# `sys`: futex, prefetch, coarse clock) under valgrind. (The C tests above already drive the real file
 # layer, maps included, through the release library under valgrind.)
 test-valgrind-rust:
 	@exe=$$($(CARGO) test --profile $(CARGO_TEST_PROFILE) --lib --no-run --message-format=json \
 		2>/dev/null \
 		| sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | head -n 1); \
 	test -n "$$exe" || { echo "test-valgrind-rust: no unit-test binary"; exit 1; }; \
-	echo "valgrind $$exe ffi:: vfs:: datafile:: futex::"; \
-	$(VALGRIND) $(VALGRIND_FLAGS) "$$exe" --test-threads=2 ffi:: vfs:: datafile:: futex::
+	echo "valgrind $$exe ffi:: vfs:: datafile:: sys::"; \
+	$(VALGRIND) $(VALGRIND_FLAGS) "$$exe" --test-threads=2 ffi:: vfs:: datafile:: sys::
 
 # The C tests and the CLI built with AddressSanitizer and UndefinedBehaviorSanitizer: any
 # report fails the run (leaks included; the CLI's exit status 99 marks a report, since 1

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::db::{lock, Shared};
 use crate::error::Result;
-use crate::futex::{futex_wait, futex_wake_all};
+use crate::sys::{futex_wait, futex_wake_all};
 
 /// Group commit: one `fdatasync` at a time, covering every record appended before it
 /// started; the writers waiting for it share it.

@@ -100,15 +100,7 @@ pub fn now_millis() -> u64 {
 /// tick, so up to a few milliseconds behind), for records' informational timestamps: reading
 /// it costs a few nanoseconds, a fifth of the precise clock. Falls back to `now_millis`.
 pub fn coarse_now_millis() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes only into `ts`.
-    if unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) } != 0 || ts.tv_sec < 0 {
-        return now_millis();
-    }
-    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+    crate::sys::coarse_realtime_millis().unwrap_or_else(now_millis)
 }
 
 #[cfg(test)]

@@ -48,20 +48,6 @@ const MIN_CAPACITY: usize = 8;
 #[repr(align(128))]
 struct Padded(RwLock<Shard>);
 
-/// Asks the processor to start loading the cache line at `p` (no effect elsewhere than
-/// x86-64). A hint only: it never faults, whatever `p` is.
-#[inline]
-fn prefetch_line(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch has no architectural effect and does not fault.
-    #[allow(unused_unsafe)]
-    unsafe {
-        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
 /// The sharded directory.
 pub struct KeyDir {
     shards: Box<[Padded]>,
@@ -187,7 +173,7 @@ impl KeyDir {
         let shard = self.read_shard(h);
         if !shard.slots.is_empty() {
             let slot: *const Slot = &shard.slots[shard.home(h.h32)];
-            prefetch_line(slot.cast());
+            crate::sys::prefetch_line(slot.cast());
         }
         h
     }

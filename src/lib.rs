@@ -16,10 +16,10 @@
 //! (one data file), `hint` (hint files), `filename` (names and ids), `keydir` (the in-memory
 //! index), `recovery` (opening a directory), `compaction` (merging), `refresh` (read-only
 //! handles catching up), `vfs` (every file operation), `db` (the handle and write path),
-//! `durability` (group commit) and `futex` (its wake-ups), `rotation` and `worker` (sealing
-//! and preparing data files, on background threads), `ffi` (the C ABI). `unsafe` code lives
-//! only in `ffi`, `vfs/posix.rs` and `futex`. `docs/format.md` describes the files,
-//! `docs/concurrency.md` the threads.
+//! `durability` (group commit), `rotation` and `worker` (sealing and preparing data files,
+//! on background threads), `sys` (a futex, a prefetch, the coarse clock), `ffi` (the C ABI).
+//! `unsafe` code lives only in `ffi`, `vfs/posix.rs` and `sys`. `docs/format.md` describes
+//! the files, `docs/concurrency.md` the threads.
 
 mod compaction;
 #[doc(hidden)]
@@ -31,7 +31,6 @@ pub mod ffi;
 #[doc(hidden)]
 pub mod filename;
 mod fileset;
-mod futex;
 #[doc(hidden)]
 pub mod hint;
 pub mod iter;
@@ -42,6 +41,7 @@ pub mod record;
 mod recovery;
 mod refresh;
 mod rotation;
+mod sys;
 pub mod vfs;
 mod worker;
 

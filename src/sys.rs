@@ -1,7 +1,10 @@
-//! The one primitive of the operating system used outside the file layer: a futex, so that
-//! the writers released by a group commit's sync wake with one system call and none of them
-//! queues on a mutex first (see `durability`). Like `vfs/posix.rs` and `ffi/`, a module of
-//! its own because it holds `unsafe` code.
+//! The primitives below the standard library that the engine uses outside the file layer,
+//! kept here because they need `unsafe` (like `vfs/posix.rs` and `ffi/`):
+//! - a futex, so that the writers released by a group commit's sync wake with one system
+//!   call and none of them queues on a mutex first (see `durability`);
+//! - a cache-line prefetch, so that the writer's key-directory slot loads while it appends
+//!   the record (see `keydir`);
+//! - the kernel's coarse real-time clock, for records' timestamps (see `filename`).
 
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
@@ -42,12 +45,55 @@ pub(crate) fn futex_wake_all(word: &AtomicU32) {
     }
 }
 
+/// Asks the processor to start loading the cache line at `p` (no effect elsewhere than
+/// x86-64). A hint only: it never faults, whatever `p` is.
+#[inline]
+pub(crate) fn prefetch_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch has no architectural effect and does not fault.
+    #[allow(unused_unsafe)]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch(p.cast::<i8>(), std::arch::x86_64::_MM_HINT_T0);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Milliseconds since the Unix epoch from `CLOCK_REALTIME_COARSE`; `None` if unavailable.
+pub(crate) fn coarse_realtime_millis() -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only into `ts`, a live timespec of ours.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    (rc == 0 && ts.tv_sec >= 0).then(|| ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
     use std::time::Instant;
+
+    #[test]
+    fn the_coarse_clock_is_close_to_the_precise_one() {
+        let precise = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let coarse = coarse_realtime_millis().expect("Linux has CLOCK_REALTIME_COARSE");
+        assert!(coarse.abs_diff(precise) < 1000, "{coarse} vs {precise}");
+    }
+
+    #[test]
+    fn prefetch_of_any_address_is_harmless() {
+        let x = [1u8; 64];
+        prefetch_line(x.as_ptr());
+        prefetch_line(std::ptr::null());
+        assert_eq!(x[0], 1);
+    }
 
     #[test]
     fn wait_returns_at_once_when_the_word_moved_on() {
