@@ -82,6 +82,10 @@ pub(crate) struct Shared {
     pub me: Weak<Shared>,
     /// Serializes `refresh` on read-only handles.
     pub refreshing: Mutex<()>,
+    /// Serializes `sync` outside group commit (the interval flusher and callers): the kernel
+    /// reports a writeback error to one `fdatasync` only, so two running side by side could
+    /// let one succeed over data the other's error lost.
+    syncing: Mutex<()>,
     _lock: Option<Box<dyn FileLock>>,
 }
 
@@ -196,6 +200,7 @@ impl Bitask {
             stop_reason: Mutex::new(String::new()),
             merging: Mutex::new(()),
             refreshing: Mutex::new(()),
+            syncing: Mutex::new(()),
             _lock: lock_file,
         });
         if let Some(w) = &shared.writer {
@@ -509,6 +514,8 @@ impl Shared {
             self.commit.wait_durable(self, upto)?;
             return self.sync_dir().inspect_err(|e| self.stop(e));
         }
+        let _one_at_a_time = lock(&self.syncing);
+        self.check_running()?;
         let upto = self.sync_active()?;
         // Without SyncMode::Always a new active file's directory entry is not synced when the
         // file is made; this makes it (and anything else in the directory) durable.

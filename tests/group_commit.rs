@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,7 +88,10 @@ impl<V: Vfs> Vfs for SlowSync<V> {
         self.0.list_dir(dir)
     }
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VFile>> {
-        Ok(Box::new(SlowFile(self.0.open(path, mode)?)))
+        Ok(Box::new(SlowFile(
+            self.0.open(path, mode)?,
+            AtomicUsize::new(0),
+        )))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.0.rename(from, to)
@@ -103,7 +107,13 @@ impl<V: Vfs> Vfs for SlowSync<V> {
     }
 }
 
-struct SlowFile(Box<dyn VFile>);
+/// A file, and how many `sync_data` calls are running on it now.
+struct SlowFile(Box<dyn VFile>, AtomicUsize);
+
+/// `sync_data` calls that started while another one of the same file was running, in any
+/// test of this file: the kernel reports a writeback error to one of them only, so the
+/// engine never lets two run side by side.
+static OVERLAPPING_SYNCS: AtomicUsize = AtomicUsize::new(0);
 
 impl VFile for SlowFile {
     fn len(&self) -> io::Result<u64> {
@@ -116,8 +126,13 @@ impl VFile for SlowFile {
         self.0.write_all_at(offset, bufs)
     }
     fn sync_data(&self) -> io::Result<()> {
+        if self.1.fetch_add(1, Ordering::SeqCst) > 0 {
+            OVERLAPPING_SYNCS.fetch_add(1, Ordering::SeqCst);
+        }
         std::thread::sleep(Duration::from_millis(1));
-        self.0.sync_data()
+        let result = self.0.sync_data();
+        self.1.fetch_sub(1, Ordering::SeqCst);
+        result
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.0.set_len(len)
@@ -229,4 +244,54 @@ fn failed_group_sync_fails_every_covered_writer_and_stops_the_handle() {
         // those must have failed, not returned `Ok` (checked here on the log).
         check_acknowledged_puts_were_synced(&trace);
     }
+}
+
+#[test]
+fn syncs_outside_group_commit_never_overlap_and_a_failure_fails_every_later_sync() {
+    let sim = SimVfs::recording();
+    let fault = FaultVfs::new(Arc::new(sim.clone()));
+    // The interval flusher syncs beside the callers' own syncs.
+    let opts = Options::default()
+        .sync(SyncMode::Interval(Duration::from_millis(1)))
+        .vfs(Arc::new(SlowSync(fault.clone())));
+    let db = Arc::new(Bitask::open_with("/store", opts).unwrap());
+    db.put("first", "v").unwrap();
+    fault.arm(Plan {
+        fault: Fault::SyncFail,
+        at: 40,
+        sticky: false,
+    });
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut results = Vec::new();
+                for i in 0..200 {
+                    if db.put(key(t, i), [b'v'; 100]).is_err() {
+                        break;
+                    }
+                    results.push(db.sync());
+                }
+                results
+            })
+        })
+        .collect();
+    let results: Vec<Vec<Result<(), Error>>> =
+        threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(fault.injected(), 1, "the failure was injected");
+    for r in &results {
+        // Once a thread saw a sync fail, none of its later syncs succeeds.
+        if let Some(first_err) = r.iter().position(|x| x.is_err()) {
+            assert!(r[first_err..].iter().all(|x| x.is_err()), "{r:?}");
+        }
+    }
+    assert!(results
+        .iter()
+        .any(|r| r.iter().any(|x| matches!(x, Err(Error::Io { .. })))));
+    assert!(db.sync().is_err(), "the handle is stopped");
+    assert_eq!(
+        OVERLAPPING_SYNCS.load(Ordering::SeqCst),
+        0,
+        "syncs of one file overlapped"
+    );
 }
