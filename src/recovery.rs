@@ -25,6 +25,7 @@ use crate::fileset::{load_key, FileEntry, FileSet};
 use crate::hint;
 use crate::keydir::{KeyDir, Location};
 use crate::record;
+use crate::rotation;
 use crate::vfs::{OpenMode, VFile, Vfs};
 
 /// What loading a directory produced.
@@ -235,7 +236,7 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
             if !read_only {
                 if loaded.sealed {
                     // Interrupted between writing the seal and renaming: finish the seal.
-                    publish_leftover(vfs, dir, &file, loaded.end)?;
+                    rotation::publish_sealed_file(vfs, dir, &file, loaded.end)?;
                     entry.active = false;
                 } else if Some(file.id()) == newest_active {
                     if loaded.torn_bytes > 0 {
@@ -243,14 +244,10 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
                     }
                     state.active = Some((file.id(), loaded.end));
                 } else {
-                    seal_leftover_active(vfs, dir, &file, loaded.end, load.last_seq)?;
+                    // An older active file left by a crash: seal it after its valid records.
+                    let end = loaded.end;
+                    entry.scanned_to = rotation::seal_file(vfs, dir, &file, end, load.last_seq)?;
                     entry.active = false;
-                }
-                if !entry.active {
-                    entry.scanned_to = file
-                        .file
-                        .len()
-                        .map_err(|e| Error::io("stat", file.path(), e))?;
                 }
             }
         } else {
@@ -623,18 +620,18 @@ fn check_ends_with_seal(file: &DataFile, len: u64) -> Result<()> {
     let Some(at) = len.checked_sub(record::SEAL_LEN) else {
         return Err(cut(0));
     };
-    let mut seal = [0u8; record::SEAL_LEN as usize];
-    file.file
-        .read_exact_at(at, &mut [&mut seal])
-        .map_err(|e| Error::io("read", file.path(), e))?;
-    let header: &[u8; record::HEADER_LEN] = seal[..record::HEADER_LEN].try_into().unwrap();
-    let is_seal = record::Header::decode(header).is_ok_and(|h| h.is_seal())
-        && record::verify_contiguous(&seal)
-        && record::seal_matches(&seal[record::HEADER_LEN..], file.id(), at);
-    if !is_seal || at < FILE_HEADER_LEN as u64 {
+    if at < FILE_HEADER_LEN as u64 {
         return Err(cut(at));
     }
-    Ok(())
+    // The scanner checks the header and the CRC, as for any record.
+    let mut scanner = Scanner::new(&*file.file, at, len);
+    match scanner.next_record() {
+        Ok(Ok(Some(r))) if r.header.is_seal() && record::seal_matches(r.value, file.id(), at) => {
+            Ok(())
+        }
+        Ok(_) => Err(cut(at)),
+        Err(e) => Err(Error::io("read", file.path(), e)),
+    }
 }
 
 /// What scanning an active file found.
@@ -689,32 +686,4 @@ fn truncate(file: &DataFile, end: u64) -> Result<()> {
     file.file
         .sync_data()
         .map_err(|e| Error::io("sync", file.path(), e))
-}
-
-/// An older active file left by a crash: seal it after its valid records, make it durable
-/// and publish it as sealed.
-fn seal_leftover_active(
-    vfs: &dyn Vfs,
-    dir: &Path,
-    file: &DataFile,
-    end: u64,
-    last_seq: u64,
-) -> Result<()> {
-    let seal = record::encode_seal(file.id(), end, last_seq);
-    file.file
-        .write_all_at(end, &[&seal])
-        .map_err(|e| Error::io("write seal of", file.path(), e))?;
-    publish_leftover(vfs, dir, file, end + record::SEAL_LEN)
-}
-
-/// Cuts a former active file that ends with its seal at `end`, makes it durable and
-/// publishes it as sealed.
-fn publish_leftover(vfs: &dyn Vfs, dir: &Path, file: &DataFile, end: u64) -> Result<()> {
-    truncate(file, end)?;
-    let from = filename::path(dir, file.id(), FileKind::Active);
-    let to = filename::path(dir, file.id(), FileKind::Sealed);
-    vfs.rename(&from, &to)
-        .map_err(|e| Error::io("rename", &from, e))?;
-    file.set_path(to);
-    sync_dir(vfs, dir)
 }

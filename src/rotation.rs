@@ -86,27 +86,10 @@ impl Shared {
         self.publish_sealed(&f, end, last_seq)
     }
 
-    /// Writes the seal after the records of a former active file (which end at `end`), cuts
-    /// the file after it, makes it durable and publishes it under its sealed name.
-    /// The truncation happens here too: on ext4 it can wait for a journal commit.
+    /// Seals a former active file whose records end at `end` (see `seal_file`) and marks it
+    /// sealed in the file set.
     pub(crate) fn publish_sealed(&self, f: &DataFile, end: u64, last_seq: u64) -> Result<()> {
-        let seal = record::encode_seal(f.id(), end, last_seq);
-        f.file
-            .write_all_at(end, &[&seal])
-            .map_err(|e| Error::io("write seal of", f.path(), e))?;
-        f.file
-            .set_len(end + record::SEAL_LEN)
-            .map_err(|e| Error::io("truncate", f.path(), e))?;
-        f.file
-            .sync_data()
-            .map_err(|e| Error::io("sync", f.path(), e))?;
-        let from = filename::path(&self.dir, f.id(), FileKind::Active);
-        let to = filename::path(&self.dir, f.id(), FileKind::Sealed);
-        self.vfs()
-            .rename(&from, &to)
-            .map_err(|e| Error::io("rename", &from, e))?;
-        f.set_path(to);
-        self.sync_dir()?;
+        seal_file(self.vfs(), &self.dir, f, end, last_seq)?;
         if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
             e.active = false;
         }
@@ -237,6 +220,43 @@ impl Shared {
             prepare_at: capacity / 2,
         });
     }
+}
+
+/// Writes the seal of former active file `f` after its records (which end at `end`) and
+/// publishes it (`publish_sealed_file`); returns the sealed file's length.
+pub(crate) fn seal_file(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    f: &DataFile,
+    end: u64,
+    last_seq: u64,
+) -> Result<u64> {
+    let seal = record::encode_seal(f.id(), end, last_seq);
+    f.file
+        .write_all_at(end, &[&seal])
+        .map_err(|e| Error::io("write seal of", f.path(), e))?;
+    let len = end + record::SEAL_LEN;
+    publish_sealed_file(vfs, dir, f, len)?;
+    Ok(len)
+}
+
+/// Cuts former active file `f`, which ends with its seal, to `len`, makes it durable,
+/// renames it sealed and makes the rename durable. The truncation happens here too: on ext4
+/// it can wait for a journal commit.
+pub(crate) fn publish_sealed_file(vfs: &dyn Vfs, dir: &Path, f: &DataFile, len: u64) -> Result<()> {
+    f.file
+        .set_len(len)
+        .map_err(|e| Error::io("truncate", f.path(), e))?;
+    f.file
+        .sync_data()
+        .map_err(|e| Error::io("sync", f.path(), e))?;
+    let from = filename::path(dir, f.id(), FileKind::Active);
+    let to = filename::path(dir, f.id(), FileKind::Sealed);
+    vfs.rename(&from, &to)
+        .map_err(|e| Error::io("rename", &from, e))?;
+    f.set_path(to);
+    vfs.sync_dir(dir)
+        .map_err(|e| Error::io("sync directory", dir, e))
 }
 
 /// Creates active file `id`, reserves `capacity` bytes for it and makes its directory entry
