@@ -107,6 +107,20 @@ pub(crate) struct Active {
     pub prepare_at: u64,
 }
 
+impl Active {
+    /// The active file `file` (number `no`), written up to `end`, holding up to `capacity`
+    /// bytes; the next one is asked for once it is half full.
+    pub fn new(file: Arc<DataFile>, no: u32, end: u64, capacity: u64) -> Active {
+        Active {
+            file,
+            no,
+            end,
+            capacity,
+            prepare_at: capacity / 2,
+        }
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

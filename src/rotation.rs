@@ -192,13 +192,7 @@ impl Shared {
             .find(|&c| file.file.reserve(c).is_ok())
             .unwrap_or(end);
         self.prefault_later(file.clone(), capacity);
-        w.active = Some(Active {
-            file,
-            no,
-            end,
-            capacity,
-            prepare_at: capacity / 2,
-        });
+        w.active = Some(Active::new(file, no, end, capacity));
     }
 
     fn install_active(&self, w: &mut Writer, file: Arc<DataFile>, end: u64, capacity: u64) {
@@ -212,13 +206,7 @@ impl Shared {
             hint_len: 0,
             scanned_to: end,
         });
-        w.active = Some(Active {
-            file,
-            no,
-            end,
-            capacity,
-            prepare_at: capacity / 2,
-        });
+        w.active = Some(Active::new(file, no, end, capacity));
     }
 }
 
