@@ -205,15 +205,27 @@ fn a_torn_last_record_is_cut_at_every_offset() {
     }
 }
 
+/// A fresh store at `dir` holding k0..k9 = "value 0".."value 9", closed.
+fn put_ten_keys(dir: &Path) {
+    let db = Bitask::open(dir).unwrap();
+    for i in 0..10 {
+        db.put(format!("k{i}"), format!("value {i}")).unwrap();
+    }
+}
+
+fn assert_ten_keys(db: &Bitask) {
+    for i in 0..10 {
+        assert_eq!(
+            db.ask(format!("k{i}")).unwrap(),
+            format!("value {i}").as_bytes()
+        );
+    }
+}
+
 #[test]
 fn a_bad_record_before_good_ones_is_corruption() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let db = Bitask::open(dir.path()).unwrap();
-        for i in 0..10 {
-            db.put(format!("k{i}"), format!("value {i}")).unwrap();
-        }
-    }
+    put_ten_keys(dir.path());
     let active = active_file(dir.path());
     let mut bytes = std::fs::read(&active).unwrap();
     let at = 52 + 29 + 1; // inside the first record's key
@@ -235,30 +247,14 @@ fn a_next_file_left_without_its_header_is_removed_at_open() {
     // of zeros newer than the one in use. It holds no record, so opening removes it and
     // carries on.
     let dir = tempfile::tempdir().unwrap();
-    {
-        let db = Bitask::open(dir.path()).unwrap();
-        for i in 0..10 {
-            db.put(format!("k{i}"), format!("value {i}")).unwrap();
-        }
-    }
+    put_ten_keys(dir.path());
     let active = active_file(dir.path());
-    let id: u64 = active
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .trim_end_matches(".active.log")
-        .parse()
-        .unwrap();
+    let id = file_id(&active);
     let blank = dir.path().join(format!("{}.active.log", id + 1));
     std::fs::write(&blank, vec![0u8; 1 << 20]).unwrap();
     let db = Bitask::open(dir.path()).unwrap();
     assert!(!blank.exists(), "the blank file is removed");
-    for i in 0..10 {
-        assert_eq!(
-            db.ask(format!("k{i}")).unwrap(),
-            format!("value {i}").as_bytes()
-        );
-    }
+    assert_ten_keys(&db);
     db.put("after", "reopen").unwrap();
     drop(db);
     let db = Bitask::open(dir.path()).unwrap();
@@ -541,12 +537,7 @@ fn file_id(path: &Path) -> u64 {
 #[test]
 fn a_seal_written_but_not_renamed_is_finished_on_open() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let db = Bitask::open(dir.path()).unwrap();
-        for i in 0..10 {
-            db.put(format!("k{i}"), format!("value {i}")).unwrap();
-        }
-    }
+    put_ten_keys(dir.path());
     // A crash after the seal was written and synced, before the rename reached the disk.
     let active = active_file(dir.path());
     let mut bytes = std::fs::read(&active).unwrap();
@@ -558,12 +549,7 @@ fn a_seal_written_but_not_renamed_is_finished_on_open() {
     let sealed = active.with_file_name(format!("{}.log", file_id(&active)));
     assert!(sealed.exists(), "the sealed file was not published");
     assert_eq!(std::fs::read(&sealed).unwrap(), bytes);
-    for i in 0..10 {
-        assert_eq!(
-            db.ask(format!("k{i}")).unwrap(),
-            format!("value {i}").as_bytes()
-        );
-    }
+    assert_ten_keys(&db);
     assert_eq!(db.stats().torn_bytes, 0);
     // Writes go to a new file after the sealed one: the seal is never followed by records.
     db.put("after", "ok").unwrap();
