@@ -256,12 +256,7 @@ fn run(damages: impl Fn(usize) -> Vec<Damage>, what: &str) {
         t.torn,
         t.failures.len()
     ));
-    assert!(
-        t.failures.is_empty(),
-        "{} failures:\n{}",
-        t.failures.len(),
-        t.failures.join("\n")
-    );
+    common::assert_no_failures(&t.failures);
 }
 
 #[test]

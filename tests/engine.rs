@@ -9,27 +9,9 @@ use std::time::Duration;
 
 use bitask::db::{Bitask, Error};
 use bitask::{Options, SyncMode, MAX_KEY_LEN, MAX_VALUE_LEN};
+use common::Rng;
 
-/// A small deterministic generator (xorshift64*), so every run of a seed is the same.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
-}
+mod common;
 
 fn small_files() -> Options {
     Options::default().max_file_size(256)

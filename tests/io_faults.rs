@@ -318,12 +318,7 @@ fn run_kind(fault: Fault) {
         t.injected,
         t.failures.len()
     ));
-    assert!(
-        t.failures.is_empty(),
-        "{} failures:\n{}",
-        t.failures.len(),
-        t.failures.join("\n")
-    );
+    common::assert_no_failures(&t.failures);
     assert!(t.injected > 50, "too few faults injected: {}", t.injected);
 }
 

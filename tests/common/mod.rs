@@ -201,6 +201,16 @@ pub fn within<T: Send + 'static>(
 
 /// Appends a line to the figures file named by `BITASK_FIGURES` (used to fill in
 /// docs/reliability.md), and prints it.
+/// Fails the test with every failure a loop collected, one per line.
+pub fn assert_no_failures(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 pub fn report(line: &str) {
     println!("FIGURE {line}");
     if let Ok(path) = std::env::var("BITASK_FIGURES") {
