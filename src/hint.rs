@@ -109,12 +109,11 @@ pub fn parse(bytes: &[u8], data_id: u64, data_len: u64) -> Option<(u64, EntryIte
     if bytes[12..16] != [0; 4] {
         return None;
     }
-    let body = &bytes[..bytes.len() - 4];
-    let count = u64::from_le_bytes(body[body.len() - 8..].try_into().unwrap());
-    let entries = &body[HEADER_LEN..body.len() - 8];
+    let count_at = bytes.len() - TRAILER_LEN;
+    let count = u64::from_le_bytes(bytes[count_at..count_at + 8].try_into().unwrap());
     // Walk once to prove every entry is well formed and the count matches.
     let mut n = 0u64;
-    let mut it = EntryIter { buf: entries };
+    let mut it = entries(bytes);
     loop {
         match it.next_checked() {
             Ok(Some(e)) => {
@@ -127,10 +126,17 @@ pub fn parse(bytes: &[u8], data_id: u64, data_len: u64) -> Option<(u64, EntryIte
             Err(()) => return None,
         }
     }
-    (n == count).then_some((count, EntryIter { buf: entries }))
+    (n == count).then(|| (count, entries(bytes)))
 }
 
 /// Iterates the entries of a checked hint file.
+/// The entries of a hint file that `parse` accepted, read again without its checks.
+pub fn entries(bytes: &[u8]) -> EntryIter<'_> {
+    EntryIter {
+        buf: &bytes[HEADER_LEN..bytes.len() - TRAILER_LEN],
+    }
+}
+
 pub struct EntryIter<'a> {
     buf: &'a [u8],
 }

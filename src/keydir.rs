@@ -20,6 +20,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::datafile::DataFile;
 use crate::error::Result;
+use crate::parallel::both;
 
 /// Where a key's newest record lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,8 +94,8 @@ impl KeyDir {
     fn hash(&self, key: &[u8]) -> Hash {
         let h = hash_key(self.seed, key);
         Hash {
-            shard: (h >> (64 - SHARD_BITS)) as usize,
-            h32: (h as u32).max(1),
+            shard: shard_of(h),
+            h32: h32_of(h),
         }
     }
 
@@ -290,78 +291,61 @@ impl KeyDir {
             .sum()
     }
 
-    /// Applies `n` records in bulk, with the same result as applying them one by one in
-    /// order: they are scattered into one run per shard (keeping their order within a shard,
-    /// hence per key), then each shard's table is sized once and filled while it sits in the
-    /// CPU cache. `item(i)` gives record `i`: key, location, tombstone. Opening a store from
-    /// hint files is dominated by this.
-    pub fn apply_bulk<'a>(
-        &self,
-        n: usize,
-        item: impl Fn(usize) -> (&'a [u8], Location, bool) + Sync,
-    ) -> Result<()> {
-        // Hashing and filling the shards are independent halves of the work: on a machine
-        // with a second core they run on two threads.
-        let mut shard_of = vec![(0u8, 0u32); n];
-        let hash_from = |out: &mut [(u8, u32)], first: usize| {
-            for (j, o) in out.iter_mut().enumerate() {
-                let h = self.hash(item(first + j).0);
-                *o = (h.shard as u8, h.h32);
-            }
-        };
-        let (low, high) = shard_of.split_at_mut(n / 2);
-        both(
-            n >= PARALLEL_MIN,
-            || hash_from(low, 0),
-            || hash_from(high, n / 2),
-        );
-        let mut starts = [0usize; SHARDS + 1];
-        for &(shard, _) in &shard_of {
-            starts[shard as usize + 1] += 1;
-        }
-        for i in 0..SHARDS {
-            starts[i + 1] += starts[i];
-        }
-        // One sequential write stream per shard: cache friendly, unlike random indexing.
-        let mut next = starts;
-        let empty = Location {
+    /// An empty batch of records for `apply_batches`, hashing like this directory.
+    pub fn new_batch(&self, expected: usize) -> Batch {
+        let per_shard = expected / SHARDS + expected / (4 * SHARDS);
+        Batch {
+            seed: self.seed,
             file: 0,
-            offset: 0,
-            rec_len: 0,
-        };
-        let mut runs = vec![(0u32, 0u32, empty); n];
-        for (i, &(shard, h32)) in shard_of.iter().enumerate() {
-            let (_, loc, tombstone) = item(i);
-            let tagged = i as u32 | if tombstone { 1 << 31 } else { 0 };
-            runs[next[shard as usize]] = (h32, tagged, loc);
-            next[shard as usize] += 1;
+            by_shard: (0..SHARDS).map(|_| Vec::with_capacity(per_shard)).collect(),
         }
-        drop(shard_of);
+    }
+
+    /// Applies batches of records, with the same result as applying them one by one in order
+    /// (the batches in order, each in the order its records were pushed): a batch keeps its
+    /// records grouped by shard, so each shard's table is sized once and filled while it sits
+    /// in the CPU cache. Every batch's file must be in the file table. Opening a store from
+    /// hint files is dominated by this.
+    pub fn apply_batches(&self, batches: &[Batch]) -> Result<()> {
+        assert!(
+            batches.iter().all(|b| b.seed == self.seed),
+            "batches come from new_batch on this directory"
+        );
         let fill = |shards: std::ops::Range<usize>| -> Result<()> {
+            let mut key = Vec::new();
             for s in shards {
                 let mut shard = self.shards[s].0.write().unwrap_or_else(|p| p.into_inner());
-                let run = &runs[starts[s]..starts[s + 1]];
-                shard.reserve(run.len());
-                for &(h32, tagged, loc) in run {
-                    let tombstone = tagged & (1 << 31) != 0;
-                    // The key is fetched only to confirm a hash match: the records themselves
-                    // are not touched again on the common path.
-                    let key = || item((tagged & !(1 << 31)) as usize).0;
-                    let found = shard.probe(h32, |s| {
-                        shard.file(s.file).key_matches(s.offset as u64, key())
-                    })?;
-                    match found {
-                        Some(slot) if tombstone => shard.remove_at(slot),
-                        Some(slot) => shard.slots[slot].set_location(loc),
-                        None if tombstone => {}
-                        None => shard.insert_new(Slot::new(h32, loc)),
+                shard.reserve(batches.iter().map(|b| b.by_shard[s].len()).sum());
+                for batch in batches {
+                    for r in &batch.by_shard[s] {
+                        let loc = Location {
+                            file: batch.file,
+                            offset: r.offset,
+                            rec_len: r.rec_len,
+                        };
+                        // Records are read only to tell apart keys whose 32-bit hashes match:
+                        // rare, unless a key is in more than one batch. The batch's record is
+                        // read whole: a damaged key must not pass for another key.
+                        let found = shard.probe(r.h32, |s| {
+                            shard
+                                .file(batch.file)
+                                .read_checked_key(r.offset as u64, &mut key)?;
+                            shard.file(s.file).key_matches(s.offset as u64, &key)
+                        })?;
+                        match found {
+                            Some(slot) if r.tombstone => shard.remove_at(slot),
+                            Some(slot) => shard.slots[slot].set_location(loc),
+                            None if r.tombstone => {}
+                            None => shard.insert_new(Slot::new(r.h32, loc)),
+                        }
                     }
                 }
             }
             Ok(())
         };
+        let records: usize = batches.iter().map(Batch::len).sum();
         let (a, b) = both(
-            n >= PARALLEL_MIN,
+            records >= PARALLEL_MIN,
             || fill(0..SHARDS / 2),
             || fill(SHARDS / 2..SHARDS),
         );
@@ -387,6 +371,46 @@ impl KeyDir {
         self.read_all()
             .map(|s| s.slots.capacity() * std::mem::size_of::<Slot>())
             .sum()
+    }
+}
+
+/// Records waiting to be applied by `KeyDir::apply_batches`, hashed and grouped by shard as
+/// they are pushed: a batch can be built on any thread, apart from the directory.
+pub struct Batch {
+    seed: (u64, u64),
+    /// The file number every record's location is in (set by `set_file`).
+    file: u32,
+    by_shard: Vec<Vec<BatchRecord>>,
+}
+
+struct BatchRecord {
+    h32: u32,
+    offset: u32,
+    rec_len: u32,
+    tombstone: bool,
+}
+
+impl Batch {
+    /// Adds a record of `key`, at `offset` in the batch's file and `rec_len` bytes long (the
+    /// record must be there when the batch is applied).
+    pub fn push(&mut self, key: &[u8], offset: u32, rec_len: u32, tombstone: bool) {
+        let h = hash_key(self.seed, key);
+        self.by_shard[shard_of(h)].push(BatchRecord {
+            h32: h32_of(h),
+            offset,
+            rec_len,
+            tombstone,
+        });
+    }
+
+    /// Sets the file number of every record's location: a batch can be made before its
+    /// file has one.
+    pub fn set_file(&mut self, no: u32) {
+        self.file = no;
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_shard.iter().map(Vec::len).sum()
     }
 }
 
@@ -555,31 +579,17 @@ impl Shard {
     }
 }
 
-/// Below this many records, `apply_bulk` does not start a second thread.
+/// Below this many records, `apply_batches` does not start a second thread.
 const PARALLEL_MIN: usize = 64 * 1024;
 
-/// Runs `f` and `g`, on two threads when `parallel` (and a thread can be had), returning both
-/// results.
-fn both<A: Send, B: Send>(
-    parallel: bool,
-    f: impl FnOnce() -> A + Send,
-    g: impl FnOnce() -> B + Send,
-) -> (A, B) {
-    if !parallel {
-        return (f(), g());
-    }
-    let g = std::sync::Mutex::new(Some(g));
-    let take_g = || g.lock().unwrap_or_else(|p| p.into_inner()).take();
-    std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new().spawn_scoped(scope, || take_g().map(|g| g()));
-        let a = f();
-        let b = spawned
-            .ok()
-            .and_then(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        // Without a second thread (or if it never ran), run `g` here.
-        let b = b.unwrap_or_else(|| (take_g().expect("g runs exactly once"))());
-        (a, b)
-    })
+/// The shard a key of 64-bit hash `h` lives in: the top bits.
+fn shard_of(h: u64) -> usize {
+    (h >> (64 - SHARD_BITS)) as usize
+}
+
+/// The 32 hash bits kept in a slot: the low ones, never 0 (which marks an empty slot).
+fn h32_of(h: u64) -> u32 {
+    (h as u32).max(1)
 }
 
 /// A seeded multiply-fold hash (in the style of wyhash): fast on short keys, and keyed so a
@@ -755,9 +765,18 @@ mod tests {
                 one_by_one.insert(key, *loc).unwrap();
             }
         }
-        fx.kd
-            .apply_bulk(keys.len(), |i| (&keys[i].0[..], keys[i].1, keys[i].2))
-            .unwrap();
+        // Three batches, as three hint files would give.
+        let batches: Vec<Batch> = keys
+            .chunks(2000)
+            .map(|chunk| {
+                let mut batch = fx.kd.new_batch(chunk.len());
+                for (key, loc, tomb) in chunk {
+                    batch.push(key, loc.offset, loc.rec_len, *tomb);
+                }
+                batch
+            })
+            .collect();
+        fx.kd.apply_batches(&batches).unwrap();
         assert_eq!(fx.kd.len(), one_by_one.len());
         for i in 0..1300 {
             let key = format!("k{i}").into_bytes();

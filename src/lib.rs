@@ -36,6 +36,7 @@ pub mod hint;
 pub mod iter;
 mod keydir;
 pub mod options;
+mod parallel;
 #[doc(hidden)]
 pub mod record;
 mod recovery;

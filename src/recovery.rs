@@ -13,7 +13,7 @@
 //!    torn tail: counted, and truncated away by the writer. A valid record after a bad one is
 //!    corruption in the middle of the log, reported, never skipped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
@@ -23,10 +23,14 @@ use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::fileset::{load_key, FileEntry, FileSet};
 use crate::hint;
-use crate::keydir::{KeyDir, Location};
+use crate::keydir::{Batch, KeyDir, Location};
+use crate::parallel;
 use crate::record;
 use crate::rotation;
-use crate::vfs::{OpenMode, VFile, Vfs};
+use crate::vfs::{OpenMode, Vfs};
+
+/// From this many data files on, an open checks them two at a time.
+const PARALLEL_FILES: usize = 8;
 
 /// What loading a directory produced.
 pub struct Recovered {
@@ -117,25 +121,28 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
             repaired = true;
         }
     }
-    let hints: BTreeMap<u64, ()> = listed
+    let hints: BTreeSet<u64> = listed
         .iter()
         .filter(|l| l.kind == FileKind::Hint)
-        .map(|l| (l.id, ()))
+        .map(|l| l.id)
         .collect();
 
+    // Opening a file (open, stat, map, read its header) is independent of the others: two
+    // at a time. What to do about a file that fails is decided below, in order.
+    let open_mode = |l: &Listed| match (l.kind == FileKind::Active, read_only) {
+        (false, _) => OpenMode::ReadSealed,
+        (true, true) => OpenMode::ReadShared,
+        (true, false) => OpenMode::Write,
+    };
+    let open_results = parallel::map_in_order(&data, PARALLEL_FILES, |l| {
+        let path = filename::path(dir, l.id, l.kind);
+        DataFile::open(vfs, &path, open_mode(l), l.id)
+    });
     let mut opened: Vec<(DataFile, bool)> = Vec::new();
-    for l in listed
-        .iter()
-        .filter(|l| matches!(l.kind, FileKind::Active | FileKind::Sealed))
-    {
+    for (l, result) in data.iter().zip(open_results) {
         let active = l.kind == FileKind::Active;
         let path = filename::path(dir, l.id, l.kind);
-        let mode = match (active, read_only) {
-            (false, _) => OpenMode::ReadSealed,
-            (true, true) => OpenMode::ReadShared,
-            (true, false) => OpenMode::Write,
-        };
-        match DataFile::open(vfs, &path, mode, l.id) {
+        match result {
             Ok(f) => opened.push((f, active)),
             // A crash right after creating an active file can leave its header unwritten: cut
             // short, or zeros or garbage where the length reached the disk and the data did
@@ -145,7 +152,7 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
                     // A reader may also meet a file the writer was creating that instant.
                     // The header is written before any record, so now it opens.
                     if read_only {
-                        opened.push((DataFile::open(vfs, &path, mode, l.id)?, active));
+                        opened.push((DataFile::open(vfs, &path, open_mode(l), l.id)?, active));
                         continue;
                     }
                     return Err(e);
@@ -205,8 +212,14 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
             reader_ends.insert(f.id(), valid_end(f, FILE_HEADER_LEN as u64, len)?);
         }
     }
+    // Checking a sealed file's hint (a CRC over it, its entries against the data file, the
+    // data file's seal) is most of an open's work besides the key directory, and independent
+    // per file: two at a time, used below in load order.
+    let checked_hints = parallel::map_in_order(&keep, PARALLEL_FILES, |(f, active)| {
+        (!active && hints.contains(&f.id())).then(|| check_hint(vfs, dir, f, keydir))
+    });
     let mut load = Loader::new(keydir, 0);
-    for (f, active) in keep {
+    for ((f, active), checked_hint) in keep.into_iter().zip(checked_hints) {
         if !f.header.is_merge_output() {
             load.last_seq = load.last_seq.max(f.header.seq_base.saturating_sub(1));
         }
@@ -251,22 +264,14 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
                 }
             }
         } else {
-            let hint_len = if hints.contains_key(&file.id()) {
-                load.hint(vfs, dir, &file, no)?
-            } else {
-                None
-            };
-            match hint_len {
-                Some(len) => entry.hint_len = len,
+            match checked_hint.transpose()?.flatten() {
+                Some(hint) => entry.hint_len = load.hint(hint, &file, no)?,
                 None => {
                     load.flush()?;
                     load.sealed(&file, no)?
                 }
             }
-            entry.scanned_to = file
-                .file
-                .len()
-                .map_err(|e| Error::io("stat", file.path(), e))?;
+            entry.scanned_to = sealed_len(&file)?;
         }
         state.files.insert(entry);
     }
@@ -327,10 +332,9 @@ pub struct Loader<'k> {
     keydir: &'k KeyDir,
     /// The largest sequence number applied so far.
     pub last_seq: u64,
-    /// Hint entries read but not yet applied: applied in bulk (see `KeyDir::apply_bulk`)
+    /// Records of hint files not yet applied: applied in bulk (see `KeyDir::apply_batches`)
     /// before any other file loads, which keeps the order.
-    hint_buffers: Vec<HintBytes>,
-    pending: Vec<(u32, u32, u32, Location, bool)>,
+    batches: Vec<Batch>,
 }
 
 impl<'k> Loader<'k> {
@@ -338,28 +342,17 @@ impl<'k> Loader<'k> {
         Loader {
             keydir,
             last_seq,
-            hint_buffers: Vec::new(),
-            pending: Vec::new(),
+            batches: Vec::new(),
         }
     }
 
     /// Applies the pending hint entries.
     pub fn flush(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
+        if self.batches.is_empty() {
             return Ok(());
         }
-        let bufs: Vec<&[u8]> = self.hint_buffers.iter().map(HintBytes::bytes).collect();
-        let pending = &self.pending;
-        self.keydir.apply_bulk(pending.len(), |i| {
-            let (b, at, len, loc, tombstone) = pending[i];
-            (
-                &bufs[b as usize][at as usize..(at + len) as usize],
-                loc,
-                tombstone,
-            )
-        })?;
-        self.pending = Vec::new();
-        self.hint_buffers = Vec::new();
+        self.keydir.apply_batches(&self.batches)?;
+        self.batches = Vec::new();
         Ok(())
     }
 
@@ -375,14 +368,7 @@ impl<'k> Loader<'k> {
         path: &Path,
     ) -> Result<()> {
         if seq <= self.last_seq {
-            return Err(Error::corruption(
-                path,
-                offset,
-                format!(
-                    "sequence number {seq} after {}: records out of order",
-                    self.last_seq
-                ),
-            ));
+            return Err(out_of_order(path, offset, seq, self.last_seq));
         }
         self.last_seq = seq;
         if tombstone {
@@ -433,59 +419,24 @@ impl<'k> Loader<'k> {
         }
     }
 
-    /// Loads a sealed file's hint. `Ok(None)` when the hint is missing or fails a check (the
-    /// caller scans the data file instead); otherwise the hint file's length.
-    fn hint(&mut self, vfs: &dyn Vfs, dir: &Path, file: &DataFile, no: u32) -> Result<Option<u64>> {
-        let path = filename::path(dir, file.id(), FileKind::Hint);
-        let source = match HintBytes::open(vfs, &path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io("read", path, e)),
-        };
-        let bytes = source.bytes();
-        let data_len = file
-            .file
-            .len()
-            .map_err(|e| Error::io("stat", file.path(), e))?;
-        let Some((count, entries)) = hint::parse(bytes, file.id(), data_len) else {
-            // A sealed file cut at a record boundary scans clean: its intact hint is the
-            // evidence that records are missing.
-            if let Some(described) = hint::described_len(bytes, file.id()) {
-                if described != data_len {
-                    return Err(Error::corruption(
-                        file.path(),
-                        described.min(data_len),
-                        format!("data file is {data_len} bytes, its hint file says {described}"),
-                    ));
-                }
-            }
-            return Ok(None);
-        };
-        check_ends_with_seal(file, data_len)?;
-        let data_path = file.path();
-        let buf_no = self.hint_buffers.len() as u32;
-        self.pending.reserve(count as usize);
-        for e in entries {
-            if e.seq <= self.last_seq {
-                return Err(Error::corruption(
-                    &data_path,
-                    e.offset,
-                    format!(
-                        "sequence number {} after {}: records out of order",
-                        e.seq, self.last_seq
-                    ),
+    /// Queues the records of a sealed file's hint that `check_hint` accepted; returns the
+    /// hint file's length.
+    fn hint(&mut self, hint: CheckedHint, file: &DataFile, no: u32) -> Result<u64> {
+        if let Some((first_seq, first_offset, last_seq)) = hint.seqs {
+            if first_seq <= self.last_seq {
+                return Err(out_of_order(
+                    &file.path(),
+                    first_offset,
+                    first_seq,
+                    self.last_seq,
                 ));
             }
-            self.last_seq = e.seq;
-            let rec_len = record::record_len(e.key.len(), e.value_len as usize);
-            let loc = location(no, e.offset, rec_len, &data_path)?;
-            let at = e.key.as_ptr() as usize - bytes.as_ptr() as usize;
-            self.pending
-                .push((buf_no, at as u32, e.key.len() as u32, loc, e.tombstone));
+            self.last_seq = last_seq;
         }
-        let len = bytes.len() as u64;
-        self.hint_buffers.push(source);
-        Ok(Some(len))
+        let mut batch = hint.batch;
+        batch.set_file(no);
+        self.batches.push(batch);
+        Ok(hint.len)
     }
 
     /// Scans `[start, end)` of an active file, applying records. With `strict`, a bad record
@@ -580,31 +531,102 @@ pub fn valid_end(file: &DataFile, start: u64, len: u64) -> Result<u64> {
     }
 }
 
-/// A hint file's bytes: its read-only mapping where there is one (no copy), else a copy.
-enum HintBytes {
-    Mapped(Box<dyn VFile>),
-    Owned(Vec<u8>),
+/// A sealed file's hint file that passed every check, with its records ready to apply: they
+/// stand in for a scan of the data file.
+struct CheckedHint {
+    /// The hint file's length.
+    len: u64,
+    batch: Batch,
+    /// The first record's sequence number and offset, and the last one's sequence number
+    /// (`None` without records). They grow within the file; the first must also be greater
+    /// than every record loaded before, which `Loader::hint` checks in load order.
+    seqs: Option<(u64, u64, u64)>,
 }
 
-impl HintBytes {
-    fn open(vfs: &dyn Vfs, path: &Path) -> io::Result<HintBytes> {
-        let f = vfs.open(path, OpenMode::ReadSealed)?;
-        let len = f.len()?;
-        if f.as_bytes().is_some_and(|b| b.len() as u64 == len) {
-            return Ok(HintBytes::Mapped(f));
+/// Checks a sealed file's hint and hashes its records for the key directory (independent of
+/// other files: runs on any thread). `Ok(None)` when the hint is missing or fails a check
+/// (the caller scans the data file instead); an error when the hint is intact and proves the
+/// data file damaged.
+fn check_hint(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    file: &DataFile,
+    keydir: &KeyDir,
+) -> Result<Option<CheckedHint>> {
+    let path = filename::path(dir, file.id(), FileKind::Hint);
+    let bytes = match read_whole(vfs, &path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    let bytes = &bytes[..];
+    let data_len = sealed_len(file)?;
+    let Some((count, entries)) = hint::parse(bytes, file.id(), data_len) else {
+        // A sealed file cut at a record boundary scans clean: its intact hint is the
+        // evidence that records are missing.
+        if let Some(described) = hint::described_len(bytes, file.id()) {
+            if described != data_len {
+                return Err(Error::corruption(
+                    file.path(),
+                    described.min(data_len),
+                    format!("data file is {data_len} bytes, its hint file says {described}"),
+                ));
+            }
         }
-        let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-        let mut buf = vec![0u8; len];
-        f.read_exact_at(0, &mut [&mut buf])?;
-        Ok(HintBytes::Owned(buf))
+        return Ok(None);
+    };
+    check_ends_with_seal(file, data_len)?;
+    let data_path = file.path();
+    let mut batch = keydir.new_batch(count as usize);
+    let mut seqs: Option<(u64, u64, u64)> = None;
+    for e in entries {
+        match &mut seqs {
+            None => seqs = Some((e.seq, e.offset, e.seq)),
+            Some((_, _, last)) if e.seq <= *last => {
+                return Err(out_of_order(&data_path, e.offset, e.seq, *last));
+            }
+            Some((_, _, last)) => *last = e.seq,
+        }
+        let rec_len = record::record_len(e.key.len(), e.value_len as usize);
+        // The file's number in the key directory is given when the batch is queued.
+        let loc = location(0, e.offset, rec_len, &data_path)?;
+        batch.push(e.key, loc.offset, loc.rec_len, e.tombstone);
     }
+    Ok(Some(CheckedHint {
+        len: bytes.len() as u64,
+        batch,
+        seqs,
+    }))
+}
 
-    fn bytes(&self) -> &[u8] {
-        match self {
-            HintBytes::Mapped(f) => f.as_bytes().expect("checked when opened"),
-            HintBytes::Owned(b) => b,
-        }
+fn out_of_order(path: &Path, offset: u64, seq: u64, last_seq: u64) -> Error {
+    Error::corruption(
+        path,
+        offset,
+        format!("sequence number {seq} after {last_seq}: records out of order"),
+    )
+}
+
+/// A sealed file's length: the one its read-only mapping was made with (nothing changes a
+/// sealed file while it is open), else from the file system.
+fn sealed_len(file: &DataFile) -> Result<u64> {
+    match file.file.as_bytes() {
+        Some(b) => Ok(b.len() as u64),
+        None => file
+            .file
+            .len()
+            .map_err(|e| Error::io("stat", file.path(), e)),
     }
+}
+
+/// A whole (small, immutable) file, read with one positioned read: cheaper than mapping it,
+/// touching its pages once and unmapping it again.
+fn read_whole(vfs: &dyn Vfs, path: &Path) -> io::Result<Vec<u8>> {
+    let f = vfs.open(path, OpenMode::ReadShared)?;
+    let len = usize::try_from(f.len()?).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+    let mut buf = vec![0u8; len];
+    f.read_exact_at(0, &mut [&mut buf])?;
+    Ok(buf)
 }
 
 /// A sealed file loaded from its hint is not scanned, but its last bytes must still be its
