@@ -156,8 +156,9 @@ impl Shared {
             let file = made.ok();
             // Handed over as soon as it exists; prefaulting it follows, and goes on while the
             // writer may already be appending to it (each faults the pages it reaches first).
+            // Not for durable writes: see `prefault_later`.
             let epoch = preparer.finish(file.clone().map(|f| (f, capacity)), &*vfs);
-            if let (Some(file), Some(epoch)) = (file, epoch) {
+            if let (Some(file), Some(epoch), false) = (file, epoch, durable) {
                 preparer.prefault(&file, capacity, epoch);
             }
         });
@@ -167,7 +168,14 @@ impl Shared {
     }
 
     /// Prefaults a file the writer made or resumed itself, on the preparer's thread.
+    ///
+    /// Not when every write is synced: prefaulting for writing dirties the file's pages
+    /// (zeros), and the next fdatasync, which a put is waiting for, must then write them all
+    /// back; against a sync, the page faults it saves a durable put are noise.
     fn prefault_later(&self, file: Arc<DataFile>, capacity: u64) {
+        if self.opts.sync == SyncMode::Always {
+            return;
+        }
         let preparer = self.preparer.clone();
         let epoch = preparer.epoch();
         let _ = self

@@ -77,38 +77,52 @@ fn check_acknowledged_puts_were_synced(trace: &[Op]) -> usize {
     checked
 }
 
-/// File syncs that take a while, as on a disk, so that writers pile up behind each one.
-struct SlowSync<V>(V);
+/// File syncs that take a while, as on a disk, so that writers pile up behind each one. Also
+/// counts the prefaults the engine asks for.
+struct SlowSync<V> {
+    inner: V,
+    prefaults: Arc<AtomicUsize>,
+}
 
-impl<V: Vfs> Vfs for SlowSync<V> {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        self.0.create_dir_all(dir)
-    }
-    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
-        self.0.list_dir(dir)
-    }
-    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VFile>> {
-        Ok(Box::new(SlowFile(
-            self.0.open(path, mode)?,
-            AtomicUsize::new(0),
-        )))
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.0.rename(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.0.remove_file(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.0.sync_dir(dir)
-    }
-    fn lock_exclusive(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
-        self.0.lock_exclusive(path)
+impl<V> SlowSync<V> {
+    fn new(inner: V) -> SlowSync<V> {
+        SlowSync {
+            inner,
+            prefaults: Arc::default(),
+        }
     }
 }
 
-/// A file, and how many `sync_data` calls are running on it now.
-struct SlowFile(Box<dyn VFile>, AtomicUsize);
+impl<V: Vfs> Vfs for SlowSync<V> {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        self.inner.create_dir_all(dir)
+    }
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+        self.inner.list_dir(dir)
+    }
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VFile>> {
+        Ok(Box::new(SlowFile(
+            self.inner.open(path, mode)?,
+            AtomicUsize::new(0),
+            self.prefaults.clone(),
+        )))
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.inner.remove_file(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.inner.sync_dir(dir)
+    }
+    fn lock_exclusive(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        self.inner.lock_exclusive(path)
+    }
+}
+
+/// A file, how many `sync_data` calls are running on it now, and its store's prefault count.
+struct SlowFile(Box<dyn VFile>, AtomicUsize, Arc<AtomicUsize>);
 
 /// `sync_data` calls that started while another one of the same file was running, in any
 /// test of this file: the kernel reports a writeback error to one of them only, so the
@@ -140,6 +154,10 @@ impl VFile for SlowFile {
     fn reserve(&self, len: u64) -> io::Result<bool> {
         self.0.reserve(len)
     }
+    fn prefault(&self, offset: u64, len: u64) -> bool {
+        self.2.fetch_add(1, Ordering::SeqCst);
+        self.0.prefault(offset, len)
+    }
 }
 
 fn show(k: &[u8]) -> String {
@@ -153,7 +171,7 @@ fn concurrent_durable_puts_return_only_after_a_sync_covering_them() {
         .sync(SyncMode::Always)
         // Small files: rotations (whose seals sync the full file) happen during the run.
         .max_file_size(16 * 1024)
-        .vfs(Arc::new(SlowSync(sim.clone())));
+        .vfs(Arc::new(SlowSync::new(sim.clone())));
     let db = Arc::new(Bitask::open_with("/store", opts).unwrap());
     let per_thread = 100;
     let threads: Vec<_> = (0..THREADS)
@@ -184,7 +202,7 @@ fn failed_group_sync_fails_every_covered_writer_and_stops_the_handle() {
         let fault = FaultVfs::new(Arc::new(sim.clone()));
         let opts = Options::default()
             .sync(SyncMode::Always)
-            .vfs(Arc::new(SlowSync(fault.clone())));
+            .vfs(Arc::new(SlowSync::new(fault.clone())));
         let db = Arc::new(Bitask::open_with("/store", opts).unwrap());
         // The active file exists (and its directory entry is synced) before the fault is armed:
         // from here on, the only syncs are group commits.
@@ -253,7 +271,7 @@ fn syncs_outside_group_commit_never_overlap_and_a_failure_fails_every_later_sync
     // The interval flusher syncs beside the callers' own syncs.
     let opts = Options::default()
         .sync(SyncMode::Interval(Duration::from_millis(1)))
-        .vfs(Arc::new(SlowSync(fault.clone())));
+        .vfs(Arc::new(SlowSync::new(fault.clone())));
     let db = Arc::new(Bitask::open_with("/store", opts).unwrap());
     db.put("first", "v").unwrap();
     fault.arm(Plan {
@@ -294,4 +312,26 @@ fn syncs_outside_group_commit_never_overlap_and_a_failure_fails_every_later_sync
         0,
         "syncs of one file overlapped"
     );
+}
+
+/// Prefaulting a file for writing dirties its pages, and the fdatasync a durable put waits
+/// for would then write them all back: a store syncing every write never prefaults, one
+/// without syncs does.
+#[test]
+fn only_stores_without_durable_writes_prefault() {
+    for (mode, prefaults) in [(SyncMode::Always, false), (SyncMode::None, true)] {
+        let vfs = Arc::new(SlowSync::new(SimVfs::new()));
+        let opts = Options::default()
+            .sync(mode)
+            .max_file_size(16 * 1024)
+            .vfs(vfs.clone());
+        let db = Bitask::open_with("/store", opts).unwrap();
+        // About three files' worth: rotations, and files made ahead by the preparer.
+        for i in 0..300 {
+            db.put(format!("key{i}"), [b'v'; 100]).unwrap();
+        }
+        drop(db);
+        let asked = vfs.prefaults.load(Ordering::SeqCst);
+        assert_eq!(asked > 0, prefaults, "{mode:?}: {asked} prefaults");
+    }
 }
