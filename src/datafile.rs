@@ -182,23 +182,20 @@ impl DataFile {
     pub fn read_if_key(&self, offset: u64, key: &[u8], dest: &mut [u8]) -> Result<bool> {
         let rec_len = HEADER_LEN + key.len() + dest.len();
         if rec_len <= SMALL_RECORD {
-            // Small records are read whole into one buffer: one copy in, one CRC call over
-            // contiguous bytes (much cheaper than three short ones), one copy out.
-            let mut buf = [0u8; SMALL_RECORD];
-            let rec = &mut buf[..rec_len];
-            self.file
-                .read_exact_at(offset, &mut [&mut rec[..]])
-                .map_err(|e| Error::io("read", self.path(), e))?;
-            let (header, rest) = rec.split_at(HEADER_LEN);
-            let header: &[u8; HEADER_LEN] = header.try_into().unwrap();
-            let (stored_key, value) = rest.split_at(key.len());
-            if !self.check_record(offset, header, stored_key, key, value.len(), || {
-                record::verify_contiguous(rec)
-            })? {
-                return Ok(false);
-            }
-            dest.copy_from_slice(value);
-            return Ok(true);
+            // Small records are checked whole: one CRC call over contiguous bytes (much
+            // cheaper than three short ones), then one copy out.
+            return self.with_small_record(offset, rec_len, |rec| {
+                let (header, rest) = rec.split_at(HEADER_LEN);
+                let header: &[u8; HEADER_LEN] = header.try_into().unwrap();
+                let (stored_key, value) = rest.split_at(key.len());
+                if !self.check_record(offset, header, stored_key, key, value.len(), || {
+                    record::verify_contiguous(rec)
+                })? {
+                    return Ok(false);
+                }
+                dest.copy_from_slice(value);
+                Ok(true)
+            });
         }
         let mut header = [0u8; HEADER_LEN];
         let mut stored_key = vec![0u8; key.len()];
@@ -208,6 +205,30 @@ impl DataFile {
         self.check_record(offset, &header, &stored_key, key, dest.len(), || {
             record::verify(&header, &stored_key, dest)
         })
+    }
+
+    /// Runs `f` on the `len` bytes at `offset` (at most `SMALL_RECORD`): in place when the
+    /// file is sealed and mapped (nothing writes it any more), else copied out in one read.
+    fn with_small_record<R>(
+        &self,
+        offset: u64,
+        len: usize,
+        f: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R> {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let in_place = self
+            .file
+            .as_bytes()
+            .and_then(|b| b.get(start..start.checked_add(len)?));
+        if let Some(rec) = in_place {
+            return f(rec);
+        }
+        let mut buf = [0u8; SMALL_RECORD];
+        let rec = &mut buf[..len];
+        self.file
+            .read_exact_at(offset, &mut [&mut rec[..]])
+            .map_err(|e| Error::io("read", self.path(), e))?;
+        f(rec)
     }
 
     /// Checks a record read for `key`: `Ok(false)` when it belongs to another key, an error
