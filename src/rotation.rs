@@ -155,7 +155,8 @@ impl Shared {
             let made = make_file(&*vfs, &dir, id, seq_base, capacity, durable).map(Arc::new);
             let file = made.ok();
             // Handed over as soon as it exists; prefaulting it follows, and goes on while the
-            // writer may already be appending to it (each faults the pages it reaches first).
+            // writer may already be appending to it (the prefault keeps ahead of the writer,
+            // see `VFile::prefault`).
             // Not for durable writes: see `prefault_later`.
             let epoch = preparer.finish(file.clone().map(|f| (f, capacity)), &*vfs);
             if let (Some(file), Some(epoch), false) = (file, epoch, durable) {

@@ -74,8 +74,10 @@ pub trait VFile: Send + Sync {
     }
     /// Faults `offset..offset + len` of a writable mapping in for writing now (page tables,
     /// page-cache pages, block reservations), so that appends there later cost a copy, not a
-    /// page fault each. Best effort; false when there is nothing (more) to do: no writable
-    /// mapping, the range past its end, the file already cut, or the call failed.
+    /// page fault each. Pages the writer has reached, or is about to, are left to it (two
+    /// threads faulting one page make one wait for the other). Best effort; false when there
+    /// is nothing (more) to do: no writable mapping, the range past its end, the file already
+    /// cut, or the call failed.
     fn prefault(&self, _offset: u64, _len: u64) -> bool {
         false
     }

@@ -118,6 +118,8 @@ struct PosixFile {
     window: AtomicU64,
     /// Set once the file has been cut (`set_len`): `prefault` stops.
     cut: AtomicBool,
+    /// The end of the furthest write through the mapping: `prefault` keeps ahead of it.
+    written_to: AtomicU64,
 }
 
 impl PosixFile {
@@ -127,6 +129,7 @@ impl PosixFile {
             map: OnceLock::new(),
             window: AtomicU64::new(0),
             cut: AtomicBool::new(false),
+            written_to: AtomicU64::new(0),
         }
     }
 
@@ -185,6 +188,9 @@ impl PosixFile {
     }
 }
 
+/// How far ahead of the writer `prefault` starts.
+const WRITER_LEAD: u64 = 256 * 1024;
+
 fn total_len<T: AsRef<[u8]>>(bufs: &[T]) -> usize {
     bufs.iter().map(|b| b.as_ref().len()).sum()
 }
@@ -217,7 +223,14 @@ impl VFile for PosixFile {
     }
 
     fn write_all_at(&self, offset: u64, bufs: &[&[u8]]) -> io::Result<()> {
-        if let Some(mut dst) = self.mapped(offset, total_len(bufs)) {
+        let total = total_len(bufs);
+        if let Some(mut dst) = self.mapped(offset, total) {
+            // One writer at a time writes a file, so a load and a store do (no atomic
+            // read-modify-write on every append).
+            let end = offset + total as u64;
+            if end > self.written_to.load(Ordering::Relaxed) {
+                self.written_to.store(end, Ordering::Relaxed);
+            }
             for buf in bufs {
                 // SAFETY: the destination range lies in a writable mapping backed by reserved
                 // blocks (window), and only the single writer writes to unpublished ranges.
@@ -294,6 +307,18 @@ impl VFile for PosixFile {
         if self.cut.load(Ordering::Acquire) || offset % 4096 != 0 || offset >= end {
             return false;
         }
+        // The pages the writer has reached it faulted itself, and it is about to fault the
+        // next ones: prefaulting those would only make one of the two threads sleep on the
+        // other's page lock. Start a lead ahead of it instead (nothing to do here when it is
+        // past this range).
+        let reached = self.written_to.load(Ordering::Relaxed);
+        let offset = match reached {
+            0 => offset,
+            _ => offset.max((reached + WRITER_LEAD).next_multiple_of(4096)),
+        };
+        if offset >= end {
+            return true;
+        }
         // SAFETY: `offset..end` lies inside the mapping (`end <= window <= map.len`) and
         // `offset` is page-aligned; populating a shared file mapping only faults pages in (a
         // page that cannot be faulted fails the call with EFAULT instead of raising SIGBUS).
@@ -350,6 +375,11 @@ mod tests {
         assert!(!f.prefault(1 << 20, 4096), "past the end");
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         f.write_all_at(100, &[&data]).unwrap();
+        // Behind the writer, and within its lead, there is nothing to do but more further on;
+        // prefaulting never changes written bytes.
+        assert!(f.prefault(0, 256 << 10), "behind the writer");
+        assert!(f.prefault(512 << 10, 32 << 10), "within the writer's lead");
+        assert!(f.prefault(768 << 10, 256 << 10), "ahead of the writer");
         // Cutting drops the writable mapping's page-table entries, never the written bytes.
         f.set_len(100 + data.len() as u64).unwrap();
         assert!(!f.prefault(0, 4096), "cut");
