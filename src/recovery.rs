@@ -353,6 +353,7 @@ impl<'k> Loader<'k> {
         }
         self.keydir.apply_batches(&self.batches)?;
         self.batches = Vec::new();
+        crate::sys::release_free_heap();
         Ok(())
     }
 
