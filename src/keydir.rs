@@ -307,6 +307,11 @@ impl KeyDir {
     /// in the CPU cache. Every batch's file must be in the file table. Opening a store from
     /// hint files is dominated by this.
     pub fn apply_batches(&self, batches: &[Batch]) -> Result<()> {
+        self.apply_batches_from(batches, PARALLEL_MIN)
+    }
+
+    /// `apply_batches`, on two threads from `parallel_min` records on.
+    fn apply_batches_from(&self, batches: &[Batch], parallel_min: usize) -> Result<()> {
         assert!(
             batches.iter().all(|b| b.seed == self.seed),
             "batches come from new_batch on this directory"
@@ -345,7 +350,7 @@ impl KeyDir {
         };
         let records: usize = batches.iter().map(Batch::len).sum();
         let (a, b) = both(
-            records >= PARALLEL_MIN,
+            records >= parallel_min,
             || fill(0..SHARDS / 2),
             || fill(SHARDS / 2..SHARDS),
         );
@@ -765,26 +770,26 @@ mod tests {
                 one_by_one.insert(key, *loc).unwrap();
             }
         }
-        // Three batches, as three hint files would give.
-        let batches: Vec<Batch> = keys
-            .chunks(2000)
-            .map(|chunk| {
-                let mut batch = fx.kd.new_batch(chunk.len());
-                for (key, loc, tomb) in chunk {
-                    batch.push(key, loc.offset, loc.rec_len, *tomb);
-                }
-                batch
-            })
-            .collect();
-        fx.kd.apply_batches(&batches).unwrap();
-        assert_eq!(fx.kd.len(), one_by_one.len());
-        for i in 0..1300 {
-            let key = format!("k{i}").into_bytes();
-            assert_eq!(
-                fx.kd.get(&key).unwrap(),
-                one_by_one.get(&key).unwrap(),
-                "k{i}"
-            );
+        // Three batches, as three hint files would give; filled on one thread and on two.
+        for parallel_min in [usize::MAX, 0] {
+            let kd = fx.kd.new_like();
+            kd.add_file(0, fx.file.clone());
+            let batches: Vec<Batch> = keys
+                .chunks(2000)
+                .map(|chunk| {
+                    let mut batch = kd.new_batch(chunk.len());
+                    for (key, loc, tomb) in chunk {
+                        batch.push(key, loc.offset, loc.rec_len, *tomb);
+                    }
+                    batch
+                })
+                .collect();
+            kd.apply_batches_from(&batches, parallel_min).unwrap();
+            assert_eq!(kd.len(), one_by_one.len());
+            for i in 0..1300 {
+                let key = format!("k{i}").into_bytes();
+                assert_eq!(kd.get(&key).unwrap(), one_by_one.get(&key).unwrap(), "k{i}");
+            }
         }
     }
 
