@@ -129,14 +129,15 @@ pub fn parse(bytes: &[u8], data_id: u64, data_len: u64) -> Option<(u64, EntryIte
     (n == count).then(|| (count, entries(bytes)))
 }
 
-/// Iterates the entries of a checked hint file.
-/// The entries of a hint file that `parse` accepted, read again without its checks.
-pub fn entries(bytes: &[u8]) -> EntryIter<'_> {
+/// The entries of a hint file, between its header and trailer (which the caller has checked
+/// are there).
+fn entries(bytes: &[u8]) -> EntryIter<'_> {
     EntryIter {
         buf: &bytes[HEADER_LEN..bytes.len() - TRAILER_LEN],
     }
 }
 
+/// Iterates the entries of a checked hint file.
 pub struct EntryIter<'a> {
     buf: &'a [u8],
 }

@@ -296,7 +296,6 @@ impl KeyDir {
         let per_shard = expected / SHARDS + expected / (4 * SHARDS);
         Batch {
             seed: self.seed,
-            file: 0,
             by_shard: (0..SHARDS).map(|_| Vec::with_capacity(per_shard)).collect(),
         }
     }
@@ -304,37 +303,42 @@ impl KeyDir {
     /// Applies batches of records, with the same result as applying them one by one in order
     /// (the batches in order, each in the order its records were pushed): a batch keeps its
     /// records grouped by shard, so each shard's table is sized once and filled while it sits
-    /// in the CPU cache. Every batch's file must be in the file table. Opening a store from
-    /// hint files is dominated by this.
-    pub fn apply_batches(&self, batches: &[Batch]) -> Result<()> {
+    /// in the CPU cache. Each batch comes with the number of the file its records are in,
+    /// which must be in the file table. Opening a store from hint files is dominated by this.
+    pub fn apply_batches(&self, batches: &[(u32, Batch)]) -> Result<()> {
         self.apply_batches_from(batches, PARALLEL_MIN)
     }
 
     /// `apply_batches`, on two threads from `parallel_min` records on.
-    fn apply_batches_from(&self, batches: &[Batch], parallel_min: usize) -> Result<()> {
+    fn apply_batches_from(&self, batches: &[(u32, Batch)], parallel_min: usize) -> Result<()> {
         assert!(
-            batches.iter().all(|b| b.seed == self.seed),
+            batches.iter().all(|(_, b)| b.seed == self.seed),
             "batches come from new_batch on this directory"
         );
         let fill = |shards: std::ops::Range<usize>| -> Result<()> {
             let mut key = Vec::new();
             for s in shards {
                 let mut shard = self.shards[s].0.write().unwrap_or_else(|p| p.into_inner());
-                shard.reserve(batches.iter().map(|b| b.by_shard[s].len()).sum());
-                for batch in batches {
+                shard.reserve(batches.iter().map(|(_, b)| b.by_shard[s].len()).sum());
+                for (file, batch) in batches {
                     for r in &batch.by_shard[s] {
                         let loc = Location {
-                            file: batch.file,
+                            file: *file,
                             offset: r.offset,
                             rec_len: r.rec_len,
                         };
                         // Records are read only to tell apart keys whose 32-bit hashes match:
                         // rare, unless a key is in more than one batch. The batch's record is
-                        // read whole: a damaged key must not pass for another key.
+                        // read whole, once: a damaged key must not pass for another key (a
+                        // check that, like `key_matches`, happens only on such a match).
+                        let mut key_read = false;
                         let found = shard.probe(r.h32, |s| {
-                            shard
-                                .file(batch.file)
-                                .read_checked_key(r.offset as u64, &mut key)?;
+                            if !key_read {
+                                shard
+                                    .file(*file)
+                                    .read_checked_key(r.offset as u64, &mut key)?;
+                                key_read = true;
+                            }
                             shard.file(s.file).key_matches(s.offset as u64, &key)
                         })?;
                         match found {
@@ -348,7 +352,7 @@ impl KeyDir {
             }
             Ok(())
         };
-        let records: usize = batches.iter().map(Batch::len).sum();
+        let records: usize = batches.iter().map(|(_, b)| b.len()).sum();
         let (a, b) = both(
             records >= parallel_min,
             || fill(0..SHARDS / 2),
@@ -383,8 +387,6 @@ impl KeyDir {
 /// they are pushed: a batch can be built on any thread, apart from the directory.
 pub struct Batch {
     seed: (u64, u64),
-    /// The file number every record's location is in (set by `set_file`).
-    file: u32,
     by_shard: Vec<Vec<BatchRecord>>,
 }
 
@@ -397,7 +399,7 @@ struct BatchRecord {
 
 impl Batch {
     /// Adds a record of `key`, at `offset` in the batch's file and `rec_len` bytes long (the
-    /// record must be there when the batch is applied).
+    /// record must be there when the batch is applied: its key may be read back).
     pub fn push(&mut self, key: &[u8], offset: u32, rec_len: u32, tombstone: bool) {
         let h = hash_key(self.seed, key);
         self.by_shard[shard_of(h)].push(BatchRecord {
@@ -406,12 +408,6 @@ impl Batch {
             rec_len,
             tombstone,
         });
-    }
-
-    /// Sets the file number of every record's location: a batch can be made before its
-    /// file has one.
-    pub fn set_file(&mut self, no: u32) {
-        self.file = no;
     }
 
     pub fn len(&self) -> usize {
@@ -774,14 +770,14 @@ mod tests {
         for parallel_min in [usize::MAX, 0] {
             let kd = fx.kd.new_like();
             kd.add_file(0, fx.file.clone());
-            let batches: Vec<Batch> = keys
+            let batches: Vec<(u32, Batch)> = keys
                 .chunks(2000)
                 .map(|chunk| {
                     let mut batch = kd.new_batch(chunk.len());
                     for (key, loc, tomb) in chunk {
                         batch.push(key, loc.offset, loc.rec_len, *tomb);
                     }
-                    batch
+                    (0, batch)
                 })
                 .collect();
             kd.apply_batches_from(&batches, parallel_min).unwrap();

@@ -31,6 +31,9 @@ use crate::vfs::{OpenMode, Vfs};
 
 /// From this many data files on, an open checks them two at a time.
 const PARALLEL_FILES: usize = 8;
+/// After applying this many hint records (a megabyte or more of batches), the freed heap
+/// memory is handed back to the kernel.
+const TRIM_AFTER_RECORDS: usize = 64 * 1024;
 
 /// What loading a directory produced.
 pub struct Recovered {
@@ -315,13 +318,16 @@ fn merge_state(files: &[(DataFile, bool)]) -> (u64, Vec<u64>) {
 }
 
 fn location(no: u32, offset: u64, rec_len: u64, path: &Path) -> Result<Location> {
-    let offset = u32::try_from(offset)
-        .map_err(|_| Error::corruption(path, offset, "record offset beyond 4 GiB"))?;
     Ok(Location {
         file: no,
-        offset,
+        offset: record_offset(offset, path)?,
         rec_len: rec_len as u32,
     })
+}
+
+/// A record's offset as the key directory keeps it (data files stay below 4 GiB).
+fn record_offset(offset: u64, path: &Path) -> Result<u32> {
+    u32::try_from(offset).map_err(|_| Error::corruption(path, offset, "record offset beyond 4 GiB"))
 }
 
 /// Applies records to a key directory in load order. Load order is sequence order, so each
@@ -332,9 +338,9 @@ pub struct Loader<'k> {
     keydir: &'k KeyDir,
     /// The largest sequence number applied so far.
     pub last_seq: u64,
-    /// Records of hint files not yet applied: applied in bulk (see `KeyDir::apply_batches`)
-    /// before any other file loads, which keeps the order.
-    batches: Vec<Batch>,
+    /// Records of hint files not yet applied, with their files' numbers: applied in bulk (see
+    /// `KeyDir::apply_batches`) before any other file loads, which keeps the order.
+    batches: Vec<(u32, Batch)>,
 }
 
 impl<'k> Loader<'k> {
@@ -352,8 +358,11 @@ impl<'k> Loader<'k> {
             return Ok(());
         }
         self.keydir.apply_batches(&self.batches)?;
+        let records: usize = self.batches.iter().map(|(_, b)| b.len()).sum();
         self.batches = Vec::new();
-        crate::sys::release_free_heap();
+        if records >= TRIM_AFTER_RECORDS {
+            crate::sys::release_free_heap();
+        }
         Ok(())
     }
 
@@ -423,20 +432,24 @@ impl<'k> Loader<'k> {
     /// Queues the records of a sealed file's hint that `check_hint` accepted; returns the
     /// hint file's length.
     fn hint(&mut self, hint: CheckedHint, file: &DataFile, no: u32) -> Result<u64> {
-        if let Some((first_seq, first_offset, last_seq)) = hint.seqs {
-            if first_seq <= self.last_seq {
+        if let Some(seqs) = &hint.seqs {
+            if seqs.first <= self.last_seq {
+                let path = file.path();
                 return Err(out_of_order(
-                    &file.path(),
-                    first_offset,
-                    first_seq,
+                    &path,
+                    seqs.first_offset,
+                    seqs.first,
                     self.last_seq,
                 ));
             }
-            self.last_seq = last_seq;
         }
-        let mut batch = hint.batch;
-        batch.set_file(no);
-        self.batches.push(batch);
+        if let Some(e) = hint.failure {
+            return Err(e);
+        }
+        if let Some(seqs) = hint.seqs {
+            self.last_seq = seqs.last;
+        }
+        self.batches.push((no, hint.batch));
         Ok(hint.len)
     }
 
@@ -538,10 +551,21 @@ struct CheckedHint {
     /// The hint file's length.
     len: u64,
     batch: Batch,
-    /// The first record's sequence number and offset, and the last one's sequence number
-    /// (`None` without records). They grow within the file; the first must also be greater
-    /// than every record loaded before, which `Loader::hint` checks in load order.
-    seqs: Option<(u64, u64, u64)>,
+    /// `None` without records.
+    seqs: Option<SeqRange>,
+    /// A record from which on the hint is unusable (out of order within the file, or
+    /// impossible): reported by `Loader::hint` after the first record's order check, as a
+    /// scan in load order would.
+    failure: Option<Error>,
+}
+
+/// The sequence numbers of a hint's records. They must grow within the file, and the first
+/// must be greater than every record loaded before, which `Loader::hint` checks in load
+/// order.
+struct SeqRange {
+    first: u64,
+    first_offset: u64,
+    last: u64,
 }
 
 /// Checks a sealed file's hint and hashes its records for the key directory (independent of
@@ -579,24 +603,40 @@ fn check_hint(
     check_ends_with_seal(file, data_len)?;
     let data_path = file.path();
     let mut batch = keydir.new_batch(count as usize);
-    let mut seqs: Option<(u64, u64, u64)> = None;
+    let mut seqs: Option<SeqRange> = None;
+    let mut failure = None;
     for e in entries {
-        match &mut seqs {
-            None => seqs = Some((e.seq, e.offset, e.seq)),
-            Some((_, _, last)) if e.seq <= *last => {
-                return Err(out_of_order(&data_path, e.offset, e.seq, *last));
+        let in_order = match &mut seqs {
+            None => {
+                seqs = Some(SeqRange {
+                    first: e.seq,
+                    first_offset: e.offset,
+                    last: e.seq,
+                });
+                Ok(())
             }
-            Some((_, _, last)) => *last = e.seq,
+            Some(r) if e.seq <= r.last => Err(out_of_order(&data_path, e.offset, e.seq, r.last)),
+            Some(r) => {
+                r.last = e.seq;
+                Ok(())
+            }
+        };
+        match in_order.and_then(|()| record_offset(e.offset, &data_path)) {
+            Ok(offset) => {
+                let rec_len = record::record_len(e.key.len(), e.value_len as usize);
+                batch.push(e.key, offset, rec_len as u32, e.tombstone);
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
         }
-        let rec_len = record::record_len(e.key.len(), e.value_len as usize);
-        // The file's number in the key directory is given when the batch is queued.
-        let loc = location(0, e.offset, rec_len, &data_path)?;
-        batch.push(e.key, loc.offset, loc.rec_len, e.tombstone);
     }
     Ok(Some(CheckedHint {
         len: bytes.len() as u64,
         batch,
         seqs,
+        failure,
     }))
 }
 
