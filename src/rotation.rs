@@ -151,15 +151,15 @@ impl Shared {
             self.preparer.clone(),
         );
         let durable = self.opts.sync == SyncMode::Always;
+        let prefaults = self.prefaults();
         let spawned = self.preparer.worker.submit(move || {
             let made = make_file(&*vfs, &dir, id, seq_base, capacity, durable).map(Arc::new);
             let file = made.ok();
             // Handed over as soon as it exists; prefaulting it follows, and goes on while the
             // writer may already be appending to it (the prefault keeps ahead of the writer,
             // see `VFile::prefault`).
-            // Not for durable writes: see `prefault_later`.
             let epoch = preparer.finish(file.clone().map(|f| (f, capacity)), &*vfs);
-            if let (Some(file), Some(epoch), false) = (file, epoch, durable) {
+            if let (Some(file), Some(epoch), true) = (file, epoch, prefaults) {
                 preparer.prefault(&file, capacity, epoch);
             }
         });
@@ -168,13 +168,17 @@ impl Shared {
         }
     }
 
+    /// Whether active files are prefaulted: not when every write is synced. Prefaulting for
+    /// writing dirties the file's pages (zeros), and the next fdatasync, which a put is
+    /// waiting for, must then write them all back; against a sync, the page faults it saves
+    /// a durable put are noise.
+    fn prefaults(&self) -> bool {
+        self.opts.sync != SyncMode::Always
+    }
+
     /// Prefaults a file the writer made or resumed itself, on the preparer's thread.
-    ///
-    /// Not when every write is synced: prefaulting for writing dirties the file's pages
-    /// (zeros), and the next fdatasync, which a put is waiting for, must then write them all
-    /// back; against a sync, the page faults it saves a durable put are noise.
     fn prefault_later(&self, file: Arc<DataFile>, capacity: u64) {
-        if self.opts.sync == SyncMode::Always {
+        if !self.prefaults() {
             return;
         }
         let preparer = self.preparer.clone();

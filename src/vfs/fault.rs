@@ -11,6 +11,11 @@
 //!   may not have reached the disk).
 //!
 //! The wrapper also counts open files and locks, so a test can check that nothing leaks.
+//!
+//! It does not pass on `as_bytes` (a mapping's bytes), so every read goes through
+//! `read_exact_at`, where a fault can be injected. What the engine does with a sealed file's
+//! mapping instead (its length at open, a small record checked in place) is covered by the
+//! tests on the real file system (`tests/corruption.rs`, `tests/engine.rs`, `tests/kill9.rs`).
 
 use std::io;
 use std::path::Path;

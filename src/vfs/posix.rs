@@ -191,6 +191,17 @@ impl PosixFile {
 /// How far ahead of the writer `prefault` starts.
 const WRITER_LEAD: u64 = 256 * 1024;
 
+/// Where a prefault asked to start at `offset` starts, once the writer has written up to
+/// `reached` (0: not yet). The pages the writer has reached it faulted itself, and it is
+/// about to fault the next ones: prefaulting those would only make one of the two threads
+/// sleep on the other's page lock. So the prefault starts a lead ahead of the writer.
+fn prefault_start(offset: u64, reached: u64) -> u64 {
+    match reached {
+        0 => offset,
+        _ => offset.max((reached + WRITER_LEAD).next_multiple_of(4096)),
+    }
+}
+
 fn total_len<T: AsRef<[u8]>>(bufs: &[T]) -> usize {
     bufs.iter().map(|b| b.as_ref().len()).sum()
 }
@@ -307,17 +318,9 @@ impl VFile for PosixFile {
         if self.cut.load(Ordering::Acquire) || offset % 4096 != 0 || offset >= end {
             return false;
         }
-        // The pages the writer has reached it faulted itself, and it is about to fault the
-        // next ones: prefaulting those would only make one of the two threads sleep on the
-        // other's page lock. Start a lead ahead of it instead (nothing to do here when it is
-        // past this range).
-        let reached = self.written_to.load(Ordering::Relaxed);
-        let offset = match reached {
-            0 => offset,
-            _ => offset.max((reached + WRITER_LEAD).next_multiple_of(4096)),
-        };
+        let offset = prefault_start(offset, self.written_to.load(Ordering::Relaxed));
         if offset >= end {
-            return true;
+            return true; // the writer is past this range: nothing to do here
         }
         // SAFETY: `offset..end` lies inside the mapping (`end <= window <= map.len`) and
         // `offset` is page-aligned; populating a shared file mapping only faults pages in (a
@@ -358,6 +361,19 @@ impl VFile for PosixFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefault_starts_a_lead_past_the_writer() {
+        assert_eq!(prefault_start(0, 0), 0, "nothing written yet");
+        assert_eq!(prefault_start(8192, 0), 8192);
+        // Past the writer's furthest write plus the lead, on a page boundary.
+        assert_eq!(prefault_start(0, 100), 4096 + WRITER_LEAD);
+        assert_eq!(prefault_start(0, 4096), 4096 + WRITER_LEAD);
+        assert_eq!(prefault_start(0, 4097), 8192 + WRITER_LEAD);
+        // Already far enough ahead: unchanged.
+        let ahead = 4096 + 2 * WRITER_LEAD;
+        assert_eq!(prefault_start(ahead, 4096), ahead);
+    }
 
     #[test]
     fn prefault_stops_at_the_end_and_once_cut_and_a_cut_keeps_the_data() {
