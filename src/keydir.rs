@@ -69,6 +69,17 @@ pub struct Hash {
     h32: u32,
 }
 
+impl Hash {
+    /// `key`'s hash under `seed`: the shard is the top bits, the slot keeps the low 32.
+    fn of(seed: (u64, u64), key: &[u8]) -> Hash {
+        let h = hash_key(seed, key);
+        Hash {
+            shard: (h >> (64 - SHARD_BITS)) as usize,
+            h32: (h as u32).max(1),
+        }
+    }
+}
+
 impl KeyDir {
     pub fn new() -> KeyDir {
         // A per-handle random seed keeps adversarial keys from forcing long probe chains.
@@ -92,11 +103,7 @@ impl KeyDir {
     }
 
     fn hash(&self, key: &[u8]) -> Hash {
-        let h = hash_key(self.seed, key);
-        Hash {
-            shard: shard_of(h),
-            h32: h32_of(h),
-        }
+        Hash::of(self.seed, key)
     }
 
     fn read_shard(&self, h: Hash) -> RwLockReadGuard<'_, Shard> {
@@ -401,9 +408,9 @@ impl Batch {
     /// Adds a record of `key`, at `offset` in the batch's file and `rec_len` bytes long (the
     /// record must be there when the batch is applied: its key may be read back).
     pub fn push(&mut self, key: &[u8], offset: u32, rec_len: u32, tombstone: bool) {
-        let h = hash_key(self.seed, key);
-        self.by_shard[shard_of(h)].push(BatchRecord {
-            h32: h32_of(h),
+        let h = Hash::of(self.seed, key);
+        self.by_shard[h.shard].push(BatchRecord {
+            h32: h.h32,
             offset,
             rec_len,
             tombstone,
@@ -582,16 +589,6 @@ impl Shard {
 
 /// Below this many records, `apply_batches` does not start a second thread.
 const PARALLEL_MIN: usize = 64 * 1024;
-
-/// The shard a key of 64-bit hash `h` lives in: the top bits.
-fn shard_of(h: u64) -> usize {
-    (h >> (64 - SHARD_BITS)) as usize
-}
-
-/// The 32 hash bits kept in a slot: the low ones, never 0 (which marks an empty slot).
-fn h32_of(h: u64) -> u32 {
-    (h as u32).max(1)
-}
 
 /// A seeded multiply-fold hash (in the style of wyhash): fast on short keys, and keyed so a
 /// caller cannot predict collisions.

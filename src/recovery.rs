@@ -144,13 +144,13 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
     let mut opened: Vec<(DataFile, bool)> = Vec::new();
     for (l, result) in data.iter().zip(open_results) {
         let active = l.kind == FileKind::Active;
-        let path = filename::path(dir, l.id, l.kind);
         match result {
             Ok(f) => opened.push((f, active)),
             // A crash right after creating an active file can leave its header unwritten: cut
             // short, or zeros or garbage where the length reached the disk and the data did
             // not. Such a file holds no record yet. One whose records survived is corrupt.
             Err(e @ Error::Corruption { offset: 0, .. }) if active => {
+                let path = filename::path(dir, l.id, l.kind);
                 if holds_records(vfs, &path)? {
                     // A reader may also meet a file the writer was creating that instant.
                     // The header is written before any record, so now it opens.
