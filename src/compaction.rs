@@ -184,6 +184,7 @@ impl Outputs<'_> {
                 id,
                 ..FileHeader::default()
             },
+            None,
         )?;
         self.parts.push(Part {
             id,

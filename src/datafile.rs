@@ -20,7 +20,7 @@ use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::record::{self, Header, HeaderError, HEADER_LEN};
-use crate::vfs::{OpenMode, VFile, Vfs};
+use crate::vfs::{OpenMode, Pages, VFile, Vfs};
 
 pub const DATA_MAGIC: [u8; 8] = *b"BITASKDF";
 pub const FORMAT_VERSION: u32 = 1;
@@ -96,6 +96,13 @@ impl FileHeader {
     }
 }
 
+/// Space reserved for a new data file as it is created (see `VFile::reserve`).
+#[derive(Clone, Copy, Debug)]
+pub struct Reservation {
+    pub len: u64,
+    pub pages: Pages,
+}
+
 /// An open data file.
 pub struct DataFile {
     pub header: FileHeader,
@@ -104,13 +111,31 @@ pub struct DataFile {
 }
 
 impl DataFile {
-    /// Creates `path` exclusively and writes `header` at its start.
-    pub fn create(vfs: &dyn Vfs, path: &Path, header: FileHeader) -> Result<DataFile> {
+    /// Creates `path` exclusively, reserves its space when asked, and writes `header` at its
+    /// start (through the mapping the reservation made, so that even the first page has the
+    /// size asked for). After a failure the file is removed again.
+    pub fn create(
+        vfs: &dyn Vfs,
+        path: &Path,
+        header: FileHeader,
+        reserve: Option<Reservation>,
+    ) -> Result<DataFile> {
         let file = vfs
             .open(path, OpenMode::CreateNew)
             .map_err(|e| Error::io("create", path, e))?;
-        file.write_all_at(0, &[&header.encode()])
-            .map_err(|e| Error::io("write header of", path, e))?;
+        let setup = || -> Result<()> {
+            if let Some(r) = reserve {
+                file.reserve(r.len, r.pages)
+                    .map_err(|e| Error::io("reserve space for", path, e))?;
+            }
+            file.write_all_at(0, &[&header.encode()])
+                .map_err(|e| Error::io("write header of", path, e))
+        };
+        if let Err(e) = setup() {
+            drop(file);
+            let _ = vfs.remove_file(path);
+            return Err(e);
+        }
         Ok(DataFile {
             header,
             file,

@@ -18,6 +18,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
 
 use crate::datafile::{DataFile, FILE_HEADER_LEN};
 use crate::durability::{Flusher, GroupCommit};
@@ -30,7 +31,7 @@ pub use crate::options::{Options, SyncMode};
 use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::record;
 use crate::recovery;
-use crate::rotation::{Preparer, Sealing};
+use crate::rotation::{Fill, Preparer, Sealing};
 use crate::vfs::{FileLock, Vfs};
 use crate::worker::Worker;
 
@@ -94,6 +95,8 @@ pub(crate) struct Writer {
     pub active: Option<Active>,
     pub next_seq: u64,
     pub ids: IdGen,
+    /// How fast the last active file sealed full was filled: the writer's pace.
+    pub last_fill: Option<Fill>,
 }
 
 pub(crate) struct Active {
@@ -105,6 +108,8 @@ pub(crate) struct Active {
     pub capacity: u64,
     /// Once `end` reaches this, the next active file is asked for (`u64::MAX`: asked).
     pub prepare_at: u64,
+    /// When it became the active file.
+    pub since: Instant,
 }
 
 impl Active {
@@ -117,6 +122,7 @@ impl Active {
             end,
             capacity,
             prepare_at: capacity / 2,
+            since: Instant::now(),
         }
     }
 }
@@ -194,6 +200,7 @@ impl Bitask {
                 active: None,
                 next_seq: rec.next_seq,
                 ids: IdGen::new(rec.max_id),
+                last_fill: None,
             }))
         };
         let shared = Arc::new_cyclic(|me| Shared {

@@ -655,6 +655,7 @@ mod tests {
                     id: 1,
                     ..Default::default()
                 },
+                None,
             )
             .unwrap();
             let file = Arc::new(file);

@@ -13,15 +13,16 @@
 
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
-use crate::datafile::{DataFile, FileHeader, FILE_HEADER_LEN};
+use crate::datafile::{DataFile, FileHeader, Reservation, FILE_HEADER_LEN};
 use crate::db::{lock, Active, Shared, Writer};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::fileset::FileEntry;
 use crate::options::SyncMode;
 use crate::record;
-use crate::vfs::Vfs;
+use crate::vfs::{Pages, Vfs};
 use crate::worker::Worker;
 
 impl Shared {
@@ -36,6 +37,10 @@ impl Shared {
                 self.discard_empty_active(w)?;
             } else {
                 full = true;
+                w.last_fill = Some(Fill {
+                    bytes: a.end,
+                    took: a.since.elapsed(),
+                });
                 // Without SyncMode::Always nothing waits for this file to be durable, so its
                 // fsync runs in the background instead of stalling this write; only when
                 // MAX_PENDING_SEALS files already wait does the writer wait for the oldest.
@@ -116,9 +121,14 @@ impl Shared {
             Some(ready) => ready,
             None => {
                 let id = w.ids.next_id();
-                let durable = self.opts.sync == SyncMode::Always;
-                let file = make_file(self.vfs(), &self.dir, id, w.next_seq, capacity, durable)?;
-                let file = Arc::new(file);
+                let spec = FileSpec {
+                    id,
+                    seq_base: w.next_seq,
+                    capacity,
+                    pages: self.next_file_pages(w),
+                    durable_entry: self.opts.sync == SyncMode::Always,
+                };
+                let file = Arc::new(make_file(self.vfs(), &self.dir, spec)?);
                 self.prefault_later(file.clone(), capacity);
                 (file, capacity)
             }
@@ -143,24 +153,27 @@ impl Shared {
         if !self.preparer.start() {
             return;
         }
-        let capacity = self.opts.max_file_size;
-        let (id, seq_base) = (w.ids.next_id(), w.next_seq);
+        let spec = FileSpec {
+            id: w.ids.next_id(),
+            seq_base: w.next_seq,
+            capacity: self.opts.max_file_size,
+            pages: self.next_file_pages(w),
+            durable_entry: self.opts.sync == SyncMode::Always,
+        };
         let (vfs, dir, preparer) = (
             self.opts.vfs.clone(),
             self.dir.clone(),
             self.preparer.clone(),
         );
-        let durable = self.opts.sync == SyncMode::Always;
         let prefaults = self.prefaults();
         let spawned = self.preparer.worker.submit(move || {
-            let made = make_file(&*vfs, &dir, id, seq_base, capacity, durable).map(Arc::new);
-            let file = made.ok();
+            let file = make_file(&*vfs, &dir, spec).map(Arc::new).ok();
             // Handed over as soon as it exists; prefaulting it follows, and goes on while the
             // writer may already be appending to it (the prefault keeps ahead of the writer,
             // see `VFile::prefault`).
-            let epoch = preparer.finish(file.clone().map(|f| (f, capacity)), &*vfs);
+            let epoch = preparer.finish(file.clone().map(|f| (f, spec.capacity)), &*vfs);
             if let (Some(file), Some(epoch), true) = (file, epoch, prefaults) {
-                preparer.prefault(&file, capacity, epoch);
+                preparer.prefault(&file, spec.capacity, epoch);
             }
         });
         if spawned.is_err() {
@@ -174,6 +187,11 @@ impl Shared {
     /// a durable put are noise.
     fn prefaults(&self) -> bool {
         self.opts.sync != SyncMode::Always
+    }
+
+    /// The pages the next active file asks for (see `active_file_pages`).
+    fn next_file_pages(&self, w: &Writer) -> Pages {
+        active_file_pages(self.opts.sync, w.last_fill)
     }
 
     /// Prefaults a file the writer made or resumed itself, on the preparer's thread.
@@ -202,7 +220,7 @@ impl Shared {
         let wanted = self.opts.max_file_size.max(end + record::SEAL_LEN);
         let capacity = [wanted, end + record::SEAL_LEN]
             .into_iter()
-            .find(|&c| file.file.reserve(c).is_ok())
+            .find(|&c| file.file.reserve(c, Pages::Base).is_ok())
             .unwrap_or(end);
         self.prefault_later(file.clone(), capacity);
         w.active = Some(Active::new(file, no, end, capacity));
@@ -260,41 +278,87 @@ pub(crate) fn publish_sealed_file(vfs: &dyn Vfs, dir: &Path, f: &DataFile, len: 
         .map_err(|e| Error::io("sync directory", dir, e))
 }
 
-/// Creates active file `id`, reserves `capacity` bytes for it and makes its directory entry
-/// durable; removes it again if any step fails.
-/// The directory fsync is skipped when `durable_entry` is false (no write is acknowledged as
-/// durable without `SyncMode::Always`; the next seal's directory fsync, or `sync`, covers it).
-fn make_file(
-    vfs: &dyn Vfs,
-    dir: &Path,
+/// A new active file, as `make_file` makes it.
+#[derive(Clone, Copy)]
+struct FileSpec {
     id: u64,
+    /// The sequence number of its first record.
     seq_base: u64,
+    /// Bytes reserved for it.
     capacity: u64,
+    pages: Pages,
+    /// Whether its directory entry is made durable. Not needed without `SyncMode::Always`:
+    /// no write is acknowledged as durable then, and the next seal's directory fsync, or
+    /// `sync`, covers the entry.
     durable_entry: bool,
-) -> Result<DataFile> {
-    let path = filename::path(dir, id, FileKind::Active);
+}
+
+/// Creates an active file with its space reserved (see `FileSpec`); removes it again if any
+/// step fails.
+fn make_file(vfs: &dyn Vfs, dir: &Path, spec: FileSpec) -> Result<DataFile> {
+    let path = filename::path(dir, spec.id, FileKind::Active);
     let header = FileHeader {
-        id,
-        seq_base,
+        id: spec.id,
+        seq_base: spec.seq_base,
         ..FileHeader::default()
     };
-    let file = DataFile::create(vfs, &path, header)?;
-    let setup = file
-        .file
-        .reserve(capacity)
-        .map_err(|e| Error::io("reserve space for", &path, e))
-        .and_then(|_| match durable_entry {
-            true => vfs
-                .sync_dir(dir)
-                .map_err(|e| Error::io("sync directory", dir, e)),
-            false => Ok(()),
-        });
-    if let Err(e) = setup {
-        drop(file);
-        let _ = vfs.remove_file(&path);
-        return Err(e);
+    let reserve = Reservation {
+        len: spec.capacity,
+        pages: spec.pages,
+    };
+    let file = DataFile::create(vfs, &path, header, Some(reserve))?;
+    if spec.durable_entry {
+        if let Err(e) = vfs.sync_dir(dir) {
+            drop(file);
+            let _ = vfs.remove_file(&path);
+            return Err(Error::io("sync directory", dir, e));
+        }
     }
     Ok(file)
+}
+
+/// How long a dirty page may wait in the page cache before the kernel writes it back, by
+/// default (`vm.dirty_expire_centisecs`).
+const KERNEL_WRITEBACK_AGE: Duration = Duration::from_secs(30);
+
+/// The fastest appends for which a new file gets huge pages, in bytes per second.
+const MAX_HUGE_PAGE_APPEND_RATE: u64 = 1 << 30;
+
+/// How fast the writer filled a data file.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fill {
+    pub bytes: u64,
+    pub took: Duration,
+}
+
+/// The pages a new active file asks for, given the store's sync mode and how fast the writer
+/// filled the last file.
+///
+/// Huge pages make reads of the file cheaper for as long as it stays cached (one TLB entry
+/// per 2 MiB instead of 512), but the kernel writes each back whole. So they are used only
+/// when the writer fills a file within one flush period (the sync interval, or the kernel's
+/// writeback age): each 2 MiB page is then written back about once, as its base pages would
+/// be. Never with `SyncMode::Always`, whose fdatasync per put would write 2 MiB each time;
+/// not before the pace is known (the first files after opening); and not for appends faster
+/// than `MAX_HUGE_PAGE_APPEND_RATE`: a fault on a huge page zeroes all 2 MiB of it at once,
+/// and a writer that fast catches up with the background prefault and waits for the zeroing
+/// (base pages are zeroed a few KiB at a time, by whichever thread gets there first).
+fn active_file_pages(sync: SyncMode, last_fill: Option<Fill>) -> Pages {
+    let flush_period = match sync {
+        SyncMode::Always => return Pages::Base,
+        SyncMode::None => KERNEL_WRITEBACK_AGE,
+        SyncMode::Interval(every) => every.min(KERNEL_WRITEBACK_AGE),
+    };
+    let Some(fill) = last_fill else {
+        return Pages::Base;
+    };
+    let slowest = flush_period;
+    let fastest = Duration::from_secs_f64(fill.bytes as f64 / MAX_HUGE_PAGE_APPEND_RATE as f64);
+    if (fastest..=slowest).contains(&fill.took) {
+        Pages::Huge
+    } else {
+        Pages::Base
+    }
 }
 
 /// Files waiting for their background seal before the writer waits for one to finish: up to
@@ -444,5 +508,39 @@ impl Preparer {
         while wait && st.in_flight.is_some() {
             st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled_in(ms: u64) -> Option<Fill> {
+        Some(Fill {
+            bytes: 4 << 20,
+            took: Duration::from_millis(ms),
+        })
+    }
+
+    #[test]
+    fn huge_pages_only_for_a_known_pace_within_the_flush_period() {
+        let none = SyncMode::None;
+        assert_eq!(active_file_pages(none, filled_in(10)), Pages::Huge);
+        assert_eq!(active_file_pages(none, filled_in(29_000)), Pages::Huge);
+        // Slower than the kernel's writeback age: a 2 MiB page would be written many times.
+        assert_eq!(active_file_pages(none, filled_in(31_000)), Pages::Base);
+        // The pace is not known yet.
+        assert_eq!(active_file_pages(none, None), Pages::Base);
+        // 4 MiB in 2 ms is 2 GiB/s: the writer would wait for huge pages to be zeroed.
+        assert_eq!(active_file_pages(none, filled_in(2)), Pages::Base);
+        // Every put synced: never.
+        assert_eq!(
+            active_file_pages(SyncMode::Always, filled_in(10)),
+            Pages::Base
+        );
+        // Flushed every second: only a file filled within the second.
+        let interval = SyncMode::Interval(Duration::from_secs(1));
+        assert_eq!(active_file_pages(interval, filled_in(900)), Pages::Huge);
+        assert_eq!(active_file_pages(interval, filled_in(1100)), Pages::Base);
     }
 }

@@ -9,13 +9,13 @@
 use std::collections::HashMap;
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bitask::vfs::fault::{Fault, FaultVfs, Plan};
-use bitask::vfs::sim::{Op, SimVfs};
-use bitask::vfs::{FileLock, OpenMode, VFile, Vfs};
+use bitask::vfs::sim::{Op, Reserve, SimVfs};
+use bitask::vfs::{FileLock, OpenMode, Pages, VFile, Vfs};
 use bitask::{Bitask, Error, Options, SyncMode};
 
 const THREADS: u64 = 8;
@@ -78,17 +78,28 @@ fn check_acknowledged_puts_were_synced(trace: &[Op]) -> usize {
 }
 
 /// File syncs that take a while, as on a disk, so that writers pile up behind each one. Also
-/// counts the prefaults the engine asks for.
+/// counts what the engine asks of the file system's mappings.
 struct SlowSync<V> {
     inner: V,
-    prefaults: Arc<AtomicUsize>,
+    asked: Arc<Asked>,
+}
+
+/// What the engine asked for, over all files.
+#[derive(Default)]
+struct Asked {
+    prefaults: AtomicUsize,
+    /// Reservations asking for huge pages.
+    huge_pages: AtomicUsize,
+    /// Reservations made after the file was first written to (too late for the pages asked
+    /// for to apply to the whole file).
+    late_reservations: AtomicUsize,
 }
 
 impl<V> SlowSync<V> {
     fn new(inner: V) -> SlowSync<V> {
         SlowSync {
             inner,
-            prefaults: Arc::default(),
+            asked: Arc::default(),
         }
     }
 }
@@ -101,11 +112,12 @@ impl<V: Vfs> Vfs for SlowSync<V> {
         self.inner.list_dir(dir)
     }
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VFile>> {
-        Ok(Box::new(SlowFile(
-            self.inner.open(path, mode)?,
-            AtomicUsize::new(0),
-            self.prefaults.clone(),
-        )))
+        Ok(Box::new(SlowFile {
+            inner: self.inner.open(path, mode)?,
+            syncing: AtomicUsize::new(0),
+            written: AtomicBool::new(false),
+            asked: self.asked.clone(),
+        }))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.inner.rename(from, to)
@@ -121,8 +133,13 @@ impl<V: Vfs> Vfs for SlowSync<V> {
     }
 }
 
-/// A file, how many `sync_data` calls are running on it now, and its store's prefault count.
-struct SlowFile(Box<dyn VFile>, AtomicUsize, Arc<AtomicUsize>);
+struct SlowFile {
+    inner: Box<dyn VFile>,
+    /// How many `sync_data` calls are running on it now.
+    syncing: AtomicUsize,
+    written: AtomicBool,
+    asked: Arc<Asked>,
+}
 
 /// `sync_data` calls that started while another one of the same file was running, in any
 /// test of this file: the kernel reports a writeback error to one of them only, so the
@@ -131,32 +148,39 @@ static OVERLAPPING_SYNCS: AtomicUsize = AtomicUsize::new(0);
 
 impl VFile for SlowFile {
     fn len(&self) -> io::Result<u64> {
-        self.0.len()
+        self.inner.len()
     }
     fn read_exact_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> io::Result<()> {
-        self.0.read_exact_at(offset, bufs)
+        self.inner.read_exact_at(offset, bufs)
     }
     fn write_all_at(&self, offset: u64, bufs: &[&[u8]]) -> io::Result<()> {
-        self.0.write_all_at(offset, bufs)
+        self.written.store(true, Ordering::SeqCst);
+        self.inner.write_all_at(offset, bufs)
     }
     fn sync_data(&self) -> io::Result<()> {
-        if self.1.fetch_add(1, Ordering::SeqCst) > 0 {
+        if self.syncing.fetch_add(1, Ordering::SeqCst) > 0 {
             OVERLAPPING_SYNCS.fetch_add(1, Ordering::SeqCst);
         }
         std::thread::sleep(Duration::from_millis(1));
-        let result = self.0.sync_data();
-        self.1.fetch_sub(1, Ordering::SeqCst);
+        let result = self.inner.sync_data();
+        self.syncing.fetch_sub(1, Ordering::SeqCst);
         result
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
+        self.inner.set_len(len)
     }
-    fn reserve(&self, len: u64) -> io::Result<bool> {
-        self.0.reserve(len)
+    fn reserve(&self, len: u64, pages: Pages) -> io::Result<bool> {
+        if pages == Pages::Huge {
+            self.asked.huge_pages.fetch_add(1, Ordering::SeqCst);
+        }
+        if self.written.load(Ordering::SeqCst) {
+            self.asked.late_reservations.fetch_add(1, Ordering::SeqCst);
+        }
+        self.inner.reserve(len, pages)
     }
     fn prefault(&self, offset: u64, len: u64) -> bool {
-        self.2.fetch_add(1, Ordering::SeqCst);
-        self.0.prefault(offset, len)
+        self.asked.prefaults.fetch_add(1, Ordering::SeqCst);
+        self.inner.prefault(offset, len)
     }
 }
 
@@ -331,7 +355,36 @@ fn only_stores_without_durable_writes_prefault() {
             db.put(format!("key{i}"), [b'v'; 100]).unwrap();
         }
         drop(db);
-        let asked = vfs.prefaults.load(Ordering::SeqCst);
+        let asked = vfs.asked.prefaults.load(Ordering::SeqCst);
         assert_eq!(asked > 0, prefaults, "{mode:?}: {asked} prefaults");
+    }
+}
+
+/// Huge pages are written back whole: with every write synced, each sync would write 2 MiB.
+/// Without, a writer that has filled a file at a steady pace gets them for the next ones,
+/// reserved before the file's first write so that they cover it all.
+#[test]
+fn only_stores_without_durable_writes_ask_for_huge_pages_before_writing() {
+    for (mode, huge) in [(SyncMode::Always, false), (SyncMode::None, true)] {
+        let vfs = Arc::new(SlowSync::new(
+            SimVfs::new().with_reserve(Reserve::ZeroExtend),
+        ));
+        let opts = Options::default()
+            .sync(mode)
+            .max_file_size(16 * 1024)
+            .vfs(vfs.clone());
+        let db = Bitask::open_with("/store", opts).unwrap();
+        // About five files' worth: the pace is known once the first is full.
+        for i in 0..600 {
+            db.put(format!("key{i}"), [b'v'; 100]).unwrap();
+        }
+        drop(db);
+        let asked = vfs.asked.huge_pages.load(Ordering::SeqCst);
+        assert_eq!(
+            asked > 0,
+            huge,
+            "{mode:?}: {asked} files asked for huge pages"
+        );
+        assert_eq!(vfs.asked.late_reservations.load(Ordering::SeqCst), 0);
     }
 }

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{FileLock, OpenMode, VFile, Vfs};
+use super::{FileLock, OpenMode, Pages, VFile, Vfs};
 
 /// The kind of failure to inject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -288,9 +288,9 @@ impl VFile for FaultFile {
         self.inner.prefault(offset, len)
     }
 
-    fn reserve(&self, len: u64) -> io::Result<bool> {
+    fn reserve(&self, len: u64, pages: Pages) -> io::Result<bool> {
         self.fail(Kind::Space)?;
-        self.inner.reserve(len)
+        self.inner.reserve(len, pages)
     }
 }
 

@@ -29,6 +29,19 @@ pub enum OpenMode {
     CreateNew,
 }
 
+/// The pages a file's writable mapping asks for (see `VFile::reserve`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pages {
+    /// The system's base pages (4 KiB).
+    Base,
+    /// Huge pages (2 MiB on x86-64), where the kernel and the file system can hold a file's
+    /// page cache in pieces that large (Linux 6.16 and later on ext4; XFS): pages created
+    /// through the mapping are then 2 MiB each, and every later mapping of the file (the
+    /// sealed file's, for reads) covers each with one TLB entry instead of 512. The cost:
+    /// the kernel writes back a whole 2 MiB page when any byte of it is dirty.
+    Huge,
+}
+
 /// A directory-level file system.
 pub trait Vfs: Send + Sync {
     /// Creates `dir` and its parents when missing.
@@ -84,9 +97,12 @@ pub trait VFile: Send + Sync {
     /// Sets the length, cutting or zero-extending.
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Reserves disk blocks for the first `len` bytes, so later writes below `len` cannot fail
-    /// for lack of space (and writes through a mapping never raise SIGBUS). Returns false
-    /// when the file system cannot reserve; writes then fall back to plain `write` calls.
-    fn reserve(&self, len: u64) -> io::Result<bool>;
+    /// for lack of space (and writes through a mapping never raise SIGBUS). The first
+    /// reservation maps the file for writing, with `pages`, which only shapes pages not yet
+    /// in the page cache: to have all of a new file's pages huge, reserve before writing to
+    /// it. Returns false when the file system cannot reserve; writes then fall back to plain
+    /// `write` calls.
+    fn reserve(&self, len: u64, pages: Pages) -> io::Result<bool>;
 }
 
 /// A held lock; dropping it releases the lock.

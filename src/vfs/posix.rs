@@ -13,7 +13,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use super::{FileLock, OpenMode, VFile, Vfs};
+use super::{FileLock, OpenMode, Pages, VFile, Vfs};
 
 /// The real file system.
 #[derive(Debug, Default, Clone, Copy)]
@@ -135,10 +135,13 @@ impl PosixFile {
 
     fn map_read_only(&self) -> io::Result<()> {
         let len = self.file.metadata()?.len();
-        self.install_map(len, libc::PROT_READ, 0)
+        self.install_map(len, libc::PROT_READ, Pages::Base)
     }
 
-    fn install_map(&self, len: u64, prot: libc::c_int, extra_flags: libc::c_int) -> io::Result<()> {
+    /// Maps the first `len` bytes. A read-only mapping always asks for base pages: huge ones
+    /// would make a fault on a file that is not cached read 2 MiB from the disk (while pages
+    /// already cached huge, as an active file's were, are mapped huge all the same).
+    fn install_map(&self, len: u64, prot: libc::c_int, pages: Pages) -> io::Result<()> {
         if len == 0 || self.map.get().is_some() {
             return Ok(());
         }
@@ -151,7 +154,7 @@ impl PosixFile {
                 std::ptr::null_mut(),
                 len_usize,
                 prot,
-                libc::MAP_SHARED | extra_flags,
+                libc::MAP_SHARED,
                 self.file.as_raw_fd(),
                 0,
             )
@@ -160,6 +163,14 @@ impl PosixFile {
             return Err(io::Error::last_os_error());
         }
         let ptr = NonNull::new(ptr.cast::<u8>()).expect("mmap returned null");
+        if pages == Pages::Huge {
+            // Before anything touches the mapping: the advice shapes the pages its faults
+            // create. Only advice, so a kernel that refuses it changes nothing.
+            // SAFETY: advice on the mapping just made; it cannot change its contents.
+            unsafe {
+                libc::madvise(ptr.as_ptr().cast(), len_usize, libc::MADV_HUGEPAGE);
+            }
+        }
         if self
             .map
             .set(Mapping {
@@ -335,7 +346,7 @@ impl VFile for PosixFile {
         rc == 0
     }
 
-    fn reserve(&self, len: u64) -> io::Result<bool> {
+    fn reserve(&self, len: u64, pages: Pages) -> io::Result<bool> {
         let off_len =
             libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: fallocate on an fd we own; mode 0 allocates blocks and extends the size.
@@ -348,7 +359,7 @@ impl VFile for PosixFile {
             };
         }
         if self.map.get().is_none() {
-            self.install_map(len, libc::PROT_READ | libc::PROT_WRITE, 0)?;
+            self.install_map(len, libc::PROT_READ | libc::PROT_WRITE, pages)?;
             Ok(true)
         } else {
             let map_len = self.map.get().map_or(0, |m| m.len as u64);
@@ -375,6 +386,38 @@ mod tests {
         assert_eq!(prefault_start(ahead, 4096), ahead);
     }
 
+    /// The flags `/proc/self/smaps` lists for the mapping starting at `addr`.
+    fn vm_flags(addr: usize) -> String {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let start = format!("{addr:x}-");
+        let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&start));
+        let flags = lines.find(|l| l.starts_with("VmFlags:"));
+        flags.expect("the mapping is listed").to_string()
+    }
+
+    #[test]
+    fn only_a_reservation_for_huge_pages_advises_them() {
+        let dir = tempfile::tempdir().unwrap();
+        for pages in [Pages::Base, Pages::Huge] {
+            let path = dir.path().join(format!("{pages:?}"));
+            let f = PosixFile::new(File::create_new(&path).unwrap());
+            if !f.reserve(4 << 20, pages).unwrap() {
+                return; // no fallocate here: nothing is mapped
+            }
+            let addr = f.map.get().unwrap().ptr.as_ptr() as usize;
+            let huge = vm_flags(addr).split_whitespace().any(|flag| flag == "hg");
+            assert_eq!(huge, pages == Pages::Huge, "{pages:?}");
+            // Sealed and mapped again for reading, it asks for base pages.
+            f.write_all_at(0, &[b"data"]).unwrap();
+            f.set_len(4).unwrap();
+            let sealed = PosixFile::new(File::open(&path).unwrap());
+            sealed.map_read_only().unwrap();
+            let addr = sealed.map.get().unwrap().ptr.as_ptr() as usize;
+            assert!(!vm_flags(addr).contains(" hg"), "{pages:?}");
+            assert_eq!(sealed.as_bytes(), Some(&b"data"[..]));
+        }
+    }
+
     #[test]
     fn prefault_stops_at_the_end_and_once_cut_and_a_cut_keeps_the_data() {
         let dir = tempfile::tempdir().unwrap();
@@ -383,7 +426,7 @@ mod tests {
             .open(&dir.path().join("f"), OpenMode::CreateNew)
             .unwrap();
         assert!(!f.prefault(0, 4096), "nothing mapped yet");
-        if !f.reserve(1 << 20).unwrap() {
+        if !f.reserve(1 << 20, Pages::Base).unwrap() {
             return; // no fallocate here: nothing is mapped
         }
         assert!(f.prefault(0, 256 << 10));

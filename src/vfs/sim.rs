@@ -29,7 +29,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{FileLock, OpenMode, VFile, Vfs};
+use super::{FileLock, OpenMode, Pages, VFile, Vfs};
 
 /// One operation that changes the disk, or a marker the test put in the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -405,7 +405,7 @@ impl VFile for SimFile {
         Ok(())
     }
 
-    fn reserve(&self, len: u64) -> io::Result<bool> {
+    fn reserve(&self, len: u64, _pages: Pages) -> io::Result<bool> {
         self.check_writable()?;
         let mode = self.vfs.lock().reserve.unwrap_or(Reserve::Unsupported);
         match mode {
