@@ -120,14 +120,7 @@ impl Shared {
         let (file, capacity) = match self.preparer.take(capacity, self.vfs()) {
             Some(ready) => ready,
             None => {
-                let id = w.ids.next_id();
-                let spec = FileSpec {
-                    id,
-                    seq_base: w.next_seq,
-                    capacity,
-                    pages: self.next_file_pages(w),
-                    durable_entry: self.opts.sync == SyncMode::Always,
-                };
+                let spec = self.next_file(w, capacity);
                 let file = Arc::new(make_file(self.vfs(), &self.dir, spec)?);
                 self.prefault_later(file.clone(), capacity);
                 (file, capacity)
@@ -153,13 +146,7 @@ impl Shared {
         if !self.preparer.start() {
             return;
         }
-        let spec = FileSpec {
-            id: w.ids.next_id(),
-            seq_base: w.next_seq,
-            capacity: self.opts.max_file_size,
-            pages: self.next_file_pages(w),
-            durable_entry: self.opts.sync == SyncMode::Always,
-        };
+        let spec = self.next_file(w, self.opts.max_file_size);
         let (vfs, dir, preparer) = (
             self.opts.vfs.clone(),
             self.dir.clone(),
@@ -189,9 +176,16 @@ impl Shared {
         self.opts.sync != SyncMode::Always
     }
 
-    /// The pages the next active file asks for (see `active_file_pages`).
-    fn next_file_pages(&self, w: &Writer) -> Pages {
-        active_file_pages(self.opts.sync, w.last_fill)
+    /// The next active file, of `capacity` bytes: it takes the next id, and its pages suit
+    /// the writer's pace (see `active_file_pages`).
+    fn next_file(&self, w: &mut Writer, capacity: u64) -> FileSpec {
+        FileSpec {
+            id: w.ids.next_id(),
+            seq_base: w.next_seq,
+            capacity,
+            pages: active_file_pages(self.opts.sync, w.last_fill),
+            durable_entry: self.opts.sync == SyncMode::Always,
+        }
     }
 
     /// Prefaults a file the writer made or resumed itself, on the preparer's thread.
@@ -352,9 +346,8 @@ fn active_file_pages(sync: SyncMode, last_fill: Option<Fill>) -> Pages {
     let Some(fill) = last_fill else {
         return Pages::Base;
     };
-    let slowest = flush_period;
     let fastest = Duration::from_secs_f64(fill.bytes as f64 / MAX_HUGE_PAGE_APPEND_RATE as f64);
-    if (fastest..=slowest).contains(&fill.took) {
+    if (fastest..=flush_period).contains(&fill.took) {
         Pages::Huge
     } else {
         Pages::Base
