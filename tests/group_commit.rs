@@ -344,20 +344,27 @@ fn syncs_outside_group_commit_never_overlap_and_a_failure_fails_every_later_sync
 #[test]
 fn only_stores_without_durable_writes_prefault() {
     for (mode, prefaults) in [(SyncMode::Always, false), (SyncMode::None, true)] {
-        let vfs = Arc::new(SlowSync::new(SimVfs::new()));
-        let opts = Options::default()
-            .sync(mode)
-            .max_file_size(16 * 1024)
-            .vfs(vfs.clone());
-        let db = Bitask::open_with("/store", opts).unwrap();
         // About three files' worth: rotations, and files made ahead by the preparer.
-        for i in 0..300 {
-            db.put(format!("key{i}"), [b'v'; 100]).unwrap();
-        }
-        drop(db);
-        let asked = vfs.asked.prefaults.load(Ordering::SeqCst);
+        let asked = what_a_store_asks(mode, SimVfs::new(), 300);
+        let asked = asked.prefaults.load(Ordering::SeqCst);
         assert_eq!(asked > 0, prefaults, "{mode:?}: {asked} prefaults");
     }
+}
+
+/// What a store in `mode` on `sim` asks of the file system while `puts` puts of 100-byte
+/// values fill 16 KiB files.
+fn what_a_store_asks(mode: SyncMode, sim: SimVfs, puts: usize) -> Arc<Asked> {
+    let vfs = Arc::new(SlowSync::new(sim));
+    let opts = Options::default()
+        .sync(mode)
+        .max_file_size(16 * 1024)
+        .vfs(vfs.clone());
+    let db = Bitask::open_with("/store", opts).unwrap();
+    for i in 0..puts {
+        db.put(format!("key{i}"), [b'v'; 100]).unwrap();
+    }
+    drop(db);
+    vfs.asked.clone()
 }
 
 /// Huge pages are written back whole: with every write synced, each sync would write 2 MiB.
@@ -366,25 +373,15 @@ fn only_stores_without_durable_writes_prefault() {
 #[test]
 fn only_stores_without_durable_writes_ask_for_huge_pages_before_writing() {
     for (mode, huge) in [(SyncMode::Always, false), (SyncMode::None, true)] {
-        let vfs = Arc::new(SlowSync::new(
-            SimVfs::new().with_reserve(Reserve::ZeroExtend),
-        ));
-        let opts = Options::default()
-            .sync(mode)
-            .max_file_size(16 * 1024)
-            .vfs(vfs.clone());
-        let db = Bitask::open_with("/store", opts).unwrap();
         // About five files' worth: the pace is known once the first is full.
-        for i in 0..600 {
-            db.put(format!("key{i}"), [b'v'; 100]).unwrap();
-        }
-        drop(db);
-        let asked = vfs.asked.huge_pages.load(Ordering::SeqCst);
+        let sim = SimVfs::new().with_reserve(Reserve::ZeroExtend);
+        let asked = what_a_store_asks(mode, sim, 600);
+        let huge_pages = asked.huge_pages.load(Ordering::SeqCst);
         assert_eq!(
-            asked > 0,
+            huge_pages > 0,
             huge,
-            "{mode:?}: {asked} files asked for huge pages"
+            "{mode:?}: {huge_pages} files asked for huge pages"
         );
-        assert_eq!(vfs.asked.late_reservations.load(Ordering::SeqCst), 0);
+        assert_eq!(asked.late_reservations.load(Ordering::SeqCst), 0);
     }
 }
