@@ -307,7 +307,7 @@ fn swap(db: &Shared, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -> Re
         let file = Arc::new(DataFile::open(vfs, &path, OpenMode::ReadSealed, part.id)?);
         let no = {
             let mut files = lock(&db.files);
-            let no = files.alloc_no();
+            let no = files.alloc_no(&path)?;
             db.keydir.add_file(no, file.clone());
             files.insert(FileEntry {
                 no,

@@ -232,6 +232,67 @@ impl DataFile {
         })
     }
 
+    /// `get_into` on a sealed, mapped file, where the record's lengths come from its header
+    /// in place (the key directory's copy of them is not read). `None` when the file is not
+    /// mapped; else `Ok(None)` when the record is another key's, or `Ok(Some(value_len))`
+    /// after the CRC verified, with the value copied into `dest` when it fits.
+    pub fn read_in_place(
+        &self,
+        offset: u64,
+        key: &[u8],
+        dest: &mut [u8],
+    ) -> Option<Result<Option<usize>>> {
+        let bytes = self.file.as_bytes()?;
+        Some(self.read_from(bytes, offset, key, dest))
+    }
+
+    fn read_from(
+        &self,
+        bytes: &[u8],
+        offset: u64,
+        key: &[u8],
+        dest: &mut [u8],
+    ) -> Result<Option<usize>> {
+        let past_end =
+            || Error::corruption(self.path(), offset, "record runs past the end of the file");
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        // The record's length is in its header: start loading the lines a small record
+        // spans now, rather than after the header arrives.
+        for line in [64, 128] {
+            if let Some(b) = bytes.get(start.saturating_add(line)..) {
+                crate::sys::prefetch_line(b.as_ptr());
+            }
+        }
+        let header: &[u8; HEADER_LEN] = bytes
+            .get(start..)
+            .and_then(|b| b.get(..HEADER_LEN))
+            .and_then(|h| h.try_into().ok())
+            .ok_or_else(past_end)?;
+        let key_len = u32::from_le_bytes(header[21..25].try_into().unwrap()) as usize;
+        let value_len = u32::from_le_bytes(header[25..29].try_into().unwrap()) as usize;
+        let rec = bytes
+            .get(start..)
+            .and_then(|b| b.get(..HEADER_LEN + key_len + value_len))
+            .ok_or_else(past_end)?;
+        // The CRC comes first: lengths read from a damaged header could make a damaged
+        // record of `key` look like another key's, hiding the damage as "absent".
+        if !record::verify_contiguous(rec) {
+            return Err(Error::corruption(
+                self.path(),
+                offset,
+                "record checksum mismatch",
+            ));
+        }
+        let (stored_key, value) = rec[HEADER_LEN..].split_at(key_len);
+        if !self.check_record(offset, header, stored_key, key, value_len, || true)? {
+            return Ok(None);
+        }
+        if let Some(dest) = dest.get_mut(..value_len) {
+            dest.copy_from_slice(value);
+        }
+        Ok(Some(value_len))
+    }
+
     /// Runs `f` on the `len` bytes at `offset` (at most `SMALL_RECORD`): in place when the
     /// file is sealed and mapped (nothing writes it any more), else copied out in one read.
     fn with_small_record<R>(

@@ -277,17 +277,21 @@ impl Bitask {
     pub fn get_into(&self, key: impl AsRef<[u8]>, buf: &mut [u8]) -> Result<Option<usize>> {
         let key = key.as_ref();
         check_key(key)?;
-        self.shared.keydir.find_map(key, |loc, file| {
-            let Some(len) = (loc.rec_len as usize).checked_sub(record::HEADER_LEN + key.len())
+        self.shared.keydir.find_map(key, |c| {
+            let offset = c.offset as u64;
+            if let Some(found) = c.file.read_in_place(offset, key, buf) {
+                return found;
+            }
+            let Some(len) = (c.rec_len() as usize).checked_sub(record::HEADER_LEN + key.len())
             else {
                 return Ok(None);
             };
             if len > buf.len() {
                 // Too small: confirm the key without the value, and report the length.
-                return Ok(file.key_matches(loc.offset as u64, key)?.then_some(len));
+                return Ok(c.file.key_matches(offset, key)?.then_some(len));
             }
-            Ok(file
-                .read_if_key(loc.offset as u64, key, &mut buf[..len])?
+            Ok(c.file
+                .read_if_key(offset, key, &mut buf[..len])?
                 .then_some(len))
         })
     }

@@ -2,9 +2,12 @@
 //! name them (a file's id is a 64-bit timestamp; its number is a dense 32-bit slot).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::datafile::DataFile;
+use crate::error::{Error, Result};
+use crate::keydir::MAX_FILES;
 
 /// One open data file.
 pub struct FileEntry {
@@ -38,12 +41,21 @@ pub struct FileSet {
 }
 
 impl FileSet {
-    /// A number for a new file.
-    pub fn alloc_no(&mut self) -> u32 {
-        self.free.pop().unwrap_or_else(|| {
-            self.next_no += 1;
-            self.next_no - 1
-        })
+    /// A number for the new file at `path`; an error when the key directory cannot number
+    /// another file (`keydir::MAX_FILES` are open).
+    pub fn alloc_no(&mut self, path: &Path) -> Result<u32> {
+        if let Some(no) = self.free.pop() {
+            return Ok(no);
+        }
+        if self.next_no >= MAX_FILES {
+            let msg = format!(
+                "{MAX_FILES} data files are open, the most a store can have; \
+                 compact it, or use a larger max_file_size"
+            );
+            return Err(Error::io("open", path, std::io::Error::other(msg)));
+        }
+        self.next_no += 1;
+        Ok(self.next_no - 1)
     }
 
     pub fn insert(&mut self, entry: FileEntry) {
@@ -67,5 +79,26 @@ impl FileSet {
             .collect();
         v.sort_by_key(|(_, _, f)| load_key(f));
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_run_out_at_what_the_key_directory_can_hold_and_are_reused() {
+        let mut set = FileSet::default();
+        let path = Path::new("/db/1.log");
+        for want in 0..MAX_FILES {
+            assert_eq!(set.alloc_no(path).unwrap(), want);
+        }
+        let err = set.alloc_no(path).unwrap_err().to_string();
+        assert!(
+            err.contains("/db/1.log") && err.contains("data files"),
+            "{err}"
+        );
+        set.free.push(7);
+        assert_eq!(set.alloc_no(path).unwrap(), 7);
     }
 }

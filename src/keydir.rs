@@ -2,12 +2,15 @@
 //!
 //! Memory is the headline cost of Bitcask, so the directory keeps no keys at all: the key is
 //! in the record it points at, and a lookup confirms a candidate by reading that record's key
-//! (from the page cache; a get reads the record anyway). What stays in memory is one 16-byte
-//! slot per key: a 32-bit hash, the file number, the record's offset and its length. The slots
-//! live in 64 shards, each a Robin Hood open-addressing table kept between 58% and 88% full
-//! (capacity grows by half, so the table is never mostly empty): 18-28 bytes per key in all,
-//! where Riak's bitcask spends about 91 plus the key. Ordered iteration reads the keys back
-//! from the data files (see `iter`).
+//! (from the page cache; a get reads the record anyway). What stays in memory is 16 bytes per
+//! slot, in two parallel arrays: an 8-byte hot slot (the record's file number and offset, the
+//! slot's distance from its home, a 10-bit tag of the key's hash) that lookups read, and an
+//! 8-byte cold one (the key's 32-bit hash and the record's length) that only writes and table
+//! growth need. A random get thus misses in half the memory, which matters once the tables
+//! outgrow the CPU cache. The slots live in 64 shards, each a Robin Hood open-addressing
+//! table kept between 58% and 88% full (capacity grows by half, so the table is never mostly
+//! empty): 18-28 bytes per key in all, where Riak's bitcask spends about 91 plus the key.
+//! Ordered iteration reads the keys back from the data files (see `iter`).
 //!
 //! Concurrency: each shard has its own `RwLock`, on its own cache line, so readers of
 //! different keys share no memory; a reader holds its shard's read lock while it copies the
@@ -21,6 +24,22 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::datafile::DataFile;
 use crate::error::Result;
 use crate::parallel::both;
+
+/// A slot a lookup's tag matched, as `KeyDir::find_map` hands it out: the record it points
+/// at, which may be another key's.
+pub struct Candidate<'a> {
+    pub file: &'a DataFile,
+    pub offset: u32,
+    shard: &'a Shard,
+    slot: usize,
+}
+
+impl Candidate<'_> {
+    /// Length of the whole record, from the table's cold half (one more memory access).
+    pub fn rec_len(&self) -> u32 {
+        self.shard.cold[self.slot].rec_len
+    }
+}
 
 /// Where a key's newest record lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,21 +80,25 @@ impl Default for KeyDir {
     }
 }
 
-/// A key's hash, split: which shard, and the 32 bits kept in the slot (never 0, which marks
-/// an empty slot). Valid for every directory made by `new_like` from the one that made it.
-#[derive(Clone, Copy)]
+/// A key's hash, split: which shard, the 32 bits that place it in the shard's table, and
+/// the tag a lookup compares first. Valid for every directory made by `new_like` from the
+/// one that made it.
+#[derive(Clone, Copy, Debug)]
 pub struct Hash {
     shard: usize,
     h32: u32,
+    tag: u16,
 }
 
 impl Hash {
-    /// `key`'s hash under `seed`: the shard is the top bits, the slot keeps the low 32.
+    /// `key`'s hash under `seed`: the shard is the top bits, the table position the low 32,
+    /// the tag the bits above them.
     fn of(seed: (u64, u64), key: &[u8]) -> Hash {
         let h = hash_key(seed, key);
         Hash {
             shard: (h >> (64 - SHARD_BITS)) as usize,
-            h32: (h as u32).max(1),
+            h32: h as u32,
+            tag: (h >> 32) as u16 & ((1 << TAG_BITS) - 1),
         }
     }
 }
@@ -141,9 +164,9 @@ impl KeyDir {
     ) -> Result<Option<R>> {
         let h = self.hash(key);
         let shard = self.read_shard(h);
-        match shard.find(key, h.h32)? {
+        match shard.find(key, h)? {
             Some(i) => {
-                let loc = shard.slots[i].location();
+                let loc = shard.location(i);
                 f(loc, shard.file(loc.file)).map(Some)
             }
             None => Ok(None),
@@ -151,19 +174,25 @@ impl KeyDir {
     }
 
     /// Like `with_entry`, but `f` itself tells whether a candidate is the key (`Ok(None)`: a
-    /// hash collision, keep looking), so a caller that reads the record anyway confirms the
-    /// key with the same read.
+    /// tag collision, keep looking), so a caller that reads the record anyway confirms the
+    /// key with the same read. Until `f` asks for the record's length, a lookup reads only
+    /// the hot half of the table.
     pub fn find_map<R>(
         &self,
         key: &[u8],
-        mut f: impl FnMut(Location, &DataFile) -> Result<Option<R>>,
+        mut f: impl FnMut(Candidate<'_>) -> Result<Option<R>>,
     ) -> Result<Option<R>> {
         let h = self.hash(key);
         let shard = self.read_shard(h);
         let mut out = None;
-        shard.probe(h.h32, |s| {
-            let loc = s.location();
-            out = f(loc, shard.file(loc.file))?;
+        shard.probe(h, |slot| {
+            let at = shard.hot[slot];
+            out = f(Candidate {
+                file: shard.file(at.file()),
+                offset: at.offset(),
+                shard: &shard,
+                slot,
+            })?;
             Ok(out.is_some())
         })?;
         Ok(out)
@@ -179,9 +208,10 @@ impl KeyDir {
     pub fn prefetch(&self, key: &[u8]) -> Hash {
         let h = self.hash(key);
         let shard = self.read_shard(h);
-        if !shard.slots.is_empty() {
-            let slot: *const Slot = &shard.slots[shard.home(h.h32)];
-            crate::sys::prefetch_line(slot.cast());
+        if shard.capacity() > 0 {
+            let home = shard.home(h.h32);
+            crate::sys::prefetch_line((&shard.hot[home] as *const Hot).cast());
+            crate::sys::prefetch_line((&shard.cold[home] as *const Cold).cast());
         }
         h
     }
@@ -194,14 +224,14 @@ impl KeyDir {
     /// `insert` of a key whose hash `prefetch` returned.
     pub fn insert_hashed(&self, h: Hash, key: &[u8], loc: Location) -> Result<Option<Location>> {
         let mut shard = self.write_shard(h);
-        match shard.find(key, h.h32)? {
+        match shard.find(key, h)? {
             Some(i) => {
-                let old = shard.slots[i].location();
-                shard.slots[i].set_location(loc);
+                let old = shard.location(i);
+                shard.set_location(i, loc);
                 Ok(Some(old))
             }
             None => {
-                shard.insert_new(Slot::new(h.h32, loc));
+                shard.insert_new(Entry { hash: h, loc });
                 Ok(None)
             }
         }
@@ -215,9 +245,9 @@ impl KeyDir {
     /// `remove` of a key whose hash `prefetch` returned.
     pub fn remove_hashed(&self, h: Hash, key: &[u8]) -> Result<Option<Location>> {
         let mut shard = self.write_shard(h);
-        match shard.find(key, h.h32)? {
+        match shard.find(key, h)? {
             Some(i) => {
-                let old = shard.slots[i].location();
+                let old = shard.location(i);
                 shard.remove_at(i);
                 Ok(Some(old))
             }
@@ -229,7 +259,7 @@ impl KeyDir {
     #[cfg(test)]
     pub fn is_at(&self, key: &[u8], file: u32, offset: u32) -> bool {
         let h = self.hash(key);
-        self.read_shard(h).find_at(h.h32, file, offset).is_some()
+        self.read_shard(h).find_at(h, file, offset).is_some()
     }
 
     /// The locations of every live key whose file passes `keep`, shard by shard: one
@@ -239,10 +269,9 @@ impl KeyDir {
         for shard in self.read_all() {
             out.extend(
                 shard
-                    .slots
-                    .iter()
-                    .filter(|s| s.h32 != 0 && keep(s.file))
-                    .map(Slot::location),
+                    .occupied()
+                    .filter(|&i| keep(shard.hot[i].file()))
+                    .map(|i| shard.location(i)),
             );
         }
         out
@@ -252,9 +281,12 @@ impl KeyDir {
     /// `f` returns the new location of an entry, or `None` to leave it.
     pub fn remap(&self, f: impl Fn(Location) -> Option<Location>) {
         for mut shard in self.write_all() {
-            for slot in shard.slots.iter_mut().filter(|s| s.h32 != 0) {
-                if let Some(new) = f(slot.location()) {
-                    slot.set_location(new);
+            for i in 0..shard.capacity() {
+                if shard.hot[i].is_empty() {
+                    continue;
+                }
+                if let Some(new) = f(shard.location(i)) {
+                    shard.set_location(i, new);
                 }
             }
         }
@@ -288,13 +320,7 @@ impl KeyDir {
     /// Sum of the record lengths of all live keys.
     pub fn live_bytes(&self) -> u64 {
         self.read_all()
-            .map(|s| {
-                s.slots
-                    .iter()
-                    .filter(|x| x.h32 != 0)
-                    .map(|x| x.rec_len as u64)
-                    .sum::<u64>()
-            })
+            .map(|s| s.occupied().map(|i| s.cold[i].rec_len as u64).sum::<u64>())
             .sum()
     }
 
@@ -339,20 +365,24 @@ impl KeyDir {
                         // read whole, once: a damaged key must not pass for another key (a
                         // check that, like `key_matches`, happens only on such a match).
                         let mut key_read = false;
-                        let found = shard.probe(r.h32, |s| {
+                        let found = shard.probe(r.hash, |i| {
+                            if shard.cold[i].h32 != r.hash.h32 {
+                                return Ok(false);
+                            }
                             if !key_read {
                                 shard
                                     .file(*file)
                                     .read_checked_key(r.offset as u64, &mut key)?;
                                 key_read = true;
                             }
-                            shard.file(s.file).key_matches(s.offset as u64, &key)
+                            let at = shard.hot[i];
+                            shard.file(at.file()).key_matches(at.offset() as u64, &key)
                         })?;
                         match found {
                             Some(slot) if r.tombstone => shard.remove_at(slot),
-                            Some(slot) => shard.slots[slot].set_location(loc),
+                            Some(slot) => shard.set_location(slot, loc),
                             None if r.tombstone => {}
-                            None => shard.insert_new(Slot::new(r.h32, loc)),
+                            None => shard.insert_new(Entry { hash: r.hash, loc }),
                         }
                     }
                 }
@@ -385,7 +415,10 @@ impl KeyDir {
     #[cfg(test)]
     pub fn memory_bytes(&self) -> usize {
         self.read_all()
-            .map(|s| s.slots.capacity() * std::mem::size_of::<Slot>())
+            .map(|s| {
+                s.hot.capacity() * std::mem::size_of::<Hot>()
+                    + s.cold.capacity() * std::mem::size_of::<Cold>()
+            })
             .sum()
     }
 }
@@ -398,7 +431,7 @@ pub struct Batch {
 }
 
 struct BatchRecord {
-    h32: u32,
+    hash: Hash,
     offset: u32,
     rec_len: u32,
     tombstone: bool,
@@ -410,7 +443,7 @@ impl Batch {
     pub fn push(&mut self, key: &[u8], offset: u32, rec_len: u32, tombstone: bool) {
         let h = Hash::of(self.seed, key);
         self.by_shard[h.shard].push(BatchRecord {
-            h32: h.h32,
+            hash: h,
             offset,
             rec_len,
             tombstone,
@@ -422,46 +455,88 @@ impl Batch {
     }
 }
 
-/// One 16-byte table slot. `h32 == 0` marks an empty slot.
+/// Bits of a hot slot, low to high: the record's offset (31: `MAX_MAX_FILE_SIZE` keeps offsets
+/// below 2^31), its file number (17), the slot's distance from its home (6, saturating), and a
+/// 10-bit tag of the key's hash. A zero slot is empty: no record sits at offset 0.
+const OFFSET_BITS: u32 = 31;
+const FILE_BITS: u32 = 17;
+const DIST_BITS: u32 = 6;
+const TAG_BITS: u32 = 10;
+const FILE_SHIFT: u32 = OFFSET_BITS;
+const DIST_SHIFT: u32 = FILE_SHIFT + FILE_BITS;
+const TAG_SHIFT: u32 = DIST_SHIFT + DIST_BITS;
+/// A stored distance this large means "at least this": the exact one is then computed from
+/// the slot's full hash.
+const FAR: usize = (1 << DIST_BITS) - 1;
+
+/// How many data files the key directory can number (`FileSet` refuses more).
+pub const MAX_FILES: u32 = 1 << FILE_BITS;
+
+/// What a lookup reads: 8 bytes per slot, so the tables a random get misses in are half the
+/// size they would be with the whole entry in one slot (they stay in the CPU cache longer).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+struct Hot(u64);
+
+/// What only writes and table growth read, in a parallel array: the key's 32-bit hash (which
+/// places it in a resized table) and the record's length.
 #[derive(Clone, Copy, Default, Debug)]
-struct Slot {
+struct Cold {
     h32: u32,
-    file: u32,
-    offset: u32,
     rec_len: u32,
 }
 
-impl Slot {
-    fn new(h32: u32, loc: Location) -> Slot {
-        Slot {
-            h32,
-            file: loc.file,
-            offset: loc.offset,
-            rec_len: loc.rec_len,
-        }
+impl Hot {
+    fn new(tag: u16, dist: usize, file: u32, offset: u32) -> Hot {
+        debug_assert!(file < MAX_FILES && offset < 1 << OFFSET_BITS);
+        Hot((tag as u64) << TAG_SHIFT
+            | (dist.min(FAR) as u64) << DIST_SHIFT
+            | (file as u64) << FILE_SHIFT
+            | offset as u64)
     }
 
-    fn location(&self) -> Location {
-        Location {
-            file: self.file,
-            offset: self.offset,
-            rec_len: self.rec_len,
-        }
+    fn is_empty(self) -> bool {
+        self.0 == 0
     }
 
-    fn set_location(&mut self, loc: Location) {
-        self.file = loc.file;
-        self.offset = loc.offset;
-        self.rec_len = loc.rec_len;
+    fn tag(self) -> u16 {
+        (self.0 >> TAG_SHIFT) as u16
     }
+
+    fn stored_dist(self) -> usize {
+        (self.0 >> DIST_SHIFT) as usize & FAR
+    }
+
+    fn with_dist(self, dist: usize) -> Hot {
+        Hot(self.0 & !((FAR as u64) << DIST_SHIFT) | (dist.min(FAR) as u64) << DIST_SHIFT)
+    }
+
+    fn file(self) -> u32 {
+        (self.0 >> FILE_SHIFT) as u32 & (MAX_FILES - 1)
+    }
+
+    fn offset(self) -> u32 {
+        self.0 as u32 & ((1 << OFFSET_BITS) - 1)
+    }
+
+    fn with_location(self, loc: Location) -> Hot {
+        Hot::new(self.tag(), self.stored_dist(), loc.file, loc.offset)
+    }
+}
+
+/// An entry out of its table: everything a slot pair holds but its distance.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    hash: Hash,
+    loc: Location,
 }
 
 /// One shard: a Robin Hood table (entries sit as close to their home slot as the richer
 /// entries around them allow, so a lookup can stop as soon as it passes where its key would
-/// be), plus the file table.
+/// be), split into `hot` and `cold` arrays of the same length, plus the file table.
 #[derive(Default)]
 pub struct Shard {
-    slots: Vec<Slot>,
+    hot: Vec<Hot>,
+    cold: Vec<Cold>,
     len: usize,
     files: Vec<Option<Arc<DataFile>>>,
 }
@@ -475,41 +550,82 @@ impl Shard {
             .expect("every file the key directory points into is in its file table")
     }
 
-    /// The slot a hash would occupy in an empty table (multiply-shift: any capacity works).
-    fn home(&self, h32: u32) -> usize {
-        ((h32 as u64 * self.slots.len() as u64) >> 32) as usize
+    fn capacity(&self) -> usize {
+        self.hot.len()
     }
 
-    fn distance(&self, i: usize, h32: u32) -> usize {
-        let home = self.home(h32);
-        if i >= home {
-            i - home
-        } else {
-            i + self.slots.len() - home
-        }
+    /// The slot a hash would occupy in an empty table (multiply-shift: any capacity works).
+    fn home(&self, h32: u32) -> usize {
+        ((h32 as u64 * self.capacity() as u64) >> 32) as usize
     }
 
     fn next(&self, i: usize) -> usize {
-        if i + 1 == self.slots.len() {
+        if i + 1 == self.capacity() {
             0
         } else {
             i + 1
         }
     }
 
-    /// Probes the slots that could hold hash `h32`, in order, until `hit` accepts one.
-    fn probe(&self, h32: u32, mut hit: impl FnMut(&Slot) -> Result<bool>) -> Result<Option<usize>> {
+    /// How far the occupied slot `i` is from its home.
+    fn dist(&self, i: usize) -> usize {
+        let stored = self.hot[i].stored_dist();
+        if stored < FAR {
+            return stored;
+        }
+        let home = self.home(self.cold[i].h32);
+        if i >= home {
+            i - home
+        } else {
+            i + self.capacity() - home
+        }
+    }
+
+    fn location(&self, i: usize) -> Location {
+        let hot = self.hot[i];
+        Location {
+            file: hot.file(),
+            offset: hot.offset(),
+            rec_len: self.cold[i].rec_len,
+        }
+    }
+
+    fn set_location(&mut self, i: usize, loc: Location) {
+        self.hot[i] = self.hot[i].with_location(loc);
+        self.cold[i].rec_len = loc.rec_len;
+    }
+
+    fn entry(&self, i: usize) -> Entry {
+        Entry {
+            hash: Hash {
+                shard: 0,
+                h32: self.cold[i].h32,
+                tag: self.hot[i].tag(),
+            },
+            loc: self.location(i),
+        }
+    }
+
+    /// Probes the slots that could hold hash `h`, in order, until `hit` accepts one whose tag
+    /// matches. Reads only `hot`: what `hit` reads is up to it.
+    fn probe(&self, h: Hash, mut hit: impl FnMut(usize) -> Result<bool>) -> Result<Option<usize>> {
         if self.len == 0 {
             return Ok(None);
         }
-        let mut i = self.home(h32);
+        let mut i = self.home(h.h32);
         let mut d = 0;
         loop {
-            let s = &self.slots[i];
-            if s.h32 == 0 || self.distance(i, s.h32) < d {
+            let s = self.hot[i];
+            if s.is_empty() {
                 return Ok(None);
             }
-            if s.h32 == h32 && hit(s)? {
+            // A resident nearer its home than we are to ours means the key is not here; a
+            // saturated distance says nothing, so the probe goes on.
+            let sd = s.stored_dist();
+            if sd < d && sd < FAR {
+                return Ok(None);
+            }
+            if s.tag() == h.tag && hit(i)? {
                 return Ok(Some(i));
             }
             i = self.next(i);
@@ -517,32 +633,49 @@ impl Shard {
         }
     }
 
-    /// The slot of `key`: candidates with its hash are confirmed by reading their record's key.
-    fn find(&self, key: &[u8], h32: u32) -> Result<Option<usize>> {
-        self.probe(h32, |s| self.file(s.file).key_matches(s.offset as u64, key))
+    /// The slot of `key`: candidates with its whole 32-bit hash are confirmed by reading
+    /// their record's key.
+    fn find(&self, key: &[u8], h: Hash) -> Result<Option<usize>> {
+        self.probe(h, |i| {
+            if self.cold[i].h32 != h.h32 {
+                return Ok(false);
+            }
+            let at = self.hot[i];
+            self.file(at.file()).key_matches(at.offset() as u64, key)
+        })
     }
 
-    /// The slot with hash `h32` pointing exactly at (`file`, `offset`).
+    /// The slot with hash `h` pointing exactly at (`file`, `offset`).
     #[cfg(test)]
-    fn find_at(&self, h32: u32, file: u32, offset: u32) -> Option<usize> {
-        self.probe(h32, |s| Ok(s.file == file && s.offset == offset))
-            .unwrap_or(None)
+    fn find_at(&self, h: Hash, file: u32, offset: u32) -> Option<usize> {
+        self.probe(h, |i| {
+            let at = self.hot[i];
+            Ok(self.cold[i].h32 == h.h32 && at.file() == file && at.offset() == offset)
+        })
+        .unwrap_or(None)
     }
 
-    fn insert_new(&mut self, slot: Slot) {
+    fn insert_new(&mut self, entry: Entry) {
         self.reserve(1);
-        let mut carry = slot;
-        let mut i = self.home(carry.h32);
+        self.place(entry);
+    }
+
+    /// Puts `entry` in the table, which has a free slot.
+    fn place(&mut self, entry: Entry) {
+        let mut carry = entry;
+        let mut i = self.home(carry.hash.h32);
         let mut d = 0;
         loop {
-            if self.slots[i].h32 == 0 {
-                self.slots[i] = carry;
+            if self.hot[i].is_empty() {
+                self.put_at(i, carry, d);
                 self.len += 1;
                 return;
             }
-            let resident = self.distance(i, self.slots[i].h32);
+            let resident = self.dist(i);
             if resident < d {
-                std::mem::swap(&mut carry, &mut self.slots[i]);
+                let evicted = self.entry(i);
+                self.put_at(i, carry, d);
+                carry = evicted;
                 d = resident;
             }
             i = self.next(i);
@@ -550,17 +683,28 @@ impl Shard {
         }
     }
 
+    fn put_at(&mut self, i: usize, e: Entry, dist: usize) {
+        self.hot[i] = Hot::new(e.hash.tag, dist, e.loc.file, e.loc.offset);
+        self.cold[i] = Cold {
+            h32: e.hash.h32,
+            rec_len: e.loc.rec_len,
+        };
+    }
+
     /// Removes slot `i`, shifting the following displaced entries back (no tombstones).
     fn remove_at(&mut self, mut i: usize) {
         let mut j = self.next(i);
-        while self.slots[j].h32 != 0 && self.distance(j, self.slots[j].h32) > 0 {
-            self.slots[i] = self.slots[j];
+        while !self.hot[j].is_empty() && self.hot[j].stored_dist() > 0 {
+            let dist = self.dist(j);
+            self.hot[i] = self.hot[j].with_dist(dist - 1);
+            self.cold[i] = self.cold[j];
             i = j;
             j = self.next(j);
         }
-        self.slots[i] = Slot::default();
+        self.hot[i] = Hot::default();
+        self.cold[i] = Cold::default();
         self.len -= 1;
-        let cap = self.slots.len();
+        let cap = self.capacity();
         if cap > MIN_CAPACITY && self.len * 4 < cap {
             self.resize((self.len * 2).max(MIN_CAPACITY));
         }
@@ -568,10 +712,10 @@ impl Shard {
 
     fn reserve(&mut self, extra: usize) {
         let need = self.len + extra;
-        if need * MAX_LOAD_DEN <= self.slots.len() * MAX_LOAD_NUM {
+        if need * MAX_LOAD_DEN <= self.capacity() * MAX_LOAD_NUM {
             return;
         }
-        let mut cap = self.slots.len().max(MIN_CAPACITY);
+        let mut cap = self.capacity().max(MIN_CAPACITY);
         while need * MAX_LOAD_DEN > cap * MAX_LOAD_NUM {
             cap += cap / 2;
         }
@@ -579,11 +723,31 @@ impl Shard {
     }
 
     fn resize(&mut self, cap: usize) {
-        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); cap]);
+        let old_hot = std::mem::replace(&mut self.hot, vec![Hot::default(); cap]);
+        let old_cold = std::mem::replace(&mut self.cold, vec![Cold::default(); cap]);
         self.len = 0;
-        for s in old.into_iter().filter(|s| s.h32 != 0) {
-            self.insert_new(s);
+        for (hot, cold) in old_hot
+            .into_iter()
+            .zip(old_cold)
+            .filter(|(h, _)| !h.is_empty())
+        {
+            let hash = Hash {
+                shard: 0,
+                h32: cold.h32,
+                tag: hot.tag(),
+            };
+            let loc = Location {
+                file: hot.file(),
+                offset: hot.offset(),
+                rec_len: cold.rec_len,
+            };
+            self.place(Entry { hash, loc });
         }
+    }
+
+    /// The occupied slots' indexes.
+    fn occupied(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.capacity()).filter(|&i| !self.hot[i].is_empty())
     }
 }
 
@@ -721,28 +885,40 @@ mod tests {
 
     #[test]
     fn colliding_hashes_are_told_apart_by_the_stored_key() {
-        // Force every key into one shard slot hash: h32 collisions must still resolve.
+        // Force every key onto one hash: collisions must still resolve, and the chain
+        // grows past the distance a slot can store (the saturated distances).
         let mut fx = Fixture::new();
         let mut shard = Shard {
             files: vec![Some(fx.file.clone())],
             ..Default::default()
         };
+        let h = Hash {
+            shard: 0,
+            h32: 42,
+            tag: 5,
+        };
         let keys: Vec<Vec<u8>> = (0..100).map(|i| format!("k{i}").into_bytes()).collect();
         let locs: Vec<Location> = keys.iter().map(|k| fx.record(k, 3)).collect();
         for (k, l) in keys.iter().zip(&locs) {
-            assert_eq!(shard.find(k, 42).unwrap(), None);
-            shard.insert_new(Slot::new(42, *l));
+            assert_eq!(shard.find(k, h).unwrap(), None);
+            shard.insert_new(Entry { hash: h, loc: *l });
         }
+        assert!((0..shard.capacity()).any(|i| shard.hot[i].stored_dist() == FAR));
         for (k, l) in keys.iter().zip(&locs) {
-            let i = shard.find(k, 42).unwrap().expect("present");
-            assert_eq!(shard.slots[i].location(), *l);
+            let i = shard.find(k, h).unwrap().expect("present");
+            assert_eq!(shard.location(i), *l);
         }
         for k in keys.iter().step_by(2) {
-            let i = shard.find(k, 42).unwrap().unwrap();
+            let i = shard.find(k, h).unwrap().unwrap();
             shard.remove_at(i);
         }
         for (n, k) in keys.iter().enumerate() {
-            assert_eq!(shard.find(k, 42).unwrap().is_some(), n % 2 == 1, "{n}");
+            assert_eq!(shard.find(k, h).unwrap().is_some(), n % 2 == 1, "{n}");
+        }
+        for i in shard.occupied() {
+            let home = shard.home(shard.cold[i].h32);
+            let exact = (i + shard.capacity() - home) % shard.capacity();
+            assert_eq!(shard.hot[i].stored_dist(), exact.min(FAR), "slot {i}");
         }
     }
 

@@ -226,7 +226,7 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
         if !f.header.is_merge_output() {
             load.last_seq = load.last_seq.max(f.header.seq_base.saturating_sub(1));
         }
-        let no = state.files.alloc_no();
+        let no = state.files.alloc_no(&f.path())?;
         let file = Arc::new(f);
         keydir.add_file(no, file.clone());
         let mut entry = FileEntry {

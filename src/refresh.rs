@@ -96,7 +96,7 @@ fn try_incremental(db: &Shared) -> Result<bool> {
         let file = Arc::new(f);
         let no = {
             let mut files = lock(&db.files);
-            let no = files.alloc_no();
+            let no = files.alloc_no(&file.path())?;
             db.keydir.add_file(no, file.clone());
             no
         };

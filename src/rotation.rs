@@ -126,7 +126,7 @@ impl Shared {
                 (file, capacity)
             }
         };
-        self.install_active(w, file, FILE_HEADER_LEN as u64, capacity);
+        self.install_active(w, file, FILE_HEADER_LEN as u64, capacity)?;
         if full {
             // The writer has just filled a whole file: the next one will be needed soon, so
             // it is made now, while this one fills, rather than from half way.
@@ -220,9 +220,15 @@ impl Shared {
         w.active = Some(Active::new(file, no, end, capacity));
     }
 
-    fn install_active(&self, w: &mut Writer, file: Arc<DataFile>, end: u64, capacity: u64) {
+    fn install_active(
+        &self,
+        w: &mut Writer,
+        file: Arc<DataFile>,
+        end: u64,
+        capacity: u64,
+    ) -> Result<()> {
         let mut files = lock(&self.files);
-        let no = files.alloc_no();
+        let no = files.alloc_no(&file.path())?;
         self.keydir.add_file(no, file.clone());
         files.insert(FileEntry {
             no,
@@ -232,6 +238,7 @@ impl Shared {
             scanned_to: end,
         });
         w.active = Some(Active::new(file, no, end, capacity));
+        Ok(())
     }
 }
 

@@ -148,8 +148,16 @@ fn judge(
             Err(e) => return Err(format!("iterate: {e:?}")),
         }
     }
-    for (k, v) in &store.model {
-        match db.get(k) {
+    // Both ways to read a value: `get` finds the record's length in the key directory,
+    // `get_into` (what the C API calls) in the record's header when the file is mapped.
+    let get_into = |k: &[u8]| {
+        let mut buf = [0u8; 256];
+        let len = db.get_into(k, &mut buf)?;
+        Ok(len.map(|n| buf[..n].to_vec()))
+    };
+    for ((k, v), via_header) in store.model.iter().flat_map(|kv| [(kv, false), (kv, true)]) {
+        let read = if via_header { get_into(k) } else { db.get(k) };
+        match read {
             Ok(Some(g)) if &g == v => {}
             Err(e) if names_file(&e) => reported = true,
             other => {
