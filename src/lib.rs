@@ -14,13 +14,15 @@
 //!
 //! Layout of the crate, one concept per module: `record` (the record format), `datafile`
 //! (one data file), `hint` (hint files), `filename` (names and ids), `keydir` (the in-memory
-//! index), `recovery` (opening a directory), `compaction` (merging), `refresh` (read-only
-//! handles catching up), `vfs` (every file operation), `db` (the handle and write path),
-//! `durability` (group commit), `rotation` and `worker` (sealing and preparing data files,
-//! on background threads), `sys` (a futex, a prefetch, the coarse clock), `ffi` (the C ABI).
-//! `unsafe` code lives only in `ffi`, `vfs/posix.rs` and `sys`. `docs/format.md` describes
-//! the files, `docs/concurrency.md` the threads.
+//! index) and `arena` (its lookup tables' memory, on huge pages), `recovery` (opening a
+//! directory), `compaction` (merging), `refresh` (read-only handles catching up), `vfs`
+//! (every file operation), `db` (the handle and write path), `durability` (group commit),
+//! `rotation` and `worker` (sealing and preparing data files, on background threads), `sys`
+//! (a futex, a prefetch, the coarse clock), `ffi` (the C ABI). `unsafe` code lives only in
+//! `ffi`, `vfs/posix.rs`, `arena` and `sys`. `docs/format.md` describes the files,
+//! `docs/concurrency.md` the threads.
 
+mod arena;
 mod compaction;
 #[doc(hidden)]
 pub mod datafile;

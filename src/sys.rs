@@ -84,6 +84,24 @@ pub(crate) fn release_free_heap() {
     }
 }
 
+/// The flags `/proc/self/smaps` lists for the mapping holding `addr` (for tests of what a
+/// mapping was advised).
+#[cfg(test)]
+pub(crate) fn vm_flags(addr: usize) -> String {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let holds_addr = |line: &str| {
+        let range = line.split_whitespace().next().unwrap_or("");
+        let Some((start, end)) = range.split_once('-') else {
+            return false;
+        };
+        let parse = |x| usize::from_str_radix(x, 16).ok();
+        matches!((parse(start), parse(end)), (Some(s), Some(e)) if s <= addr && addr < e)
+    };
+    let mut lines = smaps.lines().skip_while(|l| !holds_addr(l));
+    let flags = lines.find(|l| l.starts_with("VmFlags:"));
+    flags.expect("the mapping is listed").to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -386,22 +386,6 @@ mod tests {
         assert_eq!(prefault_start(ahead, 4096), ahead);
     }
 
-    /// The flags `/proc/self/smaps` lists for the mapping holding `addr`.
-    fn vm_flags(addr: usize) -> String {
-        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-        let holds_addr = |line: &str| {
-            let range = line.split_whitespace().next().unwrap_or("");
-            let Some((start, end)) = range.split_once('-') else {
-                return false;
-            };
-            let parse = |x| usize::from_str_radix(x, 16).ok();
-            matches!((parse(start), parse(end)), (Some(s), Some(e)) if s <= addr && addr < e)
-        };
-        let mut lines = smaps.lines().skip_while(|l| !holds_addr(l));
-        let flags = lines.find(|l| l.starts_with("VmFlags:"));
-        flags.expect("the mapping is listed").to_string()
-    }
-
     #[test]
     fn only_a_reservation_for_huge_pages_advises_them() {
         let dir = tempfile::tempdir().unwrap();
@@ -412,7 +396,9 @@ mod tests {
                 return; // no fallocate here: nothing is mapped
             }
             let addr = f.map.get().unwrap().ptr.as_ptr() as usize;
-            let huge = vm_flags(addr).split_whitespace().any(|flag| flag == "hg");
+            let huge = crate::sys::vm_flags(addr)
+                .split_whitespace()
+                .any(|flag| flag == "hg");
             assert_eq!(huge, pages == Pages::Huge, "{pages:?}");
             // Sealed and mapped again for reading, it asks for base pages.
             f.write_all_at(0, &[b"data"]).unwrap();
@@ -420,7 +406,7 @@ mod tests {
             let sealed = PosixFile::new(File::open(&path).unwrap());
             sealed.map_read_only().unwrap();
             let addr = sealed.map.get().unwrap().ptr.as_ptr() as usize;
-            assert!(!vm_flags(addr).contains(" hg"), "{pages:?}");
+            assert!(!crate::sys::vm_flags(addr).contains(" hg"), "{pages:?}");
             assert_eq!(sealed.as_bytes(), Some(&b"data"[..]));
         }
     }
