@@ -236,6 +236,7 @@ impl DataFile {
     /// in place (the key directory's copy of them is not read). `None` when the file is not
     /// mapped; else `Ok(None)` when the record is another key's, or `Ok(Some(value_len))`
     /// after the CRC verified, with the value copied into `dest` when it fits.
+    #[inline(always)] // its three-way result would otherwise go through memory
     pub fn read_in_place(
         &self,
         offset: u64,
@@ -246,6 +247,7 @@ impl DataFile {
         Some(self.read_from(bytes, offset, key, dest))
     }
 
+    #[inline(always)]
     fn read_from(
         &self,
         bytes: &[u8],
@@ -284,8 +286,17 @@ impl DataFile {
             ));
         }
         let (stored_key, value) = rec[HEADER_LEN..].split_at(key_len);
-        if !self.check_record(offset, header, stored_key, key, value_len, || true)? {
+        if stored_key != key {
             return Ok(None);
+        }
+        // Whole and of `key`, so the only thing left to tell is the kind: the key directory
+        // points only at values (a seal has no key; a tombstone has no entry).
+        if !record::is_value(header) {
+            return Err(Error::corruption(
+                self.path(),
+                offset,
+                "the key directory points at a different record",
+            ));
         }
         if let Some(dest) = dest.get_mut(..value_len) {
             dest.copy_from_slice(value);
@@ -677,6 +688,54 @@ impl Scanner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vfs::PosixVfs;
+
+    #[test]
+    fn an_in_place_read_takes_lengths_from_the_header_and_checks_kind_and_crc() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("5.log");
+        let header = FileHeader {
+            id: 5,
+            ..Default::default()
+        };
+        let w = DataFile::create(&PosixVfs, &path, header, None).unwrap();
+        let value_at = FILE_HEADER_LEN as u64;
+        w.append_record(value_at, 1, 0, false, b"key", b"value")
+            .unwrap();
+        let tomb_at = value_at + record::record_len(3, 5);
+        w.append_record(tomb_at, 2, 0, true, b"gone", b"").unwrap();
+        let end = tomb_at + record::record_len(4, 0);
+        assert!(
+            w.read_in_place(value_at, b"key", &mut [0; 8]).is_none(),
+            "not mapped"
+        );
+        drop(w);
+        let set_len = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        set_len.set_len(end).unwrap();
+        let f = DataFile::open(&PosixVfs, &path, OpenMode::ReadSealed, 5).unwrap();
+        let mut buf = [0u8; 8];
+        let read = |f: &DataFile, at, key: &[u8], buf: &mut [u8]| {
+            f.read_in_place(at, key, buf)
+                .expect("a sealed file is mapped")
+        };
+        assert_eq!(read(&f, value_at, b"key", &mut buf).unwrap(), Some(5));
+        assert_eq!(&buf[..5], b"value");
+        assert_eq!(read(&f, value_at, b"kez", &mut buf).unwrap(), None);
+        let mut small = [9u8; 2];
+        assert_eq!(read(&f, value_at, b"key", &mut small).unwrap(), Some(5));
+        assert_eq!(small, [9, 9], "nothing copied into a short buffer");
+        let tomb = read(&f, tomb_at, b"gone", &mut buf).unwrap_err();
+        assert!(matches!(tomb, Error::Corruption { .. }), "{tomb}");
+        let past = read(&f, end - 2, b"gone", &mut buf).unwrap_err();
+        assert!(past.to_string().contains("past the end"), "{past}");
+        // A damaged key length is a checksum error, not another key.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[value_at as usize + 21] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let f = DataFile::open(&PosixVfs, &path, OpenMode::ReadSealed, 5).unwrap();
+        let bad = read(&f, value_at, b"key", &mut buf).unwrap_err();
+        assert!(bad.to_string().contains("checksum"), "{bad}");
+    }
 
     #[test]
     fn header_round_trip_and_checks() {

@@ -104,6 +104,12 @@ impl Header {
     }
 }
 
+/// True when the header is a value record's (not a tombstone's nor a seal's); for a header
+/// whose record's CRC has been checked.
+pub fn is_value(header: &[u8; HEADER_LEN]) -> bool {
+    header[20] == 0
+}
+
 /// Total bytes of a record with these lengths.
 pub fn record_len(key_len: usize, value_len: usize) -> u64 {
     (HEADER_LEN + key_len + value_len) as u64
