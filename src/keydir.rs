@@ -234,14 +234,16 @@ impl KeyDir {
     /// `insert` of a key whose hash `prefetch` returned.
     pub fn insert_hashed(&self, h: Hash, key: &[u8], loc: Location) -> Result<Option<Location>> {
         let mut shard = self.write_shard(h);
-        match shard.find(key, h)? {
-            Some(i) => {
+        // Room first: growing the table after the probe would move the vacancy it finds.
+        shard.reserve(1);
+        match shard.find_or_vacancy(key, h)? {
+            Ok(i) => {
                 let old = shard.location(i);
                 shard.set_location(i, loc);
                 Ok(Some(old))
             }
-            None => {
-                shard.insert_new(Entry { hash: h, loc });
+            Err(vacancy) => {
+                shard.place_from(Entry { hash: h, loc }, vacancy);
                 Ok(None)
             }
         }
@@ -330,7 +332,8 @@ impl KeyDir {
     /// Sum of the record lengths of all live keys.
     pub fn live_bytes(&self) -> u64 {
         self.read_all()
-            .map(|s| s.occupied().map(|i| s.cold[i].rec_len as u64).sum::<u64>())
+            // An empty slot's cold half is all zeros, so no slot needs telling apart.
+            .map(|s| s.cold.iter().map(|c| c.rec_len as u64).sum::<u64>())
             .sum()
     }
 
@@ -365,6 +368,11 @@ impl KeyDir {
                 shard.reserve(batches.iter().map(|(_, b)| b.by_shard[s].len()).sum());
                 for (file, batch) in batches {
                     for r in &batch.by_shard[s] {
+                        let hash = Hash {
+                            shard: s,
+                            h32: r.h32,
+                            tag: r.tag,
+                        };
                         let loc = Location {
                             file: *file,
                             offset: r.offset,
@@ -375,8 +383,9 @@ impl KeyDir {
                         // read whole, once: a damaged key must not pass for another key (a
                         // check that, like `key_matches`, happens only on such a match).
                         let mut key_read = false;
-                        let found = shard.probe(r.hash, |i| {
-                            if shard.cold[i].h32 != r.hash.h32 {
+                        shard.reserve(1); // before the probe, whose vacancy an insert uses
+                        let found = shard.probe_to_end(hash, |i| {
+                            if shard.cold[i].h32 != r.h32 {
                                 return Ok(false);
                             }
                             if !key_read {
@@ -389,10 +398,10 @@ impl KeyDir {
                             shard.file(at.file()).key_matches(at.offset() as u64, &key)
                         })?;
                         match found {
-                            Some(slot) if r.tombstone => shard.remove_at(slot),
-                            Some(slot) => shard.set_location(slot, loc),
-                            None if r.tombstone => {}
-                            None => shard.insert_new(Entry { hash: r.hash, loc }),
+                            Ok(slot) if r.tombstone => shard.remove_at(slot),
+                            Ok(slot) => shard.set_location(slot, loc),
+                            Err(_) if r.tombstone => {}
+                            Err(vacancy) => shard.place_from(Entry { hash, loc }, vacancy),
                         }
                     }
                 }
@@ -437,8 +446,10 @@ pub struct Batch {
     by_shard: Vec<Vec<BatchRecord>>,
 }
 
+/// 16 bytes: an open from hints holds one per record.
 struct BatchRecord {
-    hash: Hash,
+    h32: u32,
+    tag: u16,
     offset: u32,
     rec_len: u32,
     tombstone: bool,
@@ -450,7 +461,8 @@ impl Batch {
     pub fn push(&mut self, key: &[u8], offset: u32, rec_len: u32, tombstone: bool) {
         let h = Hash::of(self.seed, key);
         self.by_shard[h.shard].push(BatchRecord {
-            hash: h,
+            h32: h.h32,
+            tag: h.tag,
             offset,
             rec_len,
             tombstone,
@@ -563,6 +575,16 @@ impl HotTable {
         self.segments[i / SEGMENT_WORDS][i % SEGMENT_WORDS] = slot.0;
     }
 
+    /// Every slot in order, a segment at a time (a whole-table pass without a lookup of the
+    /// segment per slot).
+    fn iter(&self) -> impl Iterator<Item = Hot> + '_ {
+        self.segments
+            .iter()
+            .flat_map(|s| s.iter())
+            .take(self.len)
+            .map(|&w| Hot(w))
+    }
+
     /// Where slot `i` is in memory (for a prefetch).
     fn address_of(&self, i: usize) -> *const u8 {
         self.segments[i / SEGMENT_WORDS][i % SEGMENT_WORDS..]
@@ -575,6 +597,14 @@ impl HotTable {
     fn bytes(&self) -> usize {
         self.segments.iter().map(|s| s.len() * 8).sum()
     }
+}
+
+/// Where a probe ended without finding its key: the slot a new entry takes, and its
+/// distance from home there.
+#[derive(Clone, Copy, Debug)]
+struct Vacancy {
+    slot: usize,
+    dist: usize,
 }
 
 /// An entry out of its table: everything a slot pair holds but its distance.
@@ -650,48 +680,50 @@ impl Shard {
         self.cold[i].rec_len = loc.rec_len;
     }
 
-    fn entry(&self, i: usize) -> Entry {
-        Entry {
-            hash: Hash {
-                shard: 0,
-                h32: self.cold[i].h32,
-                tag: self.hot.get(i).tag(),
-            },
-            loc: self.location(i),
-        }
-    }
-
     /// Probes the slots that could hold hash `h`, in order, until `hit` accepts one whose tag
     /// matches. Reads only `hot`: what `hit` reads is up to it.
-    fn probe(&self, h: Hash, mut hit: impl FnMut(usize) -> Result<bool>) -> Result<Option<usize>> {
+    fn probe(&self, h: Hash, hit: impl FnMut(usize) -> Result<bool>) -> Result<Option<usize>> {
+        Ok(self.probe_to_end(h, hit)?.ok())
+    }
+
+    /// `probe`, telling where it stopped when no slot matched: where Robin Hood insertion
+    /// would put an entry of hash `h` (valid while the table is not resized or changed).
+    fn probe_to_end(
+        &self,
+        h: Hash,
+        mut hit: impl FnMut(usize) -> Result<bool>,
+    ) -> Result<Result<usize, Vacancy>> {
+        let mut slot = self.home(h.h32);
         if self.len == 0 {
-            return Ok(None);
+            return Ok(Err(Vacancy { slot, dist: 0 }));
         }
-        let mut i = self.home(h.h32);
-        let mut d = 0;
+        let mut dist = 0;
         loop {
-            let s = self.hot.get(i);
-            if s.is_empty() {
-                return Ok(None);
-            }
-            // A resident nearer its home than we are to ours means the key is not here; a
-            // saturated distance says nothing, so the probe goes on.
+            let s = self.hot.get(slot);
+            // An empty slot, or a resident nearer its home than we are to ours, means the key
+            // is not here. A saturated distance needs the exact one (from the cold half), which
+            // only chains longer than `FAR` ever ask for.
             let sd = s.stored_dist();
-            if sd < d && sd < FAR {
-                return Ok(None);
+            if s.is_empty() || (sd < dist && (sd < FAR || self.dist(slot) < dist)) {
+                return Ok(Err(Vacancy { slot, dist }));
             }
-            if s.tag() == h.tag && hit(i)? {
-                return Ok(Some(i));
+            if s.tag() == h.tag && hit(slot)? {
+                return Ok(Ok(slot));
             }
-            i = self.next(i);
-            d += 1;
+            slot = self.next(slot);
+            dist += 1;
         }
     }
 
     /// The slot of `key`: candidates with its whole 32-bit hash are confirmed by reading
     /// their record's key.
     fn find(&self, key: &[u8], h: Hash) -> Result<Option<usize>> {
-        self.probe(h, |i| {
+        Ok(self.find_or_vacancy(key, h)?.ok())
+    }
+
+    /// `find`, or where the key would go.
+    fn find_or_vacancy(&self, key: &[u8], h: Hash) -> Result<Result<usize, Vacancy>> {
+        self.probe_to_end(h, |i| {
             if self.cold[i].h32 != h.h32 {
                 return Ok(false);
             }
@@ -710,41 +742,47 @@ impl Shard {
         .unwrap_or(None)
     }
 
+    /// Adds `entry`, whose key is not in the table (for tests: it asks no record).
+    #[cfg(test)]
     fn insert_new(&mut self, entry: Entry) {
         self.reserve(1);
-        self.place(entry);
+        let vacancy = self.probe_to_end(entry.hash, |_| Ok(false)).unwrap();
+        self.place_from(entry, vacancy.unwrap_err());
     }
 
-    /// Puts `entry` in the table, which has a free slot.
-    fn place(&mut self, entry: Entry) {
-        let mut carry = entry;
-        let mut i = self.home(carry.hash.h32);
-        let mut d = 0;
+    /// Puts `entry`, which is not in the table, where a probe for it ended (the table has a
+    /// free slot, and has not changed since that probe): the probe's walk is not repeated.
+    fn place_from(&mut self, entry: Entry, v: Vacancy) {
+        let hot = Hot::new(entry.hash.tag, 0, entry.loc.file, entry.loc.offset);
+        let cold = Cold {
+            h32: entry.hash.h32,
+            rec_len: entry.loc.rec_len,
+        };
+        self.place_pair(hot, cold, v);
+    }
+
+    /// `place_from` of a slot pair as the table stores it (its distance is rewritten): an
+    /// evicted resident is carried on as the words it was, nothing decoded.
+    fn place_pair(&mut self, mut hot: Hot, mut cold: Cold, v: Vacancy) {
+        let (mut i, mut d) = (v.slot, v.dist);
         loop {
-            if self.hot.get(i).is_empty() {
-                self.put_at(i, carry, d);
+            let resident = self.hot.get(i);
+            if resident.is_empty() {
+                self.hot.set(i, hot.with_dist(d));
+                self.cold[i] = cold;
                 self.len += 1;
                 return;
             }
-            let resident = self.dist(i);
-            if resident < d {
-                let evicted = self.entry(i);
-                self.put_at(i, carry, d);
-                carry = evicted;
-                d = resident;
+            let resident_dist = self.dist(i);
+            if resident_dist < d {
+                self.hot.set(i, hot.with_dist(d));
+                hot = resident;
+                cold = std::mem::replace(&mut self.cold[i], cold);
+                d = resident_dist;
             }
             i = self.next(i);
             d += 1;
         }
-    }
-
-    fn put_at(&mut self, i: usize, e: Entry, dist: usize) {
-        self.hot
-            .set(i, Hot::new(e.hash.tag, dist, e.loc.file, e.loc.offset));
-        self.cold[i] = Cold {
-            h32: e.hash.h32,
-            rec_len: e.loc.rec_len,
-        };
     }
 
     /// Removes slot `i`, shifting the following displaced entries back (no tombstones).
@@ -782,25 +820,17 @@ impl Shard {
         let old_hot = std::mem::replace(&mut self.hot, HotTable::new(&self.arena, cap));
         let old_cold = std::mem::replace(&mut self.cold, vec![Cold::default(); cap]);
         self.len = 0;
-        let old = (0..old_hot.len()).map(|i| old_hot.get(i));
+        let old = old_hot.iter();
         for (hot, cold) in old.zip(old_cold).filter(|(h, _)| !h.is_empty()) {
-            let hash = Hash {
-                shard: 0,
-                h32: cold.h32,
-                tag: hot.tag(),
-            };
-            let loc = Location {
-                file: hot.file(),
-                offset: hot.offset(),
-                rec_len: cold.rec_len,
-            };
-            self.place(Entry { hash, loc });
+            let slot = self.home(cold.h32);
+            self.place_pair(hot, cold, Vacancy { slot, dist: 0 });
         }
     }
 
     /// The occupied slots' indexes.
     fn occupied(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.capacity()).filter(|&i| !self.hot.get(i).is_empty())
+        let hot = self.hot.iter().enumerate();
+        hot.filter(|(_, h)| !h.is_empty()).map(|(i, _)| i)
     }
 }
 
