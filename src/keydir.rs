@@ -490,6 +490,10 @@ const FAR: usize = (1 << DIST_BITS) - 1;
 
 /// How many data files the key directory can number (`FileSet` refuses more).
 pub const MAX_FILES: u32 = 1 << FILE_BITS;
+/// Record offsets the key directory can hold are below this (`MAX_MAX_FILE_SIZE` keeps every
+/// file this handle writes within it; recovery rejects a record beyond it as corruption).
+pub const MAX_OFFSET: u64 = 1 << OFFSET_BITS;
+const _: () = assert!(crate::options::MAX_MAX_FILE_SIZE <= MAX_OFFSET);
 
 /// What a lookup reads: 8 bytes per slot, so the tables a random get misses in are half the
 /// size they would be with the whole entry in one slot (they stay in the CPU cache longer).

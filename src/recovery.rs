@@ -325,9 +325,16 @@ fn location(no: u32, offset: u64, rec_len: u64, path: &Path) -> Result<Location>
     })
 }
 
-/// A record's offset as the key directory keeps it (data files stay below 4 GiB).
+/// A record's offset as the key directory keeps it (data files stay within 2 GiB).
 fn record_offset(offset: u64, path: &Path) -> Result<u32> {
-    u32::try_from(offset).map_err(|_| Error::corruption(path, offset, "record offset beyond 4 GiB"))
+    if offset >= crate::keydir::MAX_OFFSET {
+        return Err(Error::corruption(
+            path,
+            offset,
+            "record offset beyond 2 GiB",
+        ));
+    }
+    Ok(offset as u32)
 }
 
 /// Applies records to a key directory in load order. Load order is sequence order, so each
@@ -749,4 +756,21 @@ fn truncate(file: &DataFile, end: u64) -> Result<()> {
     file.file
         .sync_data()
         .map_err(|e| Error::io("sync", file.path(), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_offset_the_key_directory_cannot_hold_is_corruption() {
+        let path = Path::new("/db/7.log");
+        let last = crate::keydir::MAX_OFFSET - 1;
+        assert_eq!(record_offset(last, path).unwrap() as u64, last);
+        let err = record_offset(last + 1, path).unwrap_err();
+        assert!(
+            matches!(err, Error::Corruption { offset, .. } if offset == last + 1),
+            "{err}"
+        );
+    }
 }
