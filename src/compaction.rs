@@ -232,6 +232,17 @@ impl Outputs<'_> {
     fn publish(&mut self) -> Result<()> {
         let vfs = &*self.db.opts.vfs;
         let n = self.parts.len() as u32;
+        // The outputs need file numbers while the inputs still hold theirs; checked before
+        // the commit, so that running short is an error and not a stopped handle.
+        let numbers = lock(&self.db.files).numbers_for_compaction();
+        if n > numbers {
+            let msg = format!(
+                "the merge wrote {n} files, and only {numbers} more can be numbered; use a \
+                 larger max_file_size"
+            );
+            let dir = &self.db.dir;
+            return Err(Error::io("merge into", dir, std::io::Error::other(msg)));
+        }
         for (i, part) in self.parts.iter_mut().enumerate() {
             let seal = record::encode_seal(part.id, part.end(), part.last_seq);
             part.pending.extend_from_slice(&seal);

@@ -1,5 +1,6 @@
 //! The set of data files a handle has open, and the small numbers the key directory uses to
-//! name them (a file's id is a 64-bit timestamp; its number is a dense 32-bit slot).
+//! name them (a file's id is a 64-bit timestamp; its number is a dense slot, below
+//! `keydir::MAX_FILES`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -40,22 +41,57 @@ pub struct FileSet {
     next_no: u32,
 }
 
+/// File numbers a writer leaves unused for compaction outputs: a store whose writer has run
+/// out of numbers for new active files can still be compacted (into at most this many files).
+pub const KEPT_FOR_COMPACTION: u32 = 4096;
+
 impl FileSet {
     /// A number for the new file at `path`; an error when the key directory cannot number
     /// another file (`keydir::MAX_FILES` are open).
     pub fn alloc_no(&mut self, path: &Path) -> Result<u32> {
-        if let Some(no) = self.free.pop() {
-            return Ok(no);
-        }
-        if self.next_no >= MAX_FILES {
+        self.alloc_below(MAX_FILES, path)
+    }
+
+    /// A number for a new active file at `path`: `alloc_no`, short of the last
+    /// `KEPT_FOR_COMPACTION` numbers.
+    pub fn alloc_active_no(&mut self, path: &Path) -> Result<u32> {
+        self.alloc_below(MAX_FILES - KEPT_FOR_COMPACTION, path)
+    }
+
+    fn alloc_below(&mut self, limit: u32, path: &Path) -> Result<u32> {
+        if self.in_use() >= limit {
             let msg = format!(
-                "{MAX_FILES} data files are open, the most a store can have; \
-                 compact it, or use a larger max_file_size"
+                "{} data files are open, the most this store can number{}; compact it, or \
+                 use a larger max_file_size",
+                self.in_use(),
+                if limit < MAX_FILES {
+                    " for new writes"
+                } else {
+                    ""
+                }
             );
             return Err(Error::io("open", path, std::io::Error::other(msg)));
         }
+        if let Some(no) = self.free.pop() {
+            return Ok(no);
+        }
         self.next_no += 1;
         Ok(self.next_no - 1)
+    }
+
+    /// Gives back a number `alloc_no` returned whose file was never inserted.
+    pub fn release_no(&mut self, no: u32) {
+        self.free.push(no);
+    }
+
+    /// Numbers a compaction can count on for its outputs: what is free, less what the writer
+    /// may still take for active files meanwhile.
+    pub fn numbers_for_compaction(&self) -> u32 {
+        (MAX_FILES - self.in_use()).min(KEPT_FOR_COMPACTION)
+    }
+
+    fn in_use(&self) -> u32 {
+        self.next_no - self.free.len() as u32
     }
 
     pub fn insert(&mut self, entry: FileEntry) {
@@ -98,7 +134,30 @@ mod tests {
             err.contains("/db/1.log") && err.contains("data files"),
             "{err}"
         );
-        set.free.push(7);
+        set.release_no(7);
         assert_eq!(set.alloc_no(path).unwrap(), 7);
+    }
+
+    #[test]
+    fn the_writer_leaves_numbers_for_compaction() {
+        let mut set = FileSet::default();
+        let path = Path::new("/db/1.active.log");
+        let writable = MAX_FILES - KEPT_FOR_COMPACTION;
+        for want in 0..writable {
+            assert_eq!(set.alloc_active_no(path).unwrap(), want);
+        }
+        assert_eq!(set.numbers_for_compaction(), KEPT_FOR_COMPACTION);
+        assert!(set.alloc_active_no(path).is_err());
+        assert_eq!(
+            set.alloc_no(path).unwrap(),
+            writable,
+            "compaction may take them"
+        );
+        assert_eq!(set.numbers_for_compaction(), KEPT_FOR_COMPACTION - 1);
+        set.release_no(3);
+        assert!(set.alloc_active_no(path).is_err(), "still as many in use");
+        set.release_no(writable);
+        assert_eq!(set.alloc_active_no(path).unwrap(), writable);
+        assert_eq!(set.numbers_for_compaction(), KEPT_FOR_COMPACTION);
     }
 }

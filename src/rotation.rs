@@ -117,16 +117,21 @@ impl Shared {
     pub fn create_active(&self, w: &mut Writer, need: u64, full: bool) -> Result<()> {
         let least = FILE_HEADER_LEN as u64 + need + record::SEAL_LEN;
         let capacity = self.opts.max_file_size.max(least);
-        let (file, capacity) = match self.preparer.take(capacity, self.vfs()) {
-            Some(ready) => ready,
+        // The number first: out of numbers, no file is made (and none left behind).
+        let no = lock(&self.files).alloc_active_no(&self.dir)?;
+        let made = match self.preparer.take(capacity, self.vfs()) {
+            Some(ready) => Ok(ready),
             None => {
                 let spec = self.next_file(w, capacity);
-                let file = Arc::new(make_file(self.vfs(), &self.dir, spec)?);
-                self.prefault_later(file.clone(), capacity);
-                (file, capacity)
+                make_file(self.vfs(), &self.dir, spec).map(|file| {
+                    let file = Arc::new(file);
+                    self.prefault_later(file.clone(), capacity);
+                    (file, capacity)
+                })
             }
         };
-        self.install_active(w, file, FILE_HEADER_LEN as u64, capacity)?;
+        let (file, capacity) = made.inspect_err(|_| lock(&self.files).release_no(no))?;
+        self.install_active(w, no, file, FILE_HEADER_LEN as u64, capacity);
         if full {
             // The writer has just filled a whole file: the next one will be needed soon, so
             // it is made now, while this one fills, rather than from half way.
@@ -223,12 +228,12 @@ impl Shared {
     fn install_active(
         &self,
         w: &mut Writer,
+        no: u32,
         file: Arc<DataFile>,
         end: u64,
         capacity: u64,
-    ) -> Result<()> {
+    ) {
         let mut files = lock(&self.files);
-        let no = files.alloc_no(&file.path())?;
         self.keydir.add_file(no, file.clone());
         files.insert(FileEntry {
             no,
@@ -238,7 +243,6 @@ impl Shared {
             scanned_to: end,
         });
         w.active = Some(Active::new(file, no, end, capacity));
-        Ok(())
     }
 }
 
