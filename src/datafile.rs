@@ -242,9 +242,10 @@ impl DataFile {
         offset: u64,
         key: &[u8],
         dest: &mut [u8],
+        same_hash: impl FnOnce() -> bool,
     ) -> Option<Result<Option<usize>>> {
         let bytes = self.file.as_bytes()?;
-        Some(self.read_from(bytes, offset, key, dest))
+        Some(self.read_from(bytes, offset, key, dest, same_hash))
     }
 
     #[inline(always)]
@@ -254,6 +255,7 @@ impl DataFile {
         offset: u64,
         key: &[u8],
         dest: &mut [u8],
+        same_hash: impl FnOnce() -> bool,
     ) -> Result<Option<usize>> {
         let past_end =
             || Error::corruption(self.path(), offset, "record runs past the end of the file");
@@ -272,22 +274,31 @@ impl DataFile {
             .ok_or_else(past_end)?;
         let key_len = u32::from_le_bytes(header[21..25].try_into().unwrap()) as usize;
         let value_len = u32::from_le_bytes(header[25..29].try_into().unwrap()) as usize;
+        if key_len > crate::options::MAX_KEY_LEN || value_len > crate::options::MAX_VALUE_LEN {
+            // Before any CRC: damaged lengths must not make a get checksum gigabytes.
+            return Err(Error::corruption(
+                self.path(),
+                offset,
+                "malformed record header",
+            ));
+        }
         let rec = bytes
             .get(start..)
             .and_then(|b| b.get(..HEADER_LEN + key_len + value_len))
             .ok_or_else(past_end)?;
-        // The CRC comes first: lengths read from a damaged header could make a damaged
-        // record of `key` look like another key's, hiding the damage as "absent".
-        if !record::verify_contiguous(rec) {
-            return Err(Error::corruption(
-                self.path(),
-                offset,
-                "record checksum mismatch",
-            ));
-        }
+        let crc_error = || Error::corruption(self.path(), offset, "record checksum mismatch");
         let (stored_key, value) = rec[HEADER_LEN..].split_at(key_len);
         if stored_key != key {
-            return Ok(None);
+            // Another key's record under the same tag, unless its slot carries `key`'s whole
+            // hash: then damaged lengths or key bytes may be hiding `key`'s own record, and
+            // only the CRC can tell.
+            if !same_hash() || record::verify_contiguous(rec) {
+                return Ok(None);
+            }
+            return Err(crc_error());
+        }
+        if !record::verify_contiguous(rec) {
+            return Err(crc_error());
         }
         // Whole and of `key`, so the only thing left to tell is the kind: the key directory
         // points only at values (a seal has no key; a tombstone has no entry).
@@ -706,7 +717,8 @@ mod tests {
         w.append_record(tomb_at, 2, 0, true, b"gone", b"").unwrap();
         let end = tomb_at + record::record_len(4, 0);
         assert!(
-            w.read_in_place(value_at, b"key", &mut [0; 8]).is_none(),
+            w.read_in_place(value_at, b"key", &mut [0; 8], || true)
+                .is_none(),
             "not mapped"
         );
         drop(w);
@@ -714,8 +726,9 @@ mod tests {
         set_len.set_len(end).unwrap();
         let f = DataFile::open(&PosixVfs, &path, OpenMode::ReadSealed, 5).unwrap();
         let mut buf = [0u8; 8];
+        // As the key directory would find them: every slot carrying the key's whole hash.
         let read = |f: &DataFile, at, key: &[u8], buf: &mut [u8]| {
-            f.read_in_place(at, key, buf)
+            f.read_in_place(at, key, buf, || true)
                 .expect("a sealed file is mapped")
         };
         assert_eq!(read(&f, value_at, b"key", &mut buf).unwrap(), Some(5));
@@ -728,13 +741,26 @@ mod tests {
         assert!(matches!(tomb, Error::Corruption { .. }), "{tomb}");
         let past = read(&f, end - 2, b"gone", &mut buf).unwrap_err();
         assert!(past.to_string().contains("past the end"), "{past}");
-        // A damaged key length is a checksum error, not another key.
-        let mut bytes = std::fs::read(&path).unwrap();
-        bytes[value_at as usize + 21] ^= 1;
-        std::fs::write(&path, &bytes).unwrap();
-        let f = DataFile::open(&PosixVfs, &path, OpenMode::ReadSealed, 5).unwrap();
-        let bad = read(&f, value_at, b"key", &mut buf).unwrap_err();
-        assert!(bad.to_string().contains("checksum"), "{bad}");
+        // A damaged key length or key is a checksum error, not another key, when the slot
+        // carries the key's hash; under another key's hash (a tag collision) it is skipped
+        // unread. Impossible lengths are caught before any checksum.
+        let pristine = std::fs::read(&path).unwrap();
+        for (at, mask, expect) in [
+            (21, 1, "checksum"),
+            (29, 4, "checksum"),
+            (28, 0x80, "malformed"),
+        ] {
+            let mut bytes = pristine.clone();
+            bytes[value_at as usize + at] ^= mask;
+            std::fs::write(&path, &bytes).unwrap();
+            let f = DataFile::open(&PosixVfs, &path, OpenMode::ReadSealed, 5).unwrap();
+            let bad = read(&f, value_at, b"key", &mut buf).unwrap_err();
+            assert!(bad.to_string().contains(expect), "byte {at}: {bad}");
+            if expect == "checksum" {
+                let other = f.read_in_place(value_at, b"key", &mut buf, || false);
+                assert_eq!(other.unwrap().unwrap(), None, "byte {at}");
+            }
+        }
     }
 
     #[test]

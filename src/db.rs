@@ -279,8 +279,11 @@ impl Bitask {
         check_key(key)?;
         self.shared.keydir.find_map(key, |c| {
             let offset = c.offset as u64;
-            if let Some(found) = c.file.read_in_place(offset, key, buf) {
+            if let Some(found) = c.file.read_in_place(offset, key, buf, || c.same_hash()) {
                 return found;
+            }
+            if !c.same_hash() {
+                return Ok(None); // another key's record under the same tag
             }
             let Some(len) = (c.rec_len() as usize).checked_sub(record::HEADER_LEN + key.len())
             else {

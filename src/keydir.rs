@@ -33,12 +33,19 @@ pub struct Candidate<'a> {
     pub offset: u32,
     shard: &'a Shard,
     slot: usize,
+    h32: u32,
 }
 
 impl Candidate<'_> {
     /// Length of the whole record, from the table's cold half (one more memory access).
     pub fn rec_len(&self) -> u32 {
         self.shard.cold[self.slot].rec_len
+    }
+
+    /// True when the slot carries the looked-up key's whole 32-bit hash, not just its tag
+    /// (from the cold half: one more memory access).
+    pub fn same_hash(&self) -> bool {
+        self.shard.cold[self.slot].h32 == self.h32
     }
 }
 
@@ -202,6 +209,7 @@ impl KeyDir {
                 offset: at.offset(),
                 shard: &shard,
                 slot,
+                h32: h.h32,
             })?;
             Ok(out.is_some())
         })?;
@@ -548,8 +556,8 @@ impl Hot {
 
 /// A shard's hot slots: one heap block while the table is small, else fixed-size segments
 /// from the directory's arena, on huge pages (see `arena`). One more load per probe (the
-/// segment's address, from a short array in the same cache lines as the shard) buys a
-/// lookup that misses the TLB far less often.
+/// segment's address, from a short array that stays cached) buys a lookup that misses the
+/// TLB far less often.
 #[derive(Default)]
 struct HotTable {
     segments: Vec<Words>,
