@@ -7,8 +7,10 @@
 //! carved out of 2 MiB-aligned chunks that are advised `MADV_HUGEPAGE` (which is all a
 //! program gets under the common `madvise` setting of transparent huge pages). A segment a
 //! shard frees when it grows goes to the next shard that grows: all segments are the same
-//! size, so the arena never fragments. Chunks go back to the kernel when the last segment
-//! of the arena is dropped (with the key directories that share it).
+//! size, so the arena never fragments. Free segments stay mapped (and resident) for the next
+//! table that grows: after most keys are removed, the memory stays at its peak until the
+//! handle closes, when the chunks go back to the kernel with the last key directory sharing
+//! them.
 //!
 //! Small tables (below one segment) stay on the heap: an empty store must not cost 2 MiB.
 

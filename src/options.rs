@@ -15,7 +15,8 @@ pub const MAX_VALUE_LEN: usize = 256 * 1024 * 1024;
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
 /// Smallest accepted `max_file_size`; tiny files make tests rotate and merge constantly.
 pub const MIN_MAX_FILE_SIZE: u64 = 64;
-/// Largest accepted `max_file_size`: offsets inside a data file are kept in 32 bits.
+/// Largest accepted `max_file_size`: the key directory keeps offsets inside a data file in
+/// 31 bits.
 pub const MAX_MAX_FILE_SIZE: u64 = 1 << 31;
 
 /// When acknowledged writes reach stable storage.

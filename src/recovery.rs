@@ -325,16 +325,17 @@ fn location(no: u32, offset: u64, rec_len: u64, path: &Path) -> Result<Location>
     })
 }
 
-/// A record's offset as the key directory keeps it (data files stay within 2 GiB).
+/// A record's offset as the key directory keeps it (data files stay within 2 GiB; no record
+/// starts inside the file header, and offset 0 marks an empty slot).
 fn record_offset(offset: u64, path: &Path) -> Result<u32> {
-    if offset >= crate::keydir::MAX_OFFSET {
-        return Err(Error::corruption(
-            path,
-            offset,
-            "record offset beyond 2 GiB",
-        ));
-    }
-    Ok(offset as u32)
+    let reason = if offset >= crate::keydir::MAX_OFFSET {
+        "record offset beyond 2 GiB"
+    } else if offset < FILE_HEADER_LEN as u64 {
+        "record offset inside the file header"
+    } else {
+        return Ok(offset as u32);
+    };
+    Err(Error::corruption(path, offset, reason))
 }
 
 /// Applies records to a key directory in load order. Load order is sequence order, so each
@@ -772,5 +773,11 @@ mod tests {
             matches!(err, Error::Corruption { offset, .. } if offset == last + 1),
             "{err}"
         );
+        let first = FILE_HEADER_LEN as u64;
+        assert_eq!(record_offset(first, path).unwrap() as u64, first);
+        for inside in [0, first - 1] {
+            let err = record_offset(inside, path).unwrap_err();
+            assert!(err.to_string().contains("file header"), "{err}");
+        }
     }
 }
