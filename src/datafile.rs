@@ -272,8 +272,7 @@ impl DataFile {
             .and_then(|b| b.get(..HEADER_LEN))
             .and_then(|h| h.try_into().ok())
             .ok_or_else(past_end)?;
-        let key_len = u32::from_le_bytes(header[21..25].try_into().unwrap()) as usize;
-        let value_len = u32::from_le_bytes(header[25..29].try_into().unwrap()) as usize;
+        let (key_len, value_len) = record::lengths(header);
         if key_len > crate::options::MAX_KEY_LEN || value_len > crate::options::MAX_VALUE_LEN {
             // Before any CRC: damaged lengths must not make a get checksum gigabytes.
             return Err(Error::corruption(
@@ -350,8 +349,8 @@ impl DataFile {
         value_len: usize,
         crc_ok: impl FnOnce() -> bool,
     ) -> Result<bool> {
-        let key_len = u32::from_le_bytes(header[21..25].try_into().unwrap());
-        if key_len as usize != key.len() || stored_key != key {
+        let (key_len, _) = record::lengths(header);
+        if key_len != key.len() || stored_key != key {
             return Ok(false);
         }
         if !crc_ok() {
@@ -405,8 +404,8 @@ impl DataFile {
         self.file
             .read_exact_at(offset, &mut [&mut header])
             .map_err(|e| Error::io("read", self.path(), e))?;
-        let key_len = u32::from_le_bytes(header[21..25].try_into().unwrap());
-        if key_len as usize != key.len() {
+        let (key_len, _) = record::lengths(&header);
+        if key_len != key.len() {
             self.check_whole_record(offset, &header)?;
             return Ok(false);
         }

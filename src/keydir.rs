@@ -402,8 +402,7 @@ impl KeyDir {
                                     .read_checked_key(r.offset as u64, &mut key)?;
                                 key_read = true;
                             }
-                            let at = shard.hot.get(i);
-                            shard.file(at.file()).key_matches(at.offset() as u64, &key)
+                            shard.record_has_key(i, &key)
                         })?;
                         match found {
                             Ok(slot) if r.tombstone => shard.remove_at(slot),
@@ -736,12 +735,14 @@ impl Shard {
     /// `find`, or where the key would go.
     fn find_or_vacancy(&self, key: &[u8], h: Hash) -> Result<Result<usize, Vacancy>> {
         self.probe_to_end(h, |i| {
-            if self.cold[i].h32 != h.h32 {
-                return Ok(false);
-            }
-            let at = self.hot.get(i);
-            self.file(at.file()).key_matches(at.offset() as u64, key)
+            Ok(self.cold[i].h32 == h.h32 && self.record_has_key(i, key)?)
         })
+    }
+
+    /// True when slot `i`'s record is one of `key` (read from its data file).
+    fn record_has_key(&self, i: usize, key: &[u8]) -> Result<bool> {
+        let at = self.hot.get(i);
+        self.file(at.file()).key_matches(at.offset() as u64, key)
     }
 
     /// The slot with hash `h` pointing exactly at (`file`, `offset`).

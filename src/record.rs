@@ -104,6 +104,12 @@ impl Header {
     }
 }
 
+/// The key and value lengths a header gives, unchecked (`Header::decode` checks them).
+pub fn lengths(header: &[u8; HEADER_LEN]) -> (usize, usize) {
+    let field = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().unwrap()) as usize;
+    (field(21), field(25))
+}
+
 /// True when the header is a value record's (not a tombstone's nor a seal's); for a header
 /// whose record's CRC has been checked.
 pub fn is_value(header: &[u8; HEADER_LEN]) -> bool {
