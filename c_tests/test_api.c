@@ -29,7 +29,7 @@ static void test_strerror(void) {
             CHECK(strcmp(s, bitask_strerror(other)) != 0);
     }
     CHECK(strcmp(bitask_strerror(-1), "unknown status code") == 0);
-    CHECK(strcmp(bitask_strerror(11), "unknown status code") == 0);
+    CHECK(strcmp(bitask_strerror(16), "unknown status code") == 0);
     CHECK(strcmp(bitask_strerror(INT_MAX), "unknown status code") == 0);
     CHECK(strcmp(bitask_strerror(INT_MIN), "unknown status code") == 0);
     /* The numbers are ABI. */
@@ -67,9 +67,20 @@ static void test_last_error_message(void) {
     CHECK(f != NULL);
     if (f)
         fclose(f);
-    CHECK_ST(bitask_open(file, NULL, &db), BITASK_ERR_IO);
+    CHECK_ST(bitask_open(file, NULL, &db), BITASK_ERR_NOT_A_DIRECTORY);
     bitask_last_error_message(full, sizeof full);
-    CHECK(strstr(full, "a-regular-file") != NULL);
+    CHECK(strstr(full, "a-regular-file: Not a directory") != NULL);
+    /* In the operating system's words, naming the path once, nothing repeated. */
+    bitask_options *ro = bitask_options_new();
+    CHECK_ST(bitask_options_set_read_only(ro, true), BITASK_OK);
+    const char *missing = h_path(0, "no-such-store");
+    CHECK_ST(bitask_open(missing, ro, &db), BITASK_ERR_NO_SUCH_PATH);
+    bitask_last_error_message(full, sizeof full);
+    CHECK(strstr(full, "no-such-store: No such file or directory") != NULL);
+    CHECK(strstr(full, "entity") == NULL && strstr(full, "os error") == NULL);
+    CHECK(strstr(strstr(full, "no-such-store") + 1, "no-such-store") == NULL);
+    CHECK_ST(bitask_open(h_path(0, "a-regular-file/store"), ro, &db), BITASK_ERR_NOT_A_DIRECTORY);
+    bitask_options_free(ro);
 }
 
 static void test_options(void) {
@@ -95,6 +106,10 @@ static void test_options(void) {
     CHECK_ST(bitask_options_set_sync(NULL, BITASK_SYNC_NONE), BITASK_ERR_INVALID_ARGUMENT);
     CHECK_ST(bitask_options_set_sync_interval_ms(NULL, 10), BITASK_ERR_INVALID_ARGUMENT);
     CHECK_ST(bitask_options_set_read_only(NULL, true), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_options_set_create_if_missing(o, false), BITASK_OK);
+    CHECK_ST(bitask_options_set_create_if_missing(NULL, false), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_options_set_error_if_exists(o, true), BITASK_OK);
+    CHECK_ST(bitask_options_set_error_if_exists(NULL, true), BITASK_ERR_INVALID_ARGUMENT);
     bitask_options_free(o);
     bitask_options_free(NULL);
 }
@@ -114,6 +129,13 @@ static void test_open_close(void) {
     bitask *second = (bitask *)1;
     CHECK_ST(bitask_open(dir, NULL, &second), BITASK_ERR_WRITER_LOCK);
     CHECK(second == NULL);
+    {
+        /* The message names the lock file and does not repeat bitask_strerror's words. */
+        char msg[1024];
+        bitask_last_error_message(msg, sizeof msg);
+        CHECK(strstr(msg, "open/db.lock is held by another handle") != NULL);
+        CHECK(strstr(msg, bitask_strerror(BITASK_ERR_WRITER_LOCK)) == NULL);
+    }
     /* Readers take no lock. */
     bitask_options *ro = bitask_options_new();
     CHECK_ST(bitask_options_set_read_only(ro, true), BITASK_OK);
@@ -126,11 +148,30 @@ static void test_open_close(void) {
     bitask_close(db);
     /* A read-only open does not create the directory. */
     db = (bitask *)1;
-    CHECK_ST(bitask_open(h_path(1, "missing"), ro, &db), BITASK_ERR_IO);
+    CHECK_ST(bitask_open(h_path(1, "missing"), ro, &db), BITASK_ERR_NO_SUCH_PATH);
     CHECK(db == NULL);
+    CHECK(access(h_path(1, "missing"), F_OK) != 0);
     bitask_options_free(ro);
-    /* A writer creates missing parents. */
-    CHECK_ST(bitask_open(h_path(1, "deep/er/store"), NULL, &db), BITASK_OK);
+    /* A writer creates the store's directory, but not missing parents: a typo does not grow
+       a tree. */
+    CHECK_ST(bitask_open(h_path(1, "deep/er/store"), NULL, &db), BITASK_ERR_NO_SUCH_PATH);
+    CHECK(access(h_path(1, "deep"), F_OK) != 0);
+    bitask_options *strict = bitask_options_new();
+    CHECK_ST(bitask_options_set_create_if_missing(strict, false), BITASK_OK);
+    CHECK_ST(bitask_open(h_path(1, "not-made"), strict, &db), BITASK_ERR_NO_SUCH_PATH);
+    CHECK(access(h_path(1, "not-made"), F_OK) != 0);
+    /* error_if_exists: a new store opens, an existing one is refused and left as it was. */
+    CHECK_ST(bitask_options_set_create_if_missing(strict, true), BITASK_OK);
+    CHECK_ST(bitask_options_set_error_if_exists(strict, true), BITASK_OK);
+    REQUIRE_ST(bitask_open(h_path(1, "fresh"), strict, &db), BITASK_OK);
+    CHECK_ST(bitask_put(db, (const uint8_t *)"k", 1, (const uint8_t *)"v", 1), BITASK_OK);
+    bitask_close(db);
+    CHECK_ST(bitask_open(h_path(1, "fresh"), strict, &db), BITASK_ERR_EXISTS);
+    CHECK(db == NULL);
+    CHECK_ST(bitask_open(dir, strict, &db), BITASK_ERR_EXISTS);
+    bitask_options_free(strict);
+    REQUIRE_ST(bitask_open(h_path(1, "fresh"), NULL, &db), BITASK_OK);
+    CHECK_ST(bitask_contains(db, (const uint8_t *)"k", 1), BITASK_OK);
     bitask_close(db);
     bitask_close(NULL);
 }

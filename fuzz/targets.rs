@@ -218,6 +218,7 @@ pub fn decode_dir(data: &[u8]) -> Image {
             let g = |i: usize| u64::from_le_bytes(data[at + i..at + i + 8].try_into().unwrap());
             let parts = g(16);
             let h = FileHeader {
+                store: 0,
                 id,
                 seq_base: g(0),
                 merge_base: g(8),

@@ -113,9 +113,37 @@ typedef enum {
      */
     BITASK_ERR_INTERNAL = 9,
     /**
-     * A file in the store was written by an unknown or newer version of the format.
+     * A file in the directory is not one the library can prove it wrote: a newer format
+     * version, a file of another program or of bitask 0.1.1, a file of another store, or a
+     * non-regular file under a store's file name. The message names the file; nothing was
+     * changed on disk.
      */
     BITASK_ERR_INCOMPATIBLE = 10,
+    /**
+     * A file or directory the call needs does not exist (ENOENT): a read-only open of a
+     * missing directory, a missing parent directory, a writer's open of a missing directory
+     * without create_if_missing. The message names the path.
+     */
+    BITASK_ERR_NO_SUCH_PATH = 11,
+    /**
+     * The operating system refused access (EACCES, EPERM, EROFS). The message names the
+     * path.
+     */
+    BITASK_ERR_PERMISSION = 12,
+    /**
+     * The store's path, or a component of it, is not a directory (ENOTDIR).
+     */
+    BITASK_ERR_NOT_A_DIRECTORY = 13,
+    /**
+     * The file system is full or over quota (ENOSPC, EDQUOT). Nothing was written; the
+     * handle keeps working, and writes succeed again once space is freed.
+     */
+    BITASK_ERR_NO_SPACE = 14,
+    /**
+     * The directory already holds a store, and the open asked for a new one
+     * (bitask_options_set_error_if_exists). Nothing was changed.
+     */
+    BITASK_ERR_EXISTS = 15,
 } bitask_status;
 
 /**
@@ -274,8 +302,40 @@ bitask_status bitask_options_set_sync_interval_ms(bitask_options *opts, uint32_t
 bitask_status bitask_options_set_read_only(bitask_options *opts, bool read_only);
 
 /**
- * Opens the store in the directory path, creating the directory when it is missing (unless
- * read-only), and recovering from whatever a crash left.
+ * Whether a writer's bitask_open creates the store's directory when it is missing (default
+ * true). Only the last component of the path is created: a missing parent fails with
+ * BITASK_ERR_NO_SUCH_PATH, so a mistyped path does not grow a tree of directories. With
+ * false, a missing directory fails with BITASK_ERR_NO_SUCH_PATH. Read-only opens never
+ * create anything.
+ *
+ * Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL). Thread safety: one thread at
+ * a time per options object.
+ */
+bitask_status bitask_options_set_create_if_missing(bitask_options *opts, bool create);
+
+/**
+ * Whether bitask_open fails with BITASK_ERR_EXISTS when the directory already holds a store
+ * (default false): for programs that must start from an empty store. Nothing is changed
+ * on disk when it fails.
+ *
+ * Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL). Thread safety: one thread at
+ * a time per options object.
+ */
+bitask_status bitask_options_set_error_if_exists(bitask_options *opts, bool fail_if_exists);
+
+/**
+ * Opens the store in the directory path, creating the directory when it is missing (a
+ * writer's open, unless bitask_options_set_create_if_missing turned that off; only the last
+ * component is created), and recovering from whatever a crash left. A relative path is
+ * resolved once, here: a later chdir of the process does not move the store.
+ *
+ * Recovery deletes or truncates only files it has proved are the store's: a directory is a
+ * store when it holds the store's identity file db.id (written by the first writer's open),
+ * or when every file in it named as a data file is one of this format (a store of an
+ * earlier version, which then gets its db.id). Anything else (files of another program or
+ * of bitask 0.1.1 under a store's file names, files copied in from another store, a FIFO
+ * under a store's file name) is refused with BITASK_ERR_INCOMPATIBLE, naming the file, and
+ * the directory is left as it was; a refused open leaves no lock file or directory behind.
  *
  * path: NUL-terminated, borrowed for the call. opts: NULL for the defaults, else borrowed
  * for the call (the handle keeps a copy; the options may be freed right after).
@@ -287,9 +347,12 @@ bitask_status bitask_options_set_read_only(bitask_options *opts, bool read_only)
  * Read-only handles (bitask_options_set_read_only) take no lock.
  *
  * Returns BITASK_OK; BITASK_ERR_INVALID_ARGUMENT (path or db_out NULL, path empty);
- * BITASK_ERR_WRITER_LOCK; BITASK_ERR_IO (the directory cannot be created or read; a
- * read-only open of a missing directory); BITASK_ERR_CORRUPTION (a damaged file that
- * recovery cannot skip); BITASK_ERR_INCOMPATIBLE (a file of a newer format).
+ * BITASK_ERR_WRITER_LOCK; BITASK_ERR_NO_SUCH_PATH (a read-only open of a missing
+ * directory, a missing parent, or a missing directory without create_if_missing);
+ * BITASK_ERR_NOT_A_DIRECTORY (path names a file); BITASK_ERR_PERMISSION;
+ * BITASK_ERR_NO_SPACE; BITASK_ERR_EXISTS (with error_if_exists); BITASK_ERR_IO (another
+ * failure of the operating system); BITASK_ERR_CORRUPTION (a damaged file that recovery
+ * cannot skip); BITASK_ERR_INCOMPATIBLE (see above).
  * Thread safety: any thread.
  */
 bitask_status bitask_open(const char *path, const bitask_options *opts, bitask **db_out);

@@ -181,6 +181,7 @@ impl Outputs<'_> {
             &*self.db.opts.vfs,
             &path,
             FileHeader {
+                store: self.db.store_tag,
                 id,
                 ..FileHeader::default()
             },
@@ -248,6 +249,7 @@ impl Outputs<'_> {
             part.pending.extend_from_slice(&seal);
             part.flush()?;
             let header = FileHeader {
+                store: self.db.store_tag,
                 id: part.id,
                 seq_base: 0,
                 merge_base: self.merge_base,

@@ -5,7 +5,8 @@
 //! ```text
 //! 0   [u8; 8]  magic "BITASKDF"
 //! 8   u32      format version (1)
-//! 12  u32      reserved, zero
+//! 12  u32      store tag: the store's identity (`identity`), 0 in files written before
+//!              stores had one
 //! 16  u64      file id (the number in the file's name)
 //! 24  u64      seq base: no record in the file has a smaller sequence number
 //! 32  u64      merge base: 0 for files written by puts; for merge outputs, the largest id of
@@ -31,6 +32,9 @@ const SMALL_RECORD: usize = 256;
 /// The decoded header of a data file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct FileHeader {
+    /// The tag of the store that wrote the file (see `identity`); 0 for files written
+    /// before stores had one.
+    pub store: u32,
     pub id: u64,
     pub seq_base: u64,
     pub merge_base: u64,
@@ -43,6 +47,7 @@ impl FileHeader {
         let mut b = [0u8; FILE_HEADER_LEN];
         b[0..8].copy_from_slice(&DATA_MAGIC);
         b[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        b[12..16].copy_from_slice(&self.store.to_le_bytes());
         b[16..24].copy_from_slice(&self.id.to_le_bytes());
         b[24..32].copy_from_slice(&self.seq_base.to_le_bytes());
         b[32..40].copy_from_slice(&self.merge_base.to_le_bytes());
@@ -83,6 +88,7 @@ impl FileHeader {
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
         let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
         Ok(FileHeader {
+            store: u32_at(12),
             id: u64_at(16),
             seq_base: u64_at(24),
             merge_base: u64_at(32),
@@ -765,6 +771,7 @@ mod tests {
     #[test]
     fn header_round_trip_and_checks() {
         let h = FileHeader {
+            store: 0xdead_beef,
             id: 17,
             seq_base: 5,
             merge_base: 3,

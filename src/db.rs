@@ -61,6 +61,8 @@ pub struct Bitask {
 /// State shared by the handle, its iterators and its background flusher.
 pub(crate) struct Shared {
     pub dir: PathBuf,
+    /// The tag this store's new data files carry (see `identity`).
+    pub store_tag: u32,
     pub opts: Options,
     pub keydir: KeyDir,
     pub files: Mutex<FileSet>,
@@ -165,33 +167,38 @@ impl Bitask {
         Bitask::open_with(path, Options::default())
     }
 
-    /// Opens the store in `path` with `opts`.
+    /// Opens the store in `path` with `opts`. A relative path is resolved against the current
+    /// directory once, here: the handle keeps using that directory when the process changes
+    /// its working directory later.
     pub fn open_with(path: impl AsRef<Path>, opts: Options) -> Result<Bitask> {
         opts.validate()?;
-        let dir = path.as_ref().to_path_buf();
+        let path = path.as_ref();
+        let dir = std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))?;
         let vfs = opts.vfs.clone();
-        let lock_file = if opts.read_only {
-            if !dir.is_dir() {
-                return Err(Error::io(
-                    "open",
-                    &dir,
-                    std::io::Error::from(std::io::ErrorKind::NotFound),
-                ));
+        let created_dir = prepare_dir(&*vfs, &dir, &opts)?;
+        let writer_lock = match (!opts.read_only).then(|| WriterLock::take(&*vfs, &dir)) {
+            Some(Err(e)) => {
+                undo_created_dir(&*vfs, &dir, created_dir);
+                return Err(e);
             }
-            None
-        } else {
-            vfs.create_dir_all(&dir)
-                .map_err(|e| Error::io("create directory", &dir, e))?;
-            let lock_path = dir.join(filename::LOCK_FILE);
-            Some(vfs.lock_exclusive(&lock_path).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::WouldBlock {
-                    Error::WriterLock
-                } else {
-                    Error::io("lock", &lock_path, e)
-                }
-            })?)
+            Some(Ok(lock)) => Some(lock),
+            None => None,
         };
-        let (keydir, rec) = load_retrying(&*vfs, &dir, opts.read_only, KeyDir::new)?;
+        let loaded = check_not_exists(&*vfs, &dir, &opts)
+            .and_then(|()| load_retrying(&*vfs, &dir, opts.read_only, KeyDir::new));
+        let (keydir, rec) = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                // A refused open leaves nothing behind: not the lock file it made, nor the
+                // directory.
+                if let Some(l) = writer_lock {
+                    l.abandon(&*vfs);
+                }
+                undo_created_dir(&*vfs, &dir, created_dir);
+                return Err(e);
+            }
+        };
+        let lock_file = writer_lock.map(|l| l.held);
         let live = keydir.live_bytes();
         let writer = if opts.read_only {
             None
@@ -209,6 +216,7 @@ impl Bitask {
             sealer: Worker::new("bitask-seal"),
             preparer: Arc::default(),
             dir,
+            store_tag: rec.identity.tag,
             opts,
             keydir,
             files: Mutex::new(rec.files),
@@ -375,6 +383,79 @@ impl Drop for Bitask {
     fn drop(&mut self) {
         self.flusher.take();
         let _ = self.shared.finish();
+    }
+}
+
+/// Makes sure the store's directory exists (creating it for a writer when
+/// `create_if_missing`); returns whether this open created it.
+fn prepare_dir(vfs: &dyn Vfs, dir: &Path, opts: &Options) -> Result<bool> {
+    match vfs.is_dir(dir) {
+        Ok(true) => Ok(false),
+        Ok(false) => Err(Error::io(
+            "open",
+            dir,
+            std::io::Error::from_raw_os_error(libc::ENOTDIR),
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if opts.read_only || !opts.create_if_missing {
+                return Err(Error::io("open", dir, e));
+            }
+            vfs.create_dir(dir)
+                .map_err(|e| Error::io("create directory", dir, e))?;
+            // The new directory's entry in its parent must be durable before anything in it is.
+            if let Some(parent) = dir.parent() {
+                vfs.sync_dir(parent)
+                    .map_err(|e| Error::io("sync directory", parent, e))?;
+            }
+            Ok(true)
+        }
+        Err(e) => Err(Error::io("open", dir, e)),
+    }
+}
+
+fn undo_created_dir(vfs: &dyn Vfs, dir: &Path, created: bool) {
+    if created {
+        let _ = vfs.remove_dir(dir);
+    }
+}
+
+fn check_not_exists(vfs: &dyn Vfs, dir: &Path, opts: &Options) -> Result<()> {
+    if opts.error_if_exists && recovery::holds_store(vfs, dir)? {
+        return Err(Error::Exists(dir.to_path_buf()));
+    }
+    Ok(())
+}
+
+/// The writer lock of a directory, as taken by an open.
+struct WriterLock {
+    held: Box<dyn FileLock>,
+    path: PathBuf,
+    /// The lock file did not exist before this open made it.
+    made: bool,
+}
+
+impl WriterLock {
+    fn take(vfs: &dyn Vfs, dir: &Path) -> Result<WriterLock> {
+        let path = dir.join(filename::LOCK_FILE);
+        let made = matches!(vfs.is_dir(&path), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+        let held = vfs.lock_exclusive(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::WouldBlock {
+                Error::WriterLock
+            } else {
+                Error::io("lock", &path, e)
+            }
+        })?;
+        Ok(WriterLock { held, path, made })
+    }
+
+    /// Releases the lock of an open that failed, removing the lock file if the open made
+    /// it. (Removing a lock file is safe only here: the directory is not a store this open
+    /// will write, so a second opener that locked the same file has nothing to race for.)
+    fn abandon(self, vfs: &dyn Vfs) {
+        drop(self.held);
+        if self.made {
+            let _ = vfs.remove_file(&self.path);
+        }
     }
 }
 

@@ -35,8 +35,13 @@ pub enum Error {
         offset: u64,
         reason: String,
     },
-    /// A file was written by an unknown or newer format version.
+    /// A file is not one this library can prove it wrote: an unknown or newer format
+    /// version, a file of another program or of bitask 0.1.1, or a file of another store.
+    /// Nothing was changed on disk.
     Incompatible { path: PathBuf, reason: String },
+    /// The directory already holds a store, and the open asked for a new one
+    /// (`Options::error_if_exists`). Nothing was changed on disk.
+    Exists(PathBuf),
     /// The handle stopped accepting writes after an earlier failure it cannot undo
     /// (a failed fsync, a failed rotation). Reopen the store to recover from what is on disk.
     Stopped(String),
@@ -73,7 +78,8 @@ impl fmt::Display for Error {
             Error::KeyNotFound => write!(f, "key not found"),
             Error::WriterLock => write!(
                 f,
-                "the store is locked by another writer (open it read-only, or close the other handle)"
+                "another handle holds the store's writer lock (db.lock): open the store \
+                 read-only, or close the other writer"
             ),
             Error::ReadOnly => write!(f, "the handle is read-only"),
             Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
@@ -81,7 +87,7 @@ impl fmt::Display for Error {
                 write!(f, "{what} of {len} bytes exceeds the limit of {max} bytes")
             }
             Error::Io { op, path, source } => {
-                write!(f, "{op} {}: {source}", path.display())
+                write!(f, "{op} {}: {}", path.display(), os_words(source))
             }
             Error::Corruption {
                 path,
@@ -95,11 +101,28 @@ impl fmt::Display for Error {
             Error::Incompatible { path, reason } => {
                 write!(f, "incompatible file {}: {reason}", path.display())
             }
+            Error::Exists(path) => write!(
+                f,
+                "{} already holds a store (the open asked for a new one)",
+                path.display()
+            ),
             Error::Stopped(reason) => write!(
                 f,
                 "the handle stopped accepting writes after an earlier failure ({reason}); reopen the store"
             ),
         }
+    }
+}
+
+/// An I/O error in the operating system's words (`strerror`), without Rust's
+/// " (os error N)" suffix.
+pub(crate) fn os_words(e: &io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => text
+            .strip_suffix(&format!(" (os error {code})"))
+            .map_or_else(|| text.clone(), str::to_owned),
+        None => text,
     }
 }
 

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub const LOCK_FILE: &str = "db.lock";
+pub const ID_FILE: &str = "db.id";
+pub const ID_TEMP_FILE: &str = "db.id.tmp";
 
 /// What a directory entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

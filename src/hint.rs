@@ -15,7 +15,7 @@ use crate::record::FLAG_TOMBSTONE;
 
 pub const HINT_MAGIC: [u8; 8] = *b"BITASKHI";
 pub const HINT_VERSION: u32 = 1;
-const HEADER_LEN: usize = 32;
+pub const HEADER_LEN: usize = 32;
 const ENTRY_FIXED: usize = 25;
 const TRAILER_LEN: usize = 12;
 
@@ -80,6 +80,14 @@ impl HintWriter {
             buf: &self.buf[HEADER_LEN..],
         }
     }
+}
+
+/// True when `header` (a hint file's first `HEADER_LEN` bytes) is a hint header of this
+/// format for data file `data_id`.
+pub fn header_names(header: &[u8; HEADER_LEN], data_id: u64) -> bool {
+    let version = u32::from_le_bytes(header[8..12].try_into().unwrap());
+    let id = u64::from_le_bytes(header[16..24].try_into().unwrap());
+    header[0..8] == HINT_MAGIC && version == HINT_VERSION && id == data_id
 }
 
 /// The length of data file `data_id` that an intact hint file (magic, checksum, version and

@@ -35,6 +35,7 @@ pub mod filename;
 mod fileset;
 #[doc(hidden)]
 pub mod hint;
+mod identity;
 pub mod iter;
 mod keydir;
 pub mod options;

@@ -39,6 +39,8 @@ pub struct Options {
     pub(crate) max_file_size: u64,
     pub(crate) sync: SyncMode,
     pub(crate) read_only: bool,
+    pub(crate) create_if_missing: bool,
+    pub(crate) error_if_exists: bool,
     pub(crate) vfs: Arc<dyn Vfs>,
 }
 
@@ -48,6 +50,8 @@ impl Default for Options {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             sync: SyncMode::None,
             read_only: false,
+            create_if_missing: true,
+            error_if_exists: false,
             vfs: Arc::new(PosixVfs),
         }
     }
@@ -59,6 +63,8 @@ impl fmt::Debug for Options {
             .field("max_file_size", &self.max_file_size)
             .field("sync", &self.sync)
             .field("read_only", &self.read_only)
+            .field("create_if_missing", &self.create_if_missing)
+            .field("error_if_exists", &self.error_if_exists)
             .finish_non_exhaustive()
     }
 }
@@ -81,6 +87,22 @@ impl Options {
     /// read while one writer works. Writes fail with [`Error::ReadOnly`].
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
+        self
+    }
+
+    /// Whether a writer's open creates the store's directory when it does not exist (default
+    /// true, as bitask 0.1.1 did). Only the last component is created: a missing parent is
+    /// an error, so a mistyped path does not quietly grow a tree of directories. Read-only
+    /// opens never create anything.
+    pub fn create_if_missing(mut self, create: bool) -> Self {
+        self.create_if_missing = create;
+        self
+    }
+
+    /// Whether opening fails with [`Error::Exists`] when the directory already holds a store
+    /// (default false): for programs that must start from an empty store.
+    pub fn error_if_exists(mut self, fail: bool) -> Self {
+        self.error_if_exists = fail;
         self
     }
 

@@ -1,6 +1,10 @@
 //! Opening a directory: decide which files hold the store, and load them into a key directory.
 //!
 //! Rules, in order:
+//! 0. Ownership first (`Owner`): recovery deletes or truncates only files it has proved are
+//!    the store's (`identity`); anything else is `Error::Incompatible` with nothing changed.
+//!    Every repair is planned while reading (`Repair`) and carried out only once the open
+//!    has decided to succeed.
 //! 1. Temporary files (`*.tmp`) are unfinished merge outputs: the writer deletes them.
 //! 2. A merge is committed when all of its output parts are published. Every data file whose
 //!    id is at most the merge base of a committed merge was one of its inputs and is stale;
@@ -15,14 +19,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::datafile::{DataFile, Scanned, Scanner, FILE_HEADER_LEN};
+use crate::datafile::{DataFile, FileHeader, Scanned, Scanner, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::fileset::{load_key, FileEntry, FileSet};
 use crate::hint;
+use crate::identity::{self, Identity};
 use crate::keydir::{Batch, KeyDir, Location};
 use crate::parallel;
 use crate::record;
@@ -44,9 +49,11 @@ pub struct Recovered {
     pub torn_bytes: u64,
     /// The file a writer continues appending to, with the end of its valid records.
     pub active: Option<(u64, u64)>,
+    /// Whose files these are: new data files carry its tag.
+    pub identity: Identity,
 }
 
-/// A directory entry the store owns.
+/// A directory entry named as one of the store's files.
 struct Listed {
     id: u64,
     kind: FileKind,
@@ -63,12 +70,11 @@ fn list(vfs: &dyn Vfs, dir: &Path) -> Result<Vec<Listed>> {
     Ok(out)
 }
 
-fn remove(vfs: &dyn Vfs, dir: &Path, id: u64, kind: FileKind) -> Result<()> {
-    let p = filename::path(dir, id, kind);
-    match vfs.remove_file(&p) {
+fn remove(vfs: &dyn Vfs, path: &Path) -> Result<()> {
+    match vfs.remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io("remove", p, e)),
+        Err(e) => Err(Error::io("remove", path, e)),
     }
 }
 
@@ -97,60 +103,285 @@ pub fn is_vanished(e: &Error) -> bool {
     matches!(e, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
 }
 
-/// Loads the store in `dir` into `keydir`. A writer (`read_only == false`) also repairs: it
-/// deletes temporary, stale and abandoned files, seals extra active files and truncates a
-/// torn tail. A reader changes nothing on disk.
-pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> Result<Recovered> {
-    let listed = list(vfs, dir)?;
-    // Sealing renames a file atomically, so no crash leaves one id both active and sealed:
-    // the directory was changed by other means, and neither file can be chosen safely.
-    let data_file = |l: &&Listed| matches!(l.kind, FileKind::Active | FileKind::Sealed);
-    let data: Vec<&Listed> = listed.iter().filter(data_file).collect();
-    if let Some(w) = data.windows(2).find(|w| w[0].id == w[1].id) {
-        return Err(Error::corruption(
+/// True when `dir` holds a store: its identity file, or any file named as a store's.
+pub fn holds_store(vfs: &dyn Vfs, dir: &Path) -> Result<bool> {
+    Ok(identity::read(vfs, dir)?.is_some() || !list(vfs, dir)?.is_empty())
+}
+
+/// Whose files a directory holds, decided before anything in it is touched.
+#[derive(Clone, Copy, Debug)]
+enum Owner {
+    /// The directory has its `db.id`: files carrying its tag are the store's.
+    Known(Identity),
+    /// No `db.id` and no file named as a store's: a new store.
+    New,
+    /// No `db.id`, but files named as a store's: a store of an earlier version, whose data
+    /// files all have valid headers of this format and tag 0. Anything else in it means the
+    /// directory is not a store, and nothing is changed.
+    Untagged,
+}
+
+impl Owner {
+    fn establish(vfs: &dyn Vfs, dir: &Path, listed: &[Listed]) -> Result<Owner> {
+        if let Some(id) = identity::read(vfs, dir)? {
+            return Ok(Owner::Known(id));
+        }
+        if listed.is_empty() {
+            return Ok(Owner::New);
+        }
+        let is_data = |l: &&Listed| matches!(l.kind, FileKind::Active | FileKind::Sealed);
+        if !listed.iter().any(|l| is_data(&l)) {
+            let l = &listed[0];
+            return Err(not_a_store(
+                filename::path(dir, l.id, l.kind),
+                "named as a bitask file, beside no data file",
+            ));
+        }
+        Ok(Owner::Untagged)
+    }
+
+    /// The identity files are checked against.
+    fn identity(&self) -> Identity {
+        match self {
+            Owner::Known(id) => *id,
+            Owner::New | Owner::Untagged => Identity::UNTAGGED,
+        }
+    }
+
+    /// Makes sure the directory has its `db.id` (a writer's open that has decided to
+    /// succeed); returns the identity new files carry.
+    fn settle(&self, vfs: &dyn Vfs, dir: &Path) -> Result<Identity> {
+        match self {
+            Owner::Known(id) => Ok(*id),
+            Owner::New => identity::create(vfs, dir, false),
+            Owner::Untagged => identity::create(vfs, dir, true),
+        }
+    }
+
+    /// Checks that an opened data file is the store's.
+    fn check(&self, f: &DataFile) -> Result<()> {
+        let tag = f.header.store;
+        if self.identity().owns(tag) {
+            return Ok(());
+        }
+        let reason = match self {
+            Owner::Known(id) => format!(
+                "it belongs to another store (store tag {tag:08x}; this store's is {:08x})",
+                id.tag
+            ),
+            Owner::New | Owner::Untagged => format!(
+                "it belongs to a store (store tag {tag:08x}) whose {} is not in this directory",
+                filename::ID_FILE
+            ),
+        };
+        Err(Error::Incompatible {
+            path: f.path(),
+            reason,
+        })
+    }
+}
+
+/// A directory that is not a store (or not one this library can prove is a store): nothing
+/// in it is touched.
+fn not_a_store(path: PathBuf, why: &str) -> Error {
+    Error::Incompatible {
+        reason: format!(
+            "{why}, and the directory has no {}: it is not a bitask store of this format, \
+             and nothing in it was changed",
+            filename::ID_FILE
+        ),
+        path,
+    }
+}
+
+/// What a writer changes on disk to finish what a crash interrupted. Planned while the
+/// directory is read, carried out only once the open has decided to succeed: a refused
+/// open changes nothing.
+enum Repair {
+    /// A temporary, stale or abandoned file, or an active file holding no record.
+    Remove(PathBuf),
+    /// An active file ending with its seal (a crash before the rename): publish it sealed.
+    FinishSeal(Arc<DataFile>, u64),
+    /// An older active file left behind a newer one by a crash: seal it after its records.
+    Seal(Arc<DataFile>, u64, u64),
+    /// A torn tail after the active file's last valid record.
+    Truncate(Arc<DataFile>, u64),
+}
+
+fn carry_out(vfs: &dyn Vfs, dir: &Path, repairs: Vec<Repair>, files: &mut FileSet) -> Result<()> {
+    let mut removed = false;
+    for r in &repairs {
+        if let Repair::Remove(path) = r {
+            remove(vfs, path)?;
+            removed = true;
+        }
+    }
+    if removed {
+        sync_dir(vfs, dir)?;
+    }
+    for r in repairs {
+        let (file, len) = match r {
+            Repair::Remove(_) => continue,
+            Repair::Truncate(file, end) => {
+                truncate(&file, end)?;
+                continue;
+            }
+            Repair::FinishSeal(file, end) => {
+                rotation::publish_sealed_file(vfs, dir, &file, end)?;
+                (file, end)
+            }
+            Repair::Seal(file, end, last_seq) => {
+                let len = rotation::seal_file(vfs, dir, &file, end, last_seq)?;
+                (file, len)
+            }
+        };
+        if let Some(e) = files.by_id.get_mut(&file.id()) {
+            e.active = false;
+            e.scanned_to = len;
+        }
+    }
+    Ok(())
+}
+
+/// Plans the removal of a writer's temporary files (unfinished merge outputs): only those
+/// proved to be the store's. In a store with its `db.id`, a temporary file is the store's
+/// unless its header names another store (a crash may have left its header unwritten); in
+/// an untagged store, its header must be one this format writes.
+fn plan_temp_removal(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    listed: &[Listed],
+    owner: &Owner,
+    repairs: &mut Vec<Repair>,
+) -> Result<()> {
+    for l in listed {
+        let path = filename::path(dir, l.id, l.kind);
+        let verdict = match l.kind {
+            FileKind::TempData => temp_data_header(vfs, &path, l.id)?,
+            FileKind::TempHint => temp_hint_header(vfs, &path, l.id)?,
+            _ => continue,
+        };
+        let ours = match (owner, verdict) {
+            (_, TempHeader::Tagged(tag)) => owner.identity().owns(tag),
+            (_, TempHeader::Untagged) => true,
+            (Owner::Known(_), TempHeader::Unreadable) => true,
+            (_, TempHeader::Unreadable) => false,
+        };
+        if !ours {
+            return Err(match owner {
+                Owner::Known(_) => Error::Incompatible {
+                    path,
+                    reason: "a temporary file of another store".into(),
+                },
+                _ => not_a_store(path, "not a temporary file this format writes"),
+            });
+        }
+        repairs.push(Repair::Remove(path));
+    }
+    Ok(())
+}
+
+/// What a temporary file's header says of its owner.
+enum TempHeader {
+    /// A valid data file header carrying this store tag.
+    Tagged(u32),
+    /// A valid header of a kind that carries no store tag (a hint file's).
+    Untagged,
+    /// No valid header: cut short, torn, or not this format's.
+    Unreadable,
+}
+
+fn read_prefix(vfs: &dyn Vfs, path: &Path, buf: &mut [u8]) -> Result<bool> {
+    let f = vfs
+        .open(path, OpenMode::ReadShared)
+        .map_err(|e| Error::io("open", path, e))?;
+    match f.read_exact_at(0, &mut [buf]) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(Error::io("read", path, e)),
+    }
+}
+
+fn temp_data_header(vfs: &dyn Vfs, path: &Path, id: u64) -> Result<TempHeader> {
+    let mut b = [0u8; FILE_HEADER_LEN];
+    if !read_prefix(vfs, path, &mut b)? {
+        return Ok(TempHeader::Unreadable);
+    }
+    Ok(match FileHeader::decode(&b, path) {
+        Ok(h) if h.id == id => TempHeader::Tagged(h.store),
+        _ => TempHeader::Unreadable,
+    })
+}
+
+fn temp_hint_header(vfs: &dyn Vfs, path: &Path, id: u64) -> Result<TempHeader> {
+    let mut b = [0u8; hint::HEADER_LEN];
+    if !read_prefix(vfs, path, &mut b)? {
+        return Ok(TempHeader::Unreadable);
+    }
+    Ok(if hint::header_names(&b, id) {
+        TempHeader::Untagged
+    } else {
+        TempHeader::Unreadable
+    })
+}
+
+/// Sealing renames a file atomically, so no crash leaves one id both active and sealed: the
+/// directory was changed by other means, and neither file can be chosen safely.
+fn refuse_duplicate_ids(dir: &Path, data: &[&Listed]) -> Result<()> {
+    match data.windows(2).find(|w| w[0].id == w[1].id) {
+        Some(w) => Err(Error::corruption(
             filename::path(dir, w[0].id, FileKind::Active),
             0,
             format!("{} exists too", filename::name(w[0].id, FileKind::Sealed)),
-        ));
+        )),
+        None => Ok(()),
     }
-    let max_id = listed.iter().map(|l| l.id).max().unwrap_or(0);
-    let mut repaired = false;
-    if !read_only {
-        for l in listed
-            .iter()
-            .filter(|l| matches!(l.kind, FileKind::TempData | FileKind::TempHint))
-        {
-            remove(vfs, dir, l.id, l.kind)?;
-            repaired = true;
-        }
-    }
-    let hints: BTreeSet<u64> = listed
-        .iter()
-        .filter(|l| l.kind == FileKind::Hint)
-        .map(|l| l.id)
-        .collect();
+}
 
-    // Opening a file (open, stat, map, read its header) is independent of the others: two
-    // at a time. What to do about a file that fails is decided below, in order.
+/// Opens the data files (open, stat, map, read the header: independent of each other, two
+/// at a time) and decides, in order, what to do about each that fails to open.
+fn open_data_files(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    data: &[&Listed],
+    read_only: bool,
+    owner: &Owner,
+    repairs: &mut Vec<Repair>,
+) -> Result<Vec<(DataFile, bool)>> {
     let open_mode = |l: &Listed| match (l.kind == FileKind::Active, read_only) {
         (false, _) => OpenMode::ReadSealed,
         (true, true) => OpenMode::ReadShared,
         (true, false) => OpenMode::Write,
     };
-    let open_results = parallel::map_in_order(&data, PARALLEL_FILES, |l| {
+    let open_results = parallel::map_in_order(data, PARALLEL_FILES, |l| {
         let path = filename::path(dir, l.id, l.kind);
         DataFile::open(vfs, &path, open_mode(l), l.id)
     });
     let mut opened: Vec<(DataFile, bool)> = Vec::new();
     for (l, result) in data.iter().zip(open_results) {
         let active = l.kind == FileKind::Active;
-        match result {
-            Ok(f) => opened.push((f, active)),
+        let path = filename::path(dir, l.id, l.kind);
+        let e = match result {
+            Ok(f) => {
+                owner.check(&f)?;
+                opened.push((f, active));
+                continue;
+            }
+            Err(e) => e,
+        };
+        match (owner, e) {
+            // Only in a store proved by its db.id is a damaged header the store's own damage;
+            // elsewhere it is a file of another format.
+            (Owner::New | Owner::Untagged, Error::Corruption { reason, .. }) => {
+                return Err(not_a_store(
+                    path.clone(),
+                    &foreign_file_reason(vfs, &path, &reason),
+                ))
+            }
             // A crash right after creating an active file can leave its header unwritten: cut
             // short, or zeros or garbage where the length reached the disk and the data did
             // not. Such a file holds no record yet. One whose records survived is corrupt.
-            Err(e @ Error::Corruption { offset: 0, .. }) if active => {
-                let path = filename::path(dir, l.id, l.kind);
+            (Owner::Known(_), e @ Error::Corruption { offset: 0, .. }) if active => {
                 if holds_records(vfs, &path)? {
                     // A reader may also meet a file the writer was creating that instant.
                     // The header is written before any record, so now it opens.
@@ -160,39 +391,109 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
                     }
                     return Err(e);
                 }
-                if !read_only {
-                    remove(vfs, dir, l.id, l.kind)?;
-                    repaired = true;
-                }
+                repairs.push(Repair::Remove(path));
             }
-            Err(e) => return Err(e),
+            (_, e) => return Err(e),
         }
     }
+    Ok(opened)
+}
 
+/// Why a file named as a data file is not one, in words a user can act on.
+fn foreign_file_reason(vfs: &dyn Vfs, path: &Path, reason: &str) -> String {
+    if legacy_record_at_start(vfs, path) {
+        return "it holds records of bitask 0.1.1, not of this format".into();
+    }
+    format!("not a data file of this format ({reason})")
+}
+
+/// True when the file starts with a whole, checksummed record of bitask 0.1.1 (crc32 of key
+/// and value u32, timestamp u64, key length u32, value length u32, key, value).
+fn legacy_record_at_start(vfs: &dyn Vfs, path: &Path) -> bool {
+    let mut head = [0u8; 20];
+    if !read_prefix(vfs, path, &mut head).unwrap_or(false) {
+        return false;
+    }
+    let u32_at = |i: usize| u32::from_le_bytes(head[i..i + 4].try_into().unwrap()) as usize;
+    let (klen, vlen) = (u32_at(12), u32_at(16));
+    if klen == 0 || klen > crate::options::MAX_KEY_LEN || vlen > crate::options::MAX_VALUE_LEN {
+        return false;
+    }
+    let mut body = vec![0u8; 20 + klen + vlen];
+    read_prefix(vfs, path, &mut body).unwrap_or(false)
+        && crc32fast::hash(&body[20..]) as usize == u32_at(0)
+}
+
+/// Loads the store in `dir` into `keydir`. A writer (`read_only == false`) also repairs what
+/// a crash left (temporary, stale and abandoned files, extra active files, a torn tail), but
+/// only in a directory proved to be the store's, and only once the open has decided to
+/// succeed; it also gives a new store its `db.id`. A reader changes nothing on disk.
+pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> Result<Recovered> {
+    let listed = list(vfs, dir)?;
+    let data_file = |l: &&Listed| matches!(l.kind, FileKind::Active | FileKind::Sealed);
+    let data: Vec<&Listed> = listed.iter().filter(data_file).collect();
+    refuse_duplicate_ids(dir, &data)?;
+    let owner = Owner::establish(vfs, dir, &listed)?;
+    let mut repairs = Vec::new();
+    if !read_only {
+        plan_temp_removal(vfs, dir, &listed, &owner, &mut repairs)?;
+    }
+    let opened = open_data_files(vfs, dir, &data, read_only, &owner, &mut repairs)?;
+    let keep = set_aside_stale(dir, opened, &mut repairs);
+    let hints: BTreeSet<u64> = listed
+        .iter()
+        .filter(|l| l.kind == FileKind::Hint)
+        .map(|l| l.id)
+        .collect();
+    let max_id = listed.iter().map(|l| l.id).max().unwrap_or(0);
+    let mut state = load(vfs, dir, keep, &hints, read_only, keydir, &mut repairs)?;
+    state.max_id = max_id;
+    state.identity = owner.identity();
+    if !read_only {
+        state.identity = owner.settle(vfs, dir)?;
+        carry_out(vfs, dir, repairs, &mut state.files)?;
+    }
+    Ok(state)
+}
+
+/// Splits off the inputs of committed merges and the outputs of abandoned ones (a writer
+/// removes both); returns the rest in load order.
+fn set_aside_stale(
+    dir: &Path,
+    opened: Vec<(DataFile, bool)>,
+    repairs: &mut Vec<Repair>,
+) -> Vec<(DataFile, bool)> {
     let (covered, abandoned) = merge_state(&opened);
     let mut keep = Vec::new();
     for (f, active) in opened {
         let id = f.id();
-        let stale = id <= covered || abandoned.contains(&id);
-        if !stale {
-            keep.push((f, active));
-        } else if !read_only {
+        if id <= covered || abandoned.contains(&id) {
             let kind = if active {
                 FileKind::Active
             } else {
                 FileKind::Sealed
             };
-            drop(f);
-            remove(vfs, dir, id, kind)?;
-            remove(vfs, dir, id, FileKind::Hint)?;
-            repaired = true;
+            repairs.push(Repair::Remove(filename::path(dir, id, kind)));
+            repairs.push(Repair::Remove(filename::path(dir, id, FileKind::Hint)));
+        } else {
+            keep.push((f, active));
         }
     }
-    if repaired {
-        sync_dir(vfs, dir)?;
-    }
     keep.sort_by_key(|(f, _)| load_key(f));
+    keep
+}
 
+/// Loads the files kept, in load order, from hints where they pass their checks; plans the
+/// repairs of active files.
+fn load(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    keep: Vec<(DataFile, bool)>,
+    hints: &BTreeSet<u64>,
+    read_only: bool,
+    keydir: &KeyDir,
+    repairs: &mut Vec<Repair>,
+) -> Result<Recovered> {
     // The writer appends to an active file only when it is the last file in load order. A
     // power cut while an older active file was being sealed in the background can leave it
     // behind a newer sealed file; appending to it would break sequence order, so it is sealed
@@ -201,9 +502,10 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
     let mut state = Recovered {
         files: FileSet::default(),
         next_seq: 1,
-        max_id,
+        max_id: 0,
         torn_bytes: 0,
         active: None,
+        identity: Identity::UNTAGGED,
     };
     // A reader measures how far the writer's active files are written before loading any,
     // newest first (see `refresh`): read oldest first, an older file could show its end from
@@ -251,19 +553,14 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
             entry.scanned_to = loaded.end;
             if !read_only {
                 if loaded.sealed {
-                    // Interrupted between writing the seal and renaming: finish the seal.
-                    rotation::publish_sealed_file(vfs, dir, &file, loaded.end)?;
-                    entry.active = false;
+                    repairs.push(Repair::FinishSeal(file.clone(), loaded.end));
                 } else if Some(file.id()) == newest_active {
                     if loaded.torn_bytes > 0 {
-                        truncate(&file, loaded.end)?;
+                        repairs.push(Repair::Truncate(file.clone(), loaded.end));
                     }
                     state.active = Some((file.id(), loaded.end));
                 } else {
-                    // An older active file left by a crash: seal it after its valid records.
-                    let end = loaded.end;
-                    entry.scanned_to = rotation::seal_file(vfs, dir, &file, end, load.last_seq)?;
-                    entry.active = false;
+                    repairs.push(Repair::Seal(file.clone(), loaded.end, load.last_seq));
                 }
             }
         } else {

@@ -185,6 +185,7 @@ impl Shared {
     /// the writer's pace (see `active_file_pages`).
     fn next_file(&self, w: &mut Writer, capacity: u64) -> FileSpec {
         FileSpec {
+            store: self.store_tag,
             id: w.ids.next_id(),
             seq_base: w.next_seq,
             capacity,
@@ -286,6 +287,8 @@ pub(crate) fn publish_sealed_file(vfs: &dyn Vfs, dir: &Path, f: &DataFile, len: 
 /// A new active file, as `make_file` makes it.
 #[derive(Clone, Copy)]
 struct FileSpec {
+    /// The store's tag (see `identity`).
+    store: u32,
     id: u64,
     /// The sequence number of its first record.
     seq_base: u64,
@@ -303,6 +306,7 @@ struct FileSpec {
 fn make_file(vfs: &dyn Vfs, dir: &Path, spec: FileSpec) -> Result<DataFile> {
     let path = filename::path(dir, spec.id, FileKind::Active);
     let header = FileHeader {
+        store: spec.store,
         id: spec.id,
         seq_base: spec.seq_base,
         ..FileHeader::default()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::options::bitask_options;
 use super::panic::{boundary, out_of_memory, status_boundary};
 use super::status::bitask_status::{self, *};
-use super::status::{fail, from_error};
+use super::status::{fail, from_error, from_open_error};
 use super::{handle, key_arg, path_arg, require_out, value_arg, write_out};
 use crate::db::{Bitask, Stats};
 use crate::options::{Options, MAX_VALUE_LEN};
@@ -63,8 +63,18 @@ fn db_ref<'a>(db: *mut bitask) -> Result<&'a bitask, bitask_status> {
     unsafe { handle(db.cast_const(), "db") }
 }
 
-/// Opens the store in the directory path, creating the directory when it is missing (unless
-/// read-only), and recovering from whatever a crash left.
+/// Opens the store in the directory path, creating the directory when it is missing (a
+/// writer's open, unless bitask_options_set_create_if_missing turned that off; only the last
+/// component is created), and recovering from whatever a crash left. A relative path is
+/// resolved once, here: a later chdir of the process does not move the store.
+///
+/// Recovery deletes or truncates only files it has proved are the store's: a directory is a
+/// store when it holds the store's identity file db.id (written by the first writer's open),
+/// or when every file in it named as a data file is one of this format (a store of an
+/// earlier version, which then gets its db.id). Anything else (files of another program or
+/// of bitask 0.1.1 under a store's file names, files copied in from another store, a FIFO
+/// under a store's file name) is refused with BITASK_ERR_INCOMPATIBLE, naming the file, and
+/// the directory is left as it was; a refused open leaves no lock file or directory behind.
 ///
 /// path: NUL-terminated, borrowed for the call. opts: NULL for the defaults, else borrowed
 /// for the call (the handle keeps a copy; the options may be freed right after).
@@ -76,9 +86,12 @@ fn db_ref<'a>(db: *mut bitask) -> Result<&'a bitask, bitask_status> {
 /// Read-only handles (bitask_options_set_read_only) take no lock.
 ///
 /// Returns BITASK_OK; BITASK_ERR_INVALID_ARGUMENT (path or db_out NULL, path empty);
-/// BITASK_ERR_WRITER_LOCK; BITASK_ERR_IO (the directory cannot be created or read; a
-/// read-only open of a missing directory); BITASK_ERR_CORRUPTION (a damaged file that
-/// recovery cannot skip); BITASK_ERR_INCOMPATIBLE (a file of a newer format).
+/// BITASK_ERR_WRITER_LOCK; BITASK_ERR_NO_SUCH_PATH (a read-only open of a missing
+/// directory, a missing parent, or a missing directory without create_if_missing);
+/// BITASK_ERR_NOT_A_DIRECTORY (path names a file); BITASK_ERR_PERMISSION;
+/// BITASK_ERR_NO_SPACE; BITASK_ERR_EXISTS (with error_if_exists); BITASK_ERR_IO (another
+/// failure of the operating system); BITASK_ERR_CORRUPTION (a damaged file that recovery
+/// cannot skip); BITASK_ERR_INCOMPATIBLE (see above).
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn bitask_open(
@@ -98,7 +111,7 @@ pub extern "C" fn bitask_open(
             // SAFETY: opts is a live object from bitask_options_new, not being changed.
             unsafe { handle(opts, "opts") }?.to_options()
         };
-        let db = Bitask::open_with(path, options).map_err(from_error)?;
+        let db = Bitask::open_with(path, options).map_err(|e| from_open_error(e, path))?;
         let handle = Box::new(bitask {
             db,
             closed: Arc::new(AtomicBool::new(false)),

@@ -34,6 +34,8 @@ pub struct bitask_options {
     sync_mode: c_int,
     sync_interval_ms: u32,
     read_only: bool,
+    create_if_missing: bool,
+    error_if_exists: bool,
 }
 
 impl bitask_options {
@@ -49,6 +51,8 @@ impl bitask_options {
             .max_file_size(self.max_file_size)
             .sync(sync)
             .read_only(self.read_only)
+            .create_if_missing(self.create_if_missing)
+            .error_if_exists(self.error_if_exists)
     }
 }
 
@@ -59,6 +63,8 @@ impl Default for bitask_options {
             sync_mode: BITASK_SYNC_NONE,
             sync_interval_ms: BITASK_DEFAULT_SYNC_INTERVAL_MS,
             read_only: false,
+            create_if_missing: true,
+            error_if_exists: false,
         }
     }
 }
@@ -183,6 +189,42 @@ pub extern "C" fn bitask_options_set_read_only(
 ) -> bitask_status {
     with_opts(opts, |o| {
         o.read_only = read_only;
+        Ok(())
+    })
+}
+
+/// Whether a writer's bitask_open creates the store's directory when it is missing (default
+/// true). Only the last component of the path is created: a missing parent fails with
+/// BITASK_ERR_NO_SUCH_PATH, so a mistyped path does not grow a tree of directories. With
+/// false, a missing directory fails with BITASK_ERR_NO_SUCH_PATH. Read-only opens never
+/// create anything.
+///
+/// Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL). Thread safety: one thread at
+/// a time per options object.
+#[no_mangle]
+pub extern "C" fn bitask_options_set_create_if_missing(
+    opts: *mut bitask_options,
+    create: bool,
+) -> bitask_status {
+    with_opts(opts, |o| {
+        o.create_if_missing = create;
+        Ok(())
+    })
+}
+
+/// Whether bitask_open fails with BITASK_ERR_EXISTS when the directory already holds a store
+/// (default false): for programs that must start from an empty store. Nothing is changed
+/// on disk when it fails.
+///
+/// Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL). Thread safety: one thread at
+/// a time per options object.
+#[no_mangle]
+pub extern "C" fn bitask_options_set_error_if_exists(
+    opts: *mut bitask_options,
+    fail_if_exists: bool,
+) -> bitask_status {
+    with_opts(opts, |o| {
+        o.error_if_exists = fail_if_exists;
         Ok(())
     })
 }

@@ -44,8 +44,26 @@ pub enum bitask_status {
     /// A bug inside the library (a caught panic). The call had no effect that can be relied
     /// on; the process is not aborted.
     BITASK_ERR_INTERNAL = 9,
-    /// A file in the store was written by an unknown or newer version of the format.
+    /// A file in the directory is not one the library can prove it wrote: a newer format
+    /// version, a file of another program or of bitask 0.1.1, a file of another store, or a
+    /// non-regular file under a store's file name. The message names the file; nothing was
+    /// changed on disk.
     BITASK_ERR_INCOMPATIBLE = 10,
+    /// A file or directory the call needs does not exist (ENOENT): a read-only open of a
+    /// missing directory, a missing parent directory, a writer's open of a missing directory
+    /// without create_if_missing. The message names the path.
+    BITASK_ERR_NO_SUCH_PATH = 11,
+    /// The operating system refused access (EACCES, EPERM, EROFS). The message names the
+    /// path.
+    BITASK_ERR_PERMISSION = 12,
+    /// The store's path, or a component of it, is not a directory (ENOTDIR).
+    BITASK_ERR_NOT_A_DIRECTORY = 13,
+    /// The file system is full or over quota (ENOSPC, EDQUOT). Nothing was written; the
+    /// handle keeps working, and writes succeed again once space is freed.
+    BITASK_ERR_NO_SPACE = 14,
+    /// The directory already holds a store, and the open asked for a new one
+    /// (bitask_options_set_error_if_exists). Nothing was changed.
+    BITASK_ERR_EXISTS = 15,
 }
 
 use bitask_status::*;
@@ -69,11 +87,58 @@ pub(crate) fn from_error(e: Error) -> bitask_status {
         Error::ReadOnly => BITASK_ERR_READ_ONLY,
         Error::InvalidArgument(_) => BITASK_ERR_INVALID_ARGUMENT,
         Error::TooLarge { .. } => BITASK_ERR_TOO_LARGE,
-        Error::Io { .. } | Error::Stopped(_) => BITASK_ERR_IO,
+        Error::Io { source, .. } => io_status(source),
+        Error::Stopped(_) => BITASK_ERR_IO,
         Error::Corruption { .. } => BITASK_ERR_CORRUPTION,
         Error::Incompatible { .. } => BITASK_ERR_INCOMPATIBLE,
+        Error::Exists(_) => BITASK_ERR_EXISTS,
     };
-    fail(status, e.to_string())
+    fail(status, detail(&e))
+}
+
+/// The message a C caller reads beside the status: what bitask_strerror says of the status
+/// is not said again (a program prints both).
+fn detail(e: &Error) -> String {
+    match e {
+        Error::Corruption {
+            path,
+            offset,
+            reason,
+        } => format!("{} at offset {offset}: {reason}", path.display()),
+        Error::WriterLock => "open the store read-only, or close the other writer".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The status of a failed bitask_open of `dir`; the writer lock's message names its file.
+pub(crate) fn from_open_error(e: Error, dir: &std::path::Path) -> bitask_status {
+    match e {
+        Error::WriterLock => fail(
+            BITASK_ERR_WRITER_LOCK,
+            format!(
+                "{} is held by another handle: open the store read-only, or close the other \
+                 writer",
+                dir.join(crate::filename::LOCK_FILE).display()
+            ),
+        ),
+        e => from_error(e),
+    }
+}
+
+/// The status of an operating system error a program may want to act on; any other is
+/// BITASK_ERR_IO.
+fn io_status(e: &std::io::Error) -> bitask_status {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => BITASK_ERR_NO_SUCH_PATH,
+        Some(libc::EACCES | libc::EPERM | libc::EROFS) => BITASK_ERR_PERMISSION,
+        Some(libc::ENOTDIR) => BITASK_ERR_NOT_A_DIRECTORY,
+        Some(libc::ENOSPC | libc::EDQUOT) => BITASK_ERR_NO_SPACE,
+        _ => match e.kind() {
+            std::io::ErrorKind::NotFound => BITASK_ERR_NO_SUCH_PATH,
+            std::io::ErrorKind::PermissionDenied => BITASK_ERR_PERMISSION,
+            _ => BITASK_ERR_IO,
+        },
+    }
 }
 
 /// A NUL-terminated description of each status; used as a `*const c_char`.
@@ -89,7 +154,12 @@ fn describe(status: c_int) -> &'static [u8] {
         7 => b"corrupted data\0",
         8 => b"key or value too large\0",
         9 => b"internal error\0",
-        10 => b"incompatible file format\0",
+        10 => b"incompatible file\0",
+        11 => b"no such file or directory\0",
+        12 => b"permission denied\0",
+        13 => b"not a directory\0",
+        14 => b"no space left on device\0",
+        15 => b"the store already exists\0",
         _ => b"unknown status code\0",
     }
 }
@@ -156,13 +226,13 @@ mod tests {
 
     #[test]
     fn every_code_has_a_description() {
-        for code in -1..=11 {
+        for code in -1..=16 {
             // SAFETY: bitask_strerror returns a static NUL-terminated string.
             let s = unsafe { CStr::from_ptr(bitask_strerror(code)) };
             assert!(!s.to_bytes().is_empty());
         }
         // SAFETY: as above.
-        let unknown = unsafe { CStr::from_ptr(bitask_strerror(11)) };
+        let unknown = unsafe { CStr::from_ptr(bitask_strerror(16)) };
         assert_eq!(unknown.to_bytes(), b"unknown status code");
     }
 
@@ -177,6 +247,42 @@ mod tests {
         assert_eq!(bitask_last_error_message(std::ptr::null_mut(), 100), 10);
         assert_eq!(bitask_last_error_message(buf.as_mut_ptr(), 0), 10);
         assert_eq!(buf[0], b'0' as c_char);
+    }
+
+    #[test]
+    fn messages_do_not_repeat_the_status_description() {
+        let e = Error::Corruption {
+            path: "/db/7.log".into(),
+            offset: 52,
+            reason: "record checksum mismatch".into(),
+        };
+        assert_eq!(from_error(e), BITASK_ERR_CORRUPTION);
+        let mut buf = [0 as c_char; 128];
+        bitask_last_error_message(buf.as_mut_ptr(), buf.len());
+        // SAFETY: the call NUL-terminated buf.
+        let msg = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap();
+        assert_eq!(msg, "/db/7.log at offset 52: record checksum mismatch");
+        let st = from_open_error(Error::WriterLock, std::path::Path::new("/db"));
+        assert_eq!(st, BITASK_ERR_WRITER_LOCK);
+        bitask_last_error_message(buf.as_mut_ptr(), buf.len());
+        // SAFETY: as above.
+        let msg = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap();
+        assert!(
+            msg.starts_with("/db/db.lock is held by another handle"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn operating_system_errors_map_to_their_own_statuses() {
+        let os = |code| std::io::Error::from_raw_os_error(code);
+        assert_eq!(io_status(&os(libc::ENOENT)), BITASK_ERR_NO_SUCH_PATH);
+        assert_eq!(io_status(&os(libc::EACCES)), BITASK_ERR_PERMISSION);
+        assert_eq!(io_status(&os(libc::EPERM)), BITASK_ERR_PERMISSION);
+        assert_eq!(io_status(&os(libc::ENOTDIR)), BITASK_ERR_NOT_A_DIRECTORY);
+        assert_eq!(io_status(&os(libc::ENOSPC)), BITASK_ERR_NO_SPACE);
+        assert_eq!(io_status(&os(libc::EDQUOT)), BITASK_ERR_NO_SPACE);
+        assert_eq!(io_status(&os(libc::EIO)), BITASK_ERR_IO);
     }
 
     #[test]

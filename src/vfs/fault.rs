@@ -171,6 +171,21 @@ impl Vfs for FaultVfs {
         self.inner.create_dir_all(dir)
     }
 
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
+        self.fail(Kind::Space)?;
+        self.inner.create_dir(dir)
+    }
+
+    fn remove_dir(&self, dir: &Path) -> io::Result<()> {
+        self.fail(Kind::Other)?;
+        self.inner.remove_dir(dir)
+    }
+
+    fn is_dir(&self, path: &Path) -> io::Result<bool> {
+        self.fail(Kind::Other)?;
+        self.inner.is_dir(path)
+    }
+
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
         self.fail(Kind::Other)?;
         self.inner.list_dir(dir)

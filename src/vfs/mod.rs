@@ -46,6 +46,14 @@ pub enum Pages {
 pub trait Vfs: Send + Sync {
     /// Creates `dir` and its parents when missing.
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Creates the one directory `dir`, whose parent must exist (`NotFound` otherwise);
+    /// `AlreadyExists` when the name is taken.
+    fn create_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Removes the empty directory `dir`.
+    fn remove_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Whether `path` is a directory (`false` for any other kind of file); `NotFound` when
+    /// nothing has that name.
+    fn is_dir(&self, path: &Path) -> io::Result<bool>;
     /// Names of the entries of `dir` (files only matter; order unspecified).
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// Opens or creates a file.

@@ -112,8 +112,9 @@ impl State {
     }
 
     fn parent_exists(&self, path: &Path) -> bool {
-        path.parent()
-            .is_some_and(|p| p.as_os_str().is_empty() || self.dirs.contains(p))
+        path.parent().is_some_and(|p| {
+            p.parent().is_none() || p.as_os_str().is_empty() || self.dirs.contains(p)
+        })
     }
 }
 
@@ -129,8 +130,9 @@ impl fmt::Debug for SimVfs {
     }
 }
 
+/// As the operating system reports it, so messages read the same on both file systems.
 fn not_found() -> io::Error {
-    io::Error::from(io::ErrorKind::NotFound)
+    io::Error::from_raw_os_error(libc::ENOENT)
 }
 
 impl SimVfs {
@@ -226,6 +228,46 @@ impl Vfs for SimVfs {
         Ok(())
     }
 
+    fn create_dir(&self, dir: &Path) -> io::Result<()> {
+        let mut st = self.lock();
+        if st.names.contains_key(dir) || st.dirs.contains(dir) {
+            return Err(io::Error::from_raw_os_error(libc::EEXIST));
+        }
+        if !st.parent_exists(dir) {
+            return Err(not_found());
+        }
+        st.dirs.insert(dir.to_path_buf());
+        Ok(())
+    }
+
+    fn remove_dir(&self, dir: &Path) -> io::Result<()> {
+        let mut st = self.lock();
+        if !st.dirs.contains(dir) {
+            return Err(not_found());
+        }
+        let occupied = st
+            .names
+            .keys()
+            .chain(st.dirs.iter())
+            .any(|p| p.parent() == Some(dir));
+        if occupied {
+            return Err(io::Error::from_raw_os_error(libc::ENOTEMPTY));
+        }
+        st.dirs.remove(dir);
+        Ok(())
+    }
+
+    fn is_dir(&self, path: &Path) -> io::Result<bool> {
+        let st = self.lock();
+        if st.dirs.contains(path) || path.parent().is_none() {
+            Ok(true)
+        } else if st.names.contains_key(path) {
+            Ok(false)
+        } else {
+            Err(not_found())
+        }
+    }
+
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
         let st = self.lock();
         if !st.dirs.contains(dir) {
@@ -292,7 +334,7 @@ impl Vfs for SimVfs {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut st = self.lock();
-        if !st.dirs.contains(dir) {
+        if !st.dirs.contains(dir) && dir.parent().is_some() {
             return Err(not_found());
         }
         st.log(|| Op::SyncDir {
