@@ -193,11 +193,17 @@ fn readers<'s>(
     keep_doing(s, findings, &counts[1], move || {
         scan(db, &some_prefix(&mut rng), &mut seen)
     });
+    // Point reads and figures are quick: paced, they leave the writers and the scans a share
+    // of the machine.
     let (mut seen, mut rng, mut buf) = (Seen::default(), Rng::new(common::seed(2)), [0u8; 512]);
     keep_doing(s, findings, &counts[2], move || {
+        if rng.pct(1) {
+            std::thread::sleep(Duration::from_micros(200));
+        }
         read_one(db, &mut rng, &mut seen, &mut buf)
     });
     keep_doing(s, findings, &counts[3], move || {
+        std::thread::sleep(Duration::from_micros(200));
         let st = db.stats();
         if st.key_count > KEYS {
             return Err(format!("stats: {st:?}"));
@@ -316,7 +322,9 @@ fn a_writer_handle_scans_reads_writes_and_compacts_at_once() {
     }
     const WRITERS: u64 = 2;
     let tmp = tempfile::tempdir().unwrap();
-    let db = Bitask::open_with(tmp.path(), opts()).unwrap();
+    // Files of 8 KiB still rotate every few dozen writes, and seal few enough that the
+    // compactions, which wait for the background seals, run often.
+    let db = Bitask::open_with(tmp.path(), opts().max_file_size(8192)).unwrap();
     let findings = Findings::default();
     let counts: [AtomicU64; 4] = Default::default();
     let (writes, compactions) = (AtomicU64::new(0), AtomicU64::new(0));
@@ -337,6 +345,11 @@ fn a_writer_handle_scans_reads_writes_and_compacts_at_once() {
                     let mut ver = 0u64;
                     while Instant::now() < deadline && findings.running() {
                         ver += 1;
+                        // Now and then the seals queued in the background drain: a compaction
+                        // waits for that to take its inputs.
+                        if ver % 64 == 0 {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
                         let k = key(rng.below(KEYS / WRITERS) * WRITERS + w);
                         let outcome = if rng.pct(25) {
                             match (db.remove(&k), model.remove(&k)) {
