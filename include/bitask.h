@@ -500,7 +500,8 @@ bitask_status bitask_stat(bitask *db, bitask_stats *out);
  *
  * The set of keys is a snapshot taken now; values are read as the iterator reaches them,
  * so a key removed meanwhile is skipped and a key overwritten meanwhile yields its newest
- * value. Writes and compactions may run while iterators exist.
+ * value. Writes, compactions and (on a read-only handle) bitask_refresh may run while
+ * iterators exist.
  *
  * prefix: prefix_len bytes (0 to BITASK_MAX_KEY_LEN), borrowed for the call; may be NULL
  * when prefix_len is 0. it_out: receives the iterator, owned by the caller and released

@@ -1,6 +1,12 @@
 //! The set of data files a handle has open, and the small numbers the key directory uses to
 //! name them (a file's id is a 64-bit timestamp; its number is a dense slot, below
 //! `keydir::MAX_FILES`).
+//!
+//! The set gives numbers out and takes them back; it is not where a number found in the key
+//! directory is looked up. Only each shard's own file table, under the shard's lock, says
+//! which file an entry's number means (`KeyDir::with_entry`, `KeyDir::records`): the set and
+//! the tables change at different moments (a refresh fills the tables before it records the
+//! files here, and swaps a reloaded directory in shard by shard).
 
 use std::collections::BTreeMap;
 use std::path::Path;

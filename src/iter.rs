@@ -4,11 +4,9 @@
 
 use std::sync::Arc;
 
-use std::collections::HashMap;
-
-use crate::datafile::DataFile;
-use crate::db::{lock, Shared};
+use crate::db::Shared;
 use crate::error::{Error, Result};
+use crate::keydir::Records;
 
 /// Iterator over `(key, value)` pairs in key byte order, from [`crate::Bitask::iter`]. Keys
 /// are those present when the iterator was made; a key removed since is skipped, and a key
@@ -112,26 +110,20 @@ impl KeySnapshot {
     }
 }
 
-/// The live keys starting with `prefix`, sorted. The key directory gives the live records'
-/// locations in one pass; their keys are read back from the files in file order. Holds off
-/// compaction meanwhile, so no record moves between files under it; a key written meanwhile
-/// may or may not be included.
+/// The live keys starting with `prefix`, sorted. The key directory gives the live records in
+/// one pass, each with the file it is in; their keys are read back in file order. The
+/// directory hands out the files themselves, not their numbers: a number can mean another
+/// file by the time it is looked up (a refresh renumbers, a compaction frees numbers), while
+/// a file held open stays readable even once compaction has deleted it. So neither refresh
+/// nor compaction has to wait for a snapshot; a key written meanwhile may or may not be
+/// included.
 fn snapshot(shared: &Shared, prefix: &[u8]) -> Result<KeySnapshot> {
-    let _no_merge = lock(&shared.merging);
-    let mut locations = shared.keydir.locations(|_| true);
-    locations.sort_unstable_by_key(|l| ((l.file as u64) << 32) | l.offset as u64);
-    let files: HashMap<u32, Arc<DataFile>> = lock(&shared.files)
-        .by_id
-        .values()
-        .map(|e| (e.no, e.file.clone()))
-        .collect();
+    let Records { files, mut records } = shared.keydir.records();
+    records.sort_unstable();
     let mut snap = KeySnapshot::default();
     let mut key = Vec::new();
-    for loc in locations {
-        let file = files
-            .get(&loc.file)
-            .expect("the key directory's files are in the file set");
-        file.read_key(loc.offset as u64, &mut key)?;
+    for (file, offset) in records {
+        files[file as usize].read_key(offset as u64, &mut key)?;
         if key.starts_with(prefix) {
             snap.push(&key);
         }
