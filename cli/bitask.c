@@ -11,9 +11,16 @@
  * The dump format (also printed by --help): one line per pair, "KEY VALUE\n", in key byte
  * order, after a first comment line "# bitask dump 1". In KEY and VALUE, the bytes 0x21 to
  * 0x7e other than backslash and double quote stand for themselves; every other byte is
- * written \xHH (two hex digits); an empty value is written "". load skips empty lines and
- * lines starting with '#', and stops at the first malformed line (with its number), having
- * stored the pairs before it. dump | load round-trips any keys and values.
+ * written \xHH (two hex digits); a '#' that begins a KEY is written \x23 too; an empty value
+ * is written "". load skips empty lines and lines starting with '#', and stops at the first
+ * malformed line (with its number), having stored the pairs before it. dump | load
+ * round-trips any keys and values.
+ *
+ * The escaped leading '#' is the one change to version 1 of the format, which keeps its
+ * version line: load always decoded \x23, so old and new load read old and new dumps alike.
+ * Earlier dumps wrote such a key raw, and load skipped its line as a comment; since dump
+ * writes no comment but its first line, every later line of such a dump that starts with
+ * '#' is a pair, and `sed '2,$s/^#/\\x23/'` makes the dump load whole.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -48,9 +55,9 @@ static const char usage_text[] =
     "Exit status: 0 done (get, del: found), 1 not found (get, del), 2 error.\n"
     "\n"
     "Dump format: a first line \"# bitask dump 1\", then one line \"KEY VALUE\" per pair, in\n"
-    "key byte order. Bytes 0x21-0x7e other than \\ and \" stand for themselves; any other byte\n"
-    "is written \\xHH; an empty value is written \"\". load skips empty lines and lines that\n"
-    "start with #, and stops at the first malformed line.\n";
+    "key byte order. Bytes 0x21-0x7e other than \\ and \" stand for themselves; any other byte,\n"
+    "and a # that begins a key, is written \\xHH; an empty value is written \"\". load skips\n"
+    "empty lines and lines that start with #, and stops at the first malformed line.\n";
 
 static const char *dir;
 
@@ -69,17 +76,33 @@ static int usage_error(const char *msg) {
 
 /* --- the dump encoding ------------------------------------------------------------ */
 
-static void encode(FILE *out, const uint8_t *p, size_t n) {
+/* Writes n bytes in the dump encoding. A key is a line's first field, and load takes a line
+ * that starts with '#' for a comment, so a key's leading '#' is escaped as well. The output
+ * goes through a local buffer because a value may be hundreds of MiB of escapes. */
+static void encode(FILE *out, const uint8_t *p, size_t n, int is_key) {
+    static const char hex[] = "0123456789abcdef";
+    char buf[8192];
+    size_t o = 0;
     if (n == 0) {
         fputs("\"\"", out);
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        if (p[i] >= 0x21 && p[i] <= 0x7e && p[i] != '\\' && p[i] != '"')
-            fputc(p[i], out);
-        else
-            fprintf(out, "\\x%02x", p[i]);
+        uint8_t c = p[i];
+        if (o > sizeof buf - 4) {
+            fwrite(buf, 1, o, out);
+            o = 0;
+        }
+        if (c >= 0x21 && c <= 0x7e && c != '\\' && c != '"' && !(is_key && i == 0 && c == '#')) {
+            buf[o++] = (char)c;
+        } else {
+            buf[o++] = '\\';
+            buf[o++] = 'x';
+            buf[o++] = hex[c >> 4];
+            buf[o++] = hex[c & 15];
+        }
     }
+    fwrite(buf, 1, o, out);
 }
 
 static int hex_digit(int c) {
@@ -224,7 +247,7 @@ static int cmd_get(char *key, int escaped) {
     bitask_status st = bitask_get(db, (const uint8_t *)key, klen, &v, &n);
     if (st == BITASK_OK) {
         if (escaped)
-            encode(stdout, v, n);
+            encode(stdout, v, n, 0);
         else
             fwrite(v, 1, n, stdout);
         putchar('\n');
@@ -272,10 +295,10 @@ static int cmd_iterate(char *prefix, int escaped, int with_values) {
     const uint8_t *k, *v;
     size_t kl, vl;
     while ((st = bitask_iter_next(it, &k, &kl, &v, &vl)) == BITASK_OK) {
-        encode(stdout, k, kl);
+        encode(stdout, k, kl, 1);
         if (with_values) {
             putchar(' ');
-            encode(stdout, v, vl);
+            encode(stdout, v, vl, 0);
         }
         putchar('\n');
     }
