@@ -4,6 +4,7 @@
 set -euo pipefail
 
 bin=$1
+case $bin in */*) bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin") ;; esac # some tests cd
 work=$(mktemp -d "${TMPDIR:-/tmp}/bitask-cli-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 db=$work/db
@@ -206,6 +207,76 @@ check read-missing-store-is-2 test "$(status "$bin" "$work/none" get k)" = 2
 check read-does-not-create test ! -e "$work/none"
 long_key=$(head -c 70000 /dev/zero | tr '\0' k)
 check too-large-is-2 test "$(status "$bin" "$db" put "$long_key" v)" = 2
+
+# The command line of bitask 0.1.1, which scripts written for it use: put --key K --value V
+# and ask --key K, on the store whose directory is in BITASK_PATH.
+old=$work/legacy
+legacy() { env BITASK_PATH="$old" "$bin" "$@"; }
+run() { # run CMD...: its exit status in $rc, its outputs in $work/out and $work/err
+    rc=0
+    "$@" >"$work/out" 2>"$work/err" || rc=$?
+}
+run legacy put --key foo --value bar
+check legacy-put test "$rc" = 0
+check legacy-put-says test "$(cat "$work/out")" = 'Value stored successfully'
+run legacy ask --key foo
+check legacy-ask test "$rc" = 0
+check legacy-ask-value-and-newline cmp -s "$work/out" <(printf 'bar\n')
+check legacy-store-is-bitask-path test "$("$bin" "$old" get foo)" = bar
+"$bin" "$old" put mine yours
+check legacy-ask-own-put test "$(legacy ask --key mine)" = yours
+run legacy put --key 'a key' --value 'a value  with spaces '
+check legacy-spaces test "$rc" = 0
+run legacy ask --key 'a key'
+check legacy-spaces-ask cmp -s "$work/out" <(printf 'a value  with spaces \n')
+check legacy-spaces-get test "$("$bin" "$old" get 'a key')" = 'a value  with spaces '
+run legacy put --key=k2 --value=v=2
+check legacy-equals-form test "$(legacy ask --key=k2)" = v=2
+run legacy put --value v3 --key k3
+check legacy-value-first test "$(legacy ask --key k3)" = v3
+run legacy -v put --key k4 --value v4 --verbose
+check legacy-verbose test "$(legacy --verbose ask --key k4 -v)" = v4
+run legacy put --key dash --value - </dev/null
+check legacy-dash-is-a-value test "$(legacy ask --key dash)" = -
+run legacy ask --key nobody
+check legacy-missing-is-1 test "$rc" = 1
+check legacy-missing-message grep -q 'Key not found' "$work/err"
+check legacy-missing-no-output test ! -s "$work/out"
+for cmd in "put --key k --value v" "ask --key k"; do
+    # shellcheck disable=SC2086 # the words of $cmd are the arguments
+    (cd "$work" && run env -u BITASK_PATH "$bin" $cmd && echo "$rc" >"$work/rc")
+    check "legacy-no-path-is-2:$cmd" test "$(cat "$work/rc")" = 2
+    check "legacy-no-path-says:$cmd" grep -q "^bitask: ${cmd%% *}: BITASK_PATH is not set" \
+        "$work/err"
+    check "legacy-no-path-creates-nothing:$cmd" test ! -e "$work/put" -a ! -e "$work/ask"
+    # shellcheck disable=SC2086
+    check "legacy-empty-path-is-2:$cmd" test "$(status env BITASK_PATH= "$bin" $cmd)" = 2
+done
+run legacy ask
+check legacy-no-key-is-2 test "$rc" = 2
+check legacy-no-key-says grep -q '^bitask: ask: --key KEY is missing' "$work/err"
+run legacy put --key k
+check legacy-no-value-is-2 test "$rc" = 2
+check legacy-no-value-says grep -q '^bitask: put: --value VALUE is missing' "$work/err"
+check legacy-key-without-word-is-2 test "$(status legacy ask --key)" = 2
+check legacy-key-twice-is-2 test "$(status legacy put --key a --key b --value v)" = 2
+run legacy ask --key foo --colour
+check legacy-unknown-is-2 test "$rc" = 2
+check legacy-unknown-says grep -q "^bitask: ask: unexpected argument '--colour'" "$work/err"
+check legacy-ask-value-is-2 test "$(status legacy ask --key foo --value v)" = 2
+check legacy-refused-wrote-nothing test "$(status "$bin" "$old" get a)" = 1
+if command -v flock >/dev/null; then # holds the writer's lock as another writer would
+    check legacy-put-beside-writer-is-2 test \
+        "$(status flock "$old/db.lock" env BITASK_PATH="$old" "$bin" put --key foo --value x)" = 2
+    check legacy-ask-beside-writer test \
+        "$(flock "$old/db.lock" env BITASK_PATH="$old" "$bin" ask --key foo)" = bar
+fi
+check legacy-help grep -q 'put --key KEY --value VALUE' <(legacy put --help)
+# A store whose directory is named put or ask is still reached the usual way.
+check own-form-dir-named-put sh -c 'cd "$1" && "$2" put put --key v && "$2" ask put k w' \
+    sh "$work" "$bin"
+check own-form-dir-named-put-get test "$(cd "$work" && "$bin" put get --key)" = v
+check own-form-dir-named-ask-get test "$(cd "$work" && "$bin" ask get k)" = w
 
 echo "cli: $passed passed, $failed failed"
 test "$failed" = 0
