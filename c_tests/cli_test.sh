@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Tests of the command-line tool: every command, the exit codes, and dump/load round trips of
-# arbitrary bytes. Usage: cli_test.sh PATH/TO/bitask
+# arbitrary bytes. Usage: [BIG_VALUE_MIB=N] cli_test.sh PATH/TO/bitask
 set -euo pipefail
 
 bin=$1
+case $bin in */*) bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin") ;; esac # some tests cd
 work=$(mktemp -d "${TMPDIR:-/tmp}/bitask-cli-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 db=$work/db
@@ -93,6 +94,102 @@ check hand-made-count test "$("$bin" "$work/hand" dump | wc -l)" = 3
 check uppercase-hex-accepted "$bin" "$work/hand" load <<<'\x4A \x4b' 2>/dev/null
 check uppercase-hex-decoded test "$("$bin" "$work/hand" get J)" = K
 
+# dump | load into a fresh store keeps every pair. The source store is filled from a dump that
+# escapes every byte, and through `put -`, so what it holds does not depend on the encoder
+# under test. Covered: every byte value first in a key and first in a value (a key's leading
+# # once made load skip the line as a comment), keys that look like the version line or like
+# escapes, empty values, binary keys and values, CR and LF at the ends, a key of exactly
+# BITASK_MAX_KEY_LEN bytes, and a large value of BIG_VALUE_MIB MiB. Its default, 8, keeps the
+# runs under valgrind and the sanitizers, which use this script too, within a minute;
+# BIG_VALUE_MIB=256 stores a value of exactly BITASK_MAX_VALUE_LEN (about 30 s and 2.5 GB of
+# scratch space natively, far more under valgrind).
+doubled() { # doubled FILE TIMES: FILE's bytes repeated 2^TIMES times, on standard output
+    local f=$1 n=$2 t
+    t=$(mktemp "$work/double-XXXXXX")
+    cp "$f" "$t"
+    while [ "$n" -gt 0 ]; do
+        cat "$t" "$t" >"$t.2" && mv "$t.2" "$t"
+        n=$((n - 1))
+    done
+    cat "$t"
+    rm -f "$t"
+}
+escape_all() { od -An -v -tx1 | tr -d ' \n' | sed 's/../\\x&/g'; }
+max_key_len=$(sed -n 's/^#define BITASK_MAX_KEY_LEN \([0-9]*\).*/\1/p' \
+    "$(dirname "$0")/../include/bitask.h")
+check max-key-len-found test "$max_key_len" = 65536
+big_mib=${BIG_VALUE_MIB:-8}
+doubled "$work/all-bytes" 8 >"$work/max-key"          # 256 * 2^8 = 64 KiB, every byte value
+check max-key-size test "$(wc -c <"$work/max-key")" = "$max_key_len"
+{ printf '#'; head -c $((max_key_len - 1)) /dev/zero | tr '\0' k; } >"$work/max-hash-key"
+doubled "$work/all-bytes" 12 >"$work/one-mib"         # 256 * 2^12 = 1 MiB
+for _ in $(seq "$big_mib"); do cat "$work/one-mib"; done >"$work/big-value"
+rt=$work/rt
+{
+    echo '# bitask dump 1'
+    for i in $(seq 0 255); do printf '\\x%02xk \\x%02xv\n' "$i" "$i"; done
+    for i in $(seq 0 255); do printf 'one-byte\\x%02x \\x%02x\n' "$i" "$i"; done
+    printf '%s %s\n' '\x23' '\x23'                       # the key "#" and the value "#"
+    printf '%s %s\n' '\x23\x20bitask\x20dump\x201' 'looks\x20like\x20the\x20version\x20line'
+    printf '%s %s\n' '\x23\x23' '""'                     # "##", an empty value
+    printf '%s %s\n' 'empty' '""'
+    printf '%s %s\n' '\x22\x22' '\x22\x22'               # two double quotes, key and value
+    printf '%s %s\n' '\x5cx23' '\x5cx23\x5c'             # a backslash, then "x23"
+    printf '%s %s\n' '\x0d' '\x0d'                       # CR alone
+    printf '%s %s\n' 'cr\x0d' 'cr\x0d'                   # CR before the line's end
+    printf '%s %s\n' 'lf\x0a' '\x0a\x0a'
+    printf '%s %s\n' '\x20lead\x20space' '\x20\x20'
+    printf '%s %s\n' '\x09tab' '\x09'
+    printf 'binary-all %s\n' "$(escape_all <"$work/all-bytes")"
+    printf '%s %s\n' "$(escape_all <"$work/max-key")" 'max-key'
+    printf '%s #max\n' "$(escape_all <"$work/max-hash-key")"
+} >"$work/rt-in"
+check rt-fill "$bin" "$rt.a" load <"$work/rt-in" 2>/dev/null
+check rt-fill-big "$bin" "$rt.a" put big-value - <"$work/big-value"
+rt_keys=$(wc -l <"$work/rt-in") # its pairs, and big-value for its version line
+check rt-source-complete grep -q "^key_count $rt_keys\$" <("$bin" "$rt.a" stats)
+"$bin" "$rt.a" dump >"$work/rt-dump-a"
+check rt-load "$bin" "$rt.b" load <"$work/rt-dump-a" 2>/dev/null
+"$bin" "$rt.b" dump >"$work/rt-dump-b"
+check rt-same-dump cmp -s "$work/rt-dump-a" "$work/rt-dump-b"
+check rt-same-count grep -q "^key_count $rt_keys\$" <("$bin" "$rt.b" stats)
+check rt-one-line-per-pair test "$(wc -l <"$work/rt-dump-a")" = $((rt_keys + 1))
+check rt-no-comment-but-the-version test "$(grep -c '^#' "$work/rt-dump-a")" = 1
+check rt-dump-is-text test "$(LC_ALL=C tr -d '\041-\176\n ' <"$work/rt-dump-a" | wc -c)" = 0
+# list prints the keys exactly as dump does.
+"$bin" "$rt.a" list >"$work/rt-list"
+check rt-list-as-dump cmp -s "$work/rt-list" <(tail -n +2 "$work/rt-dump-a" | cut -d' ' -f1)
+check rt-list-hash-key-escaped grep -qx '\\x23k' "$work/rt-list"
+# Values read back from the copy.
+for pair in '\x00k \x00v' '\x0ak \x0av' '\x0dk \x0dv' '\x20k \x20v' '\x22k \x22v' \
+    '\x23k #v' '\x5ck \x5cv' '\x7fk \x7fv' '\x80k \x80v' '\xffk \xffv' '\x23 #' \
+    '\x23\x23 ""' '\x22\x22 \x22\x22' 'lf\x0a \x0a\x0a' '\x09tab \x09'; do
+    check "rt-get-e:$pair" test "$("$bin" -e "$rt.b" get "${pair% *}")" = "${pair#* }"
+done
+check rt-get-hash test "$("$bin" "$rt.b" get '#')" = '#'
+check rt-get-version-lookalike test "$("$bin" "$rt.b" get '# bitask dump 1')" = \
+    'looks like the version line'
+check rt-get-empty test "$("$bin" "$rt.b" get '##' | wc -c)" = 1
+check rt-get-backslash test "$("$bin" "$rt.b" get '\x23')" = '\x23\'
+"$bin" "$rt.b" get binary-all >"$work/rt-got"
+check rt-get-binary cmp -s "$work/rt-got" "$work/all-bytes-nl"
+check rt-get-max-hash-key test "$("$bin" "$rt.b" get "$(cat "$work/max-hash-key")")" = '#max'
+"$bin" "$rt.b" get big-value >"$work/rt-got"
+check rt-get-big-value cmp -s "$work/rt-got" <(cat "$work/big-value"; printf '\n')
+rm -rf "$rt.a" "$rt.b" "$work"/rt-* "$work/big-value" "$work/one-mib"
+
+# A dump written before keys' leading # was escaped still loads, without those keys; the
+# sed line in the format's description brings them back.
+printf '# bitask dump 1\n#hash 1\n#\\x20 ""\nplain 2\n' >"$work/old-dump"
+check old-dump-loads "$bin" "$work/old" load <"$work/old-dump" 2>/dev/null
+check old-dump-plain-key test "$("$bin" "$work/old" get plain)" = 2
+check old-dump-hash-key-skipped test "$(status "$bin" "$work/old" get '#hash')" = 1
+check old-dump-sed-recovers "$bin" "$work/old-fixed" load \
+    < <(sed '2,$s/^#/\\x23/' "$work/old-dump") 2>/dev/null
+check old-dump-sed-hash-key test "$("$bin" "$work/old-fixed" get '#hash')" = 1
+check old-dump-sed-hash-space-key test "$("$bin" "$work/old-fixed" get '# ' | wc -c)" = 1
+check old-dump-sed-count test "$("$bin" "$work/old-fixed" list | wc -l)" = 3
+
 # Malformed dumps: exit 2, the line named, the pairs before it stored.
 printf 'good 1\nbad line here\n' >"$work/bad1"
 check load-bad-is-2 test "$(status "$bin" "$work/bad" load <"$work/bad1")" = 2
@@ -110,6 +207,76 @@ check read-missing-store-is-2 test "$(status "$bin" "$work/none" get k)" = 2
 check read-does-not-create test ! -e "$work/none"
 long_key=$(head -c 70000 /dev/zero | tr '\0' k)
 check too-large-is-2 test "$(status "$bin" "$db" put "$long_key" v)" = 2
+
+# The command line of bitask 0.1.1, which scripts written for it use: put --key K --value V
+# and ask --key K, on the store whose directory is in BITASK_PATH.
+old=$work/legacy
+legacy() { env BITASK_PATH="$old" "$bin" "$@"; }
+run() { # run CMD...: its exit status in $rc, its outputs in $work/out and $work/err
+    rc=0
+    "$@" >"$work/out" 2>"$work/err" || rc=$?
+}
+run legacy put --key foo --value bar
+check legacy-put test "$rc" = 0
+check legacy-put-says test "$(cat "$work/out")" = 'Value stored successfully'
+run legacy ask --key foo
+check legacy-ask test "$rc" = 0
+check legacy-ask-value-and-newline cmp -s "$work/out" <(printf 'bar\n')
+check legacy-store-is-bitask-path test "$("$bin" "$old" get foo)" = bar
+"$bin" "$old" put mine yours
+check legacy-ask-own-put test "$(legacy ask --key mine)" = yours
+run legacy put --key 'a key' --value 'a value  with spaces '
+check legacy-spaces test "$rc" = 0
+run legacy ask --key 'a key'
+check legacy-spaces-ask cmp -s "$work/out" <(printf 'a value  with spaces \n')
+check legacy-spaces-get test "$("$bin" "$old" get 'a key')" = 'a value  with spaces '
+run legacy put --key=k2 --value=v=2
+check legacy-equals-form test "$(legacy ask --key=k2)" = v=2
+run legacy put --value v3 --key k3
+check legacy-value-first test "$(legacy ask --key k3)" = v3
+run legacy -v put --key k4 --value v4 --verbose
+check legacy-verbose test "$(legacy --verbose ask --key k4 -v)" = v4
+run legacy put --key dash --value - </dev/null
+check legacy-dash-is-a-value test "$(legacy ask --key dash)" = -
+run legacy ask --key nobody
+check legacy-missing-is-1 test "$rc" = 1
+check legacy-missing-message grep -q 'Key not found' "$work/err"
+check legacy-missing-no-output test ! -s "$work/out"
+for cmd in "put --key k --value v" "ask --key k"; do
+    # shellcheck disable=SC2086 # the words of $cmd are the arguments
+    (cd "$work" && run env -u BITASK_PATH "$bin" $cmd && echo "$rc" >"$work/rc")
+    check "legacy-no-path-is-2:$cmd" test "$(cat "$work/rc")" = 2
+    check "legacy-no-path-says:$cmd" grep -q "^bitask: ${cmd%% *}: BITASK_PATH is not set" \
+        "$work/err"
+    check "legacy-no-path-creates-nothing:$cmd" test ! -e "$work/put" -a ! -e "$work/ask"
+    # shellcheck disable=SC2086
+    check "legacy-empty-path-is-2:$cmd" test "$(status env BITASK_PATH= "$bin" $cmd)" = 2
+done
+run legacy ask
+check legacy-no-key-is-2 test "$rc" = 2
+check legacy-no-key-says grep -q '^bitask: ask: --key KEY is missing' "$work/err"
+run legacy put --key k
+check legacy-no-value-is-2 test "$rc" = 2
+check legacy-no-value-says grep -q '^bitask: put: --value VALUE is missing' "$work/err"
+check legacy-key-without-word-is-2 test "$(status legacy ask --key)" = 2
+check legacy-key-twice-is-2 test "$(status legacy put --key a --key b --value v)" = 2
+run legacy ask --key foo --colour
+check legacy-unknown-is-2 test "$rc" = 2
+check legacy-unknown-says grep -q "^bitask: ask: unexpected argument '--colour'" "$work/err"
+check legacy-ask-value-is-2 test "$(status legacy ask --key foo --value v)" = 2
+check legacy-refused-wrote-nothing test "$(status "$bin" "$old" get a)" = 1
+if command -v flock >/dev/null; then # holds the writer's lock as another writer would
+    check legacy-put-beside-writer-is-2 test \
+        "$(status flock "$old/db.lock" env BITASK_PATH="$old" "$bin" put --key foo --value x)" = 2
+    check legacy-ask-beside-writer test \
+        "$(flock "$old/db.lock" env BITASK_PATH="$old" "$bin" ask --key foo)" = bar
+fi
+check legacy-help grep -q 'put --key KEY --value VALUE' <(legacy put --help)
+# A store whose directory is named put or ask is still reached the usual way.
+check own-form-dir-named-put sh -c 'cd "$1" && "$2" put put --key v && "$2" ask put k w' \
+    sh "$work" "$bin"
+check own-form-dir-named-put-get test "$(cd "$work" && "$bin" put get --key)" = v
+check own-form-dir-named-ask-get test "$(cd "$work" && "$bin" ask get k)" = w
 
 echo "cli: $passed passed, $failed failed"
 test "$failed" = 0

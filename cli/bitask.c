@@ -4,6 +4,7 @@
  *
  *   bitask [-e] DIR put KEY VALUE | get KEY | del KEY | list [PREFIX] | stats | compact
  *                   | dump | load
+ *   BITASK_PATH=DIR bitask put --key KEY --value VALUE | ask --key KEY   (as bitask 0.1.1)
  *
  * Exit status: 0 done (for get and del: the key was found), 1 the key was not found,
  * 2 an error (message on standard error).
@@ -11,9 +12,16 @@
  * The dump format (also printed by --help): one line per pair, "KEY VALUE\n", in key byte
  * order, after a first comment line "# bitask dump 1". In KEY and VALUE, the bytes 0x21 to
  * 0x7e other than backslash and double quote stand for themselves; every other byte is
- * written \xHH (two hex digits); an empty value is written "". load skips empty lines and
- * lines starting with '#', and stops at the first malformed line (with its number), having
- * stored the pairs before it. dump | load round-trips any keys and values.
+ * written \xHH (two hex digits); a '#' that begins a KEY is written \x23 too; an empty value
+ * is written "". load skips empty lines and lines starting with '#', and stops at the first
+ * malformed line (with its number), having stored the pairs before it. dump | load
+ * round-trips any keys and values.
+ *
+ * The escaped leading '#' is the one change to version 1 of the format, which keeps its
+ * version line: load always decoded \x23, so old and new load read old and new dumps alike.
+ * Earlier dumps wrote such a key raw, and load skipped its line as a comment; since dump
+ * writes no comment but its first line, every later line of such a dump that starts with
+ * '#' is a pair, and `sed '2,$s/^#/\\x23/'` makes the dump load whole.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -47,12 +55,20 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 done (get, del: found), 1 not found (get, del), 2 error.\n"
     "\n"
+    "The command line of bitask 0.1.1 works too, on the store whose directory is in the\n"
+    "environment variable BITASK_PATH:\n"
+    "  put --key KEY --value VALUE   store VALUE under KEY, print \"Value stored successfully\"\n"
+    "  ask --key KEY                 print the value of KEY, then a newline; a missing key\n"
+    "                                exits 1 with \"Key not found\" on standard error\n"
+    "\n"
     "Dump format: a first line \"# bitask dump 1\", then one line \"KEY VALUE\" per pair, in\n"
-    "key byte order. Bytes 0x21-0x7e other than \\ and \" stand for themselves; any other byte\n"
-    "is written \\xHH; an empty value is written \"\". load skips empty lines and lines that\n"
-    "start with #, and stops at the first malformed line.\n";
+    "key byte order. Bytes 0x21-0x7e other than \\ and \" stand for themselves; any other byte,\n"
+    "and a # that begins a key, is written \\xHH; an empty value is written \"\". load skips\n"
+    "empty lines and lines that start with #, and stops at the first malformed line.\n";
 
 static const char *dir;
+/* Where dir came from, for errors: empty for the command line. */
+static const char *dir_origin = "";
 
 /* Reports a failed call with the library's detailed message; the exit status. */
 static int fail(const char *what, bitask_status st) {
@@ -69,17 +85,33 @@ static int usage_error(const char *msg) {
 
 /* --- the dump encoding ------------------------------------------------------------ */
 
-static void encode(FILE *out, const uint8_t *p, size_t n) {
+/* Writes n bytes in the dump encoding. A key is a line's first field, and load takes a line
+ * that starts with '#' for a comment, so a key's leading '#' is escaped as well. The output
+ * goes through a local buffer because a value may be hundreds of MiB of escapes. */
+static void encode(FILE *out, const uint8_t *p, size_t n, int is_key) {
+    static const char hex[] = "0123456789abcdef";
+    char buf[8192];
+    size_t o = 0;
     if (n == 0) {
         fputs("\"\"", out);
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        if (p[i] >= 0x21 && p[i] <= 0x7e && p[i] != '\\' && p[i] != '"')
-            fputc(p[i], out);
-        else
-            fprintf(out, "\\x%02x", p[i]);
+        uint8_t c = p[i];
+        if (o > sizeof buf - 4) {
+            fwrite(buf, 1, o, out);
+            o = 0;
+        }
+        if (c >= 0x21 && c <= 0x7e && c != '\\' && c != '"' && !(is_key && i == 0 && c == '#')) {
+            buf[o++] = (char)c;
+        } else {
+            buf[o++] = '\\';
+            buf[o++] = 'x';
+            buf[o++] = hex[c >> 4];
+            buf[o++] = hex[c & 15];
+        }
     }
+    fwrite(buf, 1, o, out);
 }
 
 static int hex_digit(int c) {
@@ -130,7 +162,7 @@ static int open_store(int read_only, bitask **db) {
     bitask_options_free(o);
     if (st != BITASK_OK) {
         char what[4200];
-        snprintf(what, sizeof what, "open %s", dir);
+        snprintf(what, sizeof what, "open %s%s", dir, dir_origin);
         return fail(what, st);
     }
     return EXIT_OK;
@@ -185,6 +217,42 @@ static uint8_t *read_all(FILE *in, size_t *len) {
 
 /* --- commands --------------------------------------------------------------------- */
 
+/* Stores one pair durably; the exit status. `what` names the command in errors. */
+static int store_pair(const uint8_t *key, size_t klen, const uint8_t *v, size_t vlen,
+                      const char *what) {
+    bitask *db;
+    int rc = open_store(0, &db);
+    if (rc == EXIT_OK) {
+        bitask_status st = bitask_put(db, key, klen, v, vlen);
+        rc = finish_writes(db, st == BITASK_OK ? EXIT_OK : fail(what, st));
+    }
+    return rc;
+}
+
+/* Prints the value of a key, then a newline; the exit status (EXIT_NOT_FOUND, silently, for
+ * an absent key). */
+static int print_value(const uint8_t *key, size_t klen, int escaped, const char *what) {
+    bitask *db;
+    int rc = open_store(1, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    uint8_t *v = NULL;
+    size_t n = 0;
+    bitask_status st = bitask_get(db, key, klen, &v, &n);
+    if (st == BITASK_OK) {
+        if (escaped)
+            encode(stdout, v, n, 0);
+        else
+            fwrite(v, 1, n, stdout);
+        putchar('\n');
+        bitask_free(v);
+    } else {
+        rc = st == BITASK_NOT_FOUND ? EXIT_NOT_FOUND : fail(what, st);
+    }
+    bitask_close(db);
+    return rc;
+}
+
 static int cmd_put(char *key, char *value, int escaped) {
     size_t klen, vlen;
     if (!arg_bytes(key, escaped, &klen))
@@ -201,12 +269,7 @@ static int cmd_put(char *key, char *value, int escaped) {
     } else if (!arg_bytes(value, escaped, &vlen)) {
         return EXIT_ERROR;
     }
-    bitask *db;
-    int rc = open_store(0, &db);
-    if (rc == EXIT_OK) {
-        bitask_status st = bitask_put(db, (const uint8_t *)key, klen, v, vlen);
-        rc = finish_writes(db, st == BITASK_OK ? EXIT_OK : fail("put", st));
-    }
+    int rc = store_pair((const uint8_t *)key, klen, v, vlen, "put");
     free(input);
     return rc;
 }
@@ -215,25 +278,7 @@ static int cmd_get(char *key, int escaped) {
     size_t klen;
     if (!arg_bytes(key, escaped, &klen))
         return EXIT_ERROR;
-    bitask *db;
-    int rc = open_store(1, &db);
-    if (rc != EXIT_OK)
-        return rc;
-    uint8_t *v = NULL;
-    size_t n = 0;
-    bitask_status st = bitask_get(db, (const uint8_t *)key, klen, &v, &n);
-    if (st == BITASK_OK) {
-        if (escaped)
-            encode(stdout, v, n);
-        else
-            fwrite(v, 1, n, stdout);
-        putchar('\n');
-        bitask_free(v);
-    } else {
-        rc = st == BITASK_NOT_FOUND ? EXIT_NOT_FOUND : fail("get", st);
-    }
-    bitask_close(db);
-    return rc;
+    return print_value((const uint8_t *)key, klen, escaped, "get");
 }
 
 static int cmd_del(char *key, int escaped) {
@@ -272,10 +317,10 @@ static int cmd_iterate(char *prefix, int escaped, int with_values) {
     const uint8_t *k, *v;
     size_t kl, vl;
     while ((st = bitask_iter_next(it, &k, &kl, &v, &vl)) == BITASK_OK) {
-        encode(stdout, k, kl);
+        encode(stdout, k, kl, 1);
         if (with_values) {
             putchar(' ');
-            encode(stdout, v, vl);
+            encode(stdout, v, vl, 0);
         }
         putchar('\n');
     }
@@ -365,6 +410,126 @@ static int cmd_compact(void) {
     return finish_writes(db, st == BITASK_OK ? EXIT_OK : fail("compact", st));
 }
 
+/* --- the command line of bitask 0.1.1 --------------------------------------------- */
+
+/* bitask 0.1.1, the crate this one succeeds, shipped a tool taking "put --key K --value V"
+ * and "ask --key K" (options in any order, also as --key=K, and -v/--verbose anywhere), with
+ * the store's directory in the environment variable BITASK_PATH. Scripts written for it keep
+ * working: put prints what 0.1.1 printed, ask prints the value and a newline, a missing key
+ * exits 1 with "Key not found" on standard error. Other errors exit 2 as everywhere in this
+ * tool, where 0.1.1 exited 1 on every error: a script that tells success from failure sees
+ * no difference. */
+
+static const char legacy_usage_text[] =
+    "usage: bitask put --key KEY --value VALUE\n"
+    "       bitask ask --key KEY\n"
+    "(the command line of bitask 0.1.1: the store's directory is $BITASK_PATH;\n"
+    "bitask --help tells the rest)\n";
+
+/* The index in argv of a 0.1.1 command word, or 0 for this tool's own form. In the own form
+ * the word after DIR is a command, never an option, so "put" or "ask" followed by an option
+ * or by nothing is the old form, and a store in a directory named put or ask is still
+ * reached as "bitask put get KEY". */
+static int legacy_command(int argc, char **argv) {
+    int i = 1;
+    if (argc > 2 && (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--verbose") == 0))
+        i = 2;
+    if (i >= argc || (strcmp(argv[i], "put") != 0 && strcmp(argv[i], "ask") != 0))
+        return 0;
+    return i == 2 || i + 1 == argc || argv[i + 1][0] == '-' ? i : 0;
+}
+
+static int legacy_usage_error(const char *cmd, const char *msg) {
+    fprintf(stderr, "bitask: %s: %s\n%s", cmd, msg, legacy_usage_text);
+    return EXIT_ERROR;
+}
+
+/* argv[0] is put or ask. */
+static int legacy_main(int argc, char **argv) {
+    const char *cmd = argv[0];
+    int put = strcmp(cmd, "put") == 0;
+    const char *key = NULL, *value = NULL;
+    char msg[512];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *name;
+        const char **slot;
+        size_t len;
+        if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0)
+            continue; /* 0.1.1's debug logging: this tool has nothing to log */
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(legacy_usage_text, stdout);
+            return EXIT_OK;
+        }
+        if (strncmp(a, "--key", 5) == 0 && (a[5] == '\0' || a[5] == '=')) {
+            name = "--key";
+            slot = &key;
+            len = 5;
+        } else if (put && strncmp(a, "--value", 7) == 0 && (a[7] == '\0' || a[7] == '=')) {
+            name = "--value";
+            slot = &value;
+            len = 7;
+        } else {
+            snprintf(msg, sizeof msg, "unexpected argument '%.300s' (%s takes %s)", a, cmd,
+                     put ? "--key KEY and --value VALUE" : "only --key KEY");
+            return legacy_usage_error(cmd, msg);
+        }
+        if (*slot) {
+            snprintf(msg, sizeof msg, "%s is given twice", name);
+            return legacy_usage_error(cmd, msg);
+        }
+        if (a[len] == '=') {
+            *slot = a + len + 1;
+        } else if (i + 1 < argc) {
+            *slot = argv[++i];
+        } else {
+            snprintf(msg, sizeof msg, "%s is given without its %s", name,
+                     slot == &key ? "KEY" : "VALUE");
+            return legacy_usage_error(cmd, msg);
+        }
+    }
+    if (!key)
+        return legacy_usage_error(cmd, "--key KEY is missing");
+    if (put && !value)
+        return legacy_usage_error(cmd, "--value VALUE is missing");
+    const char *path = getenv("BITASK_PATH");
+    if (!path || !*path) {
+        fprintf(stderr,
+                "bitask: %s: BITASK_PATH is %s: \"bitask %s --key ...\" takes the store's "
+                "directory from it (set BITASK_PATH=DIR, or run \"bitask DIR %s\")\n",
+                cmd, path ? "empty" : "not set", cmd, put ? "put KEY VALUE" : "get KEY");
+        return EXIT_ERROR;
+    }
+    dir = path;
+    dir_origin = " (BITASK_PATH)";
+    const uint8_t *k = (const uint8_t *)key;
+    size_t klen = strlen(key);
+    if (put) {
+        int rc = store_pair(k, klen, (const uint8_t *)value, strlen(value), cmd);
+        if (rc == EXIT_OK)
+            puts("Value stored successfully");
+        return rc;
+    }
+    int rc = print_value(k, klen, 0, cmd);
+    if (rc == EXIT_NOT_FOUND) {
+        fprintf(stderr, "bitask: %s: Key not found: ", cmd);
+        encode(stderr, k, klen, 1);
+        fputc('\n', stderr);
+    }
+    return rc;
+}
+
+/* --- main ------------------------------------------------------------------------- */
+
+/* Standard output is checked once, at the end: a full disk or a closed pipe must not pass
+ * for success. */
+static int flushed(int rc) {
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        perror("bitask: writing standard output");
+        return EXIT_ERROR;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv) {
     int i = 1, escaped = 0;
     if (argc == 2 && strcmp(argv[1], "--help") == 0) {
@@ -375,6 +540,9 @@ int main(int argc, char **argv) {
         printf("bitask %s (library %s)\n", BITASK_VERSION_STRING, bitask_version());
         return EXIT_OK;
     }
+    int legacy = legacy_command(argc, argv);
+    if (legacy)
+        return flushed(legacy_main(argc - legacy, argv + legacy));
     if (i < argc && strcmp(argv[i], "-e") == 0) {
         escaped = 1;
         i++;
@@ -404,9 +572,5 @@ int main(int argc, char **argv) {
         rc = cmd_compact();
     else
         return usage_error("unknown command or wrong number of arguments");
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        perror("bitask: writing standard output");
-        return EXIT_ERROR;
-    }
-    return rc;
+    return flushed(rc);
 }
