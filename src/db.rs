@@ -35,6 +35,10 @@ use crate::rotation::{Fill, Preparer, Sealing};
 use crate::vfs::{FileLock, Vfs};
 use crate::worker::Worker;
 
+/// The size at which the active file is sealed by default, under the name bitask 0.1.1 gave
+/// it (see [`crate::DEFAULT_MAX_FILE_SIZE`]; [`Options::max_file_size`] sets it per store).
+pub const MAX_ACTIVE_FILE_SIZE: u64 = crate::options::DEFAULT_MAX_FILE_SIZE;
+
 /// Figures about a store, from `Bitask::stats`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -135,9 +139,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn check_key(key: &[u8]) -> Result<()> {
     if key.is_empty() {
-        return Err(Error::InvalidArgument(
-            "keys must be at least 1 byte".into(),
-        ));
+        return Err(Error::InvalidEmptyKey);
     }
     if key.len() > MAX_KEY_LEN {
         return Err(Error::TooLarge {

@@ -15,6 +15,9 @@ pub enum Error {
     WriterLock,
     /// A write was attempted on a handle opened with `Options::read_only(true)`.
     ReadOnly,
+    /// An empty key was given (keys are 1 to `MAX_KEY_LEN` bytes); nothing was written. The
+    /// name bitask 0.1.1 gave this error.
+    InvalidEmptyKey,
     /// An argument was rejected; nothing was written.
     InvalidArgument(String),
     /// A key or value is longer than the documented limit; nothing was written.
@@ -82,6 +85,7 @@ impl fmt::Display for Error {
                  read-only, or close the other writer"
             ),
             Error::ReadOnly => write!(f, "the handle is read-only"),
+            Error::InvalidEmptyKey => write!(f, "invalid argument: keys must be at least 1 byte"),
             Error::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
             Error::TooLarge { what, len, max } => {
                 write!(f, "{what} of {len} bytes exceeds the limit of {max} bytes")

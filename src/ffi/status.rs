@@ -85,7 +85,7 @@ pub(crate) fn from_error(e: Error) -> bitask_status {
         Error::KeyNotFound => BITASK_NOT_FOUND,
         Error::WriterLock => BITASK_ERR_WRITER_LOCK,
         Error::ReadOnly => BITASK_ERR_READ_ONLY,
-        Error::InvalidArgument(_) => BITASK_ERR_INVALID_ARGUMENT,
+        Error::InvalidArgument(_) | Error::InvalidEmptyKey => BITASK_ERR_INVALID_ARGUMENT,
         Error::TooLarge { .. } => BITASK_ERR_TOO_LARGE,
         Error::Io { source, .. } => io_status(source),
         Error::Stopped(_) => BITASK_ERR_IO,
