@@ -4,6 +4,8 @@
 //! <id>.active.log   the data file being appended to (at most one)
 //! <id>.log          a sealed, immutable data file
 //! <id>.hint         the hint file of the sealed data file <id>.log
+//! <id>.next        the next active file, prepared ahead of the rotation that renames it
+//!                  <id>.active.log (holds only its header until then)
 //! <id>.log.tmp      a merge output not yet published (deleted on open)
 //! <id>.hint.tmp     a hint file not yet published (deleted on open)
 //! db.lock           the writer lock (never deleted)
@@ -21,6 +23,7 @@ pub const ID_TEMP_FILE: &str = "db.id.tmp";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileKind {
     Active,
+    Prepared,
     Sealed,
     Hint,
     TempData,
@@ -31,6 +34,8 @@ pub enum FileKind {
 pub fn parse(name: &str) -> Option<(u64, FileKind)> {
     let (stem, kind) = if let Some(s) = name.strip_suffix(".active.log") {
         (s, FileKind::Active)
+    } else if let Some(s) = name.strip_suffix(".next") {
+        (s, FileKind::Prepared)
     } else if let Some(s) = name.strip_suffix(".log.tmp") {
         (s, FileKind::TempData)
     } else if let Some(s) = name.strip_suffix(".hint.tmp") {
@@ -52,6 +57,7 @@ pub fn parse(name: &str) -> Option<(u64, FileKind)> {
 pub fn name(id: u64, kind: FileKind) -> String {
     let suffix = match kind {
         FileKind::Active => "active.log",
+        FileKind::Prepared => "next",
         FileKind::Sealed => "log",
         FileKind::Hint => "hint",
         FileKind::TempData => "log.tmp",
@@ -113,6 +119,7 @@ mod tests {
     fn names_round_trip() {
         for kind in [
             FileKind::Active,
+            FileKind::Prepared,
             FileKind::Sealed,
             FileKind::Hint,
             FileKind::TempData,

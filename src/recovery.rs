@@ -206,6 +206,9 @@ enum Repair {
     Seal(Arc<DataFile>, u64, u64),
     /// A torn tail after the active file's last valid record.
     Truncate(Arc<DataFile>, u64),
+    /// A file prepared ahead that holds records: its rename to the active name did not
+    /// reach the disk. Carried out before the repairs that seal active files by name.
+    Activate(u64),
 }
 
 fn carry_out(vfs: &dyn Vfs, dir: &Path, repairs: Vec<Repair>, files: &mut FileSet) -> Result<()> {
@@ -216,12 +219,25 @@ fn carry_out(vfs: &dyn Vfs, dir: &Path, repairs: Vec<Repair>, files: &mut FileSe
             removed = true;
         }
     }
-    if removed {
+    let mut activated = false;
+    for r in &repairs {
+        if let Some(file) = match r {
+            Repair::Activate(id) => files.by_id.get(id).map(|e| e.file.clone()),
+            _ => None,
+        } {
+            let to = filename::path(dir, file.id(), FileKind::Active);
+            vfs.rename(&file.path(), &to)
+                .map_err(|e| Error::io("rename", file.path(), e))?;
+            file.set_path(to);
+            activated = true;
+        }
+    }
+    if removed || activated {
         sync_dir(vfs, dir)?;
     }
     for r in repairs {
         let (file, len) = match r {
-            Repair::Remove(_) => continue,
+            Repair::Remove(_) | Repair::Activate(_) => continue,
             Repair::Truncate(file, end) => {
                 truncate(&file, end)?;
                 continue;
@@ -325,14 +341,14 @@ fn temp_hint_header(vfs: &dyn Vfs, path: &Path, id: u64) -> Result<TempHeader> {
     })
 }
 
-/// Sealing renames a file atomically, so no crash leaves one id both active and sealed: the
-/// directory was changed by other means, and neither file can be chosen safely.
+/// Sealing and activating rename a file atomically, so no crash leaves one id under two
+/// names: the directory was changed by other means, and neither file can be chosen safely.
 fn refuse_duplicate_ids(dir: &Path, data: &[&Listed]) -> Result<()> {
     match data.windows(2).find(|w| w[0].id == w[1].id) {
         Some(w) => Err(Error::corruption(
-            filename::path(dir, w[0].id, FileKind::Active),
+            filename::path(dir, w[0].id, w[0].kind),
             0,
-            format!("{} exists too", filename::name(w[0].id, FileKind::Sealed)),
+            format!("{} exists too", filename::name(w[1].id, w[1].kind)),
         )),
         None => Ok(()),
     }
@@ -348,7 +364,7 @@ fn open_data_files(
     owner: &Owner,
     repairs: &mut Vec<Repair>,
 ) -> Result<Vec<(DataFile, bool)>> {
-    let open_mode = |l: &Listed| match (l.kind == FileKind::Active, read_only) {
+    let open_mode = |l: &Listed| match (l.kind != FileKind::Sealed, read_only) {
         (false, _) => OpenMode::ReadSealed,
         (true, true) => OpenMode::ReadShared,
         (true, false) => OpenMode::Write,
@@ -359,11 +375,19 @@ fn open_data_files(
     });
     let mut opened: Vec<(DataFile, bool)> = Vec::new();
     for (l, result) in data.iter().zip(open_results) {
-        let active = l.kind == FileKind::Active;
+        let active = l.kind != FileKind::Sealed;
         let path = filename::path(dir, l.id, l.kind);
         let e = match result {
             Ok(f) => {
                 owner.check(&f)?;
+                if l.kind == FileKind::Prepared && !holds_records(vfs, &path)? {
+                    // Made ahead of a rotation that never came: nothing in it.
+                    repairs.push(Repair::Remove(path));
+                    continue;
+                }
+                if l.kind == FileKind::Prepared {
+                    repairs.push(Repair::Activate(l.id));
+                }
                 opened.push((f, active));
                 continue;
             }
@@ -430,7 +454,12 @@ fn legacy_record_at_start(vfs: &dyn Vfs, path: &Path) -> bool {
 /// succeed; it also gives a new store its `db.id`. A reader changes nothing on disk.
 pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> Result<Recovered> {
     let listed = list(vfs, dir)?;
-    let data_file = |l: &&Listed| matches!(l.kind, FileKind::Active | FileKind::Sealed);
+    let data_file = |l: &&Listed| {
+        matches!(
+            l.kind,
+            FileKind::Active | FileKind::Sealed | FileKind::Prepared
+        )
+    };
     let data: Vec<&Listed> = listed.iter().filter(data_file).collect();
     refuse_duplicate_ids(dir, &data)?;
     let owner = Owner::establish(vfs, dir, &listed)?;

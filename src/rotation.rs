@@ -120,7 +120,7 @@ impl Shared {
         // The number first: out of numbers, no file is made (and none left behind).
         let no = lock(&self.files).alloc_active_no(&self.dir)?;
         let made = match self.preparer.take(capacity, self.vfs()) {
-            Some(ready) => Ok(ready),
+            Some(ready) => self.activate_prepared(&ready.0).map(|()| ready),
             None => {
                 let spec = self.next_file(w, capacity);
                 make_file(self.vfs(), &self.dir, spec).map(|file| {
@@ -140,6 +140,21 @@ impl Shared {
         Ok(())
     }
 
+    /// Gives the file prepared ahead its active name. The rename is not made durable here:
+    /// the prepared file's own name is (with `SyncMode::Always`), and recovery takes a
+    /// prepared file that holds records for the active file it had become, so a power cut
+    /// before the next directory fsync loses nothing.
+    fn activate_prepared(&self, file: &DataFile) -> Result<()> {
+        let from = file.path();
+        let to = filename::path(&self.dir, file.id(), FileKind::Active);
+        if let Err(e) = self.vfs().rename(&from, &to) {
+            let _ = self.vfs().remove_file(&from);
+            return Err(Error::io("rename", &from, e));
+        }
+        file.set_path(to);
+        Ok(())
+    }
+
     /// Starts making the next active file on the preparer's thread (creation, space
     /// reservation, mapping, directory fsync), so that rotating is a swap. The writer asks
     /// once per active file: when it is half full (`Active::prepare_at`), or as soon as it is
@@ -151,7 +166,10 @@ impl Shared {
         if !self.preparer.start() {
             return;
         }
-        let spec = self.next_file(w, self.opts.max_file_size);
+        let spec = FileSpec {
+            kind: FileKind::Prepared,
+            ..self.next_file(w, self.opts.max_file_size)
+        };
         let (vfs, dir, preparer) = (
             self.opts.vfs.clone(),
             self.dir.clone(),
@@ -185,6 +203,7 @@ impl Shared {
     /// the writer's pace (see `active_file_pages`).
     fn next_file(&self, w: &mut Writer, capacity: u64) -> FileSpec {
         FileSpec {
+            kind: FileKind::Active,
             store: self.store_tag,
             id: w.ids.next_id(),
             seq_base: w.next_seq,
@@ -287,6 +306,9 @@ pub(crate) fn publish_sealed_file(vfs: &dyn Vfs, dir: &Path, f: &DataFile, len: 
 /// A new active file, as `make_file` makes it.
 #[derive(Clone, Copy)]
 struct FileSpec {
+    /// `Active`, or `Prepared` for a file made ahead of the rotation that activates it (a
+    /// name that is not a data file's: the directory shows only the files in use).
+    kind: FileKind,
     /// The store's tag (see `identity`).
     store: u32,
     id: u64,
@@ -304,7 +326,7 @@ struct FileSpec {
 /// Creates an active file with its space reserved (see `FileSpec`); removes it again if any
 /// step fails.
 fn make_file(vfs: &dyn Vfs, dir: &Path, spec: FileSpec) -> Result<DataFile> {
-    let path = filename::path(dir, spec.id, FileKind::Active);
+    let path = filename::path(dir, spec.id, spec.kind);
     let header = FileHeader {
         store: spec.store,
         id: spec.id,

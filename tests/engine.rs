@@ -249,7 +249,7 @@ fn limits_are_enforced_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let db = Bitask::open(dir.path()).unwrap();
     let before = db.stats();
-    assert!(matches!(db.put(b"", b"v"), Err(Error::InvalidArgument(_))));
+    assert!(matches!(db.put(b"", b"v"), Err(Error::InvalidEmptyKey)));
     let long_key = vec![b'k'; MAX_KEY_LEN + 1];
     assert!(matches!(
         db.put(&long_key, b"v"),

@@ -341,3 +341,57 @@ fn a_directory_without_permission_is_a_permission_error() {
     }
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+#[test]
+fn the_next_active_file_prepared_ahead_is_not_named_as_a_data_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Bitask::open(dir.path()).unwrap();
+    let value = vec![42u8; 4 * 1024 * 1024];
+    db.put("large_key", &value).unwrap();
+    db.put("large_key2", &value).unwrap();
+    // The first file may still be sealing in the background (named active until then): two
+    // data files either way, and nothing else named as one.
+    let names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let logs = names.iter().filter(|n| n.ends_with(".log")).count();
+    assert_eq!(logs, 2, "{names:?}");
+    db.close().unwrap();
+}
+
+#[test]
+fn a_prepared_file_holding_records_is_recovered_as_the_active_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Bitask::open(dir.path()).unwrap();
+    db.put("k", "v").unwrap();
+    db.close().unwrap();
+    // A power cut after records reached the prepared file but before its rename did.
+    let active = data_files(dir.path())
+        .into_iter()
+        .find(|p| p.to_str().unwrap().ends_with(".active.log"))
+        .unwrap();
+    let prepared = active.to_str().unwrap().replace(".active.log", ".next");
+    fs::rename(&active, &prepared).unwrap();
+    let reader = Bitask::open_with(dir.path(), read_only()).unwrap();
+    assert_eq!(reader.get("k").unwrap().unwrap(), b"v");
+    drop(reader);
+    let db = Bitask::open(dir.path()).unwrap();
+    assert_eq!(db.get("k").unwrap().unwrap(), b"v");
+    assert!(active.exists() && !Path::new(&prepared).exists());
+    db.put("k2", "v2").unwrap();
+    db.close().unwrap();
+    // One holding nothing is removed.
+    let empty = dir.path().join("99999999999999.next");
+    let db = Bitask::open(dir.path()).unwrap();
+    drop(db);
+    let h = FileHeader {
+        store: header_of(&active).store,
+        id: 99999999999999,
+        ..FileHeader::default()
+    };
+    fs::write(&empty, h.encode()).unwrap();
+    let db = Bitask::open(dir.path()).unwrap();
+    assert!(!empty.exists());
+    assert_eq!(db.stats().key_count, 2);
+}
