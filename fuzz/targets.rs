@@ -237,6 +237,7 @@ pub fn decode_dir(data: &[u8]) -> Image {
             2 => Some(FileKind::Hint),
             3 => Some(FileKind::TempData),
             4 => Some(FileKind::TempHint),
+            5 => Some(FileKind::Prepared),
             _ => None,
         };
         let name = match kind {
@@ -259,6 +260,7 @@ pub fn encode_dir(img: &Image) -> Vec<u8> {
             Some((id, FileKind::Hint)) => (2, id),
             Some((id, FileKind::TempData)) => (3, id),
             Some((id, FileKind::TempHint)) => (4, id),
+            Some((id, FileKind::Prepared)) => (5, id),
             None => continue,
         };
         for chunk in body.chunks(u16::MAX as usize).take(1) {
