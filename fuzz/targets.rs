@@ -200,8 +200,8 @@ fn parse_hint(data: &[u8]) -> Vec<u64> {
 }
 
 /// The directory a recovery input describes: entries of `[kind u8][id u64][len u16][bytes]`.
-/// Kind 0-4 names an active, sealed, hint, temporary data or temporary hint file; 5 a file
-/// the store does not own; kinds 8-15 are the same with a valid data-file header (built from
+/// Kind 0-5 names an active, sealed, hint, temporary data, temporary hint or prepared file;
+/// 6 and 7 a file the store does not own; kinds 8-15 are the same with a valid data-file header (built from
 /// the next 32 bytes: seq base, merge base, merge part and parts) put before the bytes.
 pub fn decode_dir(data: &[u8]) -> Image {
     let mut img = Image::default();
