@@ -59,13 +59,23 @@ struct Listed {
     kind: FileKind,
 }
 
+/// The entries the store owns. One that is not a regular file fails the open before anything
+/// is changed: opening it would fail (or, a FIFO, wait) and deleting it (a temporary file)
+/// would destroy something bitask never made.
 fn list(vfs: &dyn Vfs, dir: &Path) -> Result<Vec<Listed>> {
-    let names = vfs.list_dir(dir).map_err(|e| Error::io("list", dir, e))?;
-    let mut out: Vec<Listed> = names
-        .iter()
-        .filter_map(|n| filename::parse(n))
-        .map(|(id, kind)| Listed { id, kind })
-        .collect();
+    let names = vfs
+        .list_dir_typed(dir)
+        .map_err(|e| Error::io("list", dir, e))?;
+    let mut out = Vec::new();
+    for (name, special) in &names {
+        let Some((id, kind)) = filename::parse(name) else {
+            continue;
+        };
+        if let Some(s) = special {
+            return Err(Error::io("open", dir.join(name), s.error()));
+        }
+        out.push(Listed { id, kind });
+    }
     out.sort_by_key(|l| l.id);
     Ok(out)
 }

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{FileLock, OpenMode, Pages, VFile, Vfs};
+use super::{FileLock, OpenMode, Pages, Special, VFile, Vfs};
 
 /// The kind of failure to inject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,6 +189,11 @@ impl Vfs for FaultVfs {
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
         self.fail(Kind::Other)?;
         self.inner.list_dir(dir)
+    }
+
+    fn list_dir_typed(&self, dir: &Path) -> io::Result<Vec<(String, Option<Special>)>> {
+        self.fail(Kind::Other)?;
+        self.inner.list_dir_typed(dir)
     }
 
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VFile>> {

@@ -56,7 +56,14 @@ pub trait Vfs: Send + Sync {
     fn is_dir(&self, path: &Path) -> io::Result<bool>;
     /// Names of the entries of `dir` (files only matter; order unspecified).
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>>;
-    /// Opens or creates a file.
+    /// `list_dir`, with what each entry is when it is not a regular file (`None`: a regular
+    /// file, or a symbolic link to one). By default every entry is taken for a regular file,
+    /// as on a file system that holds nothing else.
+    fn list_dir_typed(&self, dir: &Path) -> io::Result<Vec<(String, Option<Special>)>> {
+        Ok(self.list_dir(dir)?.into_iter().map(|n| (n, None)).collect())
+    }
+    /// Opens or creates a file. Opening an existing name that is not a regular file fails
+    /// (see [`Special::error`]) and never waits (as opening a FIFO for reading would).
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VFile>>;
     /// Atomically renames `from` to `to`, replacing `to`.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
@@ -65,7 +72,8 @@ pub trait Vfs: Send + Sync {
     /// Makes creations, renames and removals inside `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
     /// Takes an exclusive advisory lock on `path` (created if missing, never deleted). Fails
-    /// with `ErrorKind::WouldBlock` when another holder has it. Released when dropped.
+    /// with `ErrorKind::WouldBlock` when another holder has it, and like `open` when `path`
+    /// is not a regular file. Released when dropped.
     fn lock_exclusive(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
 }
 
@@ -111,6 +119,63 @@ pub trait VFile: Send + Sync {
     /// it. Returns false when the file system cannot reserve; writes then fall back to plain
     /// `write` calls.
     fn reserve(&self, len: u64, pages: Pages) -> io::Result<bool>;
+}
+
+/// What a directory entry is when it is not a regular file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Special {
+    Directory,
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+    /// A type without a name here.
+    Other,
+}
+
+impl Special {
+    /// What `file_type` is, unless it is a regular file.
+    pub fn of(file_type: std::fs::FileType) -> Option<Special> {
+        use std::os::unix::fs::FileTypeExt;
+        if file_type.is_file() {
+            return None;
+        }
+        Some(if file_type.is_dir() {
+            Special::Directory
+        } else if file_type.is_fifo() {
+            Special::Fifo
+        } else if file_type.is_socket() {
+            Special::Socket
+        } else if file_type.is_char_device() {
+            Special::CharDevice
+        } else if file_type.is_block_device() {
+            Special::BlockDevice
+        } else {
+            Special::Other
+        })
+    }
+
+    /// The error for such an entry under a name the store keeps a file in. No `errno` says
+    /// this (Linux has no `EFTYPE`), and the one a read would give (`ESPIPE`, `EISDIR`,
+    /// `ENXIO`, or none at all for a FIFO, which waits) names neither the cause nor the
+    /// remedy: the message says what the entry is and what to do about it.
+    pub fn error(self) -> io::Error {
+        let what = match self {
+            Special::Directory => "a directory",
+            Special::Fifo => "a FIFO",
+            Special::Socket => "a socket",
+            Special::CharDevice => "a character device",
+            Special::BlockDevice => "a block device",
+            Special::Other => "something else",
+        };
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{what}, not a regular file: bitask keeps only regular files under its file \
+                 names; move it out of the store's directory"
+            ),
+        )
+    }
 }
 
 /// A held lock; dropping it releases the lock.

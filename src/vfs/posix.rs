@@ -13,7 +13,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-use super::{FileLock, OpenMode, Pages, VFile, Vfs};
+use super::{FileLock, OpenMode, Pages, Special, VFile, Vfs};
 
 /// The real file system.
 #[derive(Debug, Default, Clone, Copy)]
@@ -46,15 +46,39 @@ impl Vfs for PosixVfs {
         Ok(names)
     }
 
+    fn list_dir_typed(&self, dir: &Path) -> io::Result<Vec<(String, Option<Special>)>> {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            // The type comes with the listing on most file systems (no system call); a
+            // symbolic link is judged by what it leads to, as opening it would.
+            let file_type = entry.file_type()?;
+            let special = if file_type.is_symlink() {
+                // One that leads nowhere is left to the open to report.
+                std::fs::metadata(entry.path())
+                    .ok()
+                    .and_then(|m| Special::of(m.file_type()))
+            } else {
+                Special::of(file_type)
+            };
+            entries.push((name, special));
+        }
+        Ok(entries)
+    }
+
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VFile>> {
         let mut oo = OpenOptions::new();
-        oo.custom_flags(libc::O_CLOEXEC);
+        oo.custom_flags(NO_WAIT_FLAGS);
         match mode {
             OpenMode::ReadSealed | OpenMode::ReadShared => oo.read(true),
             OpenMode::Write => oo.read(true).write(true),
             OpenMode::CreateNew => oo.read(true).write(true).create_new(true),
         };
-        let file = oo.open(path)?;
+        let file = oo.open(path).map_err(|e| explain(path, e))?;
+        regular_only(&file)?;
         let posix = PosixFile::new(file);
         if mode == OpenMode::ReadSealed {
             posix.map_read_only()?;
@@ -80,8 +104,10 @@ impl Vfs for PosixVfs {
             .write(true)
             .create(true)
             .truncate(false)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path)?;
+            .custom_flags(NO_WAIT_FLAGS)
+            .open(path)
+            .map_err(|e| explain(path, e))?;
+        regular_only(&file)?;
         fs2::FileExt::try_lock_exclusive(&file).map_err(|e| {
             if e.kind() == fs2::lock_contended_error().kind() {
                 io::Error::from(io::ErrorKind::WouldBlock)
@@ -91,6 +117,42 @@ impl Vfs for PosixVfs {
         })?;
         Ok(Box::new(PosixLock { _file: file }))
     }
+}
+
+/// Flags of every open: `O_NONBLOCK` because opening a FIFO for reading waits for a writer,
+/// for ever if none comes; `O_NOCTTY` so that a terminal never becomes the process's
+/// controlling one. Whatever the name holds, the open returns at once, and `regular_only`
+/// then refuses anything but a regular file.
+const NO_WAIT_FLAGS: libc::c_int = libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY;
+
+/// Fails unless `file` is a regular file, judged on the descriptor itself (`fstat`), so no
+/// rename between a check and the open can slip another file in; then clears `O_NONBLOCK`,
+/// which would otherwise stay on the descriptor.
+fn regular_only(file: &File) -> io::Result<()> {
+    if let Some(special) = Special::of(file.metadata()?.file_type()) {
+        return Err(special.error());
+    }
+    let fd = file.as_raw_fd();
+    // SAFETY: F_GETFL on a descriptor we own reads its status flags; nothing else.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    // SAFETY: F_SETFL on a descriptor we own, with its own flags less O_NONBLOCK.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The error of an open of `path` that failed with `err`: the errors the kernel gives for a
+/// directory opened for writing (`EISDIR`), a socket (`ENXIO`) or a device without a driver
+/// (`ENODEV`) become what `regular_only` says, which names the cause.
+fn explain(path: &Path, err: io::Error) -> io::Error {
+    let special = match err.raw_os_error() {
+        Some(libc::EISDIR | libc::ENXIO | libc::ENODEV) => std::fs::metadata(path)
+            .ok()
+            .and_then(|m| Special::of(m.file_type())),
+        _ => None,
+    };
+    special.map_or(err, Special::error)
 }
 
 struct PosixLock {
@@ -384,6 +446,45 @@ impl VFile for PosixFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_is_refused_at_once_and_a_regular_file_left_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path; mkfifo only creates the node.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        for mode in [OpenMode::ReadSealed, OpenMode::ReadShared, OpenMode::Write] {
+            let err = PosixVfs.open(&fifo, mode).err().expect("a FIFO opened");
+            assert!(
+                err.to_string().starts_with("a FIFO, not a regular file"),
+                "{err}"
+            );
+        }
+        let err = PosixVfs.lock_exclusive(&fifo).err().expect("a FIFO locked");
+        assert!(err.to_string().starts_with("a FIFO"), "{err}");
+        let err = PosixVfs
+            .lock_exclusive(dir.path())
+            .err()
+            .expect("a directory locked");
+        assert!(err.to_string().starts_with("a directory"), "{err}");
+
+        let path = dir.path().join("file");
+        std::fs::write(&path, b"x").unwrap();
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(NO_WAIT_FLAGS)
+            .open(&path)
+            .unwrap();
+        regular_only(&file).unwrap();
+        // SAFETY: F_GETFL on a descriptor we own.
+        let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+        assert_eq!(flags & libc::O_NONBLOCK, 0);
+        let typed = PosixVfs.list_dir_typed(dir.path()).unwrap();
+        let mut typed: Vec<_> = typed.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+        typed.sort_by_key(|(n, _)| *n);
+        assert_eq!(typed, [("fifo", Some(Special::Fifo)), ("file", None)]);
+    }
 
     #[test]
     fn prefault_starts_a_lead_past_the_writer() {
