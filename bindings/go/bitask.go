@@ -53,8 +53,18 @@ type Options struct {
 	SyncInterval time.Duration
 	// ReadOnly opens without the writer lock: any number of read-only
 	// handles may read while one writer works; writes fail with ErrReadOnly.
-	// Refresh loads what the writer wrote since.
+	// Refresh loads what the writer wrote since. A read-only Open never
+	// creates anything: a missing directory is ErrNoSuchPath.
 	ReadOnly bool
+	// NoCreate makes a writer's Open of a missing directory fail with
+	// ErrNoSuchPath instead of creating it. It is the library's
+	// create_if_missing negated, so that the zero Options, like a nil one,
+	// keeps the library's default of creating.
+	NoCreate bool
+	// ErrorIfExists makes Open fail with ErrExists, changing nothing, when
+	// the directory already holds a store: for a program that must start
+	// from an empty one.
+	ErrorIfExists bool
 }
 
 // Stats are figures about a store.
@@ -83,6 +93,28 @@ type handle struct {
 	iters map[*iterState]struct{} // open iterators, freed by Close; guarded by itersMu
 	// itersMu guards iters (callers hold mu shared, so mu alone does not).
 	itersMu sync.Mutex
+}
+
+// The Status numbers are the header's: an "invalid array index" compile
+// error here means one of them differs from bitask.h.
+func _() {
+	var x [1]struct{}
+	_ = x[StatusOK-C.BITASK_OK]
+	_ = x[StatusNotFound-C.BITASK_NOT_FOUND]
+	_ = x[StatusBufferTooSmall-C.BITASK_BUFFER_TOO_SMALL]
+	_ = x[StatusInvalidArgument-C.BITASK_ERR_INVALID_ARGUMENT]
+	_ = x[StatusWriterLock-C.BITASK_ERR_WRITER_LOCK]
+	_ = x[StatusReadOnly-C.BITASK_ERR_READ_ONLY]
+	_ = x[StatusIO-C.BITASK_ERR_IO]
+	_ = x[StatusCorruption-C.BITASK_ERR_CORRUPTION]
+	_ = x[StatusTooLarge-C.BITASK_ERR_TOO_LARGE]
+	_ = x[StatusInternal-C.BITASK_ERR_INTERNAL]
+	_ = x[StatusIncompatible-C.BITASK_ERR_INCOMPATIBLE]
+	_ = x[StatusNoSuchPath-C.BITASK_ERR_NO_SUCH_PATH]
+	_ = x[StatusPermission-C.BITASK_ERR_PERMISSION]
+	_ = x[StatusNotADirectory-C.BITASK_ERR_NOT_A_DIRECTORY]
+	_ = x[StatusNoSpace-C.BITASK_ERR_NO_SPACE]
+	_ = x[StatusExists-C.BITASK_ERR_EXISTS]
 }
 
 // Version returns the version of the linked C library.
@@ -127,8 +159,14 @@ func ptr(b []byte) *C.uint8_t {
 	return (*C.uint8_t)(unsafe.Pointer(&b[0]))
 }
 
-// Open opens (creating it if needed) the store in directory path. A nil opts
-// means the defaults.
+// Open opens the store in directory path. A nil opts means the defaults.
+//
+// A writer's Open creates the directory when it is missing (unless
+// Options.NoCreate), but only its last component: a missing parent is
+// ErrNoSuchPath, so that a mistyped path does not grow a tree of directories.
+// A path naming a regular file is ErrNotADirectory. A directory that is not
+// provably a store (files of another program, or of another store, under a
+// store's file names) is ErrIncompatible, and is left as it was.
 func Open(path string, opts *Options) (*DB, error) {
 	if strings.IndexByte(path, 0) >= 0 {
 		return nil, &Error{Op: "open", Status: StatusInvalidArgument, Detail: "path contains a NUL byte"}
@@ -139,6 +177,8 @@ func Open(path string, opts *Options) (*DB, error) {
 		syncMode    C.int = -1
 		intervalMS  C.uint32_t
 		readOnly    C.int
+		create      C.int = 1
+		errIfExists C.int
 	)
 	if opts != nil {
 		useOpts = 1
@@ -167,11 +207,17 @@ func Open(path string, opts *Options) (*DB, error) {
 		if opts.ReadOnly {
 			readOnly = 1
 		}
+		if opts.NoCreate {
+			create = 0
+		}
+		if opts.ErrorIfExists {
+			errIfExists = 1
+		}
 	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	var c *C.bitask
-	r := C.bitask_go_open(cpath, useOpts, maxFileSize, syncMode, intervalMS, readOnly, &c)
+	r := C.bitask_go_open(cpath, useOpts, maxFileSize, syncMode, intervalMS, readOnly, create, errIfExists, &c)
 	if err := result("open", r); err != nil {
 		return nil, err
 	}

@@ -53,7 +53,7 @@ static inline bitask_go_result bitask_go_done(int status) {
 // its message too.
 static inline bitask_go_result bitask_go_open(const char *path, int use_opts,
 		uint64_t max_file_size, int sync_mode, uint32_t sync_interval_ms,
-		int read_only, bitask **db_out) {
+		int read_only, int create_if_missing, int error_if_exists, bitask **db_out) {
 	*db_out = NULL;
 	if (!use_opts) {
 		return bitask_go_done(bitask_open(path, NULL, db_out));
@@ -76,6 +76,12 @@ static inline bitask_go_result bitask_go_open(const char *path, int use_opts,
 	}
 	if (st == BITASK_OK) {
 		st = bitask_options_set_read_only(o, read_only != 0);
+	}
+	if (st == BITASK_OK) {
+		st = bitask_options_set_create_if_missing(o, create_if_missing != 0);
+	}
+	if (st == BITASK_OK) {
+		st = bitask_options_set_error_if_exists(o, error_if_exists != 0);
 	}
 	if (st == BITASK_OK) {
 		st = bitask_open(path, o, db_out);

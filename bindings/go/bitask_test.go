@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -275,19 +276,200 @@ func TestReadOnlyAndRefresh(t *testing.T) {
 	// Refresh on a writer does nothing.
 	must(t, w.Refresh())
 
-	// A read-only open of a missing directory fails.
-	_, err = Open(filepath.Join(dir, "missing"), &Options{ReadOnly: true})
-	if err == nil {
-		t.Fatal("read-only Open of a missing directory succeeded")
+	// A read-only open of a missing directory fails, and creates nothing.
+	missing := filepath.Join(dir, "missing")
+	_, err = Open(missing, &Options{ReadOnly: true})
+	wantErr(t, err, ErrNoSuchPath, missing)
+	wantErr(t, err, fs.ErrNotExist)
+	wantAbsent(t, missing)
+}
+
+// wantAbsent checks that path does not exist.
+func wantAbsent(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("%s exists (Lstat: %v)", path, err)
+	}
+}
+
+// snapshot returns the names and contents of the files in dir.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	must(t, err)
+	files := make(map[string]string, len(entries))
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		must(t, err)
+		files[e.Name()] = string(data)
+	}
+	return files
+}
+
+// wantUnchanged checks that dir holds the files of before, byte for byte, and
+// no other.
+func wantUnchanged(t *testing.T, dir string, before map[string]string) {
+	t.Helper()
+	after := snapshot(t, dir)
+	for name, data := range before {
+		if got, ok := after[name]; !ok {
+			t.Errorf("%s was removed", name)
+		} else if got != data {
+			t.Errorf("%s changed: %d bytes %q, was %d bytes %q", name, len(got), got, len(data), data)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			t.Errorf("%s was created in %s", name, dir)
+		}
 	}
 }
 
 func TestIOError(t *testing.T) {
+	// A name longer than a directory entry may be (ENAMETOOLONG) is none of
+	// the failures with a status of their own.
+	dir := filepath.Join(t.TempDir(), strings.Repeat("n", 300))
+	_, err := Open(dir, nil)
+	wantErr(t, err, ErrIO, dir)
+	for _, other := range []error{fs.ErrNotExist, fs.ErrPermission, fs.ErrExist, ErrNoSuchPath, ErrNotADirectory} {
+		if errors.Is(err, other) {
+			t.Errorf("errors.Is(%v, %v)", err, other)
+		}
+	}
+}
+
+func TestNotADirectory(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	must(t, os.WriteFile(file, []byte("not a directory"), 0o644))
-	_, err := Open(filepath.Join(file, "store"), nil)
-	wantErr(t, err, ErrIO, file)
+	before := snapshot(t, dir)
+	for _, o := range []*Options{nil, {ReadOnly: true}, {ErrorIfExists: true}} {
+		// The path itself is a file, or a component of it is.
+		for _, path := range []string{file, filepath.Join(file, "store")} {
+			_, err := Open(path, o)
+			wantErr(t, err, ErrNotADirectory, file)
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrIO) {
+				t.Errorf("Open(%s, %+v) = %v: also a missing path or an I/O error", path, o, err)
+			}
+		}
+	}
+	wantUnchanged(t, dir, before)
+}
+
+func TestNoCreate(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "store")
+	_, err := Open(dir, &Options{NoCreate: true})
+	wantErr(t, err, ErrNoSuchPath, dir)
+	wantErr(t, err, fs.ErrNotExist)
+	wantAbsent(t, dir)
+
+	// Without NoCreate a writer creates it: nil and the zero Options are the
+	// library's default.
+	for i, o := range []*Options{nil, {}, {NoCreate: false}} {
+		p := filepath.Join(base, fmt.Sprint("default", i))
+		db, err := Open(p, o)
+		must(t, err)
+		must(t, db.Close())
+		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+			t.Fatalf("Open(%s, %+v) did not create the directory: %v", p, o, err)
+		}
+	}
+
+	// An existing store opens with NoCreate, an existing empty directory too.
+	db, err := Open(dir+"-existing", nil)
+	must(t, err)
+	must(t, db.Put([]byte("k"), []byte("v")))
+	must(t, db.Close())
+	for _, p := range []string{dir + "-existing", t.TempDir()} {
+		db, err := Open(p, &Options{NoCreate: true})
+		must(t, err)
+		must(t, db.Close())
+	}
+	db, err = Open(dir+"-existing", &Options{NoCreate: true})
+	must(t, err)
+	defer db.Close()
+	if v, err := db.Get([]byte("k")); err != nil || string(v) != "v" {
+		t.Fatalf("Get with NoCreate = %q, %v", v, err)
+	}
+}
+
+func TestMissingParent(t *testing.T) {
+	parent := filepath.Join(t.TempDir(), "missing")
+	dir := filepath.Join(parent, "store")
+	// Only the last component is ever created.
+	for _, o := range []*Options{nil, {NoCreate: true}, {ReadOnly: true}, {ErrorIfExists: true}} {
+		_, err := Open(dir, o)
+		wantErr(t, err, ErrNoSuchPath, parent)
+		wantErr(t, err, fs.ErrNotExist)
+		wantAbsent(t, parent)
+	}
+}
+
+func TestErrorIfExists(t *testing.T) {
+	// A new store: a missing directory, or an empty one.
+	dir := filepath.Join(t.TempDir(), "store")
+	db, err := Open(dir, &Options{ErrorIfExists: true})
+	must(t, err)
+	must(t, db.Put([]byte("k"), []byte("v")))
+	must(t, db.Close())
+	db, err = Open(t.TempDir(), &Options{ErrorIfExists: true})
+	must(t, err)
+	must(t, db.Close())
+
+	// An existing store is refused, for writers and readers alike, and left
+	// as it was.
+	before := snapshot(t, dir)
+	for _, o := range []*Options{{ErrorIfExists: true}, {ErrorIfExists: true, NoCreate: true}, {ErrorIfExists: true, ReadOnly: true}} {
+		_, err = Open(dir, o)
+		wantErr(t, err, ErrExists, dir)
+		wantErr(t, err, fs.ErrExist)
+		var e *Error
+		if !errors.As(err, &e) || e.Op != "open" || e.Status != StatusExists {
+			t.Fatalf("Open(%+v) error = %#v", o, err)
+		}
+	}
+	wantUnchanged(t, dir, before)
+
+	// Without the option it opens, with its content.
+	db, err = Open(dir, &Options{})
+	must(t, err)
+	defer db.Close()
+	if v, err := db.Get([]byte("k")); err != nil || string(v) != "v" {
+		t.Fatalf("Get after the refused opens = %q, %v", v, err)
+	}
+}
+
+func TestForeignFileIsRefused(t *testing.T) {
+	// A file of another program under a data file's name: no db.id says the
+	// directory is a store, and the file is not one the library wrote.
+	dir := t.TempDir()
+	foreign := filepath.Join(dir, "2024.active.log")
+	must(t, os.WriteFile(foreign, []byte("2024-01-01 12:00:00 service started\n2024-01-01 12:00:01 listening on :80\n"), 0o644))
+	before := snapshot(t, dir)
+	for _, o := range []*Options{nil, {ReadOnly: true}, {NoCreate: true}} {
+		_, err := Open(dir, o)
+		wantErr(t, err, ErrIncompatible, foreign)
+		if o == nil {
+			t.Logf("Open: %v", err)
+		}
+		// Refused, with no lock file or identity left behind.
+		wantUnchanged(t, dir, before)
+	}
+}
+
+func TestPermission(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("the superuser is not refused access")
+	}
+	parent := t.TempDir()
+	must(t, os.Chmod(parent, 0o500))
+	t.Cleanup(func() { os.Chmod(parent, 0o700) })
+	dir := filepath.Join(parent, "store")
+	_, err := Open(dir, nil)
+	wantErr(t, err, ErrPermission, dir)
+	wantErr(t, err, fs.ErrPermission)
+	wantAbsent(t, dir)
 }
 
 func TestSyncModes(t *testing.T) {
@@ -740,15 +922,44 @@ func TestErrorMapping(t *testing.T) {
 		{StatusTooLarge, ErrTooLarge},
 		{StatusInternal, ErrInternal},
 		{StatusIncompatible, ErrIncompatible},
+		{StatusNoSuchPath, ErrNoSuchPath},
+		{StatusPermission, ErrPermission},
+		{StatusNotADirectory, ErrNotADirectory},
+		{StatusNoSpace, ErrNoSpace},
+		{StatusExists, ErrExists},
+	}
+	if len(cases) != numberOfKnownStatuses-1 {
+		t.Fatalf("%d statuses tested, %d known", len(cases)+1, numberOfKnownStatuses)
 	}
 	all := []error{ErrNotFound, ErrBufferTooSmall, ErrInvalidArgument, ErrWriterLock, ErrReadOnly,
-		ErrIO, ErrCorruption, ErrTooLarge, ErrInternal, ErrIncompatible, ErrClosed}
-	for _, c := range cases {
+		ErrIO, ErrCorruption, ErrTooLarge, ErrInternal, ErrIncompatible, ErrNoSuchPath,
+		ErrPermission, ErrNotADirectory, ErrNoSpace, ErrExists, ErrClosed}
+	// The io/fs errors a sentinel matches too; no other matches any.
+	std := map[error]error{ErrNoSuchPath: fs.ErrNotExist, ErrPermission: fs.ErrPermission, ErrExists: fs.ErrExist}
+	allStd := []error{fs.ErrNotExist, fs.ErrPermission, fs.ErrExist, fs.ErrInvalid, fs.ErrClosed}
+	for i, c := range cases {
+		if int(c.st) != i+1 {
+			t.Fatalf("case %d has status %d", i, c.st)
+		}
+		if c.st.Sentinel() != c.sentinel {
+			t.Errorf("%d.Sentinel() = %v, want %v", c.st, c.st.Sentinel(), c.sentinel)
+		}
 		err := newError("op", c.st, "detail of "+c.st.String())
 		for _, s := range all {
 			if errors.Is(err, s) != (s == c.sentinel) {
 				t.Errorf("errors.Is(%v, %v) = %v", err, s, errors.Is(err, s))
 			}
+		}
+		for _, s := range allStd {
+			if errors.Is(err, s) != (s == std[c.sentinel]) {
+				t.Errorf("errors.Is(%v, %v) = %v", err, s, errors.Is(err, s))
+			}
+			if errors.Is(c.sentinel, s) != (s == std[c.sentinel]) {
+				t.Errorf("errors.Is(%v, %v) = %v for the sentinel itself", c.sentinel, s, errors.Is(c.sentinel, s))
+			}
+		}
+		if !strings.HasPrefix(c.sentinel.Error(), "bitask: ") {
+			t.Errorf("sentinel text %q", c.sentinel.Error())
 		}
 		if err.Error() != "bitask: op: detail of "+c.st.String() {
 			t.Errorf("Error() = %q", err.Error())

@@ -3,6 +3,7 @@ package bitask_test
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log"
 	"os"
 	"path/filepath"
@@ -58,6 +59,34 @@ func Example() {
 	// second writer refused
 	// user:1 -> ada
 	// user:2 -> grace
+}
+
+// Opening only a store that exists, or only a new one. The errors match the
+// io/fs ones for the same conditions.
+func ExampleOpen_newStore() {
+	dir, err := os.MkdirTemp("", "bitask-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "store")
+
+	if _, err := bitask.Open(path, &bitask.Options{NoCreate: true}); errors.Is(err, fs.ErrNotExist) {
+		fmt.Println("no store yet")
+	}
+
+	db, err := bitask.Open(path, &bitask.Options{ErrorIfExists: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	db.Close()
+
+	if _, err := bitask.Open(path, &bitask.Options{ErrorIfExists: true}); errors.Is(err, fs.ErrExist) {
+		fmt.Println("the store already exists")
+	}
+	// Output:
+	// no store yet
+	// the store already exists
 }
 
 func ExampleDB_Iter() {

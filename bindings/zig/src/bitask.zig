@@ -22,6 +22,15 @@ pub const c = @import("c");
 /// Every failure of the library, one error per status code of bitask.h.
 /// After a call fails, `lastErrorMessage` on the same thread tells the
 /// details (which file, which offset, what the operating system said).
+///
+/// The names are the statuses', not those of std's file errors
+/// (`error.FileNotFound`, `error.AccessDenied`, ...): each status is a class
+/// of failures that std tells apart (`Permission` covers EACCES, EPERM and
+/// EROFS, which std names AccessDenied, PermissionDenied and
+/// ReadOnlyFileSystem; `NoSpace` covers ENOSPC and EDQUOT; `Exists` means
+/// the directory holds a store, not that a file is in the way), so borrowing
+/// one std name would misname some failures. The README lists the nearest
+/// std errors.
 pub const Error = error{
     /// The key is not in the store (`get`, `getInto`, `remove`).
     NotFound,
@@ -44,8 +53,25 @@ pub const Error = error{
     TooLarge,
     /// A bug inside the library.
     Internal,
-    /// A file of the store was written by an unknown or newer format.
+    /// A file in the directory is not one the library can prove it wrote:
+    /// a newer format version, a file of another program or of bitask 0.1.1
+    /// under a store's file name, a file of another store. Nothing was
+    /// changed on disk.
     Incompatible,
+    /// A file or directory the call needs does not exist: a read-only open of
+    /// a missing directory, a missing parent directory, a missing directory
+    /// with `.create_if_missing = false`.
+    NoSuchPath,
+    /// The operating system refused access (EACCES, EPERM, EROFS).
+    Permission,
+    /// The store's path, or a component of it, is not a directory.
+    NotADirectory,
+    /// The file system is full or over quota (ENOSPC, EDQUOT). Nothing was
+    /// written; the handle keeps working once space is freed.
+    NoSpace,
+    /// The directory already holds a store, and `open` was asked for a new
+    /// one (`.error_if_exists = true`). Nothing was changed.
+    Exists,
 };
 
 /// Longest key accepted, in bytes. Keys are at least 1 byte long.
@@ -66,6 +92,11 @@ pub const Status = enum(c_int) {
     too_large = 8,
     internal = 9,
     incompatible = 10,
+    no_such_path = 11,
+    permission = 12,
+    not_a_directory = 13,
+    no_space = 14,
+    exists = 15,
     _,
 
     /// The library's short description of the status.
@@ -87,6 +118,11 @@ comptime {
     std.debug.assert(c.BITASK_ERR_TOO_LARGE == @backingInt(Status.too_large));
     std.debug.assert(c.BITASK_ERR_INTERNAL == @backingInt(Status.internal));
     std.debug.assert(c.BITASK_ERR_INCOMPATIBLE == @backingInt(Status.incompatible));
+    std.debug.assert(c.BITASK_ERR_NO_SUCH_PATH == @backingInt(Status.no_such_path));
+    std.debug.assert(c.BITASK_ERR_PERMISSION == @backingInt(Status.permission));
+    std.debug.assert(c.BITASK_ERR_NOT_A_DIRECTORY == @backingInt(Status.not_a_directory));
+    std.debug.assert(c.BITASK_ERR_NO_SPACE == @backingInt(Status.no_space));
+    std.debug.assert(c.BITASK_ERR_EXISTS == @backingInt(Status.exists));
 }
 
 /// Converts a status code into the error of this binding (void for OK).
@@ -104,6 +140,11 @@ pub fn check(status: anytype) Error!void {
         .too_large => error.TooLarge,
         .internal => error.Internal,
         .incompatible => error.Incompatible,
+        .no_such_path => error.NoSuchPath,
+        .permission => error.Permission,
+        .not_a_directory => error.NotADirectory,
+        .no_space => error.NoSpace,
+        .exists => error.Exists,
         _ => error.Internal,
     };
 }
@@ -121,6 +162,11 @@ pub fn statusOf(err: Error) Status {
         error.TooLarge => .too_large,
         error.Internal => .internal,
         error.Incompatible => .incompatible,
+        error.NoSuchPath => .no_such_path,
+        error.Permission => .permission,
+        error.NotADirectory => .not_a_directory,
+        error.NoSpace => .no_space,
+        error.Exists => .exists,
     };
 }
 
@@ -171,8 +217,19 @@ pub const Options = struct {
     max_file_size: ?u64 = null,
     sync: ?Sync = null,
     /// Open without the writer lock: reads only, beside one writer
-    /// anywhere; `refresh` loads what the writer wrote since.
+    /// anywhere; `refresh` loads what the writer wrote since. A read-only
+    /// open never creates anything: a missing directory is
+    /// `error.NoSuchPath`.
     read_only: bool = false,
+    /// Whether a writer's `open` creates the directory when it is missing.
+    /// Only the last component of the path is created: a missing parent is
+    /// `error.NoSuchPath`, so that a mistyped path does not grow a tree of
+    /// directories. With false, a missing directory is `error.NoSuchPath`.
+    create_if_missing: bool = true,
+    /// Whether `open` fails with `error.Exists`, changing nothing, when the
+    /// directory already holds a store: for a program that must start from
+    /// an empty one.
+    error_if_exists: bool = false,
 };
 
 /// Figures about a store.
@@ -201,8 +258,12 @@ fn ptrOf(s: []const u8) ?[*]const u8 {
 pub const DB = struct {
     handle: *c.bitask,
 
-    /// Opens (creating it if needed, unless read-only) the store in the
-    /// directory `path`.
+    /// Opens the store in the directory `path`, creating the directory when
+    /// it is missing (a writer's open with `.create_if_missing`, the default;
+    /// only its last component). A path naming a regular file is
+    /// `error.NotADirectory`. A directory that is not provably a store (files
+    /// of another program, or of another store, under a store's file names)
+    /// is `error.Incompatible`, and is left as it was.
     pub fn open(path: []const u8, options: Options) Error!DB {
         var path_buf: [std.Io.Dir.max_path_bytes + 1]u8 = undefined;
         if (path.len >= path_buf.len or std.mem.findScalar(u8, path, 0) != null) {
@@ -225,6 +286,8 @@ pub const DB = struct {
             },
         };
         try check(c.bitask_options_set_read_only(opts, options.read_only));
+        try check(c.bitask_options_set_create_if_missing(opts, options.create_if_missing));
+        try check(c.bitask_options_set_error_if_exists(opts, options.error_if_exists));
 
         var handle: ?*c.bitask = null;
         try check(c.bitask_open(cpath, opts, &handle));

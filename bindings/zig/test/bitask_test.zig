@@ -29,6 +29,51 @@ const TestStore = struct {
     }
 };
 
+/// The names and contents of the entries of `dir`, sorted by name, in one
+/// string (from testing.allocator; the caller frees it): two snapshots are
+/// equal when no file was added, removed or changed.
+fn snapshot(dir: std.Io.Dir) ![]u8 {
+    const a = testing.allocator;
+    var names: std.ArrayList([]u8) = .empty;
+    defer {
+        for (names.items) |name| a.free(name);
+        names.deinit(a);
+    }
+    var it = dir.iterate();
+    while (try it.next(io)) |entry| {
+        const name = try a.dupe(u8, entry.name);
+        names.append(a, name) catch |err| {
+            a.free(name);
+            return err;
+        };
+    }
+    std.mem.sort([]u8, names.items, {}, struct {
+        fn lessThan(_: void, x: []u8, y: []u8) bool {
+            return std.mem.lessThan(u8, x, y);
+        }
+    }.lessThan);
+    var out: std.ArrayList(u8) = .empty;
+    errdefer out.deinit(a);
+    for (names.items) |name| {
+        const data = try dir.readFileAlloc(io, name, a, .unlimited);
+        defer a.free(data);
+        try out.print(a, "{s}: {d} bytes: {s}\n", .{ name, data.len, data });
+    }
+    return out.toOwnedSlice(a);
+}
+
+/// Checks that `dir` holds what `before` (a `snapshot`) says, byte for byte.
+fn expectUnchanged(dir: std.Io.Dir, before: []const u8) !void {
+    const after = try snapshot(dir);
+    defer testing.allocator.free(after);
+    try testing.expectEqualStrings(before, after);
+}
+
+/// Checks that `path` does not exist.
+fn expectAbsent(path: []const u8) !void {
+    try testing.expectError(error.FileNotFound, std.Io.Dir.cwd().access(io, path, .{}));
+}
+
 /// Checks that the calling thread's last error message mentions `fragment`.
 fn expectMessage(fragment: []const u8) !void {
     var buf: [1024]u8 = undefined;
@@ -238,18 +283,178 @@ test "read-only handles and refresh" {
     try testing.expect(!try r.contains("a"));
     try w.refresh(); // nothing to do on a writer
 
+    // A read-only open of a missing directory fails, and creates nothing.
     var buf: [256]u8 = undefined;
-    try testing.expectError(error.Io, bitask.DB.open(s.sub(&buf, "missing"), .{ .read_only = true }));
+    const missing = s.sub(&buf, "missing");
+    try testing.expectError(error.NoSuchPath, bitask.DB.open(missing, .{ .read_only = true }));
+    try expectMessage(missing);
+    try expectAbsent(missing);
 }
 
 test "an I/O failure names the path" {
     var s: TestStore = undefined;
     s.init();
     defer s.deinit();
-    try s.tmp.dir.writeFile(io, .{ .sub_path = "file", .data = "not a directory" });
-    var buf: [256]u8 = undefined;
-    try testing.expectError(error.Io, bitask.DB.open(s.sub(&buf, "file/store"), .{}));
+    // A name longer than a directory entry may be (ENAMETOOLONG) is none of
+    // the failures with an error of their own.
+    const long_name: [300]u8 = @splat('n');
+    var buf: [512]u8 = undefined;
+    try testing.expectError(error.Io, bitask.DB.open(s.sub(&buf, &long_name), .{}));
     try expectMessage(s.path());
+}
+
+test "a regular file as the path is error.NotADirectory" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    try s.tmp.dir.writeFile(io, .{ .sub_path = "file", .data = "not a directory" });
+    const before = try snapshot(s.tmp.dir);
+    defer testing.allocator.free(before);
+    var fb: [256]u8 = undefined;
+    const file = s.sub(&fb, "file");
+    var sb: [256]u8 = undefined;
+    const under = s.sub(&sb, "file/store");
+    const cases = [_]bitask.Options{ .{}, .{ .read_only = true }, .{ .error_if_exists = true } };
+    for (cases) |options| {
+        // The path itself is a file, or a component of it is.
+        for ([_][]const u8{ file, under }) |path| {
+            try testing.expectError(error.NotADirectory, bitask.DB.open(path, options));
+            try expectMessage(file);
+        }
+    }
+    try expectUnchanged(s.tmp.dir, before);
+}
+
+test "create_if_missing = false" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var buf: [256]u8 = undefined;
+    const missing = s.sub(&buf, "store");
+    try testing.expectError(error.NoSuchPath, bitask.DB.open(missing, .{ .create_if_missing = false }));
+    try expectMessage(missing);
+    try expectAbsent(missing);
+
+    // The default creates it, as `true` does.
+    for ([_]bitask.Options{ .{}, .{ .create_if_missing = true } }, 0..) |options, i| {
+        var nb: [16]u8 = undefined;
+        var pb: [256]u8 = undefined;
+        const path = s.sub(&pb, try std.fmt.bufPrint(&nb, "default{d}", .{i}));
+        var db = try bitask.DB.open(path, options);
+        db.close();
+        const st = try std.Io.Dir.cwd().statFile(io, path, .{});
+        try testing.expectEqual(std.Io.File.Kind.directory, st.kind);
+    }
+
+    // An existing empty directory opens without it, and an existing store.
+    {
+        var db = try bitask.DB.open(s.path(), .{ .create_if_missing = false });
+        defer db.close();
+        try db.put("k", "v");
+    }
+    var db = try bitask.DB.open(s.path(), .{ .create_if_missing = false });
+    defer db.close();
+    const v = try db.get(testing.allocator, "k");
+    defer testing.allocator.free(v);
+    try testing.expectEqualStrings("v", v);
+}
+
+test "a missing parent is error.NoSuchPath" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var pb: [256]u8 = undefined;
+    const parent = s.sub(&pb, "missing");
+    var buf: [256]u8 = undefined;
+    const path = s.sub(&buf, "missing/store");
+    // Only the last component is ever created.
+    const cases = [_]bitask.Options{
+        .{},
+        .{ .create_if_missing = false },
+        .{ .read_only = true },
+        .{ .error_if_exists = true },
+    };
+    for (cases) |options| {
+        try testing.expectError(error.NoSuchPath, bitask.DB.open(path, options));
+        try expectMessage(parent);
+        try expectAbsent(parent);
+    }
+}
+
+test "error_if_exists" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    // A new store: an empty directory, or a missing one.
+    {
+        var db = try bitask.DB.open(s.path(), .{ .error_if_exists = true });
+        defer db.close();
+        try db.put("k", "v");
+    }
+    {
+        var buf: [256]u8 = undefined;
+        var db = try bitask.DB.open(s.sub(&buf, "new"), .{ .error_if_exists = true });
+        db.close();
+        try s.tmp.dir.deleteTree(io, "new");
+    }
+
+    // An existing store is refused, for writers and readers alike, and left
+    // as it was.
+    const before = try snapshot(s.tmp.dir);
+    defer testing.allocator.free(before);
+    const cases = [_]bitask.Options{
+        .{ .error_if_exists = true },
+        .{ .error_if_exists = true, .create_if_missing = false },
+        .{ .error_if_exists = true, .read_only = true },
+    };
+    for (cases) |options| {
+        try testing.expectError(error.Exists, bitask.DB.open(s.path(), options));
+        try expectMessage(s.path());
+    }
+    try expectUnchanged(s.tmp.dir, before);
+
+    // Without it the store opens, with its content.
+    var db = try bitask.DB.open(s.path(), .{});
+    defer db.close();
+    const v = try db.get(testing.allocator, "k");
+    defer testing.allocator.free(v);
+    try testing.expectEqualStrings("v", v);
+}
+
+test "a foreign file under a data file's name is refused, unchanged" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    // A file of another program: no db.id says the directory is a store, and
+    // the file is not one the library wrote.
+    try s.tmp.dir.writeFile(io, .{
+        .sub_path = "2024.active.log",
+        .data = "2024-01-01 12:00:00 service started\n2024-01-01 12:00:01 listening on :80\n",
+    });
+    const before = try snapshot(s.tmp.dir);
+    defer testing.allocator.free(before);
+    const cases = [_]bitask.Options{ .{}, .{ .read_only = true }, .{ .create_if_missing = false } };
+    for (cases) |options| {
+        try testing.expectError(error.Incompatible, bitask.DB.open(s.path(), options));
+        try expectMessage("2024.active.log");
+        // Refused, with no lock file or identity left behind.
+        try expectUnchanged(s.tmp.dir, before);
+    }
+}
+
+test "access refused is error.Permission" {
+    // The superuser is not refused access.
+    if (std.c.geteuid() == 0) return error.SkipZigTest;
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    try s.tmp.dir.createDir(io, "locked", .fromMode(0o500));
+    defer s.tmp.dir.setFilePermissions(io, "locked", .fromMode(0o700), .{}) catch {};
+    var buf: [256]u8 = undefined;
+    const path = s.sub(&buf, "locked/store");
+    try testing.expectError(error.Permission, bitask.DB.open(path, .{}));
+    try expectMessage(path);
+    try expectAbsent(path);
 }
 
 test "sync modes" {
@@ -560,10 +765,13 @@ test "many threads on one handle" {
 
 test "status codes map to errors and back" {
     const all = [_]bitask.Error{
-        error.NotFound, error.BufferTooSmall, error.InvalidArgument, error.WriterLock,
-        error.ReadOnly, error.Io,             error.Corruption,      error.TooLarge,
-        error.Internal, error.Incompatible,
+        error.NotFound,      error.BufferTooSmall, error.InvalidArgument, error.WriterLock,
+        error.ReadOnly,      error.Io,             error.Corruption,      error.TooLarge,
+        error.Internal,      error.Incompatible,   error.NoSuchPath,      error.Permission,
+        error.NotADirectory, error.NoSpace,        error.Exists,
     };
+    // Every error of the set is listed, once.
+    try testing.expectEqual(@typeInfo(bitask.Error).error_set.error_names.?.len, all.len);
     try bitask.check(@as(c_int, 0));
     for (all, 1..) |err, code| {
         const status = bitask.statusOf(err);
