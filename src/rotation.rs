@@ -22,7 +22,7 @@ use crate::filename::{self, FileKind};
 use crate::fileset::FileEntry;
 use crate::options::SyncMode;
 use crate::record;
-use crate::vfs::{Pages, Vfs};
+use crate::vfs::{OpenMode, Pages, Vfs};
 use crate::worker::Worker;
 
 impl Shared {
@@ -98,7 +98,25 @@ impl Shared {
         if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
             e.active = false;
         }
+        self.reopen_sealed(f);
         Ok(())
+    }
+
+    /// Swaps a file the writer has just sealed for the same file opened sealed: mapped
+    /// read-only without a descriptor of its own (see `vfs::descriptors`), so a writer that
+    /// seals many files holds no descriptor for each. Best effort: when the reopening fails
+    /// (out of descriptors that moment), the writable one goes on serving reads. Readers
+    /// that hold the old one read the same bytes through it until they let go.
+    fn reopen_sealed(&self, f: &DataFile) {
+        let Ok(sealed) = DataFile::open(self.vfs(), &f.path(), OpenMode::ReadSealed, f.id()) else {
+            return;
+        };
+        let sealed = Arc::new(sealed);
+        let mut files = lock(&self.files);
+        if let Some(e) = files.by_id.get_mut(&f.id()) {
+            self.keydir.add_file(e.no, sealed.clone());
+            e.file = sealed;
+        }
     }
 
     fn discard_empty_active(&self, w: &mut Writer) -> Result<()> {

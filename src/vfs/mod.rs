@@ -3,6 +3,7 @@
 //! implementation ([`PosixVfs`]) maps files into memory where it can and falls back to
 //! `pread`/`pwrite`; test implementations inject I/O faults or simulate power loss.
 
+mod descriptors;
 #[doc(hidden)]
 pub mod fault;
 mod posix;

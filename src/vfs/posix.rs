@@ -8,11 +8,12 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
+use super::descriptors::{self, MappingSlot};
 use super::{FileLock, OpenMode, Pages, Special, VFile, Vfs};
 
 /// The real file system.
@@ -79,11 +80,10 @@ impl Vfs for PosixVfs {
         };
         let file = oo.open(path).map_err(|e| explain(path, e))?;
         regular_only(&file)?;
-        let posix = PosixFile::new(file);
         if mode == OpenMode::ReadSealed {
-            posix.map_read_only()?;
+            return Ok(Box::new(PosixFile::sealed(file, path)?));
         }
-        Ok(Box::new(posix))
+        Ok(Box::new(PosixFile::new(file)))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -184,8 +184,19 @@ impl Drop for Mapping {
     }
 }
 
+/// How a file is reached.
+enum Handle {
+    /// Through its open descriptor (and a mapping when it has one).
+    Open(File),
+    /// A sealed file mapped whole: the mapping needs no descriptor, so none is kept.
+    Mapped { len: u64, _slot: MappingSlot },
+    /// A sealed file past the process's mapping budget (see `descriptors`): read with a
+    /// descriptor borrowed from the cache, opened again by path when evicted.
+    Cold { path: PathBuf, len: u64, key: u64 },
+}
+
 struct PosixFile {
-    file: File,
+    handle: Handle,
     map: OnceLock<Mapping>,
     /// Bytes at the start of the mapping that are backed by the file (and by reserved blocks
     /// when writable). Accesses past it use pread/pwrite, which cannot fault.
@@ -199,7 +210,7 @@ struct PosixFile {
 impl PosixFile {
     fn new(file: File) -> PosixFile {
         PosixFile {
-            file,
+            handle: Handle::Open(file),
             map: OnceLock::new(),
             window: AtomicU64::new(0),
             cut: AtomicBool::new(false),
@@ -207,9 +218,33 @@ impl PosixFile {
         }
     }
 
-    fn map_read_only(&self) -> io::Result<()> {
-        let len = self.file.metadata()?.len();
-        self.install_map(len, libc::PROT_READ, Pages::Base)
+    /// A sealed file, which is never written, cut or synced again: mapped read-only when the
+    /// mapping budget allows, and either way without a descriptor of its own.
+    fn sealed(file: File, path: &Path) -> io::Result<PosixFile> {
+        let len = file.metadata()?.len();
+        let mut f = PosixFile::new(file);
+        let handle = match MappingSlot::take() {
+            Some(slot) => {
+                f.install_map(len, libc::PROT_READ, Pages::Base)?;
+                Handle::Mapped { len, _slot: slot }
+            }
+            None => Handle::Cold {
+                path: path.to_path_buf(),
+                len,
+                key: descriptors::new_key(),
+            },
+        };
+        // Drops the descriptor: a mapping stays valid without it.
+        f.handle = handle;
+        Ok(f)
+    }
+
+    /// The descriptor of a file that keeps one (every file but a sealed one).
+    fn fd(&self) -> io::Result<&File> {
+        match &self.handle {
+            Handle::Open(file) => Ok(file),
+            _ => Err(io::Error::from_raw_os_error(libc::EBADF)),
+        }
     }
 
     /// Maps the first `len` bytes. A read-only mapping always asks for base pages: huge ones
@@ -229,7 +264,7 @@ impl PosixFile {
                 len_usize,
                 prot,
                 libc::MAP_SHARED,
-                self.file.as_raw_fd(),
+                self.fd()?.as_raw_fd(),
                 0,
             )
         };
@@ -273,6 +308,16 @@ impl PosixFile {
     }
 }
 
+impl Drop for PosixFile {
+    fn drop(&mut self) {
+        // A file that is closed (deleted by a merge, or the store closed) keeps no cached
+        // descriptor open.
+        if let Handle::Cold { key, .. } = self.handle {
+            descriptors::forget(key);
+        }
+    }
+}
+
 /// How far ahead of the writer `prefault` starts.
 const WRITER_LEAD: u64 = 256 * 1024;
 
@@ -293,7 +338,10 @@ fn total_len<T: AsRef<[u8]>>(bufs: &[T]) -> usize {
 
 impl VFile for PosixFile {
     fn len(&self) -> io::Result<u64> {
-        Ok(self.file.metadata()?.len())
+        match &self.handle {
+            Handle::Open(file) => Ok(file.metadata()?.len()),
+            Handle::Mapped { len, .. } | Handle::Cold { len, .. } => Ok(*len),
+        }
     }
 
     fn read_exact_at(&self, offset: u64, bufs: &mut [&mut [u8]]) -> io::Result<()> {
@@ -310,9 +358,23 @@ impl VFile for PosixFile {
             }
             return Ok(());
         }
+        let borrowed;
+        let file = match &self.handle {
+            Handle::Open(file) => file,
+            Handle::Cold { path, key, .. } => {
+                borrowed = descriptors::borrow(*key, path, |p| {
+                    let file = descriptors::open_for_reading(p, NO_WAIT_FLAGS)?;
+                    regular_only(&file)?;
+                    Ok(file)
+                })?;
+                &*borrowed
+            }
+            // Everything of a mapped sealed file is in its mapping.
+            Handle::Mapped { .. } => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+        };
         let mut pos = offset;
         for buf in bufs.iter_mut() {
-            self.file.read_exact_at(buf, pos)?;
+            file.read_exact_at(buf, pos)?;
             pos += buf.len() as u64;
         }
         Ok(())
@@ -337,16 +399,17 @@ impl VFile for PosixFile {
             }
             return Ok(());
         }
+        let file = self.fd()?;
         let mut pos = offset;
         for buf in bufs {
-            self.file.write_all_at(buf, pos)?;
+            file.write_all_at(buf, pos)?;
             pos += buf.len() as u64;
         }
         Ok(())
     }
 
     fn sync_data(&self) -> io::Result<()> {
-        self.file.sync_data()
+        self.fd()?.sync_data()
     }
 
     fn as_bytes(&self) -> Option<&[u8]> {
@@ -364,7 +427,7 @@ impl VFile for PosixFile {
     fn start_writeback(&self) -> io::Result<()> {
         // SAFETY: sync_file_range on an fd we own; it only schedules writeback.
         let rc = unsafe {
-            libc::sync_file_range(self.file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE)
+            libc::sync_file_range(self.fd()?.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE)
         };
         if rc == 0 {
             Ok(())
@@ -390,7 +453,7 @@ impl VFile for PosixFile {
                 libc::madvise(map.ptr.as_ptr().cast(), map.len, libc::MADV_DONTNEED);
             }
         }
-        self.file.set_len(len)
+        self.fd()?.set_len(len)
     }
 
     fn prefault(&self, offset: u64, len: u64) -> bool {
@@ -424,7 +487,7 @@ impl VFile for PosixFile {
         let off_len =
             libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         // SAFETY: fallocate on an fd we own; mode 0 allocates blocks and extends the size.
-        let rc = unsafe { libc::fallocate(self.file.as_raw_fd(), 0, 0, off_len) };
+        let rc = unsafe { libc::fallocate(self.fd()?.as_raw_fd(), 0, 0, off_len) };
         if rc != 0 {
             let err = io::Error::last_os_error();
             return match err.raw_os_error() {
@@ -516,11 +579,31 @@ mod tests {
             // Sealed and mapped again for reading, it asks for base pages.
             f.write_all_at(0, &[b"data"]).unwrap();
             f.set_len(4).unwrap();
-            let sealed = PosixFile::new(File::open(&path).unwrap());
-            sealed.map_read_only().unwrap();
+            let sealed = PosixFile::sealed(File::open(&path).unwrap(), &path).unwrap();
             let addr = sealed.map.get().unwrap().ptr.as_ptr() as usize;
             assert!(!crate::sys::vm_flags(addr).contains(" hg"), "{pages:?}");
             assert_eq!(sealed.as_bytes(), Some(&b"data"[..]));
+        }
+    }
+
+    #[test]
+    fn a_sealed_file_keeps_no_descriptor() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("7.log");
+        std::fs::write(&path, b"sealed bytes").unwrap();
+        let open_fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+        let before = open_fds();
+        let files: Vec<_> = (0..50)
+            .map(|_| PosixVfs.open(&path, OpenMode::ReadSealed).unwrap())
+            .collect();
+        // Other tests open files meanwhile: far fewer than one descriptor per file.
+        assert!(open_fds() < before + 25, "{} -> {}", before, open_fds());
+        for f in &files {
+            assert_eq!(f.len().unwrap(), 12);
+            let mut buf = [0u8; 5];
+            f.read_exact_at(7, &mut [&mut buf]).unwrap();
+            assert_eq!(&buf, b"bytes");
+            assert!(f.read_exact_at(8, &mut [&mut buf]).is_err(), "read past the end");
         }
     }
 
