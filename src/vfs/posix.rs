@@ -603,7 +603,10 @@ mod tests {
             let mut buf = [0u8; 5];
             f.read_exact_at(7, &mut [&mut buf]).unwrap();
             assert_eq!(&buf, b"bytes");
-            assert!(f.read_exact_at(8, &mut [&mut buf]).is_err(), "read past the end");
+            assert!(
+                f.read_exact_at(8, &mut [&mut buf]).is_err(),
+                "read past the end"
+            );
         }
     }
 
