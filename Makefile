@@ -7,7 +7,8 @@
 #                        checks: CARGO_TEST_PROFILE=testing), the C tests under valgrind
 #                        and under AddressSanitizer + UndefinedBehaviorSanitizer, the exported
 #                        symbols, the CLI, an install into a temporary DESTDIR, and whatever
-#                        the included makefiles add to TEST_EXTRA (e.g. the bindings' tests)
+#                        the included makefiles add to TEST_EXTRA (the bindings' tests, and
+#                        bitask 0.1.1's published tests: compat/compat.mk)
 #   make install         PREFIX (/usr/local), DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR
 #   make uninstall       removes what install put there (same variables)
 #   make header          regenerates the committed include/bitask.h from src/ffi/
@@ -103,7 +104,8 @@ demo: all
 
 # --- testing --------------------------------------------------------------------------
 
-# Other makefiles add their test targets to TEST_EXTRA (bindings.mk defines test-bindings).
+# Other makefiles add their test targets to TEST_EXTRA (bindings.mk defines test-bindings,
+# compat.mk test-compat).
 TEST_EXTRA ?=
 ifneq ($(wildcard bindings/bindings.mk),)
 TEST_EXTRA += test-bindings
@@ -224,4 +226,5 @@ help:
 
 -include bench/bench.mk
 -include bindings/bindings.mk
+-include compat/compat.mk
 -include fuzz/fuzz.mk
