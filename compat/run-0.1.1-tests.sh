@@ -137,6 +137,10 @@ env_logger = "0.11.6"
 log = "0.4.25"
 tempfile = "3.15.0"
 
+# 0.1.1's tests bind handles with \`let mut\`, which this crate's \`&self\` methods do not need.
+[lints.rust]
+unused_mut = "allow"
+
 # A workspace of its own, so that no Cargo.toml above this directory is taken for its root.
 [workspace]
 EOF
