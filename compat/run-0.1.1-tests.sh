@@ -119,7 +119,9 @@ for f in "$scratch/pkg/tests"/*; do # a file left by an older list would run too
 	case " $tests " in *" ${f##*/} "*) ;; *) rm -rf "$f" ;; esac
 done
 put_file "$scratch/pkg/src/main.rs" <"$here/shim.rs"
-# The dev-dependencies are those 0.1.1's tests use, at the versions 0.1.1 asked for.
+# The crates 0.1.1's tests use, at the versions 0.1.1 asked for, are ordinary dependencies:
+# as dev-dependencies, tempfile (also a build dependency of bitask, through cbindgen) would
+# give `cargo test` and the tests' `cargo run` two builds of bitask, one over the other.
 put_file "$scratch/pkg/Cargo.toml" <<EOF
 # Made by compat/run-0.1.1-tests.sh: bitask 0.1.1's tests, in tests/, against this repository.
 [package]
@@ -130,8 +132,6 @@ publish = false
 
 [dependencies]
 bitask = { path = '$root' }
-
-[dev-dependencies]
 anyhow = "1.0.95"
 env_logger = "0.11.6"
 log = "0.4.25"
@@ -155,8 +155,10 @@ BITASK_COMPAT_CLI=$cli
 export CARGO_TARGET_DIR BITASK_COMPAT_CLI
 cd "$scratch/pkg"
 
-say "building: (cd $scratch/pkg && $cargo test --no-run)"
-if ! "$cargo" test --no-run >"$logs/build.log" 2>&1; then
+# Also what the tests' `cargo run` builds (the binary, as `cargo build` does), so that a build
+# problem shows here and the tests find everything built.
+say "building: (cd $scratch/pkg && $cargo test --no-run && $cargo build --bins)"
+if ! { "$cargo" test --no-run && "$cargo" build --bins; } >"$logs/build.log" 2>&1; then
 	cat "$logs/build.log"
 	fail "bitask 0.1.1's tests do not build against this crate"
 fi
