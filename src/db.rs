@@ -250,9 +250,17 @@ impl Bitask {
         self.get(key)?.ok_or(Error::KeyNotFound)
     }
 
-    /// The value of `key`, or `None` when absent.
+    /// The value of `key`, or `None` when absent. No memory for the value (up to
+    /// `MAX_VALUE_LEN`) is an [`Error::Io`] of kind `OutOfMemory`, not an abort.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        self.get_with_buffer(key, |len| vec![0u8; len])
+        let key = key.as_ref();
+        check_key(key)?;
+        self.shared.keydir.with_entry(key, |loc, file| {
+            let mut buf = crate::datafile::zeroed(loc.value_len(key.len()))
+                .map_err(|e| Error::io("read", file.path(), e))?;
+            file.read_value(loc.offset as u64, key, &mut buf)?;
+            Ok(buf)
+        })
     }
 
     /// Reads the value of `key` into a buffer made by `make(value_len)` (at least that long),
