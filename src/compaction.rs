@@ -42,7 +42,7 @@ pub fn compact(db: &Shared) -> Result<()> {
         // empty) and a next file prepared in advance is thrown away.
         let mut w = lock(writer);
         db.preparer.discard(db.vfs(), false);
-        db.seal_active(&mut w, false).inspect_err(|e| db.stop(e))?;
+        db.seal_active(&mut w, false)?;
     }
     // Files sealed in the background become inputs once they are durable and renamed.
     db.sealing.wait();
