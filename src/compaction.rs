@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::datafile::{DataFile, FileHeader, Scanned, FILE_HEADER_LEN};
+use crate::datafile::{out_of_memory, DataFile, FileHeader, Scanned, FILE_HEADER_LEN};
 use crate::db::{lock, Shared};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
@@ -42,7 +42,7 @@ pub fn compact(db: &Shared) -> Result<()> {
         // empty) and a next file prepared in advance is thrown away.
         let mut w = lock(writer);
         db.preparer.discard(db.vfs(), false);
-        db.seal_active(&mut w, false).inspect_err(|e| db.stop(e))?;
+        db.seal_active(&mut w, false)?;
     }
     // Files sealed in the background become inputs once they are durable and renamed.
     db.sealing.wait();
@@ -220,6 +220,11 @@ impl Outputs<'_> {
         });
         part.sources.push((from_no, r.offset as u32));
         part.last_seq = r.header.seq;
+        // A record is copied whole, and may hold a 256 MiB value: no memory for it fails the
+        // merge rather than the process.
+        part.pending
+            .try_reserve(len as usize)
+            .map_err(|_| Error::io("merge into", part.file.path(), out_of_memory(len as usize)))?;
         part.pending.extend_from_slice(&r.header.encode());
         part.pending.extend_from_slice(r.key);
         part.pending.extend_from_slice(r.value);

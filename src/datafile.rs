@@ -29,6 +29,33 @@ pub const FILE_HEADER_LEN: usize = 52;
 /// Records up to this size are read and written through one stack buffer.
 const SMALL_RECORD: usize = 256;
 
+/// `len` zero bytes, or an `OutOfMemory` error where a failed allocation would abort the
+/// process: the lengths these buffers get come from disk (up to a record's limit, or a file's
+/// size), so running short of memory is an error the caller reports, not a crash.
+pub(crate) fn zeroed(len: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    resize_zeroed(&mut buf, len)?;
+    Ok(buf)
+}
+
+/// Sets `buf`'s length to `len`, zero-filling any growth; see `zeroed`.
+pub(crate) fn resize_zeroed(buf: &mut Vec<u8>, len: usize) -> std::io::Result<()> {
+    if let Some(more) = len.checked_sub(buf.len()) {
+        buf.try_reserve_exact(more)
+            .map_err(|_| out_of_memory(len))?;
+    }
+    buf.resize(len, 0);
+    Ok(())
+}
+
+/// The error for a buffer of `len` bytes that could not be allocated.
+pub(crate) fn out_of_memory(len: usize) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::OutOfMemory,
+        format!("Cannot allocate memory for a buffer of {len} bytes"),
+    )
+}
+
 /// The decoded header of a data file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct FileHeader {
@@ -447,7 +474,8 @@ impl DataFile {
     ) -> Result<(Header, Vec<u8>)> {
         let bad = |reason: &str| Error::corruption(self.path(), offset, reason);
         let h = Header::decode(header).map_err(|_| bad("malformed record header"))?;
-        let mut rec = vec![0u8; h.record_len() as usize];
+        let mut rec =
+            zeroed(h.record_len() as usize).map_err(|e| Error::io("read", self.path(), e))?;
         match self.file.read_exact_at(offset, &mut [&mut rec[..]]) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
@@ -556,6 +584,9 @@ pub struct Scanner<'f> {
     buf_start: u64,
 }
 
+/// A scan reads this much at a time. Its buffer grows past it only to hold one record whole,
+/// which the header's limits bound (a 64 KiB key and a 256 MiB value), whatever the file's
+/// size; a failed allocation is an `OutOfMemory` error.
 const SCAN_CHUNK: usize = 1 << 20;
 
 impl<'f> Scanner<'f> {
@@ -586,7 +617,7 @@ impl<'f> Scanner<'f> {
             off >= self.buf_start && off + len as u64 <= self.buf_start + self.buf.len() as u64;
         if !have {
             let want = (len.max(SCAN_CHUNK) as u64).min(self.end - off) as usize;
-            self.buf.resize(want, 0);
+            resize_zeroed(&mut self.buf, want)?;
             if let Err(e) = self.file.read_exact_at(off, &mut [&mut self.buf[..]]) {
                 // Another process cut the file (a writer sealing its active file drops the
                 // reserved tail) after we measured it: read what is there now.
@@ -598,7 +629,8 @@ impl<'f> Scanner<'f> {
                 if off + len as u64 > now {
                     return Err(e);
                 }
-                self.buf.resize((now - off) as usize, 0);
+                // Never more than asked for: the file's new length may be far beyond `off`.
+                self.buf.truncate((now - off) as usize);
                 self.file.read_exact_at(off, &mut [&mut self.buf[..]])?;
             }
             self.buf_start = off;

@@ -251,6 +251,15 @@ impl Bitask {
     }
 
     /// Stores `value` under `key`, replacing any earlier value.
+    ///
+    /// An error writes nothing, with one exception: with [`SyncMode::Always`], when the
+    /// `fdatasync` that makes the record durable fails. The record is then in the data file,
+    /// and was published when it was appended: readers of this handle see the new value from
+    /// before the error on, and go on seeing it. This call returns [`Error::Io`]; every other
+    /// write waiting for that sync (its record published too), and every later one, returns
+    /// [`Error::Stopped`]. After a reopen the key holds the new value or the one before,
+    /// whichever the disk kept. A full disk fails only the call (nothing is written), and
+    /// once space is freed the handle writes again.
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         self.shared.write(key.as_ref(), value.as_ref(), false)
     }
@@ -260,9 +269,17 @@ impl Bitask {
         self.get(key)?.ok_or(Error::KeyNotFound)
     }
 
-    /// The value of `key`, or `None` when absent.
+    /// The value of `key`, or `None` when absent. No memory for the value (up to
+    /// `MAX_VALUE_LEN`) is an [`Error::Io`] of kind `OutOfMemory`, not an abort.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        self.get_with_buffer(key, |len| vec![0u8; len])
+        let key = key.as_ref();
+        check_key(key)?;
+        self.shared.keydir.with_entry(key, |loc, file| {
+            let mut buf = crate::datafile::zeroed(loc.value_len(key.len()))
+                .map_err(|e| Error::io("read", file.path(), e))?;
+            file.read_value(loc.offset as u64, key, &mut buf)?;
+            Ok(buf)
+        })
     }
 
     /// Reads the value of `key` into a buffer made by `make(value_len)` (at least that long),
@@ -317,7 +334,9 @@ impl Bitask {
     }
 
     /// Deletes `key`: appends a tombstone. [`Error::KeyNotFound`] (and nothing written) when
-    /// the key is absent.
+    /// the key is absent. A failed `fdatasync` leaves the tombstone published, as for
+    /// [`Bitask::put`]: readers find the key absent, and after a reopen it is absent or has
+    /// its value again.
     pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<()> {
         self.shared.write(key.as_ref(), &[], true)
     }
@@ -554,6 +573,14 @@ impl Shared {
         if ask_next {
             self.prepare_next(&mut w);
         }
+        // Published now, before the `fdatasync` of `SyncMode::Always`, so a put whose sync
+        // fails has been visible (as `put` documents). Publishing after the sync would not
+        // make "nothing written" true: a failed fdatasync does not say whether the record
+        // reached the disk, so a reopen may find it whatever readers were shown. And it would
+        // move publication to the sync's leader, which would have to publish each batch in
+        // sequence order (two writers of one key must never leave the older record
+        // published) while a remove's check above, the live-byte count and a compaction's
+        // sealing all saw a directory behind the log.
         let old = if tombstone {
             self.keydir.remove_hashed(hash, key)
         } else {

@@ -53,7 +53,8 @@ impl Iter {
         while let Some(k) = self.keys.get(self.pos) {
             self.pos += 1;
             let found = self.shared.keydir.with_entry(k, |loc, file| {
-                value.resize(loc.value_len(k.len()), 0);
+                crate::datafile::resize_zeroed(value, loc.value_len(k.len()))
+                    .map_err(|e| Error::io("read", file.path(), e))?;
                 file.read_value(loc.offset as u64, k, value)
             })?;
             if found.is_some() {

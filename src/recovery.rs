@@ -923,13 +923,14 @@ fn check_hint(
     keydir: &KeyDir,
 ) -> Result<Option<CheckedHint>> {
     let path = filename::path(dir, file.id(), FileKind::Hint);
-    let bytes = match read_whole(vfs, &path) {
-        Ok(b) => b,
+    let data_len = sealed_len(file)?;
+    let bytes = match read_whole(vfs, &path, hint::max_len(data_len)) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(None),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("read", path, e)),
     };
     let bytes = &bytes[..];
-    let data_len = sealed_len(file)?;
     let Some((count, entries)) = hint::parse(bytes, file.id(), data_len) else {
         // A sealed file cut at a record boundary scans clean: its intact hint is the
         // evidence that records are missing.
@@ -1005,13 +1006,21 @@ fn sealed_len(file: &DataFile) -> Result<u64> {
 }
 
 /// A whole (small, immutable) file, read with one positioned read: cheaper than mapping it,
-/// touching its pages once and unmapping it again.
-fn read_whole(vfs: &dyn Vfs, path: &Path) -> io::Result<Vec<u8>> {
+/// touching its pages once and unmapping it again. `None` when it is longer than `max` or
+/// there is no memory for it: a hint is only a shortcut, and the scan that replaces it reads
+/// through a buffer of fixed size.
+fn read_whole(vfs: &dyn Vfs, path: &Path, max: u64) -> io::Result<Option<Vec<u8>>> {
     let f = vfs.open(path, OpenMode::ReadShared)?;
-    let len = usize::try_from(f.len()?).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
-    let mut buf = vec![0u8; len];
+    let len = f.len()?;
+    let Some(Ok(mut buf)) = usize::try_from(len)
+        .ok()
+        .filter(|_| len <= max)
+        .map(crate::datafile::zeroed)
+    else {
+        return Ok(None);
+    };
     f.read_exact_at(0, &mut [&mut buf])?;
-    Ok(buf)
+    Ok(Some(buf))
 }
 
 /// A sealed file loaded from its hint is not scanned, but its last bytes must still be its
@@ -1076,15 +1085,26 @@ impl SealCheck {
     }
 }
 
-/// Bytes from `from` to the last non-zero byte before `end` (0 when all are zero).
+/// Bytes from `from` to the last non-zero byte before `end` (0 when all are zero), read
+/// through one buffer of `TAIL_CHUNK` bytes: after a crash the tail is the active file's
+/// whole reserved space, up to `max_file_size` (2 GiB).
 fn nonzero_tail(file: &DataFile, from: u64, end: u64) -> io::Result<u64> {
-    let mut buf = vec![0u8; (end - from) as usize];
-    file.file.read_exact_at(from, &mut [&mut buf])?;
-    Ok(buf
-        .iter()
-        .rposition(|&b| b != 0)
-        .map_or(0, |i| i as u64 + 1))
+    let mut buf = vec![0u8; TAIL_CHUNK];
+    let mut last = None;
+    let mut at = from;
+    while at < end {
+        let n = (end - at).min(TAIL_CHUNK as u64) as usize;
+        file.file.read_exact_at(at, &mut [&mut buf[..n]])?;
+        if let Some(i) = buf[..n].iter().rposition(|&b| b != 0) {
+            last = Some(at + i as u64);
+        }
+        at += n as u64;
+    }
+    Ok(last.map_or(0, |l| l + 1 - from))
 }
+
+/// See `nonzero_tail`.
+const TAIL_CHUNK: usize = 64 * 1024;
 
 fn truncate(file: &DataFile, end: u64) -> Result<()> {
     file.file
@@ -1098,6 +1118,28 @@ fn truncate(file: &DataFile, end: u64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_nonzero_tail_is_measured_through_a_fixed_buffer() {
+        let vfs = crate::vfs::sim::SimVfs::new();
+        vfs.create_dir_all(Path::new("/d")).unwrap();
+        let header = crate::datafile::FileHeader {
+            id: 1,
+            ..Default::default()
+        };
+        let path = Path::new("/d/1.active.log");
+        let f = DataFile::create(&vfs, path, header, None).unwrap();
+        let chunk = TAIL_CHUNK as u64;
+        let len = 3 * chunk + 100;
+        f.file.set_len(len).unwrap();
+        let from = FILE_HEADER_LEN as u64;
+        assert_eq!(nonzero_tail(&f, from, len).unwrap(), 0);
+        for at in [from, chunk - 1, chunk, 2 * chunk + 7, len - 1] {
+            f.file.write_all_at(at, &[&[1]]).unwrap();
+            assert_eq!(nonzero_tail(&f, from, len).unwrap(), at + 1 - from, "{at}");
+        }
+        assert_eq!(nonzero_tail(&f, from, chunk).unwrap(), chunk - from);
+    }
 
     #[test]
     fn a_record_offset_the_key_directory_cannot_hold_is_corruption() {

@@ -27,8 +27,9 @@ use crate::worker::Worker;
 
 impl Shared {
     /// Seals the active file (if it holds records) and starts a new one able to take a record
-    /// of `need` bytes. A failure while sealing stops writes; a failure creating the new file
-    /// (a full disk) only fails this call, and the next write tries again.
+    /// of `need` bytes. A full disk (failing the seal's write, or the new file's creation)
+    /// only fails this call, and the next write tries again; a failure later in the seal
+    /// stops writes (see `seal_active`).
     pub(crate) fn rotate(&self, w: &mut Writer, need: u64) -> Result<()> {
         let mut full = false;
         if let Some(a) = &w.active {
@@ -48,23 +49,40 @@ impl Shared {
                 if background {
                     self.sealing.wait_below(MAX_PENDING_SEALS);
                 }
-                self.seal_active(w, background)
-                    .inspect_err(|e| self.stop(e))?;
+                self.seal_active(w, background)?;
             }
         }
         self.create_active(w, need, full)
     }
 
-    /// Seals the active file: cuts it to its records, then makes it durable, renames it
-    /// sealed and makes the rename durable, either now or on a background thread. Until then
-    /// it keeps its active name, which recovery treats as an active file (torn tail allowed).
+    /// Seals the active file: writes its seal after its records, then cuts it there, makes
+    /// it durable, renames it sealed and makes the rename durable, either now or on a
+    /// background thread. Until then it keeps its active name, which recovery treats as an
+    /// active file (torn tail allowed).
+    ///
+    /// The seal's write happens here, under the writer mutex, in every sync mode: it is the
+    /// one step a full disk can fail (where the file's space is not reserved) that can be
+    /// undone, and only here can the failure go back to the write that needs the new file.
+    /// The file is then cut back to its records and stays the active file, and writes go on.
+    /// Any later failure stops writes: once the whole seal is in the file, a reader may have
+    /// seen it, and no record may follow it; and a failed fsync is final.
     pub fn seal_active(&self, w: &mut Writer, background: bool) -> Result<()> {
         let Some(a) = w.active.take() else {
             return Ok(());
         };
-        let (f, end, last_seq) = (a.file, a.end, w.next_seq - 1);
+        let (f, end) = (a.file.clone(), a.end);
+        let len = match write_seal(&f, end, w.next_seq - 1) {
+            Ok(len) => len,
+            Err(SealFailed { error, cut }) => {
+                match cut {
+                    Ok(()) => w.active = Some(a),
+                    Err(e) => self.stop(&e),
+                }
+                return Err(error);
+            }
+        };
         if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
-            e.scanned_to = a.end;
+            e.scanned_to = end;
         }
         if background {
             let me = self.me.clone();
@@ -73,7 +91,7 @@ impl Shared {
             self.sealing.begin();
             let spawned = self.sealer.submit(move || {
                 if let Some(db) = me.upgrade() {
-                    if let Err(e) = db.publish_sealed(&file, end, last_seq) {
+                    if let Err(e) = db.publish_sealed(&file, len) {
                         db.stop(&e);
                     }
                 }
@@ -88,13 +106,13 @@ impl Shared {
             }
             self.sealing.end();
         }
-        self.publish_sealed(&f, end, last_seq)
+        self.publish_sealed(&f, len).inspect_err(|e| self.stop(e))
     }
 
-    /// Seals a former active file whose records end at `end` (see `seal_file`) and marks it
-    /// sealed in the file set.
-    pub(crate) fn publish_sealed(&self, f: &DataFile, end: u64, last_seq: u64) -> Result<()> {
-        seal_file(self.vfs(), &self.dir, f, end, last_seq)?;
+    /// Publishes a former active file that ends with its seal at `len` (see
+    /// `publish_sealed_file`) and marks it sealed in the file set.
+    pub(crate) fn publish_sealed(&self, f: &DataFile, len: u64) -> Result<()> {
+        publish_sealed_file(self.vfs(), &self.dir, f, len)?;
         if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
             e.active = false;
         }
@@ -293,13 +311,34 @@ pub(crate) fn seal_file(
     end: u64,
     last_seq: u64,
 ) -> Result<u64> {
-    let seal = record::encode_seal(f.id(), end, last_seq);
-    f.file
-        .write_all_at(end, &[&seal])
-        .map_err(|e| Error::io("write seal of", f.path(), e))?;
-    let len = end + record::SEAL_LEN;
+    let len = write_seal(f, end, last_seq).map_err(|s| s.error)?;
     publish_sealed_file(vfs, dir, f, len)?;
     Ok(len)
+}
+
+/// A seal's write that failed, and how cutting the file back to its records went.
+struct SealFailed {
+    error: Error,
+    cut: Result<()>,
+}
+
+/// Writes the seal of active file `f` after its records, which end at `end`; returns the
+/// sealed file's length. A failed write (a full disk, where the file's space is not reserved)
+/// may have stored part of the seal, which no reader or recovery may take for a record: the
+/// file is cut back to `end`, as it was before. Only when that cut fails too is the failure
+/// not undone.
+fn write_seal(f: &DataFile, end: u64, last_seq: u64) -> Result<u64, SealFailed> {
+    let seal = record::encode_seal(f.id(), end, last_seq);
+    let Err(e) = f.file.write_all_at(end, &[&seal]) else {
+        return Ok(end + record::SEAL_LEN);
+    };
+    Err(SealFailed {
+        error: Error::io("write seal of", f.path(), e),
+        cut: f
+            .file
+            .set_len(end)
+            .map_err(|e| Error::io("truncate after a failed seal", f.path(), e)),
+    })
 }
 
 /// Cuts former active file `f`, which ends with its seal, to `len`, makes it durable,
