@@ -20,13 +20,14 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::datafile::{out_of_memory, DataFile, FileHeader, Scanned, FILE_HEADER_LEN};
-use crate::db::{lock, Shared};
+use crate::db::Shared;
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::fileset::FileEntry;
 use crate::hint::{self, HintEntry, HintWriter};
 use crate::keydir::Location;
 use crate::record;
+use crate::util::sync::lock;
 use crate::vfs::OpenMode;
 
 const FLUSH_AT: usize = 1 << 20;

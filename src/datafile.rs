@@ -21,6 +21,7 @@ use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::record::{self, Header, HeaderError, HEADER_LEN};
+use crate::util::sync::lock;
 use crate::vfs::{OpenMode, Pages, VFile, Vfs};
 
 pub const DATA_MAGIC: [u8; 8] = *b"BITASKDF";
@@ -213,11 +214,11 @@ impl DataFile {
 
     /// The file's current path (it changes when an active file is sealed).
     pub fn path(&self) -> PathBuf {
-        self.path.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        lock(&self.path).clone()
     }
 
     pub fn set_path(&self, path: PathBuf) {
-        *self.path.lock().unwrap_or_else(|p| p.into_inner()) = path;
+        *lock(&self.path) = path;
     }
 
     /// Reads the value of the record at `offset`, which must be a live record of `key` with a
@@ -297,7 +298,7 @@ impl DataFile {
         // spans now, rather than after the header arrives.
         for line in [64, 128] {
             if let Some(b) = bytes.get(start.saturating_add(line)..) {
-                crate::sys::prefetch_line(b.as_ptr());
+                crate::util::sys::prefetch_line(b.as_ptr());
             }
         }
         let header: &[u8; HEADER_LEN] = bytes

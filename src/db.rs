@@ -17,7 +17,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use crate::datafile::{DataFile, FILE_HEADER_LEN};
@@ -32,8 +32,9 @@ use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::record;
 use crate::recovery;
 use crate::rotation::{Fill, Preparer, Sealing};
+use crate::util::sync::lock;
+use crate::util::worker::Worker;
 use crate::vfs::{FileLock, Vfs};
-use crate::worker::Worker;
 
 /// The size at which the active file is sealed by default, under the name bitask 0.1.1 gave
 /// it (see [`crate::DEFAULT_MAX_FILE_SIZE`]; [`Options::max_file_size`] sets it per store).
@@ -131,10 +132,6 @@ impl Active {
             since: Instant::now(),
         }
     }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn check_key(key: &[u8]) -> Result<()> {

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::db::{lock, Shared};
+use crate::db::Shared;
 use crate::error::Result;
-use crate::sys::{futex_wait, futex_wake_all};
+use crate::util::sync::lock;
+use crate::util::sys::{futex_wait, futex_wake_all};
 
 /// Group commit: one `fdatasync` at a time, covering every record appended before it
 /// started; the writers waiting for it share it.

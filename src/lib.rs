@@ -39,15 +39,13 @@ mod identity;
 pub mod iter;
 mod keydir;
 pub mod options;
-mod parallel;
 #[doc(hidden)]
 pub mod record;
 mod recovery;
 mod refresh;
 mod rotation;
-mod sys;
+mod util;
 pub mod vfs;
-mod worker;
 
 pub use db::{Bitask, Stats};
 pub use error::{Error, Result};

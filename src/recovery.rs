@@ -29,9 +29,9 @@ use crate::fileset::{load_key, FileEntry, FileSet};
 use crate::hint;
 use crate::identity::{self, Identity};
 use crate::keydir::{Batch, KeyDir, Location};
-use crate::parallel;
 use crate::record;
 use crate::rotation;
+use crate::util::parallel;
 use crate::vfs::{OpenMode, Vfs};
 
 /// From this many data files on, an open checks them two at a time.
@@ -705,7 +705,7 @@ impl<'k> Loader<'k> {
         let records: usize = self.batches.iter().map(|(_, b)| b.len()).sum();
         self.batches = Vec::new();
         if records >= TRIM_AFTER_RECORDS {
-            crate::sys::release_free_heap();
+            crate::util::sys::release_free_heap();
         }
         Ok(())
     }

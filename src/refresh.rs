@@ -9,11 +9,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::datafile::DataFile;
-use crate::db::{load_retrying, lock, Shared};
+use crate::db::{load_retrying, Shared};
 use crate::error::Result;
 use crate::filename::{self, FileKind};
 use crate::fileset::FileEntry;
 use crate::recovery;
+use crate::util::sync::lock;
 use crate::vfs::OpenMode;
 
 pub fn refresh(db: &Shared) -> Result<()> {

@@ -16,14 +16,15 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crate::datafile::{DataFile, FileHeader, Reservation, FILE_HEADER_LEN};
-use crate::db::{lock, Active, Shared, Writer};
+use crate::db::{Active, Shared, Writer};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::fileset::FileEntry;
 use crate::options::SyncMode;
 use crate::record;
+use crate::util::sync::{lock, wait};
+use crate::util::worker::Worker;
 use crate::vfs::{OpenMode, Pages, Vfs};
-use crate::worker::Worker;
 
 impl Shared {
     /// Seals the active file (if it holds records) and starts a new one able to take a record
@@ -480,7 +481,7 @@ impl Sealing {
     pub fn wait_below(&self, max: usize) {
         let mut n = lock(&self.pending);
         while *n >= max {
-            n = self.done.wait(n).unwrap_or_else(|p| p.into_inner());
+            n = wait(&self.done, n);
         }
     }
 }
@@ -571,7 +572,7 @@ impl Preparer {
     fn take(&self, capacity: u64, vfs: &dyn Vfs) -> Option<(Arc<DataFile>, u64)> {
         let mut st = lock(&self.state);
         while st.in_flight.is_some() {
-            st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
+            st = wait(&self.done, st);
         }
         match st.ready.take() {
             Some(ready) if ready.1 >= capacity => Some(ready),
@@ -586,14 +587,14 @@ impl Preparer {
 
     /// Removes the ready file and disowns any in-flight one; with `wait`, returns only once
     /// no preparation is running (so nothing is created after a handle closes).
-    pub(crate) fn discard(&self, vfs: &dyn Vfs, wait: bool) {
+    pub(crate) fn discard(&self, vfs: &dyn Vfs, until_idle: bool) {
         let mut st = lock(&self.state);
         st.epoch += 1;
         if let Some((file, _)) = st.ready.take() {
             let _ = vfs.remove_file(&file.path());
         }
-        while wait && st.in_flight.is_some() {
-            st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
+        while until_idle && st.in_flight.is_some() {
+            st = wait(&self.done, st);
         }
     }
 }

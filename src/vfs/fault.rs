@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{FileLock, OpenMode, Pages, Special, VFile, Vfs};
+use crate::util::sync::lock;
 
 /// The kind of failure to inject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +89,7 @@ impl Shared {
         if !self.armed.load(Ordering::Acquire) {
             return None;
         }
-        let plan = (*self.plan.lock().unwrap_or_else(|p| p.into_inner()))?;
+        let plan = (*lock(&self.plan))?;
         let eligible = match plan.fault {
             Fault::Enospc => matches!(kind, Kind::Space | Kind::Write | Kind::Sync),
             Fault::Eio => true,
@@ -114,7 +115,7 @@ impl Shared {
 
     fn short_write(&self) -> bool {
         matches!(
-            *self.plan.lock().unwrap_or_else(|p| p.into_inner()),
+            *lock(&self.plan),
             Some(Plan {
                 fault: Fault::ShortWrite | Fault::Full,
                 ..
@@ -141,7 +142,7 @@ impl FaultVfs {
 
     /// Starts counting eligible operations from zero and failing them per `plan`.
     pub fn arm(&self, plan: Plan) {
-        *self.sh.plan.lock().unwrap_or_else(|p| p.into_inner()) = Some(plan);
+        *lock(&self.sh.plan) = Some(plan);
         self.sh.seen.store(0, Ordering::Release);
         self.sh.armed.store(true, Ordering::Release);
     }

@@ -1,6 +1,7 @@
 //! Work split over two threads: this machine class has two cores, and opening a store is
 //! the one place where independent work is large enough to be worth a second thread.
 
+use crate::util::sync::lock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Runs `f` and `g`, on two threads when `parallel` (and a thread can be had), returning both
@@ -14,7 +15,7 @@ pub fn both<A: Send, B: Send>(
         return (f(), g());
     }
     let g = std::sync::Mutex::new(Some(g));
-    let take_g = || g.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let take_g = || lock(&g).take();
     std::thread::scope(|scope| {
         let spawned = std::thread::Builder::new().spawn_scoped(scope, || take_g().map(|g| g()));
         let a = f();
