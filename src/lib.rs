@@ -23,11 +23,10 @@
 //! `docs/concurrency.md` the threads.
 
 mod arena;
-mod compaction;
 #[doc(hidden)]
 pub mod datafile;
 pub mod db;
-mod durability;
+mod engine;
 pub mod error;
 pub mod ffi;
 #[doc(hidden)]
@@ -42,8 +41,6 @@ pub mod options;
 #[doc(hidden)]
 pub mod record;
 mod recovery;
-mod refresh;
-mod rotation;
 mod util;
 pub mod vfs;
 

@@ -22,6 +22,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::datafile::seal;
 use crate::datafile::{DataFile, FileHeader, Scanned, Scanner, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
@@ -30,7 +31,6 @@ use crate::hint;
 use crate::identity::{self, Identity};
 use crate::keydir::{Batch, KeyDir, Location};
 use crate::record;
-use crate::rotation;
 use crate::util::parallel;
 use crate::vfs::{OpenMode, Vfs};
 
@@ -253,11 +253,11 @@ fn carry_out(vfs: &dyn Vfs, dir: &Path, repairs: Vec<Repair>, files: &mut FileSe
                 continue;
             }
             Repair::FinishSeal(file, end) => {
-                rotation::publish_sealed_file(vfs, dir, &file, end)?;
+                seal::publish_sealed_file(vfs, dir, &file, end)?;
                 (file, end)
             }
             Repair::Seal(file, end, last_seq) => {
-                let len = rotation::seal_file(vfs, dir, &file, end, last_seq)?;
+                let len = seal::seal_file(vfs, dir, &file, end, last_seq)?;
                 (file, len)
             }
         };

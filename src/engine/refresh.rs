@@ -8,8 +8,9 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use super::open::load_retrying;
+use super::state::Engine;
 use crate::datafile::DataFile;
-use crate::db::{load_retrying, Shared};
 use crate::error::Result;
 use crate::filename::{self, FileKind};
 use crate::fileset::FileEntry;
@@ -17,21 +18,28 @@ use crate::recovery;
 use crate::util::sync::lock;
 use crate::vfs::OpenMode;
 
-pub fn refresh(db: &Shared) -> Result<()> {
-    let _one_at_a_time = lock(&db.refreshing);
-    if !try_incremental(db)? {
-        reload(db)?;
+impl Engine {
+    /// Loads what the writer wrote since the open or the last refresh (`Bitask::refresh`).
+    pub(crate) fn refresh(&self) -> Result<()> {
+        refresh(self)
+    }
+}
+
+fn refresh(engine: &Engine) -> Result<()> {
+    let _one_at_a_time = lock(&engine.refreshing);
+    if !try_incremental(engine)? {
+        reload(engine)?;
     }
     Ok(())
 }
 
 /// The data files now in the directory: (id, is active).
-fn listing(db: &Shared) -> Result<Vec<(u64, bool)>> {
-    let names = db
+fn listing(engine: &Engine) -> Result<Vec<(u64, bool)>> {
+    let names = engine
         .opts
         .vfs
-        .list_dir(&db.dir)
-        .map_err(|e| crate::Error::io("list", &db.dir, e))?;
+        .list_dir(&engine.dir)
+        .map_err(|e| crate::Error::io("list", &engine.dir, e))?;
     let mut v: Vec<(u64, bool)> = names
         .iter()
         .filter_map(|n| filename::parse(n))
@@ -44,10 +52,10 @@ fn listing(db: &Shared) -> Result<Vec<(u64, bool)>> {
 }
 
 /// Applies appends only; returns false when the directory changed in a way that needs a reload.
-fn try_incremental(db: &Shared) -> Result<bool> {
-    let now = listing(db)?;
+fn try_incremental(engine: &Engine) -> Result<bool> {
+    let now = listing(engine)?;
     let (known_max, vanished) = {
-        let files = lock(&db.files);
+        let files = lock(&engine.files);
         let known_max = files.by_id.keys().next_back().copied().unwrap_or(0);
         let vanished = files
             .by_id
@@ -71,8 +79,8 @@ fn try_incremental(db: &Shared) -> Result<bool> {
         } else {
             OpenMode::ReadSealed
         };
-        let path = filename::path(&db.dir, id, kind);
-        match DataFile::open(&*db.opts.vfs, &path, mode, id) {
+        let path = filename::path(&engine.dir, id, kind);
+        match DataFile::open(&*engine.opts.vfs, &path, mode, id) {
             Ok(f) if f.header.is_merge_output() => return Ok(false),
             Ok(f) => fresh.push((f, active)),
             Err(e) if recovery::is_vanished(&e) => return Ok(false),
@@ -84,7 +92,7 @@ fn try_incremental(db: &Shared) -> Result<bool> {
     }
     // Files still being written at the last look, then the new ones, oldest first:
     // (number, file, where to start reading, written to by the writer now, sealed and new).
-    let mut todo: Vec<(u32, Arc<DataFile>, u64, bool, bool)> = lock(&db.files)
+    let mut todo: Vec<(u32, Arc<DataFile>, u64, bool, bool)> = lock(&engine.files)
         .by_id
         .values()
         .filter(|e| e.active)
@@ -96,9 +104,9 @@ fn try_incremental(db: &Shared) -> Result<bool> {
     for (f, active) in fresh {
         let file = Arc::new(f);
         let no = {
-            let mut files = lock(&db.files);
+            let mut files = lock(&engine.files);
             let no = files.alloc_no(&file.path())?;
-            db.keydir.add_file(no, file.clone());
+            engine.keydir.add_file(no, file.clone());
             no
         };
         todo.push((
@@ -125,7 +133,7 @@ fn try_incremental(db: &Shared) -> Result<bool> {
             recovery::valid_end(file, *from, len)?
         };
     }
-    let mut load = recovery::Loader::new(&db.keydir, db.loaded_seq.load(Ordering::Acquire));
+    let mut load = recovery::Loader::new(&engine.keydir, engine.loaded_seq.load(Ordering::Acquire));
     for ((no, file, from, active, sealed), end) in todo.into_iter().zip(ends) {
         let scanned_to = if sealed {
             load.sealed(&file, no)?;
@@ -133,7 +141,7 @@ fn try_incremental(db: &Shared) -> Result<bool> {
         } else {
             load.scan_active(&file, no, from, end, false)?.end
         };
-        let mut files = lock(&db.files);
+        let mut files = lock(&engine.files);
         match files.by_id.get_mut(&file.id()) {
             Some(e) => {
                 e.scanned_to = scanned_to;
@@ -148,20 +156,23 @@ fn try_incremental(db: &Shared) -> Result<bool> {
             }),
         }
     }
-    db.loaded_seq.store(load.last_seq, Ordering::Release);
-    db.live_bytes
-        .store(db.keydir.live_bytes(), Ordering::Relaxed);
+    engine.loaded_seq.store(load.last_seq, Ordering::Release);
+    engine
+        .live_bytes
+        .store(engine.keydir.live_bytes(), Ordering::Relaxed);
     Ok(true)
 }
 
 /// Reloads the whole directory and swaps it in.
-fn reload(db: &Shared) -> Result<()> {
-    let (keydir, rec) = load_retrying(&*db.opts.vfs, &db.dir, true, || db.keydir.new_like())?;
+fn reload(engine: &Engine) -> Result<()> {
+    let (keydir, rec) = load_retrying(&*engine.opts.vfs, &engine.dir, true, || {
+        engine.keydir.new_like()
+    })?;
     let live = keydir.live_bytes();
-    let mut files = lock(&db.files);
-    db.keydir.replace_with(keydir);
+    let mut files = lock(&engine.files);
+    engine.keydir.replace_with(keydir);
     *files = rec.files;
-    db.live_bytes.store(live, Ordering::Relaxed);
-    db.loaded_seq.store(rec.next_seq - 1, Ordering::Release);
+    engine.live_bytes.store(live, Ordering::Relaxed);
+    engine.loaded_seq.store(rec.next_seq - 1, Ordering::Release);
     Ok(())
 }

@@ -16,6 +16,8 @@
 //! 48  u32      crc32 of bytes 0..48
 //! ```
 
+pub(crate) mod seal;
+
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
