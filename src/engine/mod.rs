@@ -7,6 +7,7 @@
 //! Within the folder, dependencies point one way: every part uses `state`; `durability` is a
 //! leaf that takes closures, never the engine.
 
+mod background;
 mod compaction;
 mod durability;
 mod open;

@@ -51,9 +51,64 @@ fn listing(engine: &Engine) -> Result<Vec<(u64, bool)>> {
     Ok(v)
 }
 
+/// A file an incremental refresh reads on from where the last look stopped.
+struct Pending {
+    no: u32,
+    file: Arc<DataFile>,
+    /// Where to start reading.
+    from: u64,
+    /// The writer is still appending to it.
+    active: bool,
+    /// New since the last look, and sealed: read whole, to its seal.
+    sealed: bool,
+}
+
 /// Applies appends only; returns false when the directory changed in a way that needs a reload.
 fn try_incremental(engine: &Engine) -> Result<bool> {
     let now = listing(engine)?;
+    let Some(fresh) = open_new_files(engine, &now)? else {
+        return Ok(false);
+    };
+    let mut todo = still_active(engine, &now);
+    for (f, active) in fresh {
+        let file = Arc::new(f);
+        let no = {
+            let mut files = lock(&engine.files);
+            let no = files.alloc_no(&file.path())?;
+            engine.keydir.add_file(no, file.clone());
+            no
+        };
+        todo.push(Pending {
+            no,
+            file,
+            from: crate::datafile::FILE_HEADER_LEN as u64,
+            active,
+            sealed: !active,
+        });
+    }
+    let ends = written_ends(&todo)?;
+    let loaded = engine.loaded_seq.load(Ordering::Acquire);
+    let mut load = recovery::Loader::new(&engine.keydir, loaded);
+    for (p, end) in todo.into_iter().zip(ends) {
+        let scanned_to = if p.sealed {
+            load.sealed(&p.file, p.no)?;
+            end
+        } else {
+            load.scan_active(&p.file, p.no, p.from, end, false)?.end
+        };
+        record_progress(engine, p, scanned_to);
+    }
+    engine.loaded_seq.store(load.last_seq, Ordering::Release);
+    engine
+        .live_bytes
+        .store(engine.keydir.live_bytes(), Ordering::Relaxed);
+    Ok(true)
+}
+
+/// The files that appeared since the last look, opened, oldest first; `None` when the
+/// directory changed in a way only a reload follows (a known file vanished, a merge output
+/// appeared, a new file vanished before it was opened).
+fn open_new_files(engine: &Engine, now: &[(u64, bool)]) -> Result<Option<Vec<(DataFile, bool)>>> {
     let (known_max, vanished) = {
         let files = lock(&engine.files);
         let known_max = files.by_id.keys().next_back().copied().unwrap_or(0);
@@ -64,103 +119,83 @@ fn try_incremental(engine: &Engine) -> Result<bool> {
         (known_max, vanished)
     };
     if vanished {
-        return Ok(false);
+        return Ok(None);
     }
-    // Open the new files first, so a merge output among them sends us to a reload.
+    // Opened before anything is read, so a merge output among them sends us to a reload.
     let mut fresh = Vec::new();
     for &(id, active) in now.iter().filter(|(id, _)| *id > known_max) {
-        let kind = if active {
-            FileKind::Active
+        let (kind, mode) = if active {
+            (FileKind::Active, OpenMode::ReadShared)
         } else {
-            FileKind::Sealed
-        };
-        let mode = if active {
-            OpenMode::ReadShared
-        } else {
-            OpenMode::ReadSealed
+            (FileKind::Sealed, OpenMode::ReadSealed)
         };
         let path = filename::path(&engine.dir, id, kind);
         match DataFile::open(&*engine.opts.vfs, &path, mode, id) {
-            Ok(f) if f.header.is_merge_output() => return Ok(false),
+            Ok(f) if f.header.is_merge_output() => return Ok(None),
             Ok(f) => fresh.push((f, active)),
-            Err(e) if recovery::is_vanished(&e) => return Ok(false),
+            Err(e) if recovery::is_vanished(&e) => return Ok(None),
             // A file the writer is creating this instant, its header not written yet: it is
             // picked up by the next refresh.
             Err(crate::Error::Corruption { offset: 0, .. }) if active => break,
             Err(e) => return Err(e),
         }
     }
-    // Files still being written at the last look, then the new ones, oldest first:
-    // (number, file, where to start reading, written to by the writer now, sealed and new).
-    let mut todo: Vec<(u32, Arc<DataFile>, u64, bool, bool)> = lock(&engine.files)
+    Ok(Some(fresh))
+}
+
+/// The files still being written at the last look, to read on from where it stopped.
+fn still_active(engine: &Engine, now: &[(u64, bool)]) -> Vec<Pending> {
+    lock(&engine.files)
         .by_id
         .values()
         .filter(|e| e.active)
-        .map(|e| {
-            let still_active = now.iter().any(|&(id, a)| id == e.file.id() && a);
-            (e.no, e.file.clone(), e.scanned_to, still_active, false)
+        .map(|e| Pending {
+            no: e.no,
+            file: e.file.clone(),
+            from: e.scanned_to,
+            active: now.iter().any(|&(id, a)| id == e.file.id() && a),
+            sealed: false,
         })
-        .collect();
-    for (f, active) in fresh {
-        let file = Arc::new(f);
-        let no = {
-            let mut files = lock(&engine.files);
-            let no = files.alloc_no(&file.path())?;
-            engine.keydir.add_file(no, file.clone());
-            no
-        };
-        todo.push((
-            no,
-            file,
-            crate::datafile::FILE_HEADER_LEN as u64,
-            active,
-            !active,
-        ));
-    }
-    // How far each file is written, measured newest first: the writer fills a file before it
-    // writes into a newer one, so whatever the newest files show, the older ones, read
-    // afterwards, show everything written before it. Reading oldest first instead could see
-    // an old file's end before the writer moved on and a newer file's records after.
+        .collect()
+}
+
+/// How far each file is written, measured newest first: the writer fills a file before it
+/// writes into a newer one, so whatever the newest files show, the older ones, read
+/// afterwards, show everything written before it. Reading oldest first instead could see an
+/// old file's end before the writer moved on and a newer file's records after.
+fn written_ends(todo: &[Pending]) -> Result<Vec<u64>> {
     let mut ends = vec![0u64; todo.len()];
-    for (i, (_, file, from, _, sealed)) in todo.iter().enumerate().rev() {
-        let len = file
+    for (i, p) in todo.iter().enumerate().rev() {
+        let len = p
+            .file
             .file
             .len()
-            .map_err(|e| crate::Error::io("stat", file.path(), e))?;
-        ends[i] = if *sealed {
+            .map_err(|e| crate::Error::io("stat", p.file.path(), e))?;
+        ends[i] = if p.sealed {
             len
         } else {
-            recovery::valid_end(file, *from, len)?
+            recovery::valid_end(&p.file, p.from, len)?
         };
     }
-    let mut load = recovery::Loader::new(&engine.keydir, engine.loaded_seq.load(Ordering::Acquire));
-    for ((no, file, from, active, sealed), end) in todo.into_iter().zip(ends) {
-        let scanned_to = if sealed {
-            load.sealed(&file, no)?;
-            end
-        } else {
-            load.scan_active(&file, no, from, end, false)?.end
-        };
-        let mut files = lock(&engine.files);
-        match files.by_id.get_mut(&file.id()) {
-            Some(e) => {
-                e.scanned_to = scanned_to;
-                e.active = active;
-            }
-            None => files.insert(FileEntry {
-                no,
-                file,
-                active,
-                hint_len: 0,
-                scanned_to,
-            }),
+    Ok(ends)
+}
+
+/// Records in the file set how far a file was read, adding it when it is new.
+fn record_progress(engine: &Engine, p: Pending, scanned_to: u64) {
+    let mut files = lock(&engine.files);
+    match files.by_id.get_mut(&p.file.id()) {
+        Some(e) => {
+            e.scanned_to = scanned_to;
+            e.active = p.active;
         }
+        None => files.insert(FileEntry {
+            no: p.no,
+            file: p.file,
+            active: p.active,
+            hint_len: 0,
+            scanned_to,
+        }),
     }
-    engine.loaded_seq.store(load.last_seq, Ordering::Release);
-    engine
-        .live_bytes
-        .store(engine.keydir.live_bytes(), Ordering::Relaxed);
-    Ok(true)
 }
 
 /// Reloads the whole directory and swaps it in.

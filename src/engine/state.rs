@@ -6,10 +6,10 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use super::background::{Preparer, Sealing};
 use super::durability::GroupCommit;
-use super::rotation::{Fill, Preparer, Sealing};
 use crate::datafile::DataFile;
 use crate::error::{Error, Result};
 use crate::filename::IdGen;
@@ -129,4 +129,11 @@ impl Engine {
             .sync_dir(&self.dir)
             .map_err(|e| Error::io("sync directory", &self.dir, e))
     }
+}
+
+/// How fast the writer filled a data file.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fill {
+    pub bytes: u64,
+    pub took: Duration,
 }
