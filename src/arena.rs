@@ -14,6 +14,8 @@
 //!
 //! Small tables (below one segment) stay on the heap: an empty store must not cost 2 MiB.
 
+#![allow(unsafe_code)]
+
 use crate::util::sync::lock;
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};

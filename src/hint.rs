@@ -57,14 +57,6 @@ impl HintWriter {
         self.count += 1;
     }
 
-    pub fn len(&self) -> u64 {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
     /// The file's bytes, for a data file of `data_len` bytes.
     pub fn finish(mut self, data_len: u64) -> Vec<u8> {
         self.buf[24..32].copy_from_slice(&data_len.to_le_bytes());
@@ -72,13 +64,6 @@ impl HintWriter {
         let crc = crc32fast::hash(&self.buf);
         self.buf.extend_from_slice(&crc.to_le_bytes());
         self.buf
-    }
-
-    /// The entries pushed so far, decoded again (for callers that kept no copy).
-    pub fn entries(&self) -> EntryIter<'_> {
-        EntryIter {
-            buf: &self.buf[HEADER_LEN..],
-        }
     }
 }
 

@@ -562,12 +562,6 @@ pub struct Scanned<'a> {
     pub value: &'a [u8],
 }
 
-impl Scanned<'_> {
-    pub fn end(&self) -> u64 {
-        self.offset + self.header.record_len()
-    }
-}
-
 /// Why a scan stopped before the end of the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stop {

@@ -11,6 +11,7 @@
 //! set out-parameters to NULL/0 first, so they hold that on every failure; run inside the
 //! panic boundary; record a message for every status other than `BITASK_OK`.
 
+#![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 // The types carry their C names, which the header uses.
 #![allow(non_camel_case_types)]

@@ -4,6 +4,8 @@
 //! `MAP_SHARED` mapping is in the kernel's hands at once, so it survives `kill -9` of the
 //! process like a `write()` does. Everything else uses positioned `pread`/`pwrite`.
 
+#![allow(unsafe_code)]
+
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
