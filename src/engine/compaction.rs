@@ -255,8 +255,10 @@ impl Outputs<'_> {
                 "the merge wrote {n} files, and only {numbers} more can be numbered; use a \
                  larger max_file_size"
             );
-            let dir = &self.engine.dir;
-            return Err(Error::io("merge into", dir, std::io::Error::other(msg)));
+            return Err(Error::TooManyFiles {
+                path: self.engine.dir.clone(),
+                reason: msg,
+            });
         }
         for (i, part) in self.parts.iter_mut().enumerate() {
             let seal = record::encode_seal(part.id, part.end(), part.last_seq);

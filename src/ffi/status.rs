@@ -86,7 +86,7 @@ pub(crate) fn from_error(e: Error) -> bitask_status {
         Error::InvalidArgument(_) | Error::InvalidEmptyKey => BITASK_ERR_INVALID_ARGUMENT,
         Error::TooLarge { .. } => BITASK_ERR_TOO_LARGE,
         Error::Io { source, .. } => io_status(source),
-        Error::Stopped(_) => BITASK_ERR_IO,
+        Error::Stopped(_) | Error::TooManyFiles { .. } => BITASK_ERR_IO,
         Error::Corruption { .. } => BITASK_ERR_CORRUPTION,
         Error::Incompatible { .. } => BITASK_ERR_INCOMPATIBLE,
         Error::Exists(_) => BITASK_ERR_EXISTS,

@@ -1,5 +1,8 @@
-//! Work split over two threads: this machine class has two cores, and opening a store is
-//! the one place where independent work is large enough to be worth a second thread.
+//! Work split over two threads, at most: opening a store is the one place where independent
+//! work is large enough to be worth a second thread, and its work (opening files, checking
+//! hints, applying shards) is bounded by memory bandwidth and the disk well before a third
+//! thread would help. With one CPU available (`available_parallelism`), everything runs on
+//! the calling thread.
 
 use crate::util::sync::lock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +14,7 @@ pub fn both<A: Send, B: Send>(
     f: impl FnOnce() -> A + Send,
     g: impl FnOnce() -> B + Send,
 ) -> (A, B) {
-    if !parallel {
+    if !parallel || !second_cpu() {
         return (f(), g());
     }
     let g = std::sync::Mutex::new(Some(g));
@@ -26,6 +29,12 @@ pub fn both<A: Send, B: Send>(
         let b = b.unwrap_or_else(|| (take_g().expect("g runs exactly once"))());
         (a, b)
     })
+}
+
+/// Whether the process may run on more than one CPU (its affinity and quota allow it).
+fn second_cpu() -> bool {
+    static MANY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *MANY.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
 /// Maps `f` over `items`, two at a time when there are at least `parallel_min` of them: each
