@@ -28,7 +28,6 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-mod arena;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod datafile;
