@@ -22,7 +22,7 @@
 //! It does not pass on `as_bytes` (a mapping's bytes), so every read goes through
 //! `read_exact_at`, where a fault can be injected. What the engine does with a sealed file's
 //! mapping instead (its length at open, a small record checked in place) is covered by the
-//! tests on the real file system (`tests/corruption.rs`, `tests/engine.rs`, `tests/kill9.rs`).
+//! tests on the real file system (`tests/corruption.rs`, `tests/api.rs`, `tests/on_disk.rs`, `tests/kill9.rs`).
 
 use std::io;
 use std::path::Path;
