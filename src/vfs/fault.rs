@@ -69,7 +69,7 @@ enum Kind {
 }
 
 #[derive(Default)]
-struct Shared {
+struct FaultState {
     plan: Mutex<Option<Plan>>,
     armed: AtomicBool,
     seen: AtomicU64,
@@ -78,7 +78,7 @@ struct Shared {
     held_locks: AtomicI64,
 }
 
-impl Shared {
+impl FaultState {
     /// Counts an operation of `kind`; returns the error to fail it with, if any.
     fn check(&self, kind: Kind) -> Option<io::Error> {
         self.check_space(kind, false)
@@ -128,7 +128,7 @@ impl Shared {
 #[derive(Clone)]
 pub struct FaultVfs {
     inner: Arc<dyn Vfs>,
-    sh: Arc<Shared>,
+    sh: Arc<FaultState>,
 }
 
 impl FaultVfs {
@@ -254,7 +254,7 @@ impl Vfs for FaultVfs {
 
 struct FaultLock {
     _inner: Box<dyn FileLock>,
-    sh: Arc<Shared>,
+    sh: Arc<FaultState>,
 }
 
 impl FileLock for FaultLock {}
@@ -267,7 +267,7 @@ impl Drop for FaultLock {
 
 struct FaultFile {
     inner: Box<dyn VFile>,
-    sh: Arc<Shared>,
+    sh: Arc<FaultState>,
     /// Bytes `reserve` reserved (and no cut gave back since), which writes can fill on a full
     /// disk.
     reserved: AtomicU64,
