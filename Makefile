@@ -123,7 +123,7 @@ test: all
 	@echo "make test: all suites passed"
 
 test-cargo:
-	$(CARGO) test --profile $(CARGO_TEST_PROFILE)
+	$(CARGO) test --profile $(CARGO_TEST_PROFILE) --features testkit
 
 test-symbols: $(B)/lib/$(REALNAME)
 	nm -D --defined-only $(B)/lib/$(REALNAME) | awk '{ print $$3 }' | sort \
@@ -171,7 +171,7 @@ test-valgrind: $(addprefix $(B)/tests/,$(C_TESTS) test_cpp) $(CLI)
 # `sys`: futex, prefetch, coarse clock) under valgrind. (The C tests above already drive the real file
 # layer, maps included, through the release library under valgrind.)
 test-valgrind-rust:
-	@exe=$$($(CARGO) test --profile $(CARGO_TEST_PROFILE) --lib --no-run --message-format=json \
+	@exe=$$($(CARGO) test --profile $(CARGO_TEST_PROFILE) --features testkit --lib --no-run --message-format=json \
 		2>/dev/null \
 		| sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | head -n 1); \
 	test -n "$$exe" || { echo "test-valgrind-rust: no unit-test binary"; exit 1; }; \
