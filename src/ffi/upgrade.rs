@@ -197,6 +197,14 @@ mod tests {
     }
 
     #[test]
+    fn the_folders_are_named_as_the_header_says() {
+        let header = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/include/bitask.h"));
+        for name in [crate::upgrade::BACKUP_DIR, crate::upgrade::STAGING_DIR] {
+            assert!(header.contains(name), "{name}");
+        }
+    }
+
+    #[test]
     fn null_arguments_are_refused_and_the_report_zeroed() {
         let mut r = bitask_upgrade_report {
             files_read: 9,
