@@ -697,6 +697,17 @@ impl Upgrade<'_> {
                 ),
             });
         }
+        if committed {
+            // Only step 10 was left. The store is finished whatever the backup holds now.
+            self.clean_up()?;
+            let located: Vec<(LegacyFile, PathBuf)> = m
+                .old
+                .iter()
+                .map(|(f, _)| (*f, self.backup.join(f.name())))
+                .collect();
+            let read = read_legacy(vfs, &located, false)?;
+            return Ok(Some(read.report(self.backup.clone(), true)));
+        }
         let mut located = Vec::new();
         let mut moved = false;
         for n in &m.new {
@@ -713,7 +724,7 @@ impl Upgrade<'_> {
             };
             located.push((*f, here));
         }
-        if !committed && !moved && !self.unchanged_since(m)? {
+        if !moved && !self.unchanged_since(m)? {
             self.discard_staging()?;
             if entry(vfs, &self.backup)? == Entry::Dir {
                 // Made by step 6, and empty: nothing was moved.
@@ -739,11 +750,7 @@ impl Upgrade<'_> {
             }
         }
         let read = read_legacy(vfs, &located, false)?;
-        if committed {
-            self.clean_up()?;
-        } else {
-            self.finish(m)?;
-        }
+        self.finish(m)?;
         Ok(Some(read.report(self.backup.clone(), true)))
     }
 

@@ -552,7 +552,21 @@ fn check_after_crash(img: &Image, original: &Image, want: &Content, what: &str) 
     let vfs = SimVfs::from_image(img);
     match upgrade_with(dir(), opts(Arc::new(vfs.clone()))) {
         Ok(report) => {
-            assert_eq!(report.keys_converted, want.len() as u64, "{what}");
+            // The same report as an upgrade that nothing interrupted, from the same files.
+            let manifest = img
+                .files
+                .contains_key(&dir().join(STAGING_DIR).join(MANIFEST));
+            assert_eq!(report.resumed, manifest, "{what}");
+            let (_, whole) = run(original);
+            let whole = whole.unwrap();
+            assert_eq!(
+                report,
+                UpgradeReport {
+                    resumed: manifest,
+                    ..whole
+                },
+                "{what}"
+            );
         }
         // A crash after the manifest's removal, which leaves only an empty staging folder.
         Err(e @ Error::Incompatible { .. }) if committed => {
