@@ -157,6 +157,11 @@ fn from_upgrade_error(e: Error, dir: &Path) -> bitask_status {
                 dir.join(LOCK_FILE).display()
             ),
         ),
+        // bitask_strerror already says "incompatible file": the message names it and why.
+        Error::Incompatible { path, reason } => fail(
+            BITASK_ERR_INCOMPATIBLE,
+            format!("{}: {reason}", path.display()),
+        ),
         e => from_error(e),
     }
 }
@@ -217,5 +222,24 @@ mod tests {
         assert_eq!(st, BITASK_ERR_INVALID_ARGUMENT);
         let st = bitask_upgrade(c"/nowhere/at/all".as_ptr(), &mut r);
         assert_eq!(st, BITASK_ERR_NO_SUCH_PATH);
+    }
+
+    #[test]
+    fn a_refusal_names_the_file_without_repeating_the_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = std::ffi::CString::new(dir.path().as_os_str().as_encoded_bytes()).unwrap();
+        let mut r = bitask_upgrade_report::default();
+        assert_eq!(
+            bitask_upgrade(path.as_ptr(), &mut r),
+            BITASK_ERR_INCOMPATIBLE
+        );
+        let mut buf = [0 as c_char; 512];
+        crate::ffi::messages::bitask_last_error_message(buf.as_mut_ptr(), buf.len());
+        // SAFETY: the call NUL-terminated buf.
+        let msg = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) }
+            .to_str()
+            .unwrap();
+        let want = format!("{}: the directory holds no data file", dir.path().display());
+        assert!(msg.starts_with(&want), "{msg}");
     }
 }
