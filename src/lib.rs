@@ -22,7 +22,7 @@
 //! `db::MAX_ACTIVE_FILE_SIZE`. Arguments are `impl AsRef<[u8]>`, so `Vec<u8>` still works;
 //! methods take `&self`; an empty value is a value (0.1.1 took it for a deletion). Stores
 //! written by 0.1.1 are refused unchanged by `open` (`Error::Incompatible`); the README's
-//! "Coming from 0.1.1" section says how to convert one.
+//! "Coming from 0.1.1" section says how to convert one ([`upgrade()`], in place).
 //!
 //! Layout of the crate, dependencies pointing one way (`tests/layers.rs` fails on a circle):
 //!
@@ -44,6 +44,7 @@
 //! vfs/        every file operation (posix; sim and fault for tests, with `testkit`)
 //! util/       lock helpers, the worker thread, two-thread maps, system calls
 //! error.rs, options.rs
+//! upgrade.rs  converting a store of bitask 0.1.1 in place
 //! ```
 //!
 //! `docs/format.md` describes the files, `docs/concurrency.md` the threads and the lock
@@ -85,6 +86,7 @@ pub mod record;
 #[cfg(not(feature = "testkit"))]
 mod record;
 mod recovery;
+pub mod upgrade;
 mod util;
 pub mod vfs;
 
@@ -92,3 +94,4 @@ pub use db::{Bitask, Stats};
 pub use error::{Error, Result};
 pub use iter::Iter;
 pub use options::{Options, SyncMode, DEFAULT_MAX_FILE_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use upgrade::{upgrade, UpgradeReport};
