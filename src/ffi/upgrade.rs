@@ -157,11 +157,6 @@ fn from_upgrade_error(e: Error, dir: &Path) -> bitask_status {
                 dir.join(LOCK_FILE).display()
             ),
         ),
-        // bitask_strerror already says "incompatible file": the message names it and why.
-        Error::Incompatible { path, reason } => fail(
-            BITASK_ERR_INCOMPATIBLE,
-            format!("{}: {reason}", path.display()),
-        ),
         e => from_error(e),
     }
 }
