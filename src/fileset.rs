@@ -2,6 +2,11 @@
 //! name them (a file's id is a 64-bit timestamp; its number is a dense slot, below
 //! `keydir::MAX_FILES`).
 //!
+//! This is the one place a file becomes known and is forgotten: `stage` (a number, and the
+//! key directory's file tables pointing it at the file, before records naming it load),
+//! `insert` (the set's entry, once loaded), `admit` (both at once, for a file the writer made),
+//! `replace` (the same file opened anew), `forget` (gone from both).
+//!
 //! The set gives numbers out and takes them back; it is not where a number found in the key
 //! directory is looked up. Only each shard's own file table, under the shard's lock, says
 //! which file an entry's number means (`KeyDir::with_entry`, `KeyDir::records`): the set and
@@ -14,7 +19,7 @@ use std::sync::Arc;
 
 use crate::datafile::DataFile;
 use crate::error::{Error, Result};
-use crate::keydir::MAX_FILES;
+use crate::keydir::{KeyDir, MAX_FILES};
 
 /// One open data file.
 pub struct FileEntry {
@@ -105,6 +110,38 @@ impl FileSet {
 
     pub fn insert(&mut self, entry: FileEntry) {
         self.by_id.insert(entry.file.id(), entry);
+    }
+
+    /// Numbers `file` (at `path`) and points the key directory's file tables at it, so the
+    /// records that name the number can load; its entry is `insert`ed once they have.
+    pub fn stage(&mut self, keydir: &KeyDir, file: &Arc<DataFile>) -> Result<u32> {
+        let no = self.alloc_no(&file.path())?;
+        keydir.add_file(no, file.clone());
+        Ok(no)
+    }
+
+    /// Makes a file the writer made known under number `no` (from `alloc_no` or
+    /// `alloc_active_no`): to the key directory's file tables and to this set.
+    pub fn admit(&mut self, keydir: &KeyDir, entry: FileEntry) {
+        keydir.add_file(entry.no, entry.file.clone());
+        self.insert(entry);
+    }
+
+    /// Puts `file` in place of the open file with its id (the same file, opened anew), in the
+    /// key directory's file tables and in this set. Readers holding the old one keep it.
+    pub fn replace(&mut self, keydir: &KeyDir, file: Arc<DataFile>) {
+        if let Some(e) = self.by_id.get_mut(&file.id()) {
+            keydir.add_file(e.no, file.clone());
+            e.file = file;
+        }
+    }
+
+    /// Forgets file `id`: out of the key directory's file tables and this set, its number
+    /// free again.
+    pub fn forget(&mut self, keydir: &KeyDir, id: u64) {
+        if let Some(e) = self.remove(id) {
+            keydir.remove_file(e.no);
+        }
     }
 
     /// Forgets a file and frees its number.

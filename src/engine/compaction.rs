@@ -327,14 +327,14 @@ fn swap(engine: &Engine, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -
         let no = {
             let mut files = lock(&engine.files);
             let no = files.alloc_no(&path)?;
-            engine.keydir.add_file(no, file.clone());
-            files.insert(FileEntry {
+            let entry = FileEntry {
                 no,
                 file,
                 active: false,
                 hint_len: part.hint_bytes.len() as u64,
                 scanned_to: part.written,
-            });
+            };
+            files.admit(&engine.keydir, entry);
             no
         };
         let (_, entries) = hint::parse(&part.hint_bytes, part.id, part.written)

@@ -72,12 +72,7 @@ fn try_incremental(engine: &Engine) -> Result<bool> {
     let mut todo = still_active(engine, &now);
     for (f, active) in fresh {
         let file = Arc::new(f);
-        let no = {
-            let mut files = lock(&engine.files);
-            let no = files.alloc_no(&file.path())?;
-            engine.keydir.add_file(no, file.clone());
-            no
-        };
+        let no = lock(&engine.files).stage(&engine.keydir, &file)?;
         todo.push(Pending {
             no,
             file,

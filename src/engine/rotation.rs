@@ -130,12 +130,7 @@ impl Engine {
         let Ok(sealed) = DataFile::open(self.vfs(), &f.path(), OpenMode::ReadSealed, f.id()) else {
             return;
         };
-        let sealed = Arc::new(sealed);
-        let mut files = lock(&self.files);
-        if let Some(e) = files.by_id.get_mut(&f.id()) {
-            self.keydir.add_file(e.no, sealed.clone());
-            e.file = sealed;
-        }
+        lock(&self.files).replace(&self.keydir, Arc::new(sealed));
     }
 
     fn discard_empty_active(&self, w: &mut Writer) -> Result<()> {
@@ -290,15 +285,14 @@ impl Engine {
         end: u64,
         capacity: u64,
     ) {
-        let mut files = lock(&self.files);
-        self.keydir.add_file(no, file.clone());
-        files.insert(FileEntry {
+        let entry = FileEntry {
             no,
             file: file.clone(),
             active: true,
             hint_len: 0,
             scanned_to: end,
-        });
+        };
+        lock(&self.files).admit(&self.keydir, entry);
         w.active = Some(Active::new(file, no, end, capacity));
     }
 }

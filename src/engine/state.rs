@@ -119,9 +119,7 @@ impl Engine {
 
     /// Removes a file from the file set and the key directory's file tables.
     pub fn forget_file(&self, id: u64) {
-        if let Some(e) = lock(&self.files).remove(id) {
-            self.keydir.remove_file(e.no);
-        }
+        lock(&self.files).forget(&self.keydir, id);
     }
 
     pub fn sync_dir(&self) -> Result<()> {

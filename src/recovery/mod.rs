@@ -166,9 +166,8 @@ fn load(
         if !f.header.is_merge_output() {
             load.last_seq = load.last_seq.max(f.header.seq_base.saturating_sub(1));
         }
-        let no = state.files.alloc_no(&f.path())?;
         let file = Arc::new(f);
-        keydir.add_file(no, file.clone());
+        let no = state.files.stage(keydir, &file)?;
         let mut entry = FileEntry {
             no,
             file: file.clone(),
