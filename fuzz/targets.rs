@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bitask::datafile::{FileHeader, Scanner};
+use bitask::datafile::{FileHeader, Found, Scanner};
 use bitask::filename::{self, FileKind};
 use bitask::hint::{self, HintEntry, HintWriter};
 use bitask::record::{self, Header, HEADER_LEN};
@@ -109,7 +109,7 @@ fn scan_records(data: &[u8]) -> Vec<u64> {
     let mut prev_end = 0;
     loop {
         match sc.next_record().expect("in-memory reads do not fail") {
-            Ok(Some(r)) => {
+            Found::Record(r) => {
                 let end = r.offset + r.header.record_len();
                 assert!(r.offset == prev_end && end <= len, "a record out of place");
                 let bytes = &data[r.offset as usize..end as usize];
@@ -125,11 +125,11 @@ fn scan_records(data: &[u8]) -> Vec<u64> {
                 prev_end = end;
                 n += 1;
             }
-            Ok(None) => {
+            Found::End => {
                 out.push(feature(2, 0));
                 break;
             }
-            Err(stop) => {
+            Found::Bad(stop) => {
                 assert!(
                     stop.offset == prev_end && stop.offset <= len,
                     "a stop out of place"

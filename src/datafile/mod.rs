@@ -592,9 +592,20 @@ pub struct Scanned<'a> {
     pub value: &'a [u8],
 }
 
-/// Why a scan stopped before the end of the file.
+/// What a scanner found at its position.
+#[derive(Debug)]
+pub enum Found<'a> {
+    /// A whole record whose checksum verifies.
+    Record(Scanned<'a>),
+    /// The end of the range scanned.
+    End,
+    /// Bytes that are not a valid record: the scan cannot go on from here.
+    Bad(BadRecord),
+}
+
+/// Where and why a scan met bytes that are not a valid record.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Stop {
+pub struct BadRecord {
     pub offset: u64,
     /// The bytes where the record should start are all zero (never-written space).
     pub zeroed: bool,
@@ -666,16 +677,16 @@ impl<'f> Scanner<'f> {
         Ok(&self.buf[at..at + len])
     }
 
-    /// The next valid record, `Ok(Err(stop))` when the bytes at the position are not one, or
-    /// `Ok(Ok(None))` at the end of the file.
+    /// The record at the position, the end, or bytes that are not a valid record (an I/O
+    /// error only when a read fails).
     #[allow(clippy::type_complexity)]
-    pub fn next_record(&mut self) -> std::io::Result<Result<Option<Scanned<'_>>, Stop>> {
+    pub fn next_record(&mut self) -> std::io::Result<Found<'_>> {
         let off = self.pos;
         if off >= self.end {
-            return Ok(Ok(None));
+            return Ok(Found::End);
         }
         let stop = |zeroed, reason| {
-            Ok(Err(Stop {
+            Ok(Found::Bad(BadRecord {
                 offset: off,
                 zeroed,
                 reason,
@@ -704,12 +715,12 @@ impl<'f> Scanner<'f> {
         self.pos = off + total;
         let at = (off - self.buf_start) as usize;
         let rec = &self.buf[at..at + total as usize];
-        Ok(Ok(Some(Scanned {
+        Ok(Found::Record(Scanned {
             offset: off,
             header,
             key: &rec[HEADER_LEN..key_end],
             value: &rec[key_end..],
-        })))
+        }))
     }
 
     /// After a stop at `from`: is there any valid record with a sequence number above

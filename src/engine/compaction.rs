@@ -20,7 +20,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use super::state::Engine;
-use crate::datafile::{out_of_memory, DataFile, FileHeader, Scanned, FILE_HEADER_LEN};
+use crate::datafile::{out_of_memory, DataFile, FileHeader, Found, Scanned, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::fileset::FileEntry;
@@ -157,16 +157,18 @@ impl Outputs<'_> {
                     .next_record()
                     .map_err(|e| Error::io("read", &path, e))?;
                 match next {
-                    Ok(Some(r))
+                    Found::Record(r)
                         if r.header.record_len() == rec_len as u64 && !r.header.is_tombstone() =>
                     {
                         self.append(&r, *no)?
                     }
-                    Ok(_) => {
+                    Found::Record(_) | Found::End => {
                         let reason = "the key directory points at no live record here";
                         return Err(Error::corruption(&path, offset as u64, reason));
                     }
-                    Err(stop) => return Err(Error::corruption(&path, stop.offset, stop.reason)),
+                    Found::Bad(bad) => {
+                        return Err(Error::corruption(&path, bad.offset, bad.reason))
+                    }
                 }
             }
         }

@@ -4,7 +4,7 @@ use std::io;
 use std::path::Path;
 
 use super::loader::{out_of_order, record_offset, CheckedHint, SeqRange};
-use crate::datafile::{DataFile, Scanner, FILE_HEADER_LEN};
+use crate::datafile::{DataFile, Found, Scanner, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::hint;
@@ -131,7 +131,9 @@ pub(super) fn check_ends_with_seal(file: &DataFile, len: u64) -> Result<()> {
     // The scanner checks the header and the CRC, as for any record.
     let mut scanner = Scanner::new(&*file.file, at, len);
     match scanner.next_record() {
-        Ok(Ok(Some(r))) if r.header.is_seal() && record::seal_matches(r.value, file.id(), at) => {
+        Ok(Found::Record(r))
+            if r.header.is_seal() && record::seal_matches(r.value, file.id(), at) =>
+        {
             Ok(())
         }
         Ok(_) => Err(cut(at)),

@@ -4,7 +4,7 @@
 use std::io;
 use std::path::Path;
 
-use crate::datafile::{DataFile, Scanned, Scanner, FILE_HEADER_LEN};
+use crate::datafile::{DataFile, Found, Scanned, Scanner, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::keydir::{Batch, KeyDir, Location};
 use crate::record;
@@ -118,17 +118,17 @@ impl<'k> Loader<'k> {
                 .next_record()
                 .map_err(|e| Error::io("read", &path, e))?;
             match next {
-                Ok(Some(r)) => {
+                Found::Record(r) => {
                     if !seal.admit(&r, file.id(), &path)? {
                         self.apply_scanned(&r, no, &path)?
                     }
                 }
-                Ok(None) if seal.seen => return Ok(()),
-                Ok(None) => {
+                Found::End if seal.seen => return Ok(()),
+                Found::End => {
                     let reason = "sealed file ends without its seal record: it was cut short";
                     return Err(Error::corruption(&path, scanner.position(), reason));
                 }
-                Err(stop) => return Err(Error::corruption(&path, stop.offset, stop.reason)),
+                Found::Bad(bad) => return Err(Error::corruption(&path, bad.offset, bad.reason)),
             }
         }
     }
@@ -195,20 +195,20 @@ impl<'k> Loader<'k> {
                 other => other.map_err(io_err)?,
             };
             let stop = match next {
-                Ok(Some(r)) => {
+                Found::Record(r) => {
                     if !seal.admit(&r, file.id(), &path)? {
                         self.apply_scanned(&r, no, &path)?;
                     }
                     continue;
                 }
-                Ok(None) => {
+                Found::End => {
                     return Ok(ActiveLoad {
                         end: scanner.position(),
                         torn_bytes: 0,
                         sealed: seal.seen,
                     })
                 }
-                Err(stop) => stop,
+                Found::Bad(bad) => bad,
             };
             if !strict {
                 return Ok(ActiveLoad {
@@ -240,9 +240,9 @@ pub fn valid_end(file: &DataFile, start: u64, len: u64) -> Result<u64> {
     let mut scanner = Scanner::new(&*file.file, start, len);
     loop {
         match scanner.next_record() {
-            Ok(Ok(Some(_))) => {}
-            Ok(Ok(None)) => return Ok(scanner.position()),
-            Ok(Err(stop)) => return Ok(stop.offset),
+            Ok(Found::Record(_)) => {}
+            Ok(Found::End) => return Ok(scanner.position()),
+            Ok(Found::Bad(bad)) => return Ok(bad.offset),
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(scanner.position()),
             Err(e) => return Err(Error::io("read", file.path(), e)),
         }
