@@ -6,8 +6,8 @@
 #   make test            cargo test (Rust tests and the C harness, optimized with overflow
 #                        checks: CARGO_TEST_PROFILE=testing), the C tests under valgrind
 #                        and under AddressSanitizer + UndefinedBehaviorSanitizer, the exported
-#                        symbols, the CLI, an install into a temporary DESTDIR, and whatever
-#                        the included makefiles add to TEST_EXTRA (e.g. the bindings' tests)
+#                        symbols, the CLI, the manual pages, an install into a temporary
+#                        DESTDIR, and whatever the included makefiles add to TEST_EXTRA
 #   make install         PREFIX (/usr/local), DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR
 #   make uninstall       removes what install put there (same variables)
 #   make header          regenerates the committed include/bitask.h from src/ffi/
@@ -55,7 +55,7 @@ VALGRIND_FLAGS := -q --error-exitcode=1 --leak-check=full --errors-for-leak-kind
 	--show-leak-kinds=definite
 
 .PHONY: all lib cli header demo test test-cargo test-valgrind test-valgrind-rust \
-	test-sanitizers test-symbols test-cli test-install install uninstall clean help
+	test-sanitizers test-symbols test-cli test-man test-install install uninstall clean help
 
 all: $(LIB_FILES) $(HEADER) $(CLI)
 
@@ -114,6 +114,7 @@ test: all
 	$(MAKE) test-cargo
 	$(MAKE) test-symbols
 	$(MAKE) test-cli
+	$(MAKE) test-man
 	$(MAKE) test-valgrind
 	$(MAKE) test-valgrind-rust
 	$(MAKE) test-sanitizers
@@ -131,6 +132,10 @@ test-symbols: $(B)/lib/$(REALNAME)
 
 test-cli: $(CLI)
 	bash c_tests/cli_test.sh $(CLI)
+
+# The manual pages render cleanly and match the header and `bitask --help`.
+test-man: $(CLI)
+	bash c_tests/man_test.sh $(CLI)
 
 $(B)/tests/%: c_tests/%.c c_tests/harness.h $(HEADER) $(LIB_FILES)
 	@mkdir -p $(B)/tests
