@@ -8,11 +8,15 @@
 #                        and under AddressSanitizer + UndefinedBehaviorSanitizer, the exported
 #                        symbols, the CLI, the manual pages, an install into a temporary
 #                        DESTDIR, and whatever the included makefiles add to TEST_EXTRA
-#   make install         PREFIX (/usr/local), DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR
+#   make install         PREFIX (/usr/local), DESTDIR, BINDIR, LIBDIR, INCLUDEDIR,
+#                        PKGCONFIGDIR, DATAROOTDIR, DOCDIR, MANDIR, RUNPATH (the installed
+#                        tool's; by default none for a system LIBDIR, else LIBDIR relative to
+#                        BINDIR: write $$ORIGIN as $$$$ORIGIN on the command line)
+#   make install-strip   install, then strip the installed library, archive and tool
 #   make uninstall       removes what install put there (same variables)
 #   make header          regenerates the committed include/bitask.h from src/ffi/
 #
-# Honours CARGO_TARGET_DIR, CC, CXX, CFLAGS, LDFLAGS.
+# Honours CARGO_TARGET_DIR, CC, CXX, CPPFLAGS, CFLAGS, LDFLAGS, STRIP.
 
 PREFIX ?= /usr/local
 EXEC_PREFIX ?= $(PREFIX)
@@ -20,14 +24,19 @@ BINDIR ?= $(EXEC_PREFIX)/bin
 LIBDIR ?= $(EXEC_PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DATAROOTDIR ?= $(PREFIX)/share
+DOCDIR ?= $(DATAROOTDIR)/doc/bitask
+MANDIR ?= $(DATAROOTDIR)/man
 DESTDIR ?=
 
 CARGO ?= cargo
 CARGO_TARGET_DIR ?= target
 CXX ?= c++
+CPPFLAGS ?=
 CFLAGS ?= -O2 -g
 LDFLAGS ?=
 INSTALL ?= install
+STRIP ?= strip
 VALGRIND ?= valgrind
 # The Cargo profile of `make test`'s Rust tests (Cargo.toml: release plus overflow checks).
 CARGO_TEST_PROFILE ?= testing
@@ -35,6 +44,18 @@ CARGO_TEST_PROFILE ?= testing
 # The crate's version names the library file; the ABI major (build.rs) names the SONAME.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 ABI_MAJOR := $(shell sed -n 's/^const ABI_MAJOR: u32 = \([0-9]*\);$$/\1/p' build.rs)
+# The project's address, for bitask.pc.
+URL := $(shell sed -n 's/^repository = "\(.*\)"$$/\1/p' Cargo.toml)
+
+# The run path of the installed tool. None when LIBDIR is a directory the dynamic loader
+# searches anyway (the compiler's multiarch one, Debian's /usr/lib/x86_64-linux-gnu, among
+# them): there a RUNPATH would only override the system's choice, and Debian forbids it.
+# Else LIBDIR relative to BINDIR, so that a moved tree keeps working.
+MULTIARCH = $(shell $(CC) -print-multiarch 2>/dev/null)
+SYSTEM_LIBDIRS = /lib /usr/lib /lib64 /usr/lib64 $(addprefix /lib/,$(MULTIARCH)) \
+	$(addprefix /usr/lib/,$(MULTIARCH))
+RUNPATH ?= $(if $(filter $(SYSTEM_LIBDIRS),$(patsubst %/,%,$(LIBDIR))),,$$ORIGIN/$(shell \
+	realpath -m --relative-to='$(BINDIR)' '$(LIBDIR)'))
 
 B := build
 CARGO_OUT := $(CARGO_TARGET_DIR)/release
@@ -43,6 +64,10 @@ REALNAME := libbitask.so.$(VERSION)
 LIB_FILES := $(B)/lib/$(REALNAME) $(B)/lib/$(SONAME) $(B)/lib/libbitask.so $(B)/lib/libbitask.a
 HEADER := $(B)/include/bitask.h
 CLI := $(B)/bin/bitask
+# The tool that `make install` installs: the same, but with the installed RUNPATH.
+INSTALL_CLI := $(B)/install/bitask
+# `man bitask_open` and the like show bitask(3).
+MAN_LINKS := $(shell cat c_tests/symbols.txt)
 RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs
 
 # The C tests: programs in c_tests/ that take a scratch directory (made when not given).
@@ -55,9 +80,10 @@ VALGRIND_FLAGS := -q --error-exitcode=1 --leak-check=full --errors-for-leak-kind
 	--show-leak-kinds=definite
 
 .PHONY: all lib cli header demo test test-cargo test-valgrind test-valgrind-rust \
-	test-sanitizers test-symbols test-cli test-man test-install install uninstall clean help
+	test-sanitizers test-symbols test-cli test-man test-install install install-strip \
+	uninstall clean help
 
-all: $(LIB_FILES) $(HEADER) $(CLI)
+all: $(LIB_FILES) $(HEADER) $(CLI) $(INSTALL_CLI)
 
 lib: $(LIB_FILES) $(HEADER)
 
@@ -73,7 +99,7 @@ $(B)/.cargo-release: $(RUST_SOURCES)
 
 $(B)/lib/$(REALNAME): $(B)/.cargo-release
 	@mkdir -p $(B)/lib
-	$(INSTALL) -m 755 $(CARGO_OUT)/libbitask.so $@
+	$(INSTALL) -m 644 $(CARGO_OUT)/libbitask.so $@
 
 $(B)/lib/$(SONAME): $(B)/lib/$(REALNAME)
 	ln -sf $(REALNAME) $@
@@ -89,10 +115,26 @@ $(HEADER): include/bitask.h
 	@mkdir -p $(B)/include
 	$(INSTALL) -m 644 include/bitask.h $@
 
+# $(call link_cli,OUTPUT,RUNPATH): the tool, linked against build/lib (LDFLAGS before the
+# libraries, where -Wl,--as-needed and the like take effect).
+comma := ,
+link_cli = $(CC) $(CPPFLAGS) $(CFLAGS) -std=c11 -Wall -Wextra -I$(B)/include $(LDFLAGS) \
+	-o $(1) cli/bitask.c -L$(B)/lib -lbitask $(if $(2),-Wl$(comma)-rpath$(comma)'$(2)')
+
+# In build/bin it finds build/lib beside it, for the tests and the demo.
 $(CLI): cli/bitask.c $(HEADER) $(LIB_FILES)
 	@mkdir -p $(B)/bin
-	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -I$(B)/include -o $@ cli/bitask.c \
-		-L$(B)/lib -lbitask -Wl,-rpath,'$$ORIGIN/../lib' $(LDFLAGS)
+	$(call link_cli,$@,$$ORIGIN/../lib)
+
+# The stamp holds the installed run path, so that a change of LIBDIR or BINDIR relinks.
+$(B)/install/runpath: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(RUNPATH)' | cmp -s - $@ || printf '%s\n' '$(RUNPATH)' >$@
+
+$(INSTALL_CLI): cli/bitask.c $(HEADER) $(LIB_FILES) $(B)/install/runpath
+	$(call link_cli,$@,$(RUNPATH))
+
+FORCE:
 
 # Writes include/bitask.h from src/ffi/: the test that fails while they differ
 # (tests/header.rs, which runs cbindgen) writes it instead.
@@ -202,25 +244,53 @@ test-install: all
 
 # --- installing -----------------------------------------------------------------------
 
-install: $(LIB_FILES) $(HEADER) $(CLI)
+# bitask.pc's directories relative to ${prefix} or ${exec_prefix} when they lie under them,
+# so that pkg-config's --define-prefix and --define-variable=prefix=... move them all.
+# $(call pc_dir,DIR,BASE,NAME): DIR with BASE written ${NAME}.
+pc_dir = $(if $(filter $(2),$(1)),$${$(3)},$(patsubst $(2)/%,$${$(3)}/%,$(1)))
+PC_EXEC_PREFIX = $(call pc_dir,$(EXEC_PREFIX),$(PREFIX),prefix)
+PC_LIBDIR = $(if $(filter $(EXEC_PREFIX)/%,$(LIBDIR)),$(call \
+	pc_dir,$(LIBDIR),$(EXEC_PREFIX),exec_prefix),$(call pc_dir,$(LIBDIR),$(PREFIX),prefix))
+PC_INCLUDEDIR = $(call pc_dir,$(INCLUDEDIR),$(PREFIX),prefix)
+
+# The shared library is 0644 (it is mapped, not executed); nothing is stripped here
+# (install-strip does that), so that a debugger finds the release build's line tables.
+install: $(LIB_FILES) $(HEADER) $(INSTALL_CLI)
 	$(INSTALL) -d '$(DESTDIR)$(LIBDIR)' '$(DESTDIR)$(INCLUDEDIR)' '$(DESTDIR)$(BINDIR)' \
-		'$(DESTDIR)$(PKGCONFIGDIR)'
-	$(INSTALL) -m 755 $(B)/lib/$(REALNAME) '$(DESTDIR)$(LIBDIR)/$(REALNAME)'
+		'$(DESTDIR)$(PKGCONFIGDIR)' '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(MANDIR)/man3' \
+		'$(DESTDIR)$(DOCDIR)/docs'
+	$(INSTALL) -m 644 $(B)/lib/$(REALNAME) '$(DESTDIR)$(LIBDIR)/$(REALNAME)'
 	ln -sf $(REALNAME) '$(DESTDIR)$(LIBDIR)/$(SONAME)'
 	ln -sf $(SONAME) '$(DESTDIR)$(LIBDIR)/libbitask.so'
 	$(INSTALL) -m 644 $(B)/lib/libbitask.a '$(DESTDIR)$(LIBDIR)/libbitask.a'
 	$(INSTALL) -m 644 $(HEADER) '$(DESTDIR)$(INCLUDEDIR)/bitask.h'
-	$(INSTALL) -m 755 $(CLI) '$(DESTDIR)$(BINDIR)/bitask'
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	$(INSTALL) -m 755 $(INSTALL_CLI) '$(DESTDIR)$(BINDIR)/bitask'
+	$(INSTALL) -m 644 man/bitask.1 '$(DESTDIR)$(MANDIR)/man1/bitask.1'
+	$(INSTALL) -m 644 man/bitask.3 '$(DESTDIR)$(MANDIR)/man3/bitask.3'
+	for f in $(MAN_LINKS); do ln -sf bitask.3 '$(DESTDIR)$(MANDIR)/man3/'"$$f.3" || exit 1; done
+	$(INSTALL) -m 644 README.md LICENSE '$(DESTDIR)$(DOCDIR)'
+	$(INSTALL) -m 644 docs/*.md '$(DESTDIR)$(DOCDIR)/docs'
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@EXEC_PREFIX@|$(PC_EXEC_PREFIX)|' \
+		-e 's|@LIBDIR@|$(PC_LIBDIR)|' -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' -e 's|@URL@|$(URL)|' \
 		bitask.pc.in > '$(DESTDIR)$(PKGCONFIGDIR)/bitask.pc'
 	@echo "installed bitask $(VERSION) under $(DESTDIR)$(PREFIX) (run ldconfig for a system directory)"
+
+# The library and the tool lose their symbol tables and debug information; the archive only
+# its debug information, since its symbol tables are what programs link against.
+install-strip: install
+	$(STRIP) --strip-unneeded '$(DESTDIR)$(LIBDIR)/$(REALNAME)'
+	$(STRIP) '$(DESTDIR)$(BINDIR)/bitask'
+	$(STRIP) --strip-debug '$(DESTDIR)$(LIBDIR)/libbitask.a'
 
 uninstall:
 	rm -f '$(DESTDIR)$(LIBDIR)/$(REALNAME)' '$(DESTDIR)$(LIBDIR)/$(SONAME)' \
 		'$(DESTDIR)$(LIBDIR)/libbitask.so' '$(DESTDIR)$(LIBDIR)/libbitask.a' \
 		'$(DESTDIR)$(INCLUDEDIR)/bitask.h' '$(DESTDIR)$(BINDIR)/bitask' \
-		'$(DESTDIR)$(PKGCONFIGDIR)/bitask.pc'
+		'$(DESTDIR)$(PKGCONFIGDIR)/bitask.pc' '$(DESTDIR)$(MANDIR)/man1/bitask.1' \
+		'$(DESTDIR)$(MANDIR)/man3/bitask.3' $(foreach f,$(MAN_LINKS),'$(DESTDIR)$(MANDIR)/man3/$(f).3') \
+		'$(DESTDIR)$(DOCDIR)/README.md' '$(DESTDIR)$(DOCDIR)/LICENSE' \
+		$(foreach f,$(wildcard docs/*.md),'$(DESTDIR)$(DOCDIR)/$(f)')
 
 clean:
 	rm -rf $(B)
