@@ -7,13 +7,18 @@
 #                        checks: CARGO_TEST_PROFILE=testing), the C tests under valgrind
 #                        and under AddressSanitizer + UndefinedBehaviorSanitizer, the exported
 #                        symbols, the CLI, the manual pages, an install into a temporary
-#                        DESTDIR, and whatever the included makefiles add to TEST_EXTRA
+#                        DESTDIR, the Debian packages (built, linted, installed, used,
+#                        removed; skipped without the tools or root, except under CI=true),
+#                        and whatever the included makefiles add to TEST_EXTRA
 #   make install         PREFIX (/usr/local), DESTDIR, BINDIR, LIBDIR, INCLUDEDIR,
 #                        PKGCONFIGDIR, DATAROOTDIR, DOCDIR, MANDIR, RUNPATH (the installed
 #                        tool's; by default none for a system LIBDIR, else LIBDIR relative to
 #                        BINDIR: write $$ORIGIN as $$$$ORIGIN on the command line)
 #   make install-strip   install, then strip the installed library, archive and tool
 #   make uninstall       removes what install put there (same variables)
+#   make deb             the Debian packages libbitask0, libbitask-dev and bitask-tools (and
+#                        their -dbgsym), in build/deb/, with dpkg-buildpackage (needs debhelper,
+#                        and cargo on PATH)
 #   make header          regenerates the committed include/bitask.h from src/ffi/
 #
 # Honours CARGO_TARGET_DIR, CC, CXX, CPPFLAGS, CFLAGS, LDFLAGS, STRIP.
@@ -80,8 +85,8 @@ VALGRIND_FLAGS := -q --error-exitcode=1 --leak-check=full --errors-for-leak-kind
 	--show-leak-kinds=definite
 
 .PHONY: all lib cli header demo test test-cargo test-valgrind test-valgrind-rust \
-	test-sanitizers test-symbols test-cli test-man test-install install install-strip \
-	uninstall clean help
+	test-sanitizers test-symbols test-cli test-man test-install test-deb install \
+	install-strip uninstall deb clean help
 
 all: $(LIB_FILES) $(HEADER) $(CLI) $(INSTALL_CLI)
 
@@ -161,16 +166,21 @@ test: all
 	$(MAKE) test-valgrind-rust
 	$(MAKE) test-sanitizers
 	$(MAKE) test-install
+	$(MAKE) test-deb
 	$(foreach t,$(sort $(TEST_EXTRA)),$(MAKE) $(t) &&) true
 	@echo "make test: all suites passed"
 
 test-cargo:
 	$(CARGO) test --profile $(CARGO_TEST_PROFILE)
 
+# The exports, c_tests/symbols.txt and the Debian symbols file name the same functions.
 test-symbols: $(B)/lib/$(REALNAME)
 	nm -D --defined-only $(B)/lib/$(REALNAME) | awk '{ print $$3 }' | sort \
 		| diff -u c_tests/symbols.txt -
-	@echo "test-symbols: the exports match c_tests/symbols.txt"
+	sed -n 's/^ \([^ @]*\)@Base .*/\1/p' debian/libbitask0.symbols | sort \
+		| diff -u --label c_tests/symbols.txt --label debian/libbitask0.symbols \
+		c_tests/symbols.txt -
+	@echo "test-symbols: the exports match c_tests/symbols.txt and debian/libbitask0.symbols"
 
 test-cli: $(CLI)
 	bash c_tests/cli_test.sh $(CLI)
@@ -242,6 +252,11 @@ test-sanitizers: $(addprefix $(B)/tests-asan/,$(C_TESTS) test_cpp bitask)
 test-install: all
 	MAKE='$(MAKE)' bash c_tests/install_test.sh
 
+# make deb, lintian on the packages, then installs them on this machine, builds and runs the
+# README's example with pkg-config and the tool, and removes them (c_tests/deb_test.sh).
+test-deb:
+	MAKE='$(MAKE)' bash c_tests/deb_test.sh
+
 # --- installing -----------------------------------------------------------------------
 
 # bitask.pc's directories relative to ${prefix} or ${exec_prefix} when they lie under them,
@@ -291,6 +306,29 @@ uninstall:
 		'$(DESTDIR)$(MANDIR)/man3/bitask.3' $(foreach f,$(MAN_LINKS),'$(DESTDIR)$(MANDIR)/man3/$(f).3') \
 		'$(DESTDIR)$(DOCDIR)/README.md' '$(DESTDIR)$(DOCDIR)/LICENSE' \
 		$(foreach f,$(wildcard docs/*.md),'$(DESTDIR)$(DOCDIR)/$(f)')
+
+# --- Debian packages ------------------------------------------------------------------
+
+DEB_DIR := $(B)/deb
+DEB_SRC := $(DEB_DIR)/bitask-$(VERSION)
+# The build profile that leaves cargo and rustc out of the build dependencies dpkg checks:
+# here the Rust toolchain is rustup's, which dpkg does not know (debian/rules checks that
+# cargo is on PATH instead). Empty, dpkg asks for Debian's cargo and rustc (>= 1.85).
+DEB_BUILD_PROFILES ?= pkg.bitask.rustup
+
+# dpkg-buildpackage writes its packages beside the source tree, so it builds a copy of the
+# work tree (the files git tracks or would track, as they are now) in $(DEB_DIR), with its own
+# Cargo target directory there, and never touches the parent of this checkout.
+deb:
+	@v=$$(dpkg-parsechangelog -S Version) && test "$$v" = '$(VERSION)' || { echo "make deb:" \
+		"debian/changelog is at $$v, Cargo.toml at $(VERSION): add a changelog entry"; exit 1; }
+	rm -rf '$(DEB_SRC)' $(DEB_DIR)/*.deb $(DEB_DIR)/*.changes $(DEB_DIR)/*.buildinfo
+	mkdir -p '$(DEB_SRC)'
+	git ls-files -z --cached --others --exclude-standard --deduplicate \
+		| tar --null --ignore-failed-read -T - -cf - | tar -C '$(DEB_SRC)' -xf -
+	cd '$(DEB_SRC)' && CARGO_TARGET_DIR='$(abspath $(DEB_DIR))/target' \
+		dpkg-buildpackage -b --no-sign $(if $(DEB_BUILD_PROFILES),-P$(DEB_BUILD_PROFILES))
+	@ls -l $(DEB_DIR)/*.deb
 
 clean:
 	rm -rf $(B)
