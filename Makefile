@@ -260,7 +260,7 @@ test-deb:
 # --- installing -----------------------------------------------------------------------
 
 # bitask.pc's directories relative to ${prefix} or ${exec_prefix} when they lie under them,
-# so that pkg-config's --define-prefix and --define-variable=prefix=... move them all.
+# so that pkg-config's --define-variable=prefix=... moves them all.
 # $(call pc_dir,DIR,BASE,NAME): DIR with BASE written ${NAME}.
 pc_dir = $(if $(filter $(2),$(1)),$${$(3)},$(patsubst $(2)/%,$${$(3)}/%,$(1)))
 PC_EXEC_PREFIX = $(call pc_dir,$(EXEC_PREFIX),$(PREFIX),prefix)

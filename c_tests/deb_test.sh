@@ -2,8 +2,9 @@
 # The Debian packages, end to end: `make deb` builds them; lintian reports no error or warning
 # (its default level); dpkg -i installs them on this machine; the README's C example builds
 # against them with `pkg-config --cflags --libs bitask` and runs, and the installed tool works
-# (the packages' autopkgtest tests, debian/tests/, run here directly); then dpkg -P removes
-# them, and the machine is as it was.
+# (the packages' autopkgtest tests, debian/tests/, run here directly), and so does a Go
+# program with the binding vendored (bindings/go/vendor.sh); then dpkg -P removes them, and
+# the machine is as it was.
 #
 # Needs root, dpkg-buildpackage, debhelper, lintian and the build dependencies, and none of
 # the packages installed beforehand (they would be removed at the end); without them it skips
@@ -124,6 +125,55 @@ while read -r test; do
         failed=$((failed + 1))
     fi
 done < <(sed -n 's/^Tests: *//p' "$root/debian/tests/control" | tr ' ,' '\n\n' | grep .)
+
+# A Go program that requires bitask.dev/bitask, vendored by bindings/go/vendor.sh (no
+# replace directive, nothing fetched), builds against the installed library and runs.
+if command -v go >/dev/null 2>&1; then
+    app=$work/goapp
+    mkdir -p "$app"
+    cat >"$app/main.go" <<'GO'
+package main
+
+import (
+	"fmt"
+	"log"
+	"os"
+
+	"bitask.dev/bitask"
+)
+
+func main() {
+	db, err := bitask.Open(os.Args[1], nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Put([]byte("k"), []byte("v")); err != nil {
+		log.Fatal(err)
+	}
+	v, err := db.Get([]byte("k"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("k = %s\n", v)
+}
+GO
+    [ -n "${HOME:-}" ] || export GOCACHE=$work/go-build GOPATH=$work/go
+    if (cd "$app" && go mod init example.com/app && sh "$root/bindings/go/vendor.sh" . &&
+        GOPROXY=off GOFLAGS= go build -o app . && test "$(./app "$app/store")" = "k = v") \
+        >"$work/go.log" 2>&1; then
+        passed=$((passed + 1))
+    else
+        cat "$work/go.log" >&2
+        echo "FAIL deb::go-vendored-program" >&2
+        failed=$((failed + 1))
+    fi
+elif $strict; then
+    echo "FAIL deb::go-vendored-program: go not found" >&2
+    failed=$((failed + 1))
+else
+    echo "deb_test: SKIPPED the Go program: go not found (apt-get install golang-go)"
+fi
 
 installed=false
 if ! dpkg -P "${packages[@]}" >"$work/purge.log" 2>&1; then
