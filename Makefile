@@ -13,7 +13,7 @@
 #   make install         PREFIX (/usr/local), DESTDIR, BINDIR, LIBDIR, INCLUDEDIR,
 #                        PKGCONFIGDIR, DATAROOTDIR, DOCDIR, MANDIR, RUNPATH (the installed
 #                        tool's; by default none for a system LIBDIR, else LIBDIR relative to
-#                        BINDIR: write $$ORIGIN as $$$$ORIGIN on the command line)
+#                        BINDIR; write $ORIGIN as $$ORIGIN on the command line)
 #   make install-strip   install, then strip the installed library, archive and tool
 #   make uninstall       removes what install put there (same variables)
 #   make deb             the Debian packages libbitask0, libbitask-dev and bitask-tools (and
