@@ -59,6 +59,7 @@ check() { # check NAME COMMAND...
 is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 
 # --- what it needs ---------------------------------------------------------------------
+[ -f "$root/debian/control" ] || skip "no debian/ here (the crate's package leaves it out)"
 for tool in dpkg-buildpackage dh lintian; do
     command -v "$tool" >/dev/null 2>&1 ||
         skip "$tool not found (apt-get install dpkg-dev debhelper lintian)"
