@@ -9,7 +9,8 @@
 #                        symbols, the CLI, the manual pages, an install into a temporary
 #                        DESTDIR, the Debian packages (built, linted, installed, used,
 #                        removed; skipped without the tools or root, except under CI=true),
-#                        and whatever the included makefiles add to TEST_EXTRA
+#                        and whatever the included makefiles add to TEST_EXTRA (the
+#                        bindings' tests, and bitask 0.1.1's published tests: compat/compat.mk)
 #   make install         PREFIX (/usr/local), DESTDIR, BINDIR, LIBDIR, INCLUDEDIR,
 #                        PKGCONFIGDIR, DATAROOTDIR, DOCDIR, MANDIR, RUNPATH (the installed
 #                        tool's; by default none for a system LIBDIR, else LIBDIR relative to
@@ -151,7 +152,8 @@ demo: all
 
 # --- testing --------------------------------------------------------------------------
 
-# Other makefiles add their test targets to TEST_EXTRA (bindings.mk defines test-bindings).
+# Other makefiles add their test targets to TEST_EXTRA (bindings.mk defines test-bindings,
+# compat.mk test-compat).
 TEST_EXTRA ?=
 ifneq ($(wildcard bindings/bindings.mk),)
 TEST_EXTRA += test-bindings
@@ -343,4 +345,5 @@ help:
 
 -include bench/bench.mk
 -include bindings/bindings.mk
+-include compat/compat.mk
 -include fuzz/fuzz.mk

@@ -40,7 +40,8 @@
 
 /**
  * Sync mode: every put and remove is on stable storage (fdatasync) before it returns.
- * Concurrent writers share one fdatasync.
+ * Concurrent writers share one fdatasync. What a put whose fdatasync fails leaves: see
+ * bitask_put.
  */
 #define BITASK_SYNC_ALWAYS 1
 
@@ -380,7 +381,17 @@ void bitask_close(bitask *db);
  * Returns BITASK_OK; BITASK_ERR_INVALID_ARGUMENT (db NULL, key_len 0, a NULL pointer with a
  * non-zero length); BITASK_ERR_TOO_LARGE (a length over the limit); BITASK_ERR_READ_ONLY;
  * BITASK_ERR_IO (the write or its fsync failed, or the handle stopped after an earlier
- * failure). On any error nothing is written. Thread safety: any thread, concurrently.
+ * failure). Thread safety: any thread, concurrently.
+ *
+ * An error writes nothing, with one exception: in BITASK_SYNC_ALWAYS, when the fsync that
+ * makes the record durable fails. The record is then in the data file, and was published
+ * when it was appended: readers of this handle see the new value from before the error on,
+ * and go on seeing it. This call returns BITASK_ERR_IO, and so does every other put or
+ * remove waiting for that fsync (their records are published too) and every later write:
+ * the handle accepts no more writes. After a reopen the key holds the new value or the one
+ * before, whichever the disk kept. A full disk (no room for the record, for the seal of the
+ * full data file or for a new one) fails only this call: nothing is written, and once space
+ * is freed the handle writes again.
  */
 bitask_status bitask_put(bitask *db,
                          const uint8_t *key,
@@ -449,8 +460,13 @@ bitask_status bitask_contains(bitask *db, const uint8_t *key, size_t key_len);
  *
  * Returns BITASK_OK; BITASK_NOT_FOUND (the key had no value: nothing is written);
  * BITASK_ERR_INVALID_ARGUMENT (db NULL, key_len 0, key NULL); BITASK_ERR_TOO_LARGE;
- * BITASK_ERR_READ_ONLY; BITASK_ERR_IO. On any error nothing is written.
- * Thread safety: any thread, concurrently.
+ * BITASK_ERR_READ_ONLY; BITASK_ERR_IO. Thread safety: any thread, concurrently.
+ *
+ * An error writes nothing, except, as for bitask_put, when the fsync of BITASK_SYNC_ALWAYS
+ * fails: the tombstone was published when it was appended, so readers of this handle find
+ * the key absent from before the error on; the call returns BITASK_ERR_IO and the handle
+ * accepts no more writes; after a reopen the key is absent or has its value again,
+ * whichever the disk kept.
  */
 bitask_status bitask_remove(bitask *db, const uint8_t *key, size_t key_len);
 

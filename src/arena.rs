@@ -14,6 +14,9 @@
 //!
 //! Small tables (below one segment) stay on the heap: an empty store must not cost 2 MiB.
 
+#![allow(unsafe_code)]
+
+use crate::util::sync::lock;
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
@@ -72,7 +75,7 @@ impl Arena {
 
     /// A zeroed segment, or `None` when no chunk can be mapped (the heap serves instead).
     fn segment(&self) -> Option<NonNull<u64>> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = lock(&self.state);
         if let Some(seg) = st.free.pop() {
             // SAFETY: a free segment is SEGMENT_BYTES of mapped memory nobody references.
             unsafe { std::ptr::write_bytes(seg.as_ptr().cast::<u8>(), 0, SEGMENT_BYTES) };
@@ -194,7 +197,7 @@ impl Drop for Words {
                 drop(unsafe { Box::from_raw(slice) });
             }
             Owner::Arena(state) => {
-                let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
+                let mut st = lock(state);
                 st.free.push(self.ptr);
             }
         }
@@ -238,7 +241,7 @@ mod tests {
             2 * CHUNK_BYTES,
             "freed segments reused"
         );
-        let flags = crate::sys::vm_flags(segs[0].as_ptr() as usize);
+        let flags = crate::util::sys::vm_flags(segs[0].as_ptr() as usize);
         assert!(flags.split_whitespace().any(|f| f == "hg"), "{flags}");
     }
 }

@@ -42,6 +42,9 @@ pub enum Error {
     /// version, a file of another program or of bitask 0.1.1, or a file of another store.
     /// Nothing was changed on disk.
     Incompatible { path: PathBuf, reason: String },
+    /// The key directory cannot number another data file (it numbers them in 17 bits): `path`
+    /// could not be opened or made. Compact the store, or use a larger `max_file_size`.
+    TooManyFiles { path: PathBuf, reason: String },
     /// The directory already holds a store, and the open asked for a new one
     /// (`Options::error_if_exists`). Nothing was changed on disk.
     Exists(PathBuf),
@@ -104,6 +107,9 @@ impl fmt::Display for Error {
             ),
             Error::Incompatible { path, reason } => {
                 write!(f, "incompatible file {}: {reason}", path.display())
+            }
+            Error::TooManyFiles { path, reason } => {
+                write!(f, "too many data files for {}: {reason}", path.display())
             }
             Error::Exists(path) => write!(
                 f,

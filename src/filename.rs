@@ -108,7 +108,7 @@ pub fn now_millis() -> u64 {
 /// tick, so up to a few milliseconds behind), for records' informational timestamps: reading
 /// it costs a few nanoseconds, a fifth of the precise clock. Falls back to `now_millis`.
 pub fn coarse_now_millis() -> u64 {
-    crate::sys::coarse_realtime_millis().unwrap_or_else(now_millis)
+    crate::util::sys::coarse_realtime_millis().unwrap_or_else(now_millis)
 }
 
 #[cfg(test)]

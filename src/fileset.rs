@@ -76,7 +76,10 @@ impl FileSet {
                     ""
                 }
             );
-            return Err(Error::io("open", path, std::io::Error::other(msg)));
+            return Err(Error::TooManyFiles {
+                path: path.into(),
+                reason: msg,
+            });
         }
         if let Some(no) = self.free.pop() {
             return Ok(no);

@@ -10,7 +10,7 @@
 //! trailer  u64 entry count, u32 crc32 of every byte before it
 //! ```
 
-use crate::options::MAX_KEY_LEN;
+use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
 use crate::record::FLAG_TOMBSTONE;
 
 pub const HINT_MAGIC: [u8; 8] = *b"BITASKHI";
@@ -57,14 +57,6 @@ impl HintWriter {
         self.count += 1;
     }
 
-    pub fn len(&self) -> u64 {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
     /// The file's bytes, for a data file of `data_len` bytes.
     pub fn finish(mut self, data_len: u64) -> Vec<u8> {
         self.buf[24..32].copy_from_slice(&data_len.to_le_bytes());
@@ -72,13 +64,6 @@ impl HintWriter {
         let crc = crc32fast::hash(&self.buf);
         self.buf.extend_from_slice(&crc.to_le_bytes());
         self.buf
-    }
-
-    /// The entries pushed so far, decoded again (for callers that kept no copy).
-    pub fn entries(&self) -> EntryIter<'_> {
-        EntryIter {
-            buf: &self.buf[HEADER_LEN..],
-        }
     }
 }
 
@@ -88,6 +73,13 @@ pub fn header_names(header: &[u8; HEADER_LEN], data_id: u64) -> bool {
     let version = u32::from_le_bytes(header[8..12].try_into().unwrap());
     let id = u64::from_le_bytes(header[16..24].try_into().unwrap());
     header[0..8] == HINT_MAGIC && version == HINT_VERSION && id == data_id
+}
+
+/// The longest hint file of a data file of `data_len` bytes: an entry (25 bytes and the key)
+/// is shorter than the record it describes (29 bytes, the key and the value), so a longer
+/// file is no hint of it, and is not read.
+pub fn max_len(data_len: u64) -> u64 {
+    (HEADER_LEN + TRAILER_LEN) as u64 + data_len
 }
 
 /// The length of data file `data_id` that an intact hint file (magic, checksum, version and
@@ -161,8 +153,10 @@ impl<'a> EntryIter<'a> {
         let b = self.buf;
         let key_len = u32::from_le_bytes(b[20..24].try_into().unwrap()) as usize;
         let flags = b[24];
+        let value_len = u32::from_le_bytes(b[16..20].try_into().unwrap());
         if key_len == 0
             || key_len > MAX_KEY_LEN
+            || value_len as usize > MAX_VALUE_LEN
             || flags & !FLAG_TOMBSTONE != 0
             || b.len() < ENTRY_FIXED + key_len
         {
@@ -171,7 +165,7 @@ impl<'a> EntryIter<'a> {
         let e = HintEntry {
             seq: u64::from_le_bytes(b[0..8].try_into().unwrap()),
             offset: u64::from_le_bytes(b[8..16].try_into().unwrap()),
-            value_len: u32::from_le_bytes(b[16..20].try_into().unwrap()),
+            value_len,
             tombstone: flags & FLAG_TOMBSTONE != 0,
             key: &b[ENTRY_FIXED..ENTRY_FIXED + key_len],
         };
@@ -229,6 +223,21 @@ mod tests {
         );
         assert_eq!(got[1].key, b"bb");
         assert!(got[1].tombstone);
+    }
+
+    #[test]
+    fn a_value_past_the_limit_is_refused_and_no_hint_is_longer_than_its_data() {
+        assert!(sample().len() as u64 <= max_len(200));
+        let mut w = HintWriter::new(9);
+        w.push(&HintEntry {
+            seq: 1,
+            offset: 52,
+            value_len: MAX_VALUE_LEN as u32 + 1,
+            tombstone: false,
+            key: b"a",
+        });
+        let data_len = 52 + MAX_VALUE_LEN as u64 + 100;
+        assert!(parse(&w.finish(data_len), 9, data_len).is_none());
     }
 
     #[test]

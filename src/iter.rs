@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::db::Shared;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::keydir::Records;
 
@@ -12,7 +12,7 @@ use crate::keydir::Records;
 /// are those present when the iterator was made; a key removed since is skipped, and a key
 /// overwritten since yields its newest value.
 pub struct Iter {
-    shared: Arc<Shared>,
+    shared: Arc<Engine>,
     keys: KeySnapshot,
     pos: usize,
     /// A failure taking the snapshot, reported by the first `next`.
@@ -20,7 +20,7 @@ pub struct Iter {
 }
 
 impl Iter {
-    pub(crate) fn new(shared: Arc<Shared>, prefix: &[u8]) -> Result<Iter> {
+    pub(crate) fn new(shared: Arc<Engine>, prefix: &[u8]) -> Result<Iter> {
         let keys = snapshot(&shared, prefix)?;
         Ok(Iter {
             shared,
@@ -30,7 +30,7 @@ impl Iter {
         })
     }
 
-    pub(crate) fn failed(shared: Arc<Shared>, error: Error) -> Iter {
+    pub(crate) fn failed(shared: Arc<Engine>, error: Error) -> Iter {
         Iter {
             shared,
             keys: KeySnapshot::default(),
@@ -53,7 +53,8 @@ impl Iter {
         while let Some(k) = self.keys.get(self.pos) {
             self.pos += 1;
             let found = self.shared.keydir.with_entry(k, |loc, file| {
-                value.resize(loc.value_len(k.len()), 0);
+                crate::datafile::resize_zeroed(value, loc.value_len(k.len()))
+                    .map_err(|e| Error::io("read", file.path(), e))?;
                 file.read_value(loc.offset as u64, k, value)
             })?;
             if found.is_some() {
@@ -117,7 +118,7 @@ impl KeySnapshot {
 /// a file held open stays readable even once compaction has deleted it. So neither refresh
 /// nor compaction has to wait for a snapshot; a key written meanwhile may or may not be
 /// included.
-fn snapshot(shared: &Shared, prefix: &[u8]) -> Result<KeySnapshot> {
+fn snapshot(shared: &Engine, prefix: &[u8]) -> Result<KeySnapshot> {
     let Records { files, mut records } = shared.keydir.records();
     records.sort_unstable();
     let mut snap = KeySnapshot::default();

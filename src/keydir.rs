@@ -25,7 +25,8 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::arena::{Arena, Words, SEGMENT_WORDS};
 use crate::datafile::DataFile;
 use crate::error::Result;
-use crate::parallel::both;
+use crate::util::parallel::both;
+use crate::util::sync::{into_inner, read, write};
 
 /// A slot a lookup's tag matched, as `KeyDir::find_map` hands it out: the record it points
 /// at, which may be another key's.
@@ -134,12 +135,7 @@ impl KeyDir {
     /// An empty directory hashing like this one, to be filled and swapped in by `replace_with`.
     /// The two share their arena, so the tables this one frees serve the new one.
     pub fn new_like(&self) -> KeyDir {
-        let arena = self.shards[0]
-            .0
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .arena
-            .clone();
+        let arena = read(&self.shards[0].0).arena.clone();
         KeyDir::with_seed(self.seed, arena)
     }
 
@@ -148,29 +144,19 @@ impl KeyDir {
     }
 
     fn read_shard(&self, h: Hash) -> RwLockReadGuard<'_, Shard> {
-        self.shards[h.shard]
-            .0
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
+        read(&self.shards[h.shard].0)
     }
 
     fn write_shard(&self, h: Hash) -> RwLockWriteGuard<'_, Shard> {
-        self.shards[h.shard]
-            .0
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
+        write(&self.shards[h.shard].0)
     }
 
     fn write_all(&self) -> impl Iterator<Item = RwLockWriteGuard<'_, Shard>> {
-        self.shards
-            .iter()
-            .map(|s| s.0.write().unwrap_or_else(|p| p.into_inner()))
+        self.shards.iter().map(|s| write(&s.0))
     }
 
     fn read_all(&self) -> impl Iterator<Item = RwLockReadGuard<'_, Shard>> {
-        self.shards
-            .iter()
-            .map(|s| s.0.read().unwrap_or_else(|p| p.into_inner()))
+        self.shards.iter().map(|s| read(&s.0))
     }
 
     /// Runs `f` with the key's location and its open data file, under the shard's read lock:
@@ -229,8 +215,8 @@ impl KeyDir {
         let shard = self.read_shard(h);
         if shard.capacity() > 0 {
             let home = shard.home(h.h32);
-            crate::sys::prefetch_line(shard.hot.address_of(home));
-            crate::sys::prefetch_line((&shard.cold[home] as *const Cold).cast());
+            crate::util::sys::prefetch_line(shard.hot.address_of(home));
+            crate::util::sys::prefetch_line((&shard.cold[home] as *const Cold).cast());
         }
         h
     }
@@ -410,7 +396,7 @@ impl KeyDir {
         let fill = |shards: std::ops::Range<usize>| -> Result<()> {
             let mut key = Vec::new();
             for s in shards {
-                let mut shard = self.shards[s].0.write().unwrap_or_else(|p| p.into_inner());
+                let mut shard = write(&self.shards[s].0);
                 shard.reserve(batches.iter().map(|(_, b)| b.by_shard[s].len()).sum());
                 for (file, batch) in batches {
                     for r in &batch.by_shard[s] {
@@ -471,7 +457,7 @@ impl KeyDir {
             "replace_with needs a directory from new_like"
         );
         for (mut mine, new) in self.write_all().zip(other.shards.into_vec()) {
-            *mine = new.0.into_inner().unwrap_or_else(|p| p.into_inner());
+            *mine = into_inner(new.0);
         }
     }
 

@@ -26,7 +26,8 @@ pub enum SyncMode {
     /// (it is in the kernel's page cache before `put` returns) but not a power cut.
     None,
     /// Every put and remove is on stable storage before it returns. Concurrent writers
-    /// share one `fdatasync` (group commit).
+    /// share one `fdatasync` (group commit). What a failed `fdatasync` leaves: see
+    /// [`crate::Bitask::put`].
     Always,
     /// A background thread flushes every given interval: a power cut loses at most that much.
     Interval(Duration),

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use bitask::vfs::fault::{Fault, FaultVfs, Plan};
 use bitask::vfs::sim::{Op, Reserve, SimVfs};
@@ -93,6 +93,33 @@ struct Asked {
     /// Reservations made after the file was first written to (too late for the pages asked
     /// for to apply to the whole file).
     late_reservations: AtomicUsize,
+    /// Holds file syncs back while closed.
+    gate: Gate,
+}
+
+/// A gate file syncs wait at while it is closed (it starts open).
+#[derive(Default)]
+struct Gate {
+    closed: Mutex<bool>,
+    changed: Condvar,
+    /// Syncs waiting at the gate now.
+    waiting: AtomicUsize,
+}
+
+impl Gate {
+    fn set(&self, closed: bool) {
+        *self.closed.lock().unwrap() = closed;
+        self.changed.notify_all();
+    }
+
+    fn pass(&self) {
+        let mut closed = self.closed.lock().unwrap();
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        while *closed {
+            closed = self.changed.wait(closed).unwrap();
+        }
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl<V> SlowSync<V> {
@@ -170,6 +197,7 @@ impl VFile for SlowFile {
         if self.syncing.fetch_add(1, Ordering::SeqCst) > 0 {
             OVERLAPPING_SYNCS.fetch_add(1, Ordering::SeqCst);
         }
+        self.asked.gate.pass();
         std::thread::sleep(Duration::from_millis(1));
         let result = self.inner.sync_data();
         self.syncing.fetch_sub(1, Ordering::SeqCst);
@@ -294,6 +322,91 @@ fn failed_group_sync_fails_every_covered_writer_and_stops_the_handle() {
         // With syncs this slow, the failed one covered the records of other writers too:
         // those must have failed, not returned `Ok` (checked here on the log).
         check_acknowledged_puts_were_synced(&trace);
+    }
+}
+
+/// What a durable put whose `fdatasync` fails leaves, as `Bitask::put` and `bitask_put`
+/// document it: its record was published when it was appended, so readers see the new value
+/// before the error and after; it gets the I/O error, a put waiting for the same sync gets
+/// `Stopped` (its record published too), the handle accepts no more writes, and a reopen
+/// finds each key with its new value or the one before.
+#[test]
+fn a_failed_durable_put_stays_visible_and_stops_the_handle() {
+    let sim = SimVfs::new();
+    let fault = FaultVfs::new(Arc::new(sim.clone()));
+    let slow = SlowSync::new(fault.clone());
+    let asked = slow.asked.clone();
+    let opts = Options::default()
+        .sync(SyncMode::Always)
+        .vfs(Arc::new(slow));
+    let db = Arc::new(Bitask::open_with("/store", opts).unwrap());
+    for k in ["a", "b", "gone"] {
+        db.put(k, "old").unwrap();
+    }
+    fault.arm(Plan {
+        fault: Fault::SyncFail,
+        at: 1,
+        sticky: false,
+    });
+    asked.gate.set(true);
+    let writer = |f: fn(&Bitask) -> bitask::Result<()>| {
+        let db = db.clone();
+        std::thread::spawn(move || f(&db))
+    };
+    // The first put's sync waits at the gate; the second put and the remove append (and
+    // publish) meanwhile and wait for the next sync.
+    let leader = writer(|db| db.put("a", "new"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let until = |what: &str, done: &dyn Fn() -> bool| {
+        while !done() {
+            assert!(Instant::now() < deadline, "{what} never happened");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    until("the first sync", &|| {
+        asked.gate.waiting.load(Ordering::SeqCst) == 1
+    });
+    let follower = writer(|db| db.put("b", "new"));
+    let remover = writer(|db| db.remove("gone"));
+    until("the later writes", &|| {
+        db.get("b").unwrap().as_deref() == Some(&b"new"[..]) && db.get("gone").unwrap().is_none()
+    });
+    // Visible before any sync covered them.
+    assert_eq!(db.get("a").unwrap().as_deref(), Some(&b"new"[..]));
+    asked.gate.set(false);
+    match leader.join().unwrap() {
+        Err(e @ Error::Io { .. }) => {
+            assert!(e.to_string().starts_with("sync "), "{e}");
+            assert!(e.to_string().contains("Input/output error"), "{e}");
+        }
+        other => panic!("the put whose sync failed: {other:?}"),
+    }
+    for (what, r) in [("put", follower.join()), ("remove", remover.join())] {
+        assert!(
+            matches!(r.unwrap(), Err(Error::Stopped(ref why)) if why.contains("Input/output error")),
+            "{what} waiting for the failed sync"
+        );
+    }
+    // Still visible, in this handle, to gets and iteration alike.
+    let expect: Vec<(Vec<u8>, Vec<u8>)> = [("a", "new"), ("b", "new")]
+        .iter()
+        .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect();
+    let seen: Vec<(Vec<u8>, Vec<u8>)> = db.iter().map(|r| r.unwrap()).collect();
+    assert_eq!(seen, expect);
+    // Stopped: no write is taken, and none becomes visible.
+    assert!(matches!(db.put("c", "v"), Err(Error::Stopped(_))));
+    assert_eq!(db.get("c").unwrap(), None);
+    assert!(matches!(db.remove("a"), Err(Error::Stopped(_))));
+    assert!(matches!(db.sync(), Err(Error::Stopped(_))));
+    assert!(matches!(db.compact(), Err(Error::Stopped(_))));
+    assert_eq!(fault.injected(), 1);
+    drop(db);
+    // The simulated disk kept what was written: here the new values survive the reopen; a
+    // real disk may have kept either.
+    let db = Bitask::open_with("/store", Options::default().vfs(Arc::new(sim))).unwrap();
+    for (k, v) in [("a", Some("new")), ("b", Some("new")), ("gone", None)] {
+        assert_eq!(db.get(k).unwrap().as_deref(), v.map(str::as_bytes), "{k}");
     }
 }
 

@@ -101,3 +101,36 @@ fn readme_embeds_the_tested_example() {
         "README.md must contain c_tests/readme_example.c verbatim in a ```c block"
     );
 }
+
+/// The header promises nothing the engine does not do: a durable put or remove whose fsync
+/// fails has written its record (see `a_failed_durable_put_stays_visible_and_stops_the_handle`
+/// in tests/group_commit.rs), so "nothing is written" must not be said of every error, and
+/// the two functions must say what such a failure leaves.
+#[test]
+fn the_header_says_what_a_failed_fsync_leaves() {
+    let header = generated_header();
+    assert!(
+        !header.contains("On any error nothing is written"),
+        "the header says a failed fsync writes nothing"
+    );
+    for function in ["bitask_put", "bitask_remove"] {
+        let comment = header
+            .split(&format!(" {function}("))
+            .next()
+            .and_then(|before| before.rsplit("/**").next())
+            .unwrap_or("");
+        let words: Vec<&str> = comment.split_whitespace().filter(|w| *w != "*").collect();
+        let text = words.join(" ").to_lowercase();
+        for needed in ["fsync", "fails", "readers of this handle", "after a reopen"] {
+            assert!(
+                text.contains(needed),
+                "{function}: its comment must say what a failed fsync leaves visible (no \"{needed}\")"
+            );
+        }
+    }
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).expect("README.md");
+    assert!(
+        !readme.contains("a write that failed, leaves the store as it was: nothing is written"),
+        "README.md says a failed fsync writes nothing"
+    );
+}

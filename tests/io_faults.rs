@@ -14,14 +14,14 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bitask::vfs::fault::{Fault, FaultVfs, Plan};
 use bitask::vfs::sim::SimVfs;
 use bitask::vfs::{PosixVfs, Vfs};
 use bitask::{Bitask, Error, Options, SyncMode};
-use common::{key, value, Rng};
+use common::{key, value, Content, Rng};
 
 #[derive(Clone, Debug)]
 enum Step {
@@ -93,11 +93,15 @@ fn run_once(
     let fv = FaultVfs::new(inner.clone());
     let opts = |v: Arc<dyn Vfs>| Options::default().max_file_size(200).sync(sync).vfs(v);
     let errno = match plan.fault {
-        Fault::Enospc | Fault::ShortWrite => "No space left on device",
+        Fault::Enospc | Fault::ShortWrite | Fault::Full => "No space left on device",
         Fault::Eio | Fault::SyncFail => "Input/output error",
     };
     let clean = |e: &Error, what: &str| -> Result<(), String> {
         match e {
+            // A full disk fails no sync, and every other step it can fail can be undone.
+            Error::Stopped(_) if plan.fault == Fault::Full => {
+                Err(format!("{what}: a full disk stopped the handle: {e}"))
+            }
             Error::Io { .. } | Error::Stopped(_) if e.to_string().contains(errno) => Ok(()),
             _ => Err(format!("{what}: unclean error: {e:?}")),
         }
@@ -342,6 +346,142 @@ fn failed_fsync_at_every_sync() {
     run_kind(Fault::SyncFail);
 }
 
+#[test]
+fn full_disk_at_every_allocation() {
+    run_kind(Fault::Full);
+}
+
+/// Where the disk runs full in `a_full_disk_fails_the_call_not_the_handle`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Strike {
+    /// Writing the seal of the full active file.
+    Seal,
+    /// Creating the next active file.
+    Create,
+    /// Appending a record.
+    Record,
+}
+
+/// A full disk while sealing, creating a file or appending a record fails that put with
+/// ENOSPC and stops nothing: every later put fails the same way while the disk stays full,
+/// a crash then would leave no half-written bytes, and once space is freed the same handle
+/// writes again with nothing lost.
+#[test]
+fn a_full_disk_fails_the_call_not_the_handle() {
+    let mut lines = Vec::new();
+    for sync in [SyncMode::Always, SyncMode::None] {
+        for strike in [Strike::Seal, Strike::Create, Strike::Record] {
+            lines.push(full_disk_at(strike, sync));
+        }
+    }
+    common::report(&format!("io-faults full disk: {}", lines.join("; ")));
+}
+
+fn full_disk_at(strike: Strike, sync: SyncMode) -> String {
+    let case = format!("{strike:?} {sync:?}");
+    let tmp = tempfile::tempdir().unwrap();
+    // Seal and Record: a file system without `fallocate` (the simulated one), where every
+    // append needs new space. Create: the real one, where the active file's space is
+    // reserved and only a new file needs any.
+    let sim = SimVfs::new();
+    let (inner, dir): (Arc<dyn Vfs>, PathBuf) = match strike {
+        Strike::Create => (Arc::new(PosixVfs), tmp.path().join("db")),
+        _ => (Arc::new(sim.clone()), PathBuf::from("/db")),
+    };
+    let opts = |v: Arc<dyn Vfs>| Options::default().max_file_size(1024).sync(sync).vfs(v);
+    let fv = FaultVfs::new(inner.clone());
+    let db = Bitask::open_with(&dir, opts(Arc::new(fv.clone()))).unwrap();
+    let mut model = Content::new();
+    // 100-byte records: nine fill a 1024-byte file (a 52-byte header, a 45-byte seal), the
+    // tenth starts the next one.
+    let put = |model: &mut Content, i: u64| -> bitask::Result<()> {
+        let (k, v) = (key(i), value(&key(i), i, 65));
+        db.put(&k, &v)?;
+        model.insert(k, v);
+        Ok(())
+    };
+    let mut next = match strike {
+        Strike::Seal => 9,
+        // Before the put that makes the file half full: the next file, made from then on in
+        // the background, cannot be created either.
+        Strike::Create => 4,
+        Strike::Record => 3,
+    };
+    for i in 0..next {
+        put(&mut model, i).unwrap();
+    }
+    fv.arm(Plan {
+        fault: Fault::Full,
+        at: 1,
+        sticky: true,
+    });
+    if strike == Strike::Create {
+        // Into reserved space: a full disk does not fail them.
+        while next < 9 {
+            put(&mut model, next)
+                .unwrap_or_else(|e| panic!("{case}: put {next} into reserved space: {e}"));
+            next += 1;
+        }
+    }
+    for attempt in 0..3 {
+        match put(&mut model, next) {
+            Err(e @ Error::Io { .. })
+                if matches!(&e, Error::Io { source, .. }
+                    if source.raw_os_error() == Some(libc::ENOSPC))
+                    && e.to_string().contains("No space left on device") => {}
+            other => panic!("{case}: put {next} on a full disk (attempt {attempt}): {other:?}"),
+        }
+    }
+    let injected = fv.injected();
+    // Background seals (a file sealed before the disk filled) done; a sync needs no space.
+    db.sync()
+        .unwrap_or_else(|e| panic!("{case}: sync on a full disk: {e}"));
+    // A crash now would find no half-written record or seal, and every acknowledged put.
+    let crashed = tmp.path().join("crashed");
+    let crash_vfs: Arc<dyn Vfs> = match strike {
+        Strike::Create => {
+            std::fs::create_dir(&crashed).unwrap();
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let entry = entry.unwrap();
+                std::fs::copy(entry.path(), crashed.join(entry.file_name())).unwrap();
+            }
+            Arc::new(PosixVfs)
+        }
+        _ => Arc::new(SimVfs::from_image(&sim.image())),
+    };
+    let crash_dir = if strike == Strike::Create {
+        &crashed
+    } else {
+        &dir
+    };
+    let after_crash = Bitask::open_with(crash_dir, opts(crash_vfs)).unwrap();
+    assert_eq!(
+        after_crash.stats().torn_bytes,
+        0,
+        "{case}: half-written bytes"
+    );
+    assert_eq!(common::read_all(&after_crash).unwrap(), model, "{case}");
+    drop(after_crash);
+    // Space is freed: the same handle writes again, past another rotation.
+    fv.disarm();
+    for i in next..next + 12 {
+        put(&mut model, i).unwrap_or_else(|e| panic!("{case}: put {i} once space was freed: {e}"));
+    }
+    assert_eq!(common::read_all(&db).unwrap(), model, "{case}");
+    db.close().unwrap();
+    let db = Bitask::open_with(&dir, opts(inner)).unwrap();
+    assert_eq!(
+        common::read_all(&db).unwrap(),
+        model,
+        "{case}: after reopen"
+    );
+    assert_eq!(db.stats().torn_bytes, 0, "{case}");
+    format!(
+        "{case}: 3 puts failed with ENOSPC ({injected} operations refused), then {} keys kept",
+        model.len()
+    )
+}
+
 /// The child side of `full_tmpfs`: runs inside the user namespace with a tiny tmpfs mounted
 /// at `BITASK_TMPFS_DIR`.
 #[test]
@@ -404,6 +544,119 @@ fn full_tmpfs() {
     if std::env::var("BITASK_TMPFS_DIR").is_ok() {
         return;
     }
+    if let Some(line) = in_tiny_tmpfs("full_tmpfs_child", "TMPFS-OK") {
+        common::report(&format!("io-faults tmpfs: 256 KiB tmpfs filled: {line}"));
+    }
+}
+
+/// The child side of `full_tmpfs_while_sealing`, in its own 256 KiB tmpfs: a store reopened
+/// on a full disk cannot reserve space for its active file, so the seal that closes it needs
+/// a new page; each sync mode in turn.
+#[test]
+fn full_tmpfs_while_sealing_child() {
+    let Ok(mnt) = std::env::var("BITASK_TMPFS_DIR") else {
+        return;
+    };
+    let mnt = Path::new(&mnt);
+    let page = page_size();
+    let mut lines = Vec::new();
+    for sync in [SyncMode::Always, SyncMode::None] {
+        let dir = mnt.join(format!("db-{sync:?}"));
+        let opts = || Options::default().max_file_size(4 * page).sync(sync);
+        // One record ending 10 bytes short of the second page: the seal after it (45 bytes)
+        // needs the third page, which the full disk does not have.
+        let end = 2 * page - 10;
+        let first = value(&key(0), 0, (end - 52 - 29 - key(0).len() as u64) as usize);
+        let mut model = Content::new();
+        {
+            let db = Bitask::open_with(&dir, opts()).expect("open on tmpfs");
+            db.put(key(0), &first).unwrap();
+            model.insert(key(0), first);
+            db.close().unwrap();
+        }
+        let active = only_active_file(&dir);
+        assert_eq!(std::fs::metadata(&active).unwrap().len(), end);
+        let filler = mnt.join("filler");
+        let filled = fill(&filler);
+        let db = Bitask::open_with(&dir, opts()).expect("reopen on a full tmpfs");
+        let (k, v) = (key(1), value(&key(1), 1, 10));
+        for attempt in 0..3 {
+            match db.put(&k, &v) {
+                Err(Error::Io { op, source, .. })
+                    if op == "write seal of" && source.raw_os_error() == Some(libc::ENOSPC) => {}
+                other => panic!("{sync:?}: put on a full tmpfs (attempt {attempt}): {other:?}"),
+            }
+            // The partial seal was cut away again.
+            assert_eq!(std::fs::metadata(&active).unwrap().len(), end, "{sync:?}");
+        }
+        std::fs::remove_file(&filler).unwrap();
+        for i in 1..20u64 {
+            let (k, v) = (key(i), value(&key(i), i, 300));
+            db.put(&k, &v)
+                .unwrap_or_else(|e| panic!("{sync:?}: put {i} once space was freed: {e}"));
+            model.insert(k, v);
+        }
+        db.close().unwrap();
+        let db = Bitask::open_with(&dir, opts()).unwrap();
+        assert_eq!(common::read_all(&db).unwrap(), model, "{sync:?}");
+        assert_eq!(db.stats().torn_bytes, 0, "{sync:?}");
+        lines.push(format!(
+            "{sync:?}: 3 puts failed writing the seal after a {filled}-byte filler, then 19 kept"
+        ));
+    }
+    println!("TMPFS-SEAL-OK {}", lines.join("; "));
+}
+
+#[test]
+fn full_tmpfs_while_sealing() {
+    if std::env::var("BITASK_TMPFS_DIR").is_ok() {
+        return;
+    }
+    if let Some(line) = in_tiny_tmpfs("full_tmpfs_while_sealing_child", "TMPFS-SEAL-OK") {
+        common::report(&format!("io-faults tmpfs while sealing: {line}"));
+    }
+}
+
+/// The page size, in which tmpfs hands out space.
+fn page_size() -> u64 {
+    let out = std::process::Command::new("getconf")
+        .arg("PAGESIZE")
+        .output()
+        .expect("getconf");
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+fn only_active_file(dir: &Path) -> PathBuf {
+    let active: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".active.log"))
+        .collect();
+    assert_eq!(active.len(), 1, "{active:?}");
+    active[0].clone()
+}
+
+/// Writes `path` until the file system is full; returns its length.
+fn fill(path: &Path) -> u64 {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).unwrap();
+    let chunk = [0x5a_u8; 4096];
+    let mut len = 0;
+    loop {
+        match f.write(&chunk) {
+            Ok(0) => break,
+            Ok(n) => len += n as u64,
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+            Err(e) => panic!("filling {}: {e}", path.display()),
+        }
+    }
+    len
+}
+
+/// Runs test `child` of this binary inside a user and mount namespace with a 256 KiB tmpfs
+/// mounted at `BITASK_TMPFS_DIR`, and returns the rest of the line it prints after `marker`.
+/// `None` (after saying so) where that cannot be done: no `unshare`, or no user namespaces.
+fn in_tiny_tmpfs(child: &str, marker: &str) -> Option<String> {
     let mnt = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
     let script = r#"mount -t tmpfs -o size=256k bitask-test "$1" || exit 77; shift; exec "$@""#;
@@ -419,43 +672,40 @@ fn full_tmpfs() {
         ])
         .arg(mnt.path())
         .arg(&exe)
-        .args([
-            "--exact",
-            "full_tmpfs_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", child, "--nocapture", "--test-threads=1"])
         .env("BITASK_TMPFS_DIR", mnt.path())
         .output();
     let out = match out {
         Ok(o) => o,
         Err(e) => {
-            println!("SKIPPED full_tmpfs: cannot run unshare ({e})");
-            common::report("io-faults tmpfs: skipped (no unshare)");
-            return;
+            println!("SKIPPED {child}: cannot run unshare ({e})");
+            common::report(&format!("io-faults tmpfs: {child} skipped (no unshare)"));
+            return None;
         }
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() && !stdout.contains("running 1 test") {
         println!(
-            "SKIPPED full_tmpfs: no user namespace with a tmpfs here ({}): {}",
+            "SKIPPED {child}: no user namespace with a tmpfs here ({}): {}",
             out.status,
             stderr.trim()
         );
-        common::report("io-faults tmpfs: skipped (user namespaces not allowed)");
-        return;
+        common::report(&format!(
+            "io-faults tmpfs: {child} skipped (user namespaces not allowed)"
+        ));
+        return None;
     }
     assert!(
-        out.status.success() && stdout.contains("TMPFS-OK"),
+        out.status.success() && stdout.contains(marker),
         "child failed:\n{stdout}\n{stderr}"
     );
     let line = stdout
-        .split("TMPFS-OK ")
+        .split(&format!("{marker} "))
         .nth(1)
         .and_then(|l| l.lines().next())
         .unwrap_or("");
-    common::report(&format!("io-faults tmpfs: 256 KiB tmpfs filled: {line}"));
+    Some(line.to_string())
 }
 
 /// Opens after a close (in the fault loop and when verifying). Another test of this binary

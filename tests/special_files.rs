@@ -222,7 +222,7 @@ fn bitask_open_reports_a_fifo_as_an_io_error_naming_it() {
         let st = bitask::ffi::db::bitask_open(c_dir.as_ptr(), std::ptr::null(), &mut db);
         assert!(db.is_null());
         let mut buf = vec![0 as std::ffi::c_char; 512];
-        let n = bitask::ffi::status::bitask_last_error_message(buf.as_mut_ptr(), buf.len());
+        let n = bitask::ffi::messages::bitask_last_error_message(buf.as_mut_ptr(), buf.len());
         let msg: String = buf[..n.min(511)].iter().map(|&c| c as u8 as char).collect();
         (st, msg)
     });

@@ -1,7 +1,8 @@
 //! The C ABI, declared in `include/bitask.h` (generated from these files with cbindgen by
 //! `tests/header.rs`; the doc comments here are the header's documentation).
 //!
-//! One file per concept: `status` (status codes, messages, version), `panic` (the boundary
+//! One file per concept: `status` (status codes and the error mapping), `messages` (status
+//! descriptions, the last error's message, the version), `panic` (the boundary
 //! every entry point runs inside), `options`, `db` (the handle and its operations), `iter`.
 //! This file holds the toolkit they share: turning C pointers and lengths into Rust
 //! references and slices after checking them, and writing out-parameters.
@@ -10,6 +11,7 @@
 //! set out-parameters to NULL/0 first, so they hold that on every failure; run inside the
 //! panic boundary; record a message for every status other than `BITASK_OK`.
 
+#![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 // The types carry their C names, which the header uses.
 #![allow(non_camel_case_types)]
@@ -20,6 +22,8 @@
 // In the header's order (cbindgen follows the declarations; the comments keep rustfmt from
 // sorting them).
 pub mod status;
+// What C reads about a status: descriptions, the last error's message, the version.
+pub mod messages;
 // Options before the handle that uses them.
 pub mod options;
 // The handle.

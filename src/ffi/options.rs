@@ -16,7 +16,8 @@ use crate::options::{
 /// survives a crash of the process, not a power cut. The default.
 pub const BITASK_SYNC_NONE: c_int = 0;
 /// Sync mode: every put and remove is on stable storage (fdatasync) before it returns.
-/// Concurrent writers share one fdatasync.
+/// Concurrent writers share one fdatasync. What a put whose fdatasync fails leaves: see
+/// bitask_put.
 pub const BITASK_SYNC_ALWAYS: c_int = 1;
 /// Sync mode: a background thread makes writes durable every interval (see
 /// bitask_options_set_sync_interval_ms); a power cut loses at most that interval.

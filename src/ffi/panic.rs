@@ -102,7 +102,7 @@ fn record(payload: Box<dyn Any + Send>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::status::bitask_last_error_message;
+    use crate::ffi::messages::bitask_last_error_message;
 
     fn message() -> String {
         let mut buf = vec![0 as std::ffi::c_char; 256];

@@ -7,6 +7,7 @@
 //! Files past that budget are read with `pread` through a small cache of open descriptors
 //! (as LevelDB's table cache), opened again by path when evicted.
 
+use crate::util::sync::lock;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
@@ -77,7 +78,7 @@ pub(super) fn borrow(
     open: impl FnOnce(&Path) -> io::Result<File>,
 ) -> io::Result<Arc<File>> {
     {
-        let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = lock(&CACHE);
         if let Some(i) = cache.iter().position(|(k, _)| *k == key) {
             let entry = cache.remove(i);
             let file = entry.1.clone();
@@ -86,7 +87,7 @@ pub(super) fn borrow(
         }
     }
     let file = Arc::new(open(path)?);
-    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let mut cache = lock(&CACHE);
     if cache.len() >= CACHED_DESCRIPTORS {
         cache.remove(0);
     }
@@ -96,7 +97,7 @@ pub(super) fn borrow(
 
 /// Drops the cached descriptor of `key` (its file is closed by its last reader).
 pub(super) fn forget(key: u64) {
-    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let mut cache = lock(&CACHE);
     cache.retain(|(k, _)| *k != key);
 }
 

@@ -9,6 +9,13 @@
 //!   then fails with `ENOSPC`, as a `write()` that returned short and then failed would.
 //! - [`Fault::SyncFail`]: file and directory syncs, which fail with `EIO` (the data may or
 //!   may not have reached the disk).
+//! - [`Fault::Full`]: a full disk, that is operations that need space the file system does
+//!   not have yet: creating a file, writing past the space a file holds (its length or what
+//!   `reserve` reserved, whichever is more), growing a file, reserving more. They fail with
+//!   `ENOSPC`, a failing write after storing the first half of its bytes. Everything else
+//!   works, as on a real full disk: writes into reserved space, shrinking a file, syncs,
+//!   renames and removals (directories are taken to exist already, and to have room for
+//!   their entries).
 //!
 //! The wrapper also counts open files and locks, so a test can check that nothing leaks.
 //!
@@ -23,6 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{FileLock, OpenMode, Pages, Special, VFile, Vfs};
+use crate::util::sync::lock;
 
 /// The kind of failure to inject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +39,7 @@ pub enum Fault {
     Eio,
     ShortWrite,
     SyncFail,
+    Full,
 }
 
 impl Fault {
@@ -72,15 +81,21 @@ struct Shared {
 impl Shared {
     /// Counts an operation of `kind`; returns the error to fail it with, if any.
     fn check(&self, kind: Kind) -> Option<io::Error> {
+        self.check_space(kind, false)
+    }
+
+    /// `check` for an operation that needs new space when `allocates`.
+    fn check_space(&self, kind: Kind, allocates: bool) -> Option<io::Error> {
         if !self.armed.load(Ordering::Acquire) {
             return None;
         }
-        let plan = (*self.plan.lock().unwrap_or_else(|p| p.into_inner()))?;
+        let plan = (*lock(&self.plan))?;
         let eligible = match plan.fault {
             Fault::Enospc => matches!(kind, Kind::Space | Kind::Write | Kind::Sync),
             Fault::Eio => true,
             Fault::ShortWrite => kind == Kind::Write,
             Fault::SyncFail => kind == Kind::Sync,
+            Fault::Full => allocates,
         };
         if !eligible {
             return None;
@@ -92,7 +107,7 @@ impl Shared {
         }
         self.injected.fetch_add(1, Ordering::AcqRel);
         let errno = match plan.fault {
-            Fault::Enospc | Fault::ShortWrite => libc::ENOSPC,
+            Fault::Enospc | Fault::ShortWrite | Fault::Full => libc::ENOSPC,
             Fault::Eio | Fault::SyncFail => libc::EIO,
         };
         Some(io::Error::from_raw_os_error(errno))
@@ -100,9 +115,9 @@ impl Shared {
 
     fn short_write(&self) -> bool {
         matches!(
-            *self.plan.lock().unwrap_or_else(|p| p.into_inner()),
+            *lock(&self.plan),
             Some(Plan {
-                fault: Fault::ShortWrite,
+                fault: Fault::ShortWrite | Fault::Full,
                 ..
             })
         )
@@ -127,7 +142,7 @@ impl FaultVfs {
 
     /// Starts counting eligible operations from zero and failing them per `plan`.
     pub fn arm(&self, plan: Plan) {
-        *self.sh.plan.lock().unwrap_or_else(|p| p.into_inner()) = Some(plan);
+        *lock(&self.sh.plan) = Some(plan);
         self.sh.seen.store(0, Ordering::Release);
         self.sh.armed.store(true, Ordering::Release);
     }
@@ -197,16 +212,17 @@ impl Vfs for FaultVfs {
     }
 
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VFile>> {
-        self.fail(if mode == OpenMode::CreateNew {
-            Kind::Space
-        } else {
-            Kind::Other
-        })?;
+        let create = mode == OpenMode::CreateNew;
+        let kind = if create { Kind::Space } else { Kind::Other };
+        if let Some(e) = self.sh.check_space(kind, create) {
+            return Err(e);
+        }
         let file = self.inner.open(path, mode)?;
         self.sh.open_files.fetch_add(1, Ordering::AcqRel);
         Ok(Box::new(FaultFile {
             inner: file,
             sh: self.sh.clone(),
+            reserved: AtomicU64::new(0),
         }))
     }
 
@@ -252,6 +268,9 @@ impl Drop for FaultLock {
 struct FaultFile {
     inner: Box<dyn VFile>,
     sh: Arc<Shared>,
+    /// Bytes `reserve` reserved (and no cut gave back since), which writes can fill on a full
+    /// disk.
+    reserved: AtomicU64,
 }
 
 impl Drop for FaultFile {
@@ -262,10 +281,19 @@ impl Drop for FaultFile {
 
 impl FaultFile {
     fn fail(&self, kind: Kind) -> io::Result<()> {
-        match self.sh.check(kind) {
+        self.fail_space(kind, false)
+    }
+
+    fn fail_space(&self, kind: Kind, allocates: bool) -> io::Result<()> {
+        match self.sh.check_space(kind, allocates) {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Whether the file holds space up to `end` already (see `Fault::Full`).
+    fn holds(&self, end: u64) -> bool {
+        end <= self.reserved.load(Ordering::Acquire) || self.inner.len().is_ok_and(|l| end <= l)
     }
 }
 
@@ -281,7 +309,8 @@ impl VFile for FaultFile {
     }
 
     fn write_all_at(&self, offset: u64, bufs: &[&[u8]]) -> io::Result<()> {
-        if let Err(e) = self.fail(Kind::Write) {
+        let end = offset + bufs.iter().map(|b| b.len() as u64).sum::<u64>();
+        if let Err(e) = self.fail_space(Kind::Write, !self.holds(end)) {
             if self.sh.short_write() {
                 let joined = bufs.concat();
                 let half = joined.len() / 2;
@@ -300,8 +329,10 @@ impl VFile for FaultFile {
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
-        self.fail(Kind::Space)?;
-        self.inner.set_len(len)
+        self.fail_space(Kind::Space, !self.holds(len))?;
+        self.inner.set_len(len)?;
+        self.reserved.fetch_min(len, Ordering::AcqRel);
+        Ok(())
     }
 
     fn prefault(&self, offset: u64, len: u64) -> bool {
@@ -309,15 +340,19 @@ impl VFile for FaultFile {
     }
 
     fn reserve(&self, len: u64, pages: Pages) -> io::Result<bool> {
-        self.fail(Kind::Space)?;
-        self.inner.reserve(len, pages)
+        self.fail_space(Kind::Space, !self.holds(len))?;
+        let reserved = self.inner.reserve(len, pages)?;
+        if reserved {
+            self.reserved.fetch_max(len, Ordering::AcqRel);
+        }
+        Ok(reserved)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vfs::sim::SimVfs;
+    use crate::vfs::sim::{Reserve, SimVfs};
 
     #[test]
     fn nth_operation_fails_once_or_for_good() {
@@ -343,6 +378,43 @@ mod tests {
         f.disarm();
         assert!(f.sync_dir(dir).is_ok());
         assert_eq!(f.injected(), 3);
+    }
+
+    #[test]
+    fn a_full_disk_fails_only_what_needs_new_space() {
+        let f = FaultVfs::new(Arc::new(SimVfs::new().with_reserve(Reserve::ZeroExtend)));
+        let dir = Path::new("/d");
+        f.create_dir_all(dir).unwrap();
+        let file = f.open(&dir.join("x"), OpenMode::CreateNew).unwrap();
+        assert!(file.reserve(8, Pages::Base).unwrap());
+        f.arm(Plan {
+            fault: Fault::Full,
+            at: 1,
+            sticky: true,
+        });
+        let no_space = |r: io::Result<()>| r.unwrap_err().raw_os_error() == Some(libc::ENOSPC);
+        file.write_all_at(0, &[b"abcd", b"efgh"]).unwrap();
+        assert!(
+            no_space(file.write_all_at(6, &[b"ijkl"])),
+            "past the reservation"
+        );
+        assert_eq!(file.len().unwrap(), 8, "half of the write stored");
+        assert!(no_space(file.set_len(9)));
+        assert!(no_space(file.reserve(16, Pages::Base).map(drop)));
+        assert!(no_space(
+            f.open(&dir.join("y"), OpenMode::CreateNew).map(drop)
+        ));
+        file.set_len(4).unwrap();
+        file.sync_data().unwrap();
+        f.sync_dir(dir).unwrap();
+        f.rename(&dir.join("x"), &dir.join("z")).unwrap();
+        assert!(
+            no_space(file.write_all_at(4, &[b"e"])),
+            "the cut gave the space back"
+        );
+        f.disarm();
+        file.write_all_at(4, &[b"e"]).unwrap();
+        assert_eq!(f.injected(), 5);
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! `pread`/`pwrite`; test implementations inject I/O faults or simulate power loss.
 
 mod descriptors;
+#[cfg(any(test, feature = "testkit"))]
 #[doc(hidden)]
 pub mod fault;
 mod posix;
+#[cfg(any(test, feature = "testkit"))]
 #[doc(hidden)]
 pub mod sim;
 

@@ -4,6 +4,8 @@
 //! `MAP_SHARED` mapping is in the kernel's hands at once, so it survives `kill -9` of the
 //! process like a `write()` does. Everything else uses positioned `pread`/`pwrite`.
 
+#![allow(unsafe_code)]
+
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -572,7 +574,7 @@ mod tests {
                 return; // no fallocate here: nothing is mapped
             }
             let addr = f.map.get().unwrap().ptr.as_ptr() as usize;
-            let huge = crate::sys::vm_flags(addr)
+            let huge = crate::util::sys::vm_flags(addr)
                 .split_whitespace()
                 .any(|flag| flag == "hg");
             assert_eq!(huge, pages == Pages::Huge, "{pages:?}");
@@ -581,7 +583,10 @@ mod tests {
             f.set_len(4).unwrap();
             let sealed = PosixFile::sealed(File::open(&path).unwrap(), &path).unwrap();
             let addr = sealed.map.get().unwrap().ptr.as_ptr() as usize;
-            assert!(!crate::sys::vm_flags(addr).contains(" hg"), "{pages:?}");
+            assert!(
+                !crate::util::sys::vm_flags(addr).contains(" hg"),
+                "{pages:?}"
+            );
             assert_eq!(sealed.as_bytes(), Some(&b"data"[..]));
         }
     }

@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{FileLock, OpenMode, Pages, VFile, Vfs};
+use crate::util::sync::lock;
 
 /// One operation that changes the disk, or a marker the test put in the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,7 +180,7 @@ impl SimVfs {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.st.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.st)
     }
 
     /// Puts a marker in the log, so a test can tell which of its steps a crash point falls in.

@@ -19,40 +19,49 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::datafile::{DataFile, FileHeader, Scanned, FILE_HEADER_LEN};
-use crate::db::{lock, Shared};
+use super::state::Engine;
+use crate::datafile::{out_of_memory, DataFile, FileHeader, Scanned, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::fileset::FileEntry;
 use crate::hint::{self, HintEntry, HintWriter};
 use crate::keydir::Location;
 use crate::record;
+use crate::util::sync::lock;
 use crate::vfs::OpenMode;
 
 const FLUSH_AT: usize = 1 << 20;
 
 /// Runs one compaction. See the module documentation.
-pub fn compact(db: &Shared) -> Result<()> {
-    let writer = db.writer()?;
-    let _one_at_a_time = lock(&db.merging);
-    db.check_running()?;
+impl Engine {
+    /// Merges the sealed files into new ones holding only live records (see the module
+    /// documentation); `Bitask::compact`.
+    pub(crate) fn compact(&self) -> Result<()> {
+        compact(self)
+    }
+}
+
+fn compact(engine: &Engine) -> Result<()> {
+    let writer = engine.writer()?;
+    let _one_at_a_time = lock(&engine.merging);
+    engine.check_running()?;
     {
         // Recovery takes every file with an id up to the merge base for an input, so every
         // file written after this point must get a new id: the active file is sealed (even
         // empty) and a next file prepared in advance is thrown away.
         let mut w = lock(writer);
-        db.preparer.discard(db.vfs(), false);
-        db.seal_active(&mut w, false).inspect_err(|e| db.stop(e))?;
+        engine.preparer.discard(engine.vfs(), false);
+        engine.seal_active(&mut w, false)?;
     }
     // Files sealed in the background become inputs once they are durable and renamed.
-    db.sealing.wait();
-    db.check_running()?;
-    let inputs = lock(&db.files).sealed_in_load_order();
+    engine.sealing.wait();
+    engine.check_running()?;
+    let inputs = lock(&engine.files).sealed_in_load_order();
     let Some(merge_base) = inputs.iter().map(|(id, _, _)| *id).max() else {
         return Ok(());
     };
     let mut out = Outputs {
-        db,
+        engine,
         merge_base,
         parts: Vec::new(),
         renaming: false,
@@ -63,25 +72,25 @@ pub fn compact(db: &Shared) -> Result<()> {
         // inputs; a later merge of those inputs would leave two committed merges whose
         // outputs overlap. Only a reopen can tell which state the disk is in.
         if out.renaming {
-            db.stop(&e);
+            engine.stop(&e);
         }
         out.abandon();
         return Err(e);
     }
     let parts = out.parts;
     // The merge is committed: failing to switch to its outputs leaves memory behind the disk.
-    swap(db, &parts, &inputs).inspect_err(|e| db.stop(e))?;
+    swap(engine, &parts, &inputs).inspect_err(|e| engine.stop(e))?;
     for (id, _, _) in &inputs {
         for kind in [FileKind::Sealed, FileKind::Hint] {
-            let p = filename::path(&db.dir, *id, kind);
-            match db.opts.vfs.remove_file(&p) {
+            let p = filename::path(&engine.dir, *id, kind);
+            match engine.opts.vfs.remove_file(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(Error::io("remove", p, e)),
             }
         }
     }
-    db.sync_dir()
+    engine.sync_dir()
 }
 
 /// One output file of a merge.
@@ -118,7 +127,7 @@ impl Part {
 }
 
 struct Outputs<'a> {
-    db: &'a Shared,
+    engine: &'a Engine,
     merge_base: u64,
     parts: Vec<Part>,
     /// A rename to a final name was attempted: the merge may be committed on disk.
@@ -132,7 +141,7 @@ impl Outputs<'_> {
     fn copy_live(&mut self, inputs: &[(u64, u32, Arc<DataFile>)]) -> Result<()> {
         let input_nos: HashSet<u32> = inputs.iter().map(|(_, no, _)| *no).collect();
         let mut live: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
-        for loc in self.db.keydir.locations(|no| input_nos.contains(&no)) {
+        for loc in self.engine.keydir.locations(|no| input_nos.contains(&no)) {
             live.entry(loc.file)
                 .or_default()
                 .push((loc.offset, loc.rec_len));
@@ -174,14 +183,14 @@ impl Outputs<'_> {
             // fsyncs at publication find little left to write. Only a hint.
             let _ = p.file.file.start_writeback();
         }
-        let id = lock(self.db.writer()?).ids.next_id();
-        let path = filename::path(&self.db.dir, id, FileKind::TempData);
+        let id = lock(self.engine.writer()?).ids.next_id();
+        let path = filename::path(&self.engine.dir, id, FileKind::TempData);
         // The real header (with the part count) is written when the merge is published.
         let file = DataFile::create(
-            &*self.db.opts.vfs,
+            &*self.engine.opts.vfs,
             &path,
             FileHeader {
-                store: self.db.store_tag,
+                store: self.engine.store_tag,
                 id,
                 ..FileHeader::default()
             },
@@ -204,7 +213,7 @@ impl Outputs<'_> {
         let len = r.header.record_len();
         let full = self.parts.last().is_some_and(|p| {
             let end = p.end() + len + record::SEAL_LEN;
-            p.end() > FILE_HEADER_LEN as u64 && end > self.db.opts.max_file_size
+            p.end() > FILE_HEADER_LEN as u64 && end > self.engine.opts.max_file_size
         });
         if full {
             self.start_part()?;
@@ -220,6 +229,11 @@ impl Outputs<'_> {
         });
         part.sources.push((from_no, r.offset as u32));
         part.last_seq = r.header.seq;
+        // A record is copied whole, and may hold a 256 MiB value: no memory for it fails the
+        // merge rather than the process.
+        part.pending
+            .try_reserve(len as usize)
+            .map_err(|_| Error::io("merge into", part.file.path(), out_of_memory(len as usize)))?;
         part.pending.extend_from_slice(&r.header.encode());
         part.pending.extend_from_slice(r.key);
         part.pending.extend_from_slice(r.value);
@@ -231,25 +245,27 @@ impl Outputs<'_> {
 
     /// Makes every output durable, then publishes them all (the commit point).
     fn publish(&mut self) -> Result<()> {
-        let vfs = &*self.db.opts.vfs;
+        let vfs = &*self.engine.opts.vfs;
         let n = self.parts.len() as u32;
         // The outputs need file numbers while the inputs still hold theirs; checked before
         // the commit, so that running short is an error and not a stopped handle.
-        let numbers = lock(&self.db.files).numbers_for_compaction();
+        let numbers = lock(&self.engine.files).numbers_for_compaction();
         if n > numbers {
             let msg = format!(
                 "the merge wrote {n} files, and only {numbers} more can be numbered; use a \
                  larger max_file_size"
             );
-            let dir = &self.db.dir;
-            return Err(Error::io("merge into", dir, std::io::Error::other(msg)));
+            return Err(Error::TooManyFiles {
+                path: self.engine.dir.clone(),
+                reason: msg,
+            });
         }
         for (i, part) in self.parts.iter_mut().enumerate() {
             let seal = record::encode_seal(part.id, part.end(), part.last_seq);
             part.pending.extend_from_slice(&seal);
             part.flush()?;
             let header = FileHeader {
-                store: self.db.store_tag,
+                store: self.engine.store_tag,
                 id: part.id,
                 seq_base: 0,
                 merge_base: self.merge_base,
@@ -268,7 +284,7 @@ impl Outputs<'_> {
                 .map_err(|e| Error::io("sync", &path, e))?;
             let hint = std::mem::replace(&mut part.hint, HintWriter::new(part.id));
             part.hint_bytes = hint.finish(part.written);
-            let hint_path = filename::path(&self.db.dir, part.id, FileKind::TempHint);
+            let hint_path = filename::path(&self.engine.dir, part.id, FileKind::TempHint);
             let hf = vfs
                 .open(&hint_path, OpenMode::CreateNew)
                 .map_err(|e| Error::io("create", &hint_path, e))?;
@@ -276,24 +292,24 @@ impl Outputs<'_> {
                 .and_then(|()| hf.sync_data())
                 .map_err(|e| Error::io("write", &hint_path, e))?;
         }
-        self.db.sync_dir()?;
+        self.engine.sync_dir()?;
         self.renaming = true;
         for part in &self.parts {
             for (from, to) in [
                 (FileKind::TempHint, FileKind::Hint),
                 (FileKind::TempData, FileKind::Sealed),
             ] {
-                let a = filename::path(&self.db.dir, part.id, from);
-                let b = filename::path(&self.db.dir, part.id, to);
+                let a = filename::path(&self.engine.dir, part.id, from);
+                let b = filename::path(&self.engine.dir, part.id, to);
                 vfs.rename(&a, &b).map_err(|e| Error::io("rename", &a, e))?;
             }
         }
-        self.db.sync_dir()
+        self.engine.sync_dir()
     }
 
     /// Removes whatever a failed merge wrote. Best effort: recovery removes leftovers anyway.
     fn abandon(&mut self) {
-        let vfs = &*self.db.opts.vfs;
+        let vfs = &*self.engine.opts.vfs;
         for part in self.parts.drain(..) {
             for kind in [
                 FileKind::TempData,
@@ -301,27 +317,27 @@ impl Outputs<'_> {
                 FileKind::Sealed,
                 FileKind::Hint,
             ] {
-                let _ = vfs.remove_file(&filename::path(&self.db.dir, part.id, kind));
+                let _ = vfs.remove_file(&filename::path(&self.engine.dir, part.id, kind));
             }
         }
-        let _ = self.db.sync_dir();
+        let _ = self.engine.sync_dir();
     }
 }
 
 /// Points the key directory at the outputs and forgets the inputs. Entries still pointing at
 /// a copied record move to its copy; entries changed since the copy (a newer put or a remove)
 /// no longer point into the inputs and are left alone.
-fn swap(db: &Shared, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -> Result<()> {
-    let vfs = &*db.opts.vfs;
+fn swap(engine: &Engine, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -> Result<()> {
+    let vfs = &*engine.opts.vfs;
     // Old (file, offset) -> new location.
     let mut moved: HashMap<u64, Location, BuildHasherDefault<PairHasher>> = HashMap::default();
     for part in parts {
-        let path = filename::path(&db.dir, part.id, FileKind::Sealed);
+        let path = filename::path(&engine.dir, part.id, FileKind::Sealed);
         let file = Arc::new(DataFile::open(vfs, &path, OpenMode::ReadSealed, part.id)?);
         let no = {
-            let mut files = lock(&db.files);
+            let mut files = lock(&engine.files);
             let no = files.alloc_no(&path)?;
-            db.keydir.add_file(no, file.clone());
+            engine.keydir.add_file(no, file.clone());
             files.insert(FileEntry {
                 no,
                 file,
@@ -350,14 +366,14 @@ fn swap(db: &Shared, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -> Re
         }
         is_input[no as usize] = true;
     }
-    db.keydir.remap(|loc| {
+    engine.keydir.remap(|loc| {
         if !is_input.get(loc.file as usize).copied().unwrap_or(false) {
             return None;
         }
         moved.get(&pair(loc.file, loc.offset)).copied()
     });
     for (id, _, _) in inputs {
-        db.forget_file(*id);
+        engine.forget_file(*id);
     }
     Ok(())
 }

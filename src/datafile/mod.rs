@@ -16,11 +16,14 @@
 //! 48  u32      crc32 of bytes 0..48
 //! ```
 
+pub(crate) mod seal;
+
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 use crate::record::{self, Header, HeaderError, HEADER_LEN};
+use crate::util::sync::lock;
 use crate::vfs::{OpenMode, Pages, VFile, Vfs};
 
 pub const DATA_MAGIC: [u8; 8] = *b"BITASKDF";
@@ -28,6 +31,33 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const FILE_HEADER_LEN: usize = 52;
 /// Records up to this size are read and written through one stack buffer.
 const SMALL_RECORD: usize = 256;
+
+/// `len` zero bytes, or an `OutOfMemory` error where a failed allocation would abort the
+/// process: the lengths these buffers get come from disk (up to a record's limit, or a file's
+/// size), so running short of memory is an error the caller reports, not a crash.
+pub(crate) fn zeroed(len: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    resize_zeroed(&mut buf, len)?;
+    Ok(buf)
+}
+
+/// Sets `buf`'s length to `len`, zero-filling any growth; see `zeroed`.
+pub(crate) fn resize_zeroed(buf: &mut Vec<u8>, len: usize) -> std::io::Result<()> {
+    if let Some(more) = len.checked_sub(buf.len()) {
+        buf.try_reserve_exact(more)
+            .map_err(|_| out_of_memory(len))?;
+    }
+    buf.resize(len, 0);
+    Ok(())
+}
+
+/// The error for a buffer of `len` bytes that could not be allocated.
+pub(crate) fn out_of_memory(len: usize) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::OutOfMemory,
+        format!("Cannot allocate memory for a buffer of {len} bytes"),
+    )
+}
 
 /// The decoded header of a data file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -186,11 +216,11 @@ impl DataFile {
 
     /// The file's current path (it changes when an active file is sealed).
     pub fn path(&self) -> PathBuf {
-        self.path.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        lock(&self.path).clone()
     }
 
     pub fn set_path(&self, path: PathBuf) {
-        *self.path.lock().unwrap_or_else(|p| p.into_inner()) = path;
+        *lock(&self.path) = path;
     }
 
     /// Reads the value of the record at `offset`, which must be a live record of `key` with a
@@ -270,7 +300,7 @@ impl DataFile {
         // spans now, rather than after the header arrives.
         for line in [64, 128] {
             if let Some(b) = bytes.get(start.saturating_add(line)..) {
-                crate::sys::prefetch_line(b.as_ptr());
+                crate::util::sys::prefetch_line(b.as_ptr());
             }
         }
         let header: &[u8; HEADER_LEN] = bytes
@@ -447,7 +477,8 @@ impl DataFile {
     ) -> Result<(Header, Vec<u8>)> {
         let bad = |reason: &str| Error::corruption(self.path(), offset, reason);
         let h = Header::decode(header).map_err(|_| bad("malformed record header"))?;
-        let mut rec = vec![0u8; h.record_len() as usize];
+        let mut rec =
+            zeroed(h.record_len() as usize).map_err(|e| Error::io("read", self.path(), e))?;
         match self.file.read_exact_at(offset, &mut [&mut rec[..]]) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
@@ -531,12 +562,6 @@ pub struct Scanned<'a> {
     pub value: &'a [u8],
 }
 
-impl Scanned<'_> {
-    pub fn end(&self) -> u64 {
-        self.offset + self.header.record_len()
-    }
-}
-
 /// Why a scan stopped before the end of the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stop {
@@ -556,6 +581,9 @@ pub struct Scanner<'f> {
     buf_start: u64,
 }
 
+/// A scan reads this much at a time. Its buffer grows past it only to hold one record whole,
+/// which the header's limits bound (a 64 KiB key and a 256 MiB value), whatever the file's
+/// size; a failed allocation is an `OutOfMemory` error.
 const SCAN_CHUNK: usize = 1 << 20;
 
 impl<'f> Scanner<'f> {
@@ -586,7 +614,7 @@ impl<'f> Scanner<'f> {
             off >= self.buf_start && off + len as u64 <= self.buf_start + self.buf.len() as u64;
         if !have {
             let want = (len.max(SCAN_CHUNK) as u64).min(self.end - off) as usize;
-            self.buf.resize(want, 0);
+            resize_zeroed(&mut self.buf, want)?;
             if let Err(e) = self.file.read_exact_at(off, &mut [&mut self.buf[..]]) {
                 // Another process cut the file (a writer sealing its active file drops the
                 // reserved tail) after we measured it: read what is there now.
@@ -598,7 +626,8 @@ impl<'f> Scanner<'f> {
                 if off + len as u64 > now {
                     return Err(e);
                 }
-                self.buf.resize((now - off) as usize, 0);
+                // Never more than asked for: the file's new length may be far beyond `off`.
+                self.buf.truncate((now - off) as usize);
                 self.file.read_exact_at(off, &mut [&mut self.buf[..]])?;
             }
             self.buf_start = off;

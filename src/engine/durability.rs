@@ -3,13 +3,13 @@
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::db::{lock, Shared};
 use crate::error::Result;
-use crate::sys::{futex_wait, futex_wake_all};
+use crate::util::sync::lock;
+use crate::util::sys::{futex_wait, futex_wake_all};
 
 /// Group commit: one `fdatasync` at a time, covering every record appended before it
 /// started; the writers waiting for it share it.
@@ -90,7 +90,14 @@ impl GroupCommit {
     /// Returns once record `seq` is durable, running the sync itself when its batch is
     /// complete. Fails when a sync failed (the handle is then stopped for good): the writer
     /// that ran it gets its error, every other waiter `Error::Stopped`.
-    pub(crate) fn wait_durable(&self, shared: &Shared, seq: u64) -> Result<()> {
+    /// `running` fails once the handle is stopped; `sync` makes the active file durable and
+    /// returns the last sequence number it covers.
+    pub(crate) fn wait_durable(
+        &self,
+        seq: u64,
+        running: impl Fn() -> Result<()>,
+        sync: impl Fn() -> Result<u64>,
+    ) -> Result<()> {
         {
             let mut st = lock(&self.state);
             st.appended = st.appended.max(seq);
@@ -102,7 +109,7 @@ impl GroupCommit {
             if self.durable.load(Ordering::Acquire) >= seq {
                 return Ok(());
             }
-            shared.check_running()?;
+            running()?;
             let mut st = lock(&self.state);
             if st.syncing {
                 drop(st);
@@ -123,7 +130,7 @@ impl GroupCommit {
             let before = st.covered;
             drop(st);
             let started = Instant::now();
-            let result = shared.sync_active();
+            let result = sync();
             let took = started.elapsed();
             let mut st = lock(&self.state);
             st.syncing = false;
@@ -163,19 +170,21 @@ pub(crate) struct Flusher {
 }
 
 impl Flusher {
-    pub(crate) fn start(shared: &Arc<Shared>, every: std::time::Duration) -> Flusher {
+    /// Runs `tick` every `every` until dropped or until `tick` returns false.
+    pub(crate) fn start(
+        every: std::time::Duration,
+        tick: impl Fn() -> bool + Send + 'static,
+    ) -> Flusher {
         let (tx, rx) = mpsc::channel::<()>();
-        let weak: Weak<Shared> = Arc::downgrade(shared);
         let thread = std::thread::Builder::new()
             .name("bitask-flush".into())
             .spawn(move || loop {
                 match rx.recv_timeout(every) {
-                    Err(RecvTimeoutError::Timeout) => match weak.upgrade() {
-                        Some(s) => {
-                            let _ = s.sync_now();
+                    Err(RecvTimeoutError::Timeout) => {
+                        if !tick() {
+                            return;
                         }
-                        None => return,
-                    },
+                    }
                     _ => return,
                 }
             })

@@ -7,6 +7,8 @@
 //! - the kernel's coarse real-time clock, for records' timestamps (see `filename`);
 //! - handing freed heap memory back to the kernel after an open (see `recovery`).
 
+#![allow(unsafe_code)]
+
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 

@@ -1,6 +1,10 @@
-//! Work split over two threads: this machine class has two cores, and opening a store is
-//! the one place where independent work is large enough to be worth a second thread.
+//! Work split over two threads, at most: opening a store is the one place where independent
+//! work is large enough to be worth a second thread, and its work (opening files, checking
+//! hints, applying shards) is bounded by memory bandwidth and the disk well before a third
+//! thread would help. With one CPU available (`available_parallelism`), everything runs on
+//! the calling thread.
 
+use crate::util::sync::lock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Runs `f` and `g`, on two threads when `parallel` (and a thread can be had), returning both
@@ -10,11 +14,11 @@ pub fn both<A: Send, B: Send>(
     f: impl FnOnce() -> A + Send,
     g: impl FnOnce() -> B + Send,
 ) -> (A, B) {
-    if !parallel {
+    if !parallel || !second_cpu() {
         return (f(), g());
     }
     let g = std::sync::Mutex::new(Some(g));
-    let take_g = || g.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let take_g = || lock(&g).take();
     std::thread::scope(|scope| {
         let spawned = std::thread::Builder::new().spawn_scoped(scope, || take_g().map(|g| g()));
         let a = f();
@@ -25,6 +29,12 @@ pub fn both<A: Send, B: Send>(
         let b = b.unwrap_or_else(|| (take_g().expect("g runs exactly once"))());
         (a, b)
     })
+}
+
+/// Whether the process may run on more than one CPU (its affinity and quota allow it).
+fn second_cpu() -> bool {
+    static MANY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *MANY.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
 /// Maps `f` over `items`, two at a time when there are at least `parallel_min` of them: each

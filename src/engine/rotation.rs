@@ -12,23 +12,25 @@
 //! directory entry is.
 
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::state::{Active, Engine, Fill, Writer};
+use crate::datafile::seal::{write_seal, SealFailed};
 use crate::datafile::{DataFile, FileHeader, Reservation, FILE_HEADER_LEN};
-use crate::db::{lock, Active, Shared, Writer};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::fileset::FileEntry;
 use crate::options::SyncMode;
 use crate::record;
+use crate::util::sync::lock;
 use crate::vfs::{OpenMode, Pages, Vfs};
-use crate::worker::Worker;
 
-impl Shared {
+impl Engine {
     /// Seals the active file (if it holds records) and starts a new one able to take a record
-    /// of `need` bytes. A failure while sealing stops writes; a failure creating the new file
-    /// (a full disk) only fails this call, and the next write tries again.
+    /// of `need` bytes. A full disk (failing the seal's write, or the new file's creation)
+    /// only fails this call, and the next write tries again; a failure later in the seal
+    /// stops writes (see `seal_active`).
     pub(crate) fn rotate(&self, w: &mut Writer, need: u64) -> Result<()> {
         let mut full = false;
         if let Some(a) = &w.active {
@@ -48,23 +50,40 @@ impl Shared {
                 if background {
                     self.sealing.wait_below(MAX_PENDING_SEALS);
                 }
-                self.seal_active(w, background)
-                    .inspect_err(|e| self.stop(e))?;
+                self.seal_active(w, background)?;
             }
         }
         self.create_active(w, need, full)
     }
 
-    /// Seals the active file: cuts it to its records, then makes it durable, renames it
-    /// sealed and makes the rename durable, either now or on a background thread. Until then
-    /// it keeps its active name, which recovery treats as an active file (torn tail allowed).
+    /// Seals the active file: writes its seal after its records, then cuts it there, makes
+    /// it durable, renames it sealed and makes the rename durable, either now or on a
+    /// background thread. Until then it keeps its active name, which recovery treats as an
+    /// active file (torn tail allowed).
+    ///
+    /// The seal's write happens here, under the writer mutex, in every sync mode: it is the
+    /// one step a full disk can fail (where the file's space is not reserved) that can be
+    /// undone, and only here can the failure go back to the write that needs the new file.
+    /// The file is then cut back to its records and stays the active file, and writes go on.
+    /// Any later failure stops writes: once the whole seal is in the file, a reader may have
+    /// seen it, and no record may follow it; and a failed fsync is final.
     pub fn seal_active(&self, w: &mut Writer, background: bool) -> Result<()> {
         let Some(a) = w.active.take() else {
             return Ok(());
         };
-        let (f, end, last_seq) = (a.file, a.end, w.next_seq - 1);
+        let (f, end) = (a.file.clone(), a.end);
+        let len = match write_seal(&f, end, w.next_seq - 1) {
+            Ok(len) => len,
+            Err(SealFailed { error, cut }) => {
+                match cut {
+                    Ok(()) => w.active = Some(a),
+                    Err(e) => self.stop(&e),
+                }
+                return Err(error);
+            }
+        };
         if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
-            e.scanned_to = a.end;
+            e.scanned_to = end;
         }
         if background {
             let me = self.me.clone();
@@ -73,7 +92,7 @@ impl Shared {
             self.sealing.begin();
             let spawned = self.sealer.submit(move || {
                 if let Some(db) = me.upgrade() {
-                    if let Err(e) = db.publish_sealed(&file, end, last_seq) {
+                    if let Err(e) = db.publish_sealed(&file, len) {
                         db.stop(&e);
                     }
                 }
@@ -88,13 +107,13 @@ impl Shared {
             }
             self.sealing.end();
         }
-        self.publish_sealed(&f, end, last_seq)
+        self.publish_sealed(&f, len).inspect_err(|e| self.stop(e))
     }
 
-    /// Seals a former active file whose records end at `end` (see `seal_file`) and marks it
-    /// sealed in the file set.
-    pub(crate) fn publish_sealed(&self, f: &DataFile, end: u64, last_seq: u64) -> Result<()> {
-        seal_file(self.vfs(), &self.dir, f, end, last_seq)?;
+    /// Publishes a former active file that ends with its seal at `len` (see
+    /// `publish_sealed_file`) and marks it sealed in the file set.
+    pub(crate) fn publish_sealed(&self, f: &DataFile, len: u64) -> Result<()> {
+        crate::datafile::seal::publish_sealed_file(self.vfs(), &self.dir, f, len)?;
         if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
             e.active = false;
         }
@@ -284,43 +303,6 @@ impl Shared {
     }
 }
 
-/// Writes the seal of former active file `f` after its records (which end at `end`) and
-/// publishes it (`publish_sealed_file`); returns the sealed file's length.
-pub(crate) fn seal_file(
-    vfs: &dyn Vfs,
-    dir: &Path,
-    f: &DataFile,
-    end: u64,
-    last_seq: u64,
-) -> Result<u64> {
-    let seal = record::encode_seal(f.id(), end, last_seq);
-    f.file
-        .write_all_at(end, &[&seal])
-        .map_err(|e| Error::io("write seal of", f.path(), e))?;
-    let len = end + record::SEAL_LEN;
-    publish_sealed_file(vfs, dir, f, len)?;
-    Ok(len)
-}
-
-/// Cuts former active file `f`, which ends with its seal, to `len`, makes it durable,
-/// renames it sealed and makes the rename durable. The truncation happens here too: on ext4
-/// it can wait for a journal commit.
-pub(crate) fn publish_sealed_file(vfs: &dyn Vfs, dir: &Path, f: &DataFile, len: u64) -> Result<()> {
-    f.file
-        .set_len(len)
-        .map_err(|e| Error::io("truncate", f.path(), e))?;
-    f.file
-        .sync_data()
-        .map_err(|e| Error::io("sync", f.path(), e))?;
-    let from = filename::path(dir, f.id(), FileKind::Active);
-    let to = filename::path(dir, f.id(), FileKind::Sealed);
-    vfs.rename(&from, &to)
-        .map_err(|e| Error::io("rename", &from, e))?;
-    f.set_path(to);
-    vfs.sync_dir(dir)
-        .map_err(|e| Error::io("sync directory", dir, e))
-}
-
 /// A new active file, as `make_file` makes it.
 #[derive(Clone, Copy)]
 struct FileSpec {
@@ -373,13 +355,6 @@ const KERNEL_WRITEBACK_AGE: Duration = Duration::from_secs(30);
 /// The fastest appends for which a new file gets huge pages, in bytes per second.
 const MAX_HUGE_PAGE_APPEND_RATE: u64 = 1 << 30;
 
-/// How fast the writer filled a data file.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Fill {
-    pub bytes: u64,
-    pub took: Duration,
-}
-
 /// The pages a new active file asks for, given the store's sync mode and how fast the writer
 /// filled the last file.
 ///
@@ -413,151 +388,6 @@ fn active_file_pages(sync: SyncMode, last_fill: Option<Fill>) -> Pages {
 /// 1 GiB of written data with the default file size. Sealing runs at the disk's speed, which
 /// can be well below the speed of appends into the page cache.
 const MAX_PENDING_SEALS: usize = 256;
-
-/// Counts files being sealed in the background, so that compaction, `sync` and close can
-/// wait for them.
-#[derive(Default)]
-pub(crate) struct Sealing {
-    pending: Mutex<usize>,
-    done: Condvar,
-}
-
-impl Sealing {
-    fn begin(&self) {
-        *lock(&self.pending) += 1;
-    }
-
-    fn end(&self) {
-        *lock(&self.pending) -= 1;
-        self.done.notify_all();
-    }
-
-    /// Returns once no seal is in progress.
-    pub fn wait(&self) {
-        self.wait_below(1);
-    }
-
-    /// Returns once fewer than `max` seals are in progress.
-    pub fn wait_below(&self, max: usize) {
-        let mut n = lock(&self.pending);
-        while *n >= max {
-            n = self.done.wait(n).unwrap_or_else(|p| p.into_inner());
-        }
-    }
-}
-
-/// Bytes prefaulted per call: a file the writer has filled (and its seal has cut) before the
-/// prefault reached its end stops the prefault within one chunk.
-const PREFAULT_CHUNK: u64 = 256 * 1024;
-
-/// The next active file, made ready in the background. `discard` (on compaction and close)
-/// throws away a ready or in-flight file: every file activated after a compaction starts must
-/// have an id above the compaction's merge base, or recovery would take it for an input.
-pub(crate) struct Preparer {
-    state: Mutex<PrepareState>,
-    done: Condvar,
-    pub worker: Worker,
-}
-
-impl Default for Preparer {
-    fn default() -> Self {
-        Preparer {
-            state: Mutex::default(),
-            done: Condvar::new(),
-            worker: Worker::new("bitask-prepare"),
-        }
-    }
-}
-
-#[derive(Default)]
-struct PrepareState {
-    epoch: u64,
-    in_flight: Option<u64>,
-    ready: Option<(Arc<DataFile>, u64)>,
-}
-
-impl Preparer {
-    /// Claims the right to prepare a file; false when one is ready or on its way.
-    fn start(&self) -> bool {
-        let mut st = lock(&self.state);
-        if st.in_flight.is_some() || st.ready.is_some() {
-            return false;
-        }
-        st.in_flight = Some(st.epoch);
-        true
-    }
-
-    /// Hands in the prepared file (or nothing, after a failure); returns the epoch it was
-    /// accepted in. A file prepared before the last `discard` is removed instead.
-    fn finish(&self, made: Option<(Arc<DataFile>, u64)>, vfs: &dyn Vfs) -> Option<u64> {
-        let mut st = lock(&self.state);
-        let current = st.in_flight.take() == Some(st.epoch);
-        let accepted = match made {
-            Some(m) if current => {
-                st.ready = Some(m);
-                Some(st.epoch)
-            }
-            Some((file, _)) => {
-                let _ = vfs.remove_file(&file.path());
-                None
-            }
-            None => None,
-        };
-        self.done.notify_all();
-        accepted
-    }
-
-    fn epoch(&self) -> u64 {
-        lock(&self.state).epoch
-    }
-
-    /// Faults `file`'s first `capacity` bytes in for writing, a chunk at a time, front to
-    /// back (the order the writer appends in), until done, the file is cut (sealed or
-    /// closed), or a `discard` ends `epoch`.
-    fn prefault(&self, file: &DataFile, capacity: u64, epoch: u64) {
-        let mut at = 0;
-        while at < capacity && self.epoch() == epoch {
-            if !file.file.prefault(at, PREFAULT_CHUNK) {
-                break;
-            }
-            at += PREFAULT_CHUNK;
-        }
-    }
-
-    /// The ready file, if there is one and it can hold `capacity` bytes. Files must become
-    /// active in the order of their ids (load order is by id), so when the ready file cannot
-    /// be used, it and any in-flight one are thrown away before the caller makes another.
-    /// A preparation still running is waited for: it is already part way through the work
-    /// the caller would otherwise start from scratch.
-    fn take(&self, capacity: u64, vfs: &dyn Vfs) -> Option<(Arc<DataFile>, u64)> {
-        let mut st = lock(&self.state);
-        while st.in_flight.is_some() {
-            st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
-        }
-        match st.ready.take() {
-            Some(ready) if ready.1 >= capacity => Some(ready),
-            other => {
-                st.ready = other;
-                drop(st);
-                self.discard(vfs, false);
-                None
-            }
-        }
-    }
-
-    /// Removes the ready file and disowns any in-flight one; with `wait`, returns only once
-    /// no preparation is running (so nothing is created after a handle closes).
-    pub(crate) fn discard(&self, vfs: &dyn Vfs, wait: bool) {
-        let mut st = lock(&self.state);
-        st.epoch += 1;
-        if let Some((file, _)) = st.ready.take() {
-            let _ = vfs.remove_file(&file.path());
-        }
-        while wait && st.in_flight.is_some() {
-            st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

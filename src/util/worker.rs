@@ -4,12 +4,11 @@
 //! new thread needs a stack mapping, and making one waits for the process's mapping lock,
 //! which a prefault of a new data file holds for as long as it runs.
 
+use crate::util::sync::{lock, wait};
 use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{JoinHandle, ThreadId};
-
-use crate::db::lock;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -103,7 +102,7 @@ impl Inner {
                     if st.stopping {
                         return;
                     }
-                    st = self.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                    st = wait(&self.wake, st);
                 }
             };
             job();

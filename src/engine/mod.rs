@@ -1,0 +1,24 @@
+//! The running store under the handle (`Engine`, in `state`): opening it (`open`), the write
+//! and read paths (`write`, `read`), durability (`sync`, and group commit and the interval
+//! flusher in `durability`), the writer's rotation of data files with their sealing and
+//! preparation on background threads (`rotation`), compaction, a read-only handle's refresh
+//! (`refresh`), and figures (`stats`).
+//!
+//! Within the folder, dependencies point one way: every part uses `state`; `durability` is a
+//! leaf that takes closures, never the engine.
+
+mod background;
+mod compaction;
+mod durability;
+mod open;
+mod read;
+mod refresh;
+mod rotation;
+mod state;
+mod stats;
+mod sync;
+mod write;
+
+pub(crate) use durability::Flusher;
+pub(crate) use state::Engine;
+pub use stats::Stats;

@@ -1,0 +1,69 @@
+//! The read path: one key directory lookup, then the record read from its file (a copy out
+//! of the mapping), its checksum and key verified.
+
+use super::state::Engine;
+use super::write::check_key;
+use crate::error::{Error, Result};
+use crate::record;
+
+impl Engine {
+    /// The value of `key`, or `None` when absent. No memory for the value (up to
+    /// `MAX_VALUE_LEN`) is an [`Error::Io`] of kind `OutOfMemory`, not an abort.
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        check_key(key)?;
+        self.keydir.with_entry(key, |loc, file| {
+            let mut buf = crate::datafile::zeroed(loc.value_len(key.len()))
+                .map_err(|e| Error::io("read", file.path(), e))?;
+            file.read_value(loc.offset as u64, key, &mut buf)?;
+            Ok(buf)
+        })
+    }
+
+    /// Reads the value of `key` into a buffer made by `make(value_len)` (at least that long),
+    /// and returns it; `None` when the key is absent. One index lookup and one copy.
+    pub(crate) fn get_with_buffer<B: AsMut<[u8]>>(
+        &self,
+        key: &[u8],
+        make: impl FnOnce(usize) -> B,
+    ) -> Result<Option<B>> {
+        check_key(key)?;
+        self.keydir.with_entry(key, |loc, file| {
+            let len = loc.value_len(key.len());
+            let mut buf = make(len);
+            file.read_value(loc.offset as u64, key, &mut buf.as_mut()[..len])?;
+            Ok(buf)
+        })
+    }
+
+    /// Copies the value of `key` into `buf` when it fits. Returns the value's length (`None`
+    /// when absent); when the length exceeds `buf.len()`, nothing is copied.
+    pub(crate) fn get_into(&self, key: &[u8], buf: &mut [u8]) -> Result<Option<usize>> {
+        check_key(key)?;
+        self.keydir.find_map(key, |c| {
+            let offset = c.offset as u64;
+            if let Some(found) = c.file.read_in_place(offset, key, buf, || c.same_hash()) {
+                return found;
+            }
+            if !c.same_hash() {
+                return Ok(None); // another key's record under the same tag
+            }
+            let Some(len) = (c.rec_len() as usize).checked_sub(record::HEADER_LEN + key.len())
+            else {
+                return Ok(None);
+            };
+            if len > buf.len() {
+                // Too small: confirm the key without the value, and report the length.
+                return Ok(c.file.key_matches(offset, key)?.then_some(len));
+            }
+            Ok(c.file
+                .read_if_key(offset, key, &mut buf[..len])?
+                .then_some(len))
+        })
+    }
+
+    /// True when `key` has a value.
+    pub(crate) fn contains(&self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        Ok(self.keydir.get(key)?.is_some())
+    }
+}

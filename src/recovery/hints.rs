@@ -1,0 +1,143 @@
+//! Checking a sealed file's hint file before it stands in for a scan of the data file.
+
+use std::io;
+use std::path::Path;
+
+use super::loader::{out_of_order, record_offset, CheckedHint, SeqRange};
+use crate::datafile::{DataFile, Scanner, FILE_HEADER_LEN};
+use crate::error::{Error, Result};
+use crate::filename::{self, FileKind};
+use crate::hint;
+use crate::keydir::KeyDir;
+use crate::record;
+use crate::vfs::{OpenMode, Vfs};
+
+/// Checks a sealed file's hint and hashes its records for the key directory (independent of
+/// other files: runs on any thread). `Ok(None)` when the hint is missing or fails a check
+/// (the caller scans the data file instead); an error when the hint is intact and proves the
+/// data file damaged.
+pub(super) fn check_hint(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    file: &DataFile,
+    keydir: &KeyDir,
+) -> Result<Option<CheckedHint>> {
+    let path = filename::path(dir, file.id(), FileKind::Hint);
+    let data_len = sealed_len(file)?;
+    let bytes = match read_whole(vfs, &path, hint::max_len(data_len)) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    let bytes = &bytes[..];
+    let Some((count, entries)) = hint::parse(bytes, file.id(), data_len) else {
+        // A sealed file cut at a record boundary scans clean: its intact hint is the
+        // evidence that records are missing.
+        if let Some(described) = hint::described_len(bytes, file.id()) {
+            if described != data_len {
+                return Err(Error::corruption(
+                    file.path(),
+                    described.min(data_len),
+                    format!("data file is {data_len} bytes, its hint file says {described}"),
+                ));
+            }
+        }
+        return Ok(None);
+    };
+    check_ends_with_seal(file, data_len)?;
+    let data_path = file.path();
+    let mut batch = keydir.new_batch(count as usize);
+    let mut seqs: Option<SeqRange> = None;
+    let mut failure = None;
+    for e in entries {
+        let in_order = match &mut seqs {
+            None => {
+                seqs = Some(SeqRange {
+                    first: e.seq,
+                    first_offset: e.offset,
+                    last: e.seq,
+                });
+                Ok(())
+            }
+            Some(r) if e.seq <= r.last => Err(out_of_order(&data_path, e.offset, e.seq, r.last)),
+            Some(r) => {
+                r.last = e.seq;
+                Ok(())
+            }
+        };
+        match in_order.and_then(|()| record_offset(e.offset, &data_path)) {
+            Ok(offset) => {
+                let rec_len = record::record_len(e.key.len(), e.value_len as usize);
+                batch.push(e.key, offset, rec_len as u32, e.tombstone);
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    Ok(Some(CheckedHint {
+        len: bytes.len() as u64,
+        batch,
+        seqs,
+        failure,
+    }))
+}
+
+/// A sealed file's length: the one its read-only mapping was made with (nothing changes a
+/// sealed file while it is open), else from the file system.
+pub(super) fn sealed_len(file: &DataFile) -> Result<u64> {
+    match file.file.as_bytes() {
+        Some(b) => Ok(b.len() as u64),
+        None => file
+            .file
+            .len()
+            .map_err(|e| Error::io("stat", file.path(), e)),
+    }
+}
+
+/// A whole (small, immutable) file, read with one positioned read: cheaper than mapping it,
+/// touching its pages once and unmapping it again. `None` when it is longer than `max` or
+/// there is no memory for it: a hint is only a shortcut, and the scan that replaces it reads
+/// through a buffer of fixed size.
+pub(super) fn read_whole(vfs: &dyn Vfs, path: &Path, max: u64) -> io::Result<Option<Vec<u8>>> {
+    let f = vfs.open(path, OpenMode::ReadShared)?;
+    let len = f.len()?;
+    let Some(Ok(mut buf)) = usize::try_from(len)
+        .ok()
+        .filter(|_| len <= max)
+        .map(crate::datafile::zeroed)
+    else {
+        return Ok(None);
+    };
+    f.read_exact_at(0, &mut [&mut buf])?;
+    Ok(Some(buf))
+}
+
+/// A sealed file loaded from its hint is not scanned, but its last bytes must still be its
+/// seal: one read that catches a data file cut or replaced behind its hint's back.
+pub(super) fn check_ends_with_seal(file: &DataFile, len: u64) -> Result<()> {
+    let cut = |offset| {
+        Error::corruption(
+            file.path(),
+            offset,
+            "sealed file does not end with its seal record",
+        )
+    };
+    let Some(at) = len.checked_sub(record::SEAL_LEN) else {
+        return Err(cut(0));
+    };
+    if at < FILE_HEADER_LEN as u64 {
+        return Err(cut(at));
+    }
+    // The scanner checks the header and the CRC, as for any record.
+    let mut scanner = Scanner::new(&*file.file, at, len);
+    match scanner.next_record() {
+        Ok(Ok(Some(r))) if r.header.is_seal() && record::seal_matches(r.value, file.id(), at) => {
+            Ok(())
+        }
+        Ok(_) => Err(cut(at)),
+        Err(e) => Err(Error::io("read", file.path(), e)),
+    }
+}
