@@ -77,7 +77,7 @@ MAN_LINKS := $(shell cat c_tests/symbols.txt)
 RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs
 
 # The C tests: programs in c_tests/ that take a scratch directory (made when not given).
-C_TESTS := test_api test_hostile test_threads test_multiprocess readme_example
+C_TESTS := test_api test_hostile test_threads test_multiprocess test_upgrade readme_example
 TEST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -pedantic -pthread -I$(B)/include
 TEST_CXXFLAGS := -std=c++17 -O1 -g -Wall -Wextra -Werror -pedantic -pthread -I$(B)/include
 TEST_LIBS := -L$(B)/lib -lbitask -Wl,-rpath,'$$ORIGIN/../lib'
@@ -173,7 +173,7 @@ test: all
 	@echo "make test: all suites passed"
 
 test-cargo:
-	$(CARGO) test --profile $(CARGO_TEST_PROFILE)
+	$(CARGO) test --profile $(CARGO_TEST_PROFILE) --features testkit
 
 # The exports, c_tests/symbols.txt and the Debian symbols file name the same functions (the
 # crate's package has no debian/, as Cargo.toml excludes it).
@@ -234,7 +234,7 @@ test-valgrind: $(addprefix $(B)/tests/,$(C_TESTS) test_cpp) $(CLI)
 # `sys`: futex, prefetch, coarse clock) under valgrind. (The C tests above already drive the real file
 # layer, maps included, through the release library under valgrind.)
 test-valgrind-rust:
-	@exe=$$($(CARGO) test --profile $(CARGO_TEST_PROFILE) --lib --no-run --message-format=json \
+	@exe=$$($(CARGO) test --profile $(CARGO_TEST_PROFILE) --features testkit --lib --no-run --message-format=json \
 		2>/dev/null \
 		| sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | head -n 1); \
 	test -n "$$exe" || { echo "test-valgrind-rust: no unit-test binary"; exit 1; }; \

@@ -278,5 +278,55 @@ check own-form-dir-named-put sh -c 'cd "$1" && "$2" put put --key v && "$2" ask 
 check own-form-dir-named-put-get test "$(cd "$work" && "$bin" put get --key)" = v
 check own-form-dir-named-ask-get test "$(cd "$work" && "$bin" ask get k)" = w
 
+# upgrade: a store of bitask 0.1.1, written here byte for byte (records: crc32 of key and
+# value, timestamp, key and value lengths, key, value; an empty value is a deletion). The
+# sealed file holds a=1 b=2 c=only-c (its value damaged) e=5; the active file a=4, the
+# deletion of b, d=5, and d=cut-short cut off by 4 bytes, as a crash leaves it.
+up=$work/upgrade
+mkdir -p "$up"
+printf '\x23\x48\xe1\x6c\x00\x68\xe5\xcf\x8b\x01\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x61\x31\x5a\x4a\xc5\xde\x01\x68\xe5\xcf\x8b\x01\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x62\x32\xcc\x8c\xd3\x26\x02\x68\xe5\xcf\x8b\x01\x00\x00\x01\x00\x00\x00\x06\x00\x00\x00\x63\x6f\x6e\x6c\x79\x2d\x73\x3e\x49\xe0\x0f\x03\x68\xe5\xcf\x8b\x01\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x65\x35' >"$up/1700000000000.log"
+printf '\xac\xbc\x8b\x1c\x64\x68\xe5\xcf\x8b\x01\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x61\x34\xf9\xef\xbe\x71\x65\x68\xe5\xcf\x8b\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x62\x7f\x78\xfb\x16\x66\x68\xe5\xcf\x8b\x01\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x64\x35\x86\x6b\xc7\x50\x67\x68\xe5\xcf\x8b\x01\x00\x00\x01\x00\x00\x00\x09\x00\x00\x00\x64\x63\x75\x74\x2d\x73' >"$up/1700000000100.active.log"
+cp "$up/1700000000000.log" "$up/1700000000100.active.log" "$work"
+run "$bin" "$up" get a
+check upgrade-open-refused test "$rc" = 2
+check upgrade-open-suggests grep -q "bitask $up upgrade\" converts a store of bitask 0.1.1" "$work/err"
+run "$bin" "$up" upgrade
+check upgrade-unreadable-is-3 test "$rc" = 3
+check upgrade-report test "$(head -n 6 "$work/out" | tr '\n' ,)" = \
+    'files_read 2,records_read 6,tombstones 1,keys_converted 3,unreadable_bytes 27,torn_bytes 26,'
+check upgrade-unreadable-where grep -qx 'unreadable 1700000000000.log 44 27' "$work/out"
+check upgrade-torn-where grep -qx 'torn 1700000000100.active.log 65 26' "$work/out"
+check upgrade-backup-line grep -qx "backup $up/bitask-0.1.1-backup" "$work/out"
+check upgrade-says-unreadable grep -q '27 bytes of the 0.1.1 files could not be read' "$work/err"
+check upgrade-backup-sealed cmp -s "$up/bitask-0.1.1-backup/1700000000000.log" \
+    "$work/1700000000000.log"
+check upgrade-backup-active cmp -s "$up/bitask-0.1.1-backup/1700000000100.active.log" \
+    "$work/1700000000100.active.log"
+check upgrade-get test "$("$bin" "$up" get a),$("$bin" "$up" get d),$("$bin" "$up" get e)" = 4,5,5
+check upgrade-deleted-is-gone test "$(status "$bin" "$up" get b)" = 1
+check upgrade-damaged-not-converted test "$(status "$bin" "$up" get c)" = 1
+check upgrade-list test "$("$bin" "$up" list | tr '\n' ,)" = 'a,d,e,'
+run "$bin" "$up" upgrade
+check upgrade-again-is-2 test "$rc" = 2
+check upgrade-again-says grep -q 'already holds a store of this format' "$work/err"
+# A clean store: exit 0.
+clean=$work/upgrade-clean
+mkdir -p "$clean"
+printf '\x9a\x74\xb6\x7e\x00\x68\xe5\xcf\x8b\x01\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x6b\x76\x10\x11\x3e\x5b\x01\x68\xe5\xcf\x8b\x01\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x6b\x32\x76\x32' >"$clean/1700000000000.active.log"
+run "$bin" "$clean" upgrade
+check upgrade-clean-is-0 test "$rc" = 0
+check upgrade-clean-report grep -qx 'unreadable_bytes 0' "$work/out"
+check upgrade-clean-says grep -q "^bitask: upgraded $clean from bitask 0.1.1" "$work/err"
+check upgrade-clean-get test "$("$bin" "$clean" get k2)" = v2
+mkdir -p "$work/upgrade-empty"
+check upgrade-empty-is-2 test "$(status "$bin" "$work/upgrade-empty" upgrade)" = 2
+check upgrade-empty-unchanged test -z "$(ls -A "$work/upgrade-empty")"
+check upgrade-missing-is-2 test "$(status "$bin" "$work/upgrade-none" upgrade)" = 2
+check upgrade-missing-not-made test ! -e "$work/upgrade-none"
+check upgrade-takes-no-argument test "$(status "$bin" "$clean" upgrade extra)" = 2
+run "$bin" upgrade "$clean"
+check upgrade-dir-first-is-2 test "$rc" = 2
+check upgrade-dir-first-says grep -q 'the directory comes first: bitask DIR upgrade' "$work/err"
+
 echo "cli: $passed passed, $failed failed"
 test "$failed" = 0

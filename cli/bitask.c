@@ -4,10 +4,12 @@
  *
  *   bitask [-e] DIR put KEY VALUE | get KEY | del KEY | list [PREFIX] | stats | compact
  *                   | dump | load
+ *   bitask DIR upgrade   (converts a store written by bitask 0.1.1)
  *   BITASK_PATH=DIR bitask put --key KEY --value VALUE | ask --key KEY   (as bitask 0.1.1)
  *
  * Exit status: 0 done (for get and del: the key was found), 1 the key was not found,
- * 2 an error (message on standard error).
+ * 2 an error (message on standard error), 3 upgrade: done, but bytes of the 0.1.1 files
+ * could not be read.
  *
  * The dump format (also printed by --help): one line per pair, "KEY VALUE\n", in key byte
  * order, after a first comment line "# bitask dump 1". In KEY and VALUE, the bytes 0x21 to
@@ -30,7 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { EXIT_OK = 0, EXIT_NOT_FOUND = 1, EXIT_ERROR = 2 };
+enum { EXIT_OK = 0, EXIT_NOT_FOUND = 1, EXIT_ERROR = 2, EXIT_UNREADABLE = 3 };
+
+/* Where bitask_upgrade keeps the files of bitask 0.1.1, inside the store's directory. */
+#define UPGRADE_BACKUP_DIR "bitask-0.1.1-backup"
 
 static const char usage_text[] =
     "usage: bitask [-e] DIR COMMAND [ARGUMENTS]\n"
@@ -45,6 +50,8 @@ static const char usage_text[] =
     "  compact         merge the data files, dropping overwritten and removed records\n"
     "  dump            print every pair in the dump format\n"
     "  load            store every pair read from standard input in the dump format\n"
+    "  upgrade         convert a store written by bitask 0.1.1 into this format, in place;\n"
+    "                  its files are kept in DIR/" UPGRADE_BACKUP_DIR "\n"
     "\n"
     "Options:\n"
     "  -e              KEY, VALUE and PREFIX are given in the dump encoding (any bytes),\n"
@@ -53,7 +60,8 @@ static const char usage_text[] =
     "Reading commands open the store read-only, so they work while another process writes;\n"
     "writing commands make their writes durable before they exit.\n"
     "\n"
-    "Exit status: 0 done (get, del: found), 1 not found (get, del), 2 error.\n"
+    "Exit status: 0 done (get, del: found), 1 not found (get, del), 2 error,\n"
+    "3 upgraded, but some bytes of the 0.1.1 files could not be read (listed).\n"
     "\n"
     "The command line of bitask 0.1.1 works too, on the store whose directory is in the\n"
     "environment variable BITASK_PATH:\n"
@@ -161,9 +169,14 @@ static int open_store(int read_only, bitask **db) {
         st = bitask_open(dir, o, db);
     bitask_options_free(o);
     if (st != BITASK_OK) {
-        char what[4200];
+        char what[4200], msg[1024];
         snprintf(what, sizeof what, "open %s%s", dir, dir_origin);
-        return fail(what, st);
+        bitask_last_error_message(msg, sizeof msg);
+        int rc = fail(what, st);
+        if (st == BITASK_ERR_INCOMPATIBLE && strstr(msg, "bitask 0.1.1"))
+            fprintf(stderr, "bitask: \"bitask %s upgrade\" converts a store of bitask 0.1.1\n",
+                    dir);
+        return rc;
     }
     return EXIT_OK;
 }
@@ -410,6 +423,45 @@ static int cmd_compact(void) {
     return finish_writes(db, st == BITASK_OK ? EXIT_OK : fail("compact", st));
 }
 
+/* Converts the store of bitask 0.1.1 in dir; prints the report, one "name value" line per
+ * figure as stats does, then a line per region that could not be read: "unreadable FILE
+ * OFFSET LENGTH" or "torn FILE OFFSET LENGTH". Exit 3 when any byte was unreadable (a torn
+ * tail, a write a crash cut short, is not). */
+static int cmd_upgrade(void) {
+    bitask_upgrade_report r;
+    bitask_status st = bitask_upgrade(dir, &r);
+    if (st != BITASK_OK) {
+        char what[4200];
+        snprintf(what, sizeof what, "upgrade %s", dir);
+        return fail(what, st);
+    }
+    printf("files_read %llu\n", (unsigned long long)r.files_read);
+    printf("records_read %llu\n", (unsigned long long)r.records_read);
+    printf("tombstones %llu\n", (unsigned long long)r.tombstones);
+    printf("keys_converted %llu\n", (unsigned long long)r.keys_converted);
+    printf("unreadable_bytes %llu\n", (unsigned long long)r.unreadable_bytes);
+    printf("torn_bytes %llu\n", (unsigned long long)r.torn_bytes);
+    for (uint64_t i = 0; i < r.regions_listed; i++) {
+        const bitask_upgrade_region *g = &r.regions[i];
+        printf("%s %llu.%slog %llu %llu\n", g->torn ? "torn" : "unreadable",
+               (unsigned long long)g->file_id, g->active_file ? "active." : "",
+               (unsigned long long)g->offset, (unsigned long long)g->length);
+    }
+    if (r.regions_total > r.regions_listed)
+        printf("regions_not_listed %llu\n",
+               (unsigned long long)(r.regions_total - r.regions_listed));
+    printf("backup %s/%s\n", dir, UPGRADE_BACKUP_DIR);
+    fprintf(stderr, "bitask: %s %s from bitask 0.1.1; its files are kept in %s/%s: remove that "
+                    "folder once the upgraded store is checked\n",
+            r.resumed ? "finished upgrading" : "upgraded", dir, dir, UPGRADE_BACKUP_DIR);
+    if (r.unreadable_bytes == 0)
+        return EXIT_OK;
+    fprintf(stderr, "bitask: upgrade: %llu bytes of the 0.1.1 files could not be read (the "
+                    "\"unreadable\" lines); the store holds every record that could\n",
+            (unsigned long long)r.unreadable_bytes);
+    return EXIT_UNREADABLE;
+}
+
 /* --- the command line of bitask 0.1.1 --------------------------------------------- */
 
 /* bitask 0.1.1, the crate this one succeeds, shipped a tool taking "put --key K --value V"
@@ -570,6 +622,10 @@ int main(int argc, char **argv) {
         rc = cmd_stats();
     else if (strcmp(cmd, "compact") == 0 && nargs == 0)
         rc = cmd_compact();
+    else if (strcmp(cmd, "upgrade") == 0 && nargs == 0 && !escaped)
+        rc = cmd_upgrade();
+    else if (strcmp(dir, "upgrade") == 0 && nargs == 0)
+        return usage_error("the directory comes first: bitask DIR upgrade");
     else
         return usage_error("unknown command or wrong number of arguments");
     return flushed(rc);

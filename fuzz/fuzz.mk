@@ -14,5 +14,5 @@ CARGO_TEST_PROFILE ?= testing
 .PHONY: fuzz
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS=$(FUZZ_TARGETS) \
-		$(CARGO) test --profile $(CARGO_TEST_PROFILE) --test fuzz_replay -- \
+		$(CARGO) test --profile $(CARGO_TEST_PROFILE) --features testkit --test fuzz_replay -- \
 		--ignored --exact fuzz_run --nocapture

@@ -57,6 +57,11 @@
 #define BITASK_DEFAULT_SYNC_INTERVAL_MS 1000
 
 /**
+ * How many regions a bitask_upgrade_report lists (regions_total counts them all).
+ */
+#define BITASK_UPGRADE_REGIONS 8
+
+/**
  * The result of a bitask call. Every function that can fail returns one of these; it has
  * the size of an int.
  *
@@ -204,6 +209,86 @@ typedef struct {
      */
     uint64_t torn_bytes;
 } bitask_stats;
+
+/**
+ * Bytes of a data file of bitask 0.1.1 that bitask_upgrade could not read as records.
+ */
+typedef struct {
+    /**
+     * The number in the file's name: "<file_id>.log", or "<file_id>.active.log" when
+     * active_file is true. After the upgrade the file is in the backup folder,
+     * bitask-0.1.1-backup inside the store's directory.
+     */
+    uint64_t file_id;
+    /**
+     * Where the bytes start in the file.
+     */
+    uint64_t offset;
+    /**
+     * How many bytes.
+     */
+    uint64_t length;
+    /**
+     * The file is 0.1.1's active file.
+     */
+    bool active_file;
+    /**
+     * true: a torn tail, a record cut short (or zeros) at the end of the file, as a crash
+     * in the middle of a write leaves it. false: unreadable bytes, damaged (with records
+     * after them) or a whole record whose checksum fails; they may have held records, and
+     * count in unreadable_bytes.
+     */
+    bool torn;
+} bitask_upgrade_region;
+
+/**
+ * What bitask_upgrade read and converted, filled in by bitask_upgrade.
+ */
+typedef struct {
+    /**
+     * Data files of bitask 0.1.1 read.
+     */
+    uint64_t files_read;
+    /**
+     * Valid records read, deletions included.
+     */
+    uint64_t records_read;
+    /**
+     * Deletions among them.
+     */
+    uint64_t tombstones;
+    /**
+     * Live keys written to the new store.
+     */
+    uint64_t keys_converted;
+    /**
+     * Bytes that could not be read (the regions whose torn is false). Non-zero means
+     * records may have been lost to damage; the original files are in the backup folder.
+     */
+    uint64_t unreadable_bytes;
+    /**
+     * Bytes of torn tails (the regions whose torn is true).
+     */
+    uint64_t torn_bytes;
+    /**
+     * Regions of either kind, in the order they were met (files in reading order, then
+     * offsets).
+     */
+    uint64_t regions_total;
+    /**
+     * How many of them are in regions: at most BITASK_UPGRADE_REGIONS, the first ones.
+     */
+    uint64_t regions_listed;
+    /**
+     * The first regions_listed regions; the rest of the array is zero.
+     */
+    bitask_upgrade_region regions[BITASK_UPGRADE_REGIONS];
+    /**
+     * true when this call finished an upgrade that an earlier call (interrupted by a crash
+     * or a failure) had begun; the counts are those of the files it read.
+     */
+    bool resumed;
+} bitask_upgrade_report;
 
 #ifdef __cplusplus
 extern "C" {
@@ -556,6 +641,41 @@ bitask_status bitask_iter_next(bitask_iter *it,
  * owns the iterator.
  */
 void bitask_iter_free(bitask_iter *it);
+
+/**
+ * Converts the store of bitask 0.1.1 in the directory path into a store of this format,
+ * in place, and fills *report_out with what it read.
+ *
+ * Every data file of 0.1.1 is read, sealed files first and the active file last, and
+ * every record's checksum is checked; the last record of each key wins, and a deletion
+ * removes it. Damaged bytes do not stop the upgrade: they are counted and located in the
+ * report, and never converted (a damaged put leaves its key with its earlier value, if
+ * any). The new store is built inside the directory, in 0.bitask-upgrade, through the
+ * library's ordinary write path and made durable, then put in place; the 0.1.1 files are
+ * moved, byte for byte, into bitask-0.1.1-backup inside the directory, which stays until
+ * the caller removes it. A crash at any point leaves either the 0.1.1 store or the
+ * finished store (in between, bitask_open refuses the directory with
+ * BITASK_ERR_INCOMPATIBLE and changes nothing), and calling bitask_upgrade again finishes
+ * or redoes the upgrade (report_out->resumed tells which). The writer lock db.lock is held
+ * throughout.
+ *
+ * path: NUL-terminated, borrowed for the call; the directory must exist. report_out:
+ * caller-owned, required; filled in on BITASK_OK, zeroed on any other status.
+ *
+ * Returns BITASK_OK (a non-zero report_out->unreadable_bytes means some bytes could not
+ * be read); BITASK_ERR_INVALID_ARGUMENT (path or report_out NULL, path empty);
+ * BITASK_ERR_INCOMPATIBLE (the directory is not a store of bitask 0.1.1: a store of this
+ * format, an already upgraded store included, an empty directory, one holding other files,
+ * or a live value longer than BITASK_MAX_VALUE_LEN or key longer than BITASK_MAX_KEY_LEN;
+ * the message names the file; nothing was changed); BITASK_ERR_WRITER_LOCK (a program has
+ * the store open: bitask 0.1.1, or a writer of this library); BITASK_ERR_NO_SUCH_PATH;
+ * BITASK_ERR_NOT_A_DIRECTORY; BITASK_ERR_PERMISSION; BITASK_ERR_NO_SPACE; BITASK_ERR_IO.
+ * After any failure, calling it again is safe.
+ * Thread safety: any thread. An upgrade holds the directory's writer lock, so a second
+ * one of the same directory at the same time, from any thread or process, fails with
+ * BITASK_ERR_WRITER_LOCK.
+ */
+bitask_status bitask_upgrade(const char *path, bitask_upgrade_report *report_out);
 
 #ifdef __cplusplus
 }  // extern "C"

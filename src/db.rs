@@ -59,24 +59,28 @@ impl Bitask {
     /// [`Error::Stopped`]. After a reopen the key holds the new value or the one before,
     /// whichever the disk kept. A full disk fails only the call (nothing is written), and
     /// once space is freed the handle writes again.
+    #[inline]
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         self.engine.write(key.as_ref(), value.as_ref(), false)
     }
 
     /// The value of `key`, or [`Error::KeyNotFound`]: the name bitask 0.1 gave a read (see
     /// [`Bitask::get`] for an `Option`).
+    #[inline]
     pub fn ask(&self, key: impl AsRef<[u8]>) -> Result<Vec<u8>> {
         self.get(key)?.ok_or(Error::KeyNotFound)
     }
 
     /// The value of `key`, or `None` when absent. No memory for the value (up to
     /// `MAX_VALUE_LEN`) is an [`Error::Io`] of kind `OutOfMemory`, not an abort.
+    #[inline]
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
         self.engine.get(key.as_ref())
     }
 
     /// Reads the value of `key` into a buffer made by `make(value_len)` (at least that long),
     /// and returns it; `None` when the key is absent. One index lookup and one copy.
+    #[inline]
     pub fn get_with_buffer<B: AsMut<[u8]>>(
         &self,
         key: impl AsRef<[u8]>,
@@ -87,11 +91,13 @@ impl Bitask {
 
     /// Copies the value of `key` into `buf` when it fits. Returns the value's length (`None`
     /// when absent); when the length exceeds `buf.len()`, nothing is copied.
+    #[inline]
     pub fn get_into(&self, key: impl AsRef<[u8]>, buf: &mut [u8]) -> Result<Option<usize>> {
         self.engine.get_into(key.as_ref(), buf)
     }
 
     /// True when `key` has a value.
+    #[inline]
     pub fn contains(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         self.engine.contains(key.as_ref())
     }
@@ -100,6 +106,7 @@ impl Bitask {
     /// the key is absent. A failed `fdatasync` leaves the tombstone published, as for
     /// [`Bitask::put`]: readers find the key absent, and after a reopen it is absent or has
     /// its value again.
+    #[inline]
     pub fn remove(&self, key: impl AsRef<[u8]>) -> Result<()> {
         self.engine.write(key.as_ref(), &[], true)
     }

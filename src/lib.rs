@@ -1,26 +1,54 @@
 //! bitask: a crash-safe Bitcask key-value store.
 //!
 //! ```no_run
-//! use bitask::db::Bitask;
-//! # fn main() -> Result<(), bitask::db::Error> {
-//! let db = Bitask::open("./db")?;
-//! db.put(b"key".to_vec(), b"value".to_vec())?;
-//! assert_eq!(db.ask(b"key")?, b"value");
-//! db.remove(b"key".to_vec())?;
+//! use bitask::{Bitask, Options, SyncMode};
+//! # fn main() -> bitask::Result<()> {
+//! let db = Bitask::open_with("./db", Options::default().sync(SyncMode::Always))?;
+//! db.put("fruit:apple", "red")?;
+//! assert_eq!(db.get("fruit:apple")?.as_deref(), Some(&b"red"[..]));
+//! for item in db.iter_prefix("fruit:") {
+//!     let (key, value) = item?;
+//!     println!("{} = {}", String::from_utf8_lossy(&key), String::from_utf8_lossy(&value));
+//! }
+//! db.remove("fruit:apple")?;
 //! db.compact()?;
-//! assert!(matches!(Bitask::open("./db"), Err(bitask::db::Error::WriterLock)));
+//! db.close()?;
 //! # Ok(()) }
 //! ```
 //!
-//! Layout of the crate, one concept per module: `record` (the record format), `datafile`
-//! (one data file), `hint` (hint files), `filename` (names and ids), `keydir` (the in-memory
-//! index) and `arena` (its lookup tables' memory, on huge pages), `recovery` (opening a
-//! directory), `compaction` (merging), `refresh` (read-only handles catching up), `vfs`
-//! (every file operation), `db` (the handle and write path), `durability` (group commit),
-//! `rotation` and `worker` (sealing and preparing data files, on background threads), `sys`
-//! (a futex, a prefetch, the coarse clock), `ffi` (the C ABI). `unsafe` code lives only in
-//! `ffi`, `vfs/posix.rs`, `arena` and `sys`. `docs/format.md` describes the files,
-//! `docs/concurrency.md` the threads.
+//! # Coming from bitask 0.1.1
+//! Its names keep working: `bitask::db::Bitask`, `open`, `put`, `ask` (the value, or
+//! `Error::KeyNotFound`), `remove`, `compact`, `Error::WriterLock`, `Error::InvalidEmptyKey`,
+//! `db::MAX_ACTIVE_FILE_SIZE`. Arguments are `impl AsRef<[u8]>`, so `Vec<u8>` still works;
+//! methods take `&self`; an empty value is a value (0.1.1 took it for a deletion). Stores
+//! written by 0.1.1 are refused unchanged by `open` (`Error::Incompatible`); the README's
+//! "Coming from 0.1.1" section says how to convert one ([`upgrade()`], in place).
+//!
+//! Layout of the crate, dependencies pointing one way (`tests/layers.rs` fails on a circle):
+//!
+//! ```text
+//! ffi/        the C ABI: status codes, messages, options, the handle, iterators, the panic
+//!             boundary (unsafe lives here and in the I/O layer)
+//! db.rs       the Rust face: Bitask, each method a few lines into engine/
+//! iter.rs     iterators over a snapshot of the keys
+//! engine/     the running store (Engine): open, write, read, sync, stats, rotation of data
+//!             files, compaction, refresh; group commit and the background jobs as leaves
+//! recovery/   opening a directory: whose files (ownership), the repairs a crash needs, the
+//!             loader of records and hints
+//! identity.rs the store's identity file, db.id
+//! fileset.rs  the data files known to a handle, in load order
+//! keydir/     the in-memory index: sharded API, Robin Hood tables, slot layout, hashing,
+//!             hint batches, the huge-page arena
+//! datafile/   one data file: header, reads, scanner, seal steps
+//! record.rs, hint.rs, filename.rs   the on-disk formats, bytes only
+//! vfs/        every file operation (posix; sim and fault for tests, with `testkit`)
+//! util/       lock helpers, the worker thread, two-thread maps, system calls
+//! error.rs, options.rs
+//! upgrade.rs  converting a store of bitask 0.1.1 in place
+//! ```
+//!
+//! `docs/format.md` describes the files, `docs/concurrency.md` the threads and the lock
+//! order, `docs/reliability.md` what is tested and how.
 
 // `unsafe` is the compiler's business to keep where it belongs: the modules that need it
 // (`ffi`, `vfs::posix`, `keydir::arena`, `util::sys`) allow it, and every block says why it
@@ -28,7 +56,6 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-mod arena;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod datafile;
@@ -59,6 +86,7 @@ pub mod record;
 #[cfg(not(feature = "testkit"))]
 mod record;
 mod recovery;
+pub mod upgrade;
 mod util;
 pub mod vfs;
 
@@ -66,3 +94,4 @@ pub use db::{Bitask, Stats};
 pub use error::{Error, Result};
 pub use iter::Iter;
 pub use options::{Options, SyncMode, DEFAULT_MAX_FILE_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use upgrade::{upgrade, UpgradeReport};

@@ -128,6 +128,11 @@ fn c_two_processes() {
 }
 
 #[test]
+fn c_upgrade_from_0_1_1() {
+    run_in_scratch(&build("test_upgrade", &["c_tests/test_upgrade.c"], false));
+}
+
+#[test]
 fn cpp_includes_the_header() {
     let exe = build("test_cpp", &["c_tests/test_cpp.cpp"], true);
     let output = Command::new(&exe).output().unwrap();

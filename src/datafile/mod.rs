@@ -210,6 +210,36 @@ impl DataFile {
         })
     }
 
+    /// The file's length (`stat`).
+    // A fallible system call, not a container size: an `is_empty` would mislead.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> Result<u64> {
+        self.file
+            .len()
+            .map_err(|e| Error::io("stat", self.path(), e))
+    }
+
+    /// Makes the file's data durable (`fdatasync`).
+    pub fn sync(&self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io("sync", self.path(), e))
+    }
+
+    /// Cuts (or zero-extends) the file to `len` bytes; `op` names the step in the message.
+    pub fn truncate(&self, len: u64, op: &'static str) -> Result<()> {
+        self.file
+            .set_len(len)
+            .map_err(|e| Error::io(op, self.path(), e))
+    }
+
+    /// Writes `bytes` at `offset`; `op` names the step in the message.
+    pub fn write_at(&self, offset: u64, bytes: &[u8], op: &'static str) -> Result<()> {
+        self.file
+            .write_all_at(offset, &[bytes])
+            .map_err(|e| Error::io(op, self.path(), e))
+    }
+
     pub fn id(&self) -> u64 {
         self.header.id
     }

@@ -42,10 +42,7 @@ pub(crate) fn write_seal(f: &DataFile, end: u64, last_seq: u64) -> Result<u64, S
     };
     Err(SealFailed {
         error: Error::io("write seal of", f.path(), e),
-        cut: f
-            .file
-            .set_len(end)
-            .map_err(|e| Error::io("truncate after a failed seal", f.path(), e)),
+        cut: f.truncate(end, "truncate after a failed seal"),
     })
 }
 
@@ -53,12 +50,8 @@ pub(crate) fn write_seal(f: &DataFile, end: u64, last_seq: u64) -> Result<u64, S
 /// renames it sealed and makes the rename durable. The truncation happens here too: on ext4
 /// it can wait for a journal commit.
 pub(crate) fn publish_sealed_file(vfs: &dyn Vfs, dir: &Path, f: &DataFile, len: u64) -> Result<()> {
-    f.file
-        .set_len(len)
-        .map_err(|e| Error::io("truncate", f.path(), e))?;
-    f.file
-        .sync_data()
-        .map_err(|e| Error::io("sync", f.path(), e))?;
+    f.truncate(len, "truncate")?;
+    f.sync()?;
     let from = filename::path(dir, f.id(), FileKind::Active);
     let to = filename::path(dir, f.id(), FileKind::Sealed);
     vfs.rename(&from, &to)

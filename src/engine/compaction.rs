@@ -115,10 +115,7 @@ impl Part {
 
     fn flush(&mut self) -> Result<()> {
         if !self.pending.is_empty() {
-            self.file
-                .file
-                .write_all_at(self.written, &[&self.pending])
-                .map_err(|e| Error::io("write", self.file.path(), e))?;
+            self.file.write_at(self.written, &self.pending, "write")?;
             self.written += self.pending.len() as u64;
             self.pending.clear();
         }
@@ -272,16 +269,9 @@ impl Outputs<'_> {
                 merge_part: i as u32,
                 merge_parts: n,
             };
-            let path = part.file.path();
-            part.file
-                .file
-                .write_all_at(0, &[&header.encode()])
-                .map_err(|e| Error::io("write header of", &path, e))?;
+            part.file.write_at(0, &header.encode(), "write header of")?;
             part.file.header = header;
-            part.file
-                .file
-                .sync_data()
-                .map_err(|e| Error::io("sync", &path, e))?;
+            part.file.sync()?;
             let hint = std::mem::replace(&mut part.hint, HintWriter::new(part.id));
             part.hint_bytes = hint.finish(part.written);
             let hint_path = filename::path(&self.engine.dir, part.id, FileKind::TempHint);

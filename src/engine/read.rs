@@ -9,6 +9,7 @@ use crate::record;
 impl Engine {
     /// The value of `key`, or `None` when absent. No memory for the value (up to
     /// `MAX_VALUE_LEN`) is an [`Error::Io`] of kind `OutOfMemory`, not an abort.
+    #[inline]
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
         self.keydir.with_entry(key, |loc, file| {
@@ -21,6 +22,7 @@ impl Engine {
 
     /// Reads the value of `key` into a buffer made by `make(value_len)` (at least that long),
     /// and returns it; `None` when the key is absent. One index lookup and one copy.
+    #[inline]
     pub(crate) fn get_with_buffer<B: AsMut<[u8]>>(
         &self,
         key: &[u8],
@@ -37,6 +39,7 @@ impl Engine {
 
     /// Copies the value of `key` into `buf` when it fits. Returns the value's length (`None`
     /// when absent); when the length exceeds `buf.len()`, nothing is copied.
+    #[inline]
     pub(crate) fn get_into(&self, key: &[u8], buf: &mut [u8]) -> Result<Option<usize>> {
         check_key(key)?;
         self.keydir.find_map(key, |c| {
@@ -62,6 +65,7 @@ impl Engine {
     }
 
     /// True when `key` has a value.
+    #[inline]
     pub(crate) fn contains(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
         Ok(self.keydir.get(key)?.is_some())

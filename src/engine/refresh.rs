@@ -166,11 +166,7 @@ fn still_active(engine: &Engine, now: &[(u64, bool)]) -> Vec<Pending> {
 fn written_ends(todo: &[Pending]) -> Result<Vec<u64>> {
     let mut ends = vec![0u64; todo.len()];
     for (i, p) in todo.iter().enumerate().rev() {
-        let len = p
-            .file
-            .file
-            .len()
-            .map_err(|e| crate::Error::io("stat", p.file.path(), e))?;
+        let len = p.file.len()?;
         ends[i] = if p.sealed {
             len
         } else {

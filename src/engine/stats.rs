@@ -35,7 +35,7 @@ impl Engine {
         let mut records = 0u64;
         let mut disk = 0u64;
         for e in files.by_id.values() {
-            let len = e.file.file.len().unwrap_or(0);
+            let len = e.file.len().unwrap_or(0);
             // A sealed file's seal is overhead, like its header: neither live nor dead.
             let end = match active_end {
                 Some((id, end)) if id == e.file.id() => end,

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use super::state::Engine;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::options::SyncMode;
 use crate::util::sync::lock;
 
@@ -28,8 +28,7 @@ impl Engine {
             (w.active.as_ref().map(|a| a.file.clone()), w.next_seq - 1)
         };
         if let Some(f) = file {
-            if let Err(e) = f.file.sync_data() {
-                let err = Error::io("sync", f.path(), e);
+            if let Err(err) = f.sync() {
                 self.stop(&err);
                 return Err(err);
             }
@@ -75,13 +74,9 @@ impl Engine {
             return Ok(());
         }
         let f = &a.file;
-        f.file
-            .set_len(a.end)
-            .map_err(|e| Error::io("truncate", f.path(), e))?;
+        f.truncate(a.end, "truncate")?;
         if self.opts.sync != SyncMode::None {
-            f.file
-                .sync_data()
-                .map_err(|e| Error::io("sync", f.path(), e))?;
+            f.sync()?;
         }
         Ok(())
     }

@@ -67,12 +67,11 @@ impl Engine {
             .append_record(offset, seq, now, tombstone, key, value)
         {
             // Never leave a partial record in front of later good ones.
-            if let Err(te) = active.file.file.set_len(offset) {
-                self.stop(&Error::io(
-                    "truncate after a failed write",
-                    active.file.path(),
-                    te,
-                ));
+            if let Err(te) = active
+                .file
+                .truncate(offset, "truncate after a failed write")
+            {
+                self.stop(&te);
             }
             return Err(e);
         }

@@ -4,6 +4,7 @@
 //! One file per concept: `status` (status codes and the error mapping), `messages` (status
 //! descriptions, the last error's message, the version), `panic` (the boundary
 //! every entry point runs inside), `options`, `db` (the handle and its operations), `iter`.
+//! `upgrade` converts a store of bitask 0.1.1 (`bitask_upgrade`).
 //! This file holds the toolkit they share: turning C pointers and lengths into Rust
 //! references and slices after checking them, and writing out-parameters.
 //!
@@ -30,6 +31,8 @@ pub mod options;
 pub mod db;
 // Iteration.
 pub mod iter;
+// Upgrading a store of bitask 0.1.1.
+pub mod upgrade;
 // The panic boundary: nothing for C.
 pub(crate) mod panic;
 

@@ -104,6 +104,7 @@ fn detail(e: &Error) -> String {
             reason,
         } => format!("{} at offset {offset}: {reason}", path.display()),
         Error::WriterLock => "open the store read-only, or close the other writer".into(),
+        Error::Incompatible { path, reason } => format!("{}: {reason}", path.display()),
         _ => e.to_string(),
     }
 }

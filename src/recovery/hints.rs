@@ -90,10 +90,7 @@ pub(super) fn check_hint(
 pub(super) fn sealed_len(file: &DataFile) -> Result<u64> {
     match file.file.as_bytes() {
         Some(b) => Ok(b.len() as u64),
-        None => file
-            .file
-            .len()
-            .map_err(|e| Error::io("stat", file.path(), e)),
+        None => file.len(),
     }
 }
 

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::datafile::{DataFile, FILE_HEADER_LEN};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::filename::{self, FileKind};
 use crate::fileset::{load_key, FileEntry, FileSet};
 use crate::identity::Identity;
@@ -151,7 +151,7 @@ fn load(
     let mut reader_ends = BTreeMap::new();
     if read_only {
         for (f, _) in keep.iter().rev().filter(|(_, active)| *active) {
-            let len = f.file.len().map_err(|e| Error::io("stat", f.path(), e))?;
+            let len = f.len()?;
             reader_ends.insert(f.id(), valid_end(f, FILE_HEADER_LEN as u64, len)?);
         }
     }
@@ -216,10 +216,7 @@ fn load_active(
     load.flush()?;
     let end = match end {
         Some(end) => end,
-        None => file
-            .file
-            .len()
-            .map_err(|e| Error::io("stat", file.path(), e))?,
+        None => file.len()?,
     };
     load.scan_active(file, no, FILE_HEADER_LEN as u64, end, !read_only)
 }

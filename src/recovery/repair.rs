@@ -96,10 +96,6 @@ pub(super) fn sync_dir(vfs: &dyn Vfs, dir: &Path) -> Result<()> {
 }
 
 pub(super) fn truncate(file: &DataFile, end: u64) -> Result<()> {
-    file.file
-        .set_len(end)
-        .map_err(|e| Error::io("truncate", file.path(), e))?;
-    file.file
-        .sync_data()
-        .map_err(|e| Error::io("sync", file.path(), e))
+    file.truncate(end, "truncate")?;
+    file.sync()
 }

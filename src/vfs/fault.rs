@@ -22,7 +22,7 @@
 //! It does not pass on `as_bytes` (a mapping's bytes), so every read goes through
 //! `read_exact_at`, where a fault can be injected. What the engine does with a sealed file's
 //! mapping instead (its length at open, a small record checked in place) is covered by the
-//! tests on the real file system (`tests/corruption.rs`, `tests/engine.rs`, `tests/kill9.rs`).
+//! tests on the real file system (`tests/corruption.rs`, `tests/api.rs`, `tests/on_disk.rs`, `tests/kill9.rs`).
 
 use std::io;
 use std::path::Path;
@@ -69,7 +69,7 @@ enum Kind {
 }
 
 #[derive(Default)]
-struct Shared {
+struct FaultState {
     plan: Mutex<Option<Plan>>,
     armed: AtomicBool,
     seen: AtomicU64,
@@ -78,7 +78,7 @@ struct Shared {
     held_locks: AtomicI64,
 }
 
-impl Shared {
+impl FaultState {
     /// Counts an operation of `kind`; returns the error to fail it with, if any.
     fn check(&self, kind: Kind) -> Option<io::Error> {
         self.check_space(kind, false)
@@ -128,7 +128,7 @@ impl Shared {
 #[derive(Clone)]
 pub struct FaultVfs {
     inner: Arc<dyn Vfs>,
-    sh: Arc<Shared>,
+    sh: Arc<FaultState>,
 }
 
 impl FaultVfs {
@@ -254,7 +254,7 @@ impl Vfs for FaultVfs {
 
 struct FaultLock {
     _inner: Box<dyn FileLock>,
-    sh: Arc<Shared>,
+    sh: Arc<FaultState>,
 }
 
 impl FileLock for FaultLock {}
@@ -267,7 +267,7 @@ impl Drop for FaultLock {
 
 struct FaultFile {
     inner: Box<dyn VFile>,
-    sh: Arc<Shared>,
+    sh: Arc<FaultState>,
     /// Bytes `reserve` reserved (and no cut gave back since), which writes can fill on a full
     /// disk.
     reserved: AtomicU64,
