@@ -6,14 +6,23 @@
 #   make test            cargo test (Rust tests and the C harness, optimized with overflow
 #                        checks: CARGO_TEST_PROFILE=testing), the C tests under valgrind
 #                        and under AddressSanitizer + UndefinedBehaviorSanitizer, the exported
-#                        symbols, the CLI, an install into a temporary DESTDIR, and whatever
-#                        the included makefiles add to TEST_EXTRA (the bindings' tests, and
-#                        bitask 0.1.1's published tests: compat/compat.mk)
-#   make install         PREFIX (/usr/local), DESTDIR, BINDIR, LIBDIR, INCLUDEDIR, PKGCONFIGDIR
+#                        symbols, the CLI, the manual pages, an install into a temporary
+#                        DESTDIR, the Debian packages (built, linted, installed, used,
+#                        removed; skipped without the tools or root, except under CI=true),
+#                        and whatever the included makefiles add to TEST_EXTRA (the
+#                        bindings' tests, and bitask 0.1.1's published tests: compat/compat.mk)
+#   make install         PREFIX (/usr/local), DESTDIR, BINDIR, LIBDIR, INCLUDEDIR,
+#                        PKGCONFIGDIR, DATAROOTDIR, DOCDIR, MANDIR, RUNPATH (the installed
+#                        tool's; by default none for a system LIBDIR, else LIBDIR relative to
+#                        BINDIR; write $ORIGIN as $$ORIGIN on the command line)
+#   make install-strip   install, then strip the installed library, archive and tool
 #   make uninstall       removes what install put there (same variables)
+#   make deb             the Debian packages libbitask0, libbitask-dev and bitask-tools (and
+#                        their -dbgsym), in build/deb/, with dpkg-buildpackage (needs debhelper,
+#                        and cargo on PATH)
 #   make header          regenerates the committed include/bitask.h from src/ffi/
 #
-# Honours CARGO_TARGET_DIR, CC, CXX, CFLAGS, LDFLAGS.
+# Honours CARGO_TARGET_DIR, CC, CXX, CPPFLAGS, CFLAGS, LDFLAGS, STRIP.
 
 PREFIX ?= /usr/local
 EXEC_PREFIX ?= $(PREFIX)
@@ -21,14 +30,19 @@ BINDIR ?= $(EXEC_PREFIX)/bin
 LIBDIR ?= $(EXEC_PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DATAROOTDIR ?= $(PREFIX)/share
+DOCDIR ?= $(DATAROOTDIR)/doc/bitask
+MANDIR ?= $(DATAROOTDIR)/man
 DESTDIR ?=
 
 CARGO ?= cargo
 CARGO_TARGET_DIR ?= target
 CXX ?= c++
+CPPFLAGS ?=
 CFLAGS ?= -O2 -g
 LDFLAGS ?=
 INSTALL ?= install
+STRIP ?= strip
 VALGRIND ?= valgrind
 # The Cargo profile of `make test`'s Rust tests (Cargo.toml: release plus overflow checks).
 CARGO_TEST_PROFILE ?= testing
@@ -36,6 +50,18 @@ CARGO_TEST_PROFILE ?= testing
 # The crate's version names the library file; the ABI major (build.rs) names the SONAME.
 VERSION := $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
 ABI_MAJOR := $(shell sed -n 's/^const ABI_MAJOR: u32 = \([0-9]*\);$$/\1/p' build.rs)
+# The project's address, for bitask.pc.
+URL := $(shell sed -n 's/^repository = "\(.*\)"$$/\1/p' Cargo.toml)
+
+# The run path of the installed tool. None when LIBDIR is a directory the dynamic loader
+# searches anyway (the compiler's multiarch one, Debian's /usr/lib/x86_64-linux-gnu, among
+# them): there a RUNPATH would only override the system's choice, and Debian forbids it.
+# Else LIBDIR relative to BINDIR, so that a moved tree keeps working.
+MULTIARCH = $(shell $(CC) -print-multiarch 2>/dev/null)
+SYSTEM_LIBDIRS = /lib /usr/lib /lib64 /usr/lib64 $(addprefix /lib/,$(MULTIARCH)) \
+	$(addprefix /usr/lib/,$(MULTIARCH))
+RUNPATH ?= $(if $(filter $(SYSTEM_LIBDIRS),$(patsubst %/,%,$(LIBDIR))),,$$ORIGIN/$(shell \
+	realpath -m --relative-to='$(BINDIR)' '$(LIBDIR)'))
 
 B := build
 CARGO_OUT := $(CARGO_TARGET_DIR)/release
@@ -44,7 +70,11 @@ REALNAME := libbitask.so.$(VERSION)
 LIB_FILES := $(B)/lib/$(REALNAME) $(B)/lib/$(SONAME) $(B)/lib/libbitask.so $(B)/lib/libbitask.a
 HEADER := $(B)/include/bitask.h
 CLI := $(B)/bin/bitask
-RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs cbindgen.toml
+# The tool that `make install` installs: the same, but with the installed RUNPATH.
+INSTALL_CLI := $(B)/install/bitask
+# `man bitask_open` and the like show bitask(3).
+MAN_LINKS := $(shell cat c_tests/symbols.txt)
+RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs
 
 # The C tests: programs in c_tests/ that take a scratch directory (made when not given).
 C_TESTS := test_api test_hostile test_threads test_multiprocess test_upgrade readme_example
@@ -56,9 +86,10 @@ VALGRIND_FLAGS := -q --error-exitcode=1 --leak-check=full --errors-for-leak-kind
 	--show-leak-kinds=definite
 
 .PHONY: all lib cli header demo test test-cargo test-valgrind test-valgrind-rust \
-	test-sanitizers test-symbols test-cli test-install install uninstall clean help
+	test-sanitizers test-symbols test-cli test-man test-install test-deb install \
+	install-strip uninstall deb clean help
 
-all: $(LIB_FILES) $(HEADER) $(CLI)
+all: $(LIB_FILES) $(HEADER) $(CLI) $(INSTALL_CLI)
 
 lib: $(LIB_FILES) $(HEADER)
 
@@ -74,7 +105,7 @@ $(B)/.cargo-release: $(RUST_SOURCES)
 
 $(B)/lib/$(REALNAME): $(B)/.cargo-release
 	@mkdir -p $(B)/lib
-	$(INSTALL) -m 755 $(CARGO_OUT)/libbitask.so $@
+	$(INSTALL) -m 644 $(CARGO_OUT)/libbitask.so $@
 
 $(B)/lib/$(SONAME): $(B)/lib/$(REALNAME)
 	ln -sf $(REALNAME) $@
@@ -90,14 +121,31 @@ $(HEADER): include/bitask.h
 	@mkdir -p $(B)/include
 	$(INSTALL) -m 644 include/bitask.h $@
 
+# $(call link_cli,OUTPUT,RUNPATH): the tool, linked against build/lib (LDFLAGS before the
+# libraries, where -Wl,--as-needed and the like take effect).
+comma := ,
+link_cli = $(CC) $(CPPFLAGS) $(CFLAGS) -std=c11 -Wall -Wextra -I$(B)/include $(LDFLAGS) \
+	-o $(1) cli/bitask.c -L$(B)/lib -lbitask $(if $(2),-Wl$(comma)-rpath$(comma)'$(2)')
+
+# In build/bin it finds build/lib beside it, for the tests and the demo.
 $(CLI): cli/bitask.c $(HEADER) $(LIB_FILES)
 	@mkdir -p $(B)/bin
-	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -I$(B)/include -o $@ cli/bitask.c \
-		-L$(B)/lib -lbitask -Wl,-rpath,'$$ORIGIN/../lib' $(LDFLAGS)
+	$(call link_cli,$@,$$ORIGIN/../lib)
 
-# Writes include/bitask.h from src/ffi/ (tests/header.rs fails while they differ).
+# The stamp holds the installed run path, so that a change of LIBDIR or BINDIR relinks.
+$(B)/install/runpath: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(RUNPATH)' | cmp -s - $@ || printf '%s\n' '$(RUNPATH)' >$@
+
+$(INSTALL_CLI): cli/bitask.c $(HEADER) $(LIB_FILES) $(B)/install/runpath
+	$(call link_cli,$@,$(RUNPATH))
+
+FORCE:
+
+# Writes include/bitask.h from src/ffi/: the test that fails while they differ
+# (tests/header.rs, which runs cbindgen) writes it instead.
 header:
-	BITASK_UPDATE_HEADER=1 $(CARGO) build --lib
+	BITASK_UPDATE_HEADER=1 $(CARGO) test --profile $(CARGO_TEST_PROFILE) --test header
 
 demo: all
 	sh cli/demo.sh $(CLI) $(B)/demo-db
@@ -115,23 +163,38 @@ test: all
 	$(MAKE) test-cargo
 	$(MAKE) test-symbols
 	$(MAKE) test-cli
+	$(MAKE) test-man
 	$(MAKE) test-valgrind
 	$(MAKE) test-valgrind-rust
 	$(MAKE) test-sanitizers
 	$(MAKE) test-install
+	$(MAKE) test-deb
 	$(foreach t,$(sort $(TEST_EXTRA)),$(MAKE) $(t) &&) true
 	@echo "make test: all suites passed"
 
 test-cargo:
 	$(CARGO) test --profile $(CARGO_TEST_PROFILE) --features testkit
 
+# The exports, c_tests/symbols.txt and the Debian symbols file name the same functions (the
+# crate's package has no debian/, as Cargo.toml excludes it).
 test-symbols: $(B)/lib/$(REALNAME)
 	nm -D --defined-only $(B)/lib/$(REALNAME) | awk '{ print $$3 }' | sort \
 		| diff -u c_tests/symbols.txt -
-	@echo "test-symbols: the exports match c_tests/symbols.txt"
+ifneq ($(wildcard debian/libbitask0.symbols),)
+	sed -n 's/^ \([^ @]*\)@Base .*/\1/p' debian/libbitask0.symbols | sort \
+		| diff -u --label c_tests/symbols.txt --label debian/libbitask0.symbols \
+		c_tests/symbols.txt -
+	@echo "test-symbols: the exports match c_tests/symbols.txt and debian/libbitask0.symbols"
+else
+	@echo "test-symbols: the exports match c_tests/symbols.txt (no debian/ here)"
+endif
 
 test-cli: $(CLI)
 	bash c_tests/cli_test.sh $(CLI)
+
+# The manual pages render cleanly and match the header and `bitask --help`.
+test-man: $(CLI)
+	bash c_tests/man_test.sh $(CLI)
 
 $(B)/tests/%: c_tests/%.c c_tests/harness.h $(HEADER) $(LIB_FILES)
 	@mkdir -p $(B)/tests
@@ -196,27 +259,88 @@ test-sanitizers: $(addprefix $(B)/tests-asan/,$(C_TESTS) test_cpp bitask)
 test-install: all
 	MAKE='$(MAKE)' bash c_tests/install_test.sh
 
+# make deb, lintian on the packages, then installs them on this machine, builds and runs the
+# README's example with pkg-config and the tool, and removes them (c_tests/deb_test.sh).
+test-deb:
+	MAKE='$(MAKE)' bash c_tests/deb_test.sh
+
 # --- installing -----------------------------------------------------------------------
 
-install: $(LIB_FILES) $(HEADER) $(CLI)
+# bitask.pc's directories relative to ${prefix} or ${exec_prefix} when they lie under them,
+# so that pkg-config's --define-variable=prefix=... moves them all.
+# $(call pc_dir,DIR,BASE,NAME): DIR with BASE written ${NAME}.
+pc_dir = $(if $(filter $(2),$(1)),$${$(3)},$(patsubst $(2)/%,$${$(3)}/%,$(1)))
+PC_EXEC_PREFIX = $(call pc_dir,$(EXEC_PREFIX),$(PREFIX),prefix)
+PC_LIBDIR = $(if $(filter $(EXEC_PREFIX)/%,$(LIBDIR)),$(call \
+	pc_dir,$(LIBDIR),$(EXEC_PREFIX),exec_prefix),$(call pc_dir,$(LIBDIR),$(PREFIX),prefix))
+PC_INCLUDEDIR = $(call pc_dir,$(INCLUDEDIR),$(PREFIX),prefix)
+
+# The shared library is 0644 (it is mapped, not executed); nothing is stripped here
+# (install-strip does that), so that a debugger finds the release build's line tables.
+install: $(LIB_FILES) $(HEADER) $(INSTALL_CLI)
 	$(INSTALL) -d '$(DESTDIR)$(LIBDIR)' '$(DESTDIR)$(INCLUDEDIR)' '$(DESTDIR)$(BINDIR)' \
-		'$(DESTDIR)$(PKGCONFIGDIR)'
-	$(INSTALL) -m 755 $(B)/lib/$(REALNAME) '$(DESTDIR)$(LIBDIR)/$(REALNAME)'
+		'$(DESTDIR)$(PKGCONFIGDIR)' '$(DESTDIR)$(MANDIR)/man1' '$(DESTDIR)$(MANDIR)/man3' \
+		'$(DESTDIR)$(DOCDIR)/docs'
+	$(INSTALL) -m 644 $(B)/lib/$(REALNAME) '$(DESTDIR)$(LIBDIR)/$(REALNAME)'
 	ln -sf $(REALNAME) '$(DESTDIR)$(LIBDIR)/$(SONAME)'
 	ln -sf $(SONAME) '$(DESTDIR)$(LIBDIR)/libbitask.so'
 	$(INSTALL) -m 644 $(B)/lib/libbitask.a '$(DESTDIR)$(LIBDIR)/libbitask.a'
 	$(INSTALL) -m 644 $(HEADER) '$(DESTDIR)$(INCLUDEDIR)/bitask.h'
-	$(INSTALL) -m 755 $(CLI) '$(DESTDIR)$(BINDIR)/bitask'
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	$(INSTALL) -m 755 $(INSTALL_CLI) '$(DESTDIR)$(BINDIR)/bitask'
+	$(INSTALL) -m 644 man/bitask.1 '$(DESTDIR)$(MANDIR)/man1/bitask.1'
+	$(INSTALL) -m 644 man/bitask.3 '$(DESTDIR)$(MANDIR)/man3/bitask.3'
+	for f in $(MAN_LINKS); do ln -sf bitask.3 '$(DESTDIR)$(MANDIR)/man3/'"$$f.3" || exit 1; done
+	$(INSTALL) -m 644 README.md LICENSE '$(DESTDIR)$(DOCDIR)'
+	$(INSTALL) -m 644 docs/*.md '$(DESTDIR)$(DOCDIR)/docs'
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@EXEC_PREFIX@|$(PC_EXEC_PREFIX)|' \
+		-e 's|@LIBDIR@|$(PC_LIBDIR)|' -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' -e 's|@URL@|$(URL)|' \
 		bitask.pc.in > '$(DESTDIR)$(PKGCONFIGDIR)/bitask.pc'
 	@echo "installed bitask $(VERSION) under $(DESTDIR)$(PREFIX) (run ldconfig for a system directory)"
+
+# The library and the tool lose their symbol tables and debug information; the archive only
+# its debug information, since its symbol tables are what programs link against.
+install-strip: install
+	$(STRIP) --strip-unneeded '$(DESTDIR)$(LIBDIR)/$(REALNAME)'
+	$(STRIP) '$(DESTDIR)$(BINDIR)/bitask'
+	$(STRIP) --strip-debug '$(DESTDIR)$(LIBDIR)/libbitask.a'
 
 uninstall:
 	rm -f '$(DESTDIR)$(LIBDIR)/$(REALNAME)' '$(DESTDIR)$(LIBDIR)/$(SONAME)' \
 		'$(DESTDIR)$(LIBDIR)/libbitask.so' '$(DESTDIR)$(LIBDIR)/libbitask.a' \
 		'$(DESTDIR)$(INCLUDEDIR)/bitask.h' '$(DESTDIR)$(BINDIR)/bitask' \
-		'$(DESTDIR)$(PKGCONFIGDIR)/bitask.pc'
+		'$(DESTDIR)$(PKGCONFIGDIR)/bitask.pc' '$(DESTDIR)$(MANDIR)/man1/bitask.1' \
+		'$(DESTDIR)$(MANDIR)/man3/bitask.3' \
+		$(foreach f,$(MAN_LINKS),'$(DESTDIR)$(MANDIR)/man3/$(f).3') \
+		'$(DESTDIR)$(DOCDIR)/README.md' '$(DESTDIR)$(DOCDIR)/LICENSE' \
+		$(foreach f,$(wildcard docs/*.md),'$(DESTDIR)$(DOCDIR)/$(f)')
+
+# --- Debian packages ------------------------------------------------------------------
+
+DEB_DIR := $(B)/deb
+DEB_SRC := $(DEB_DIR)/bitask-$(VERSION)
+# The build profile that leaves cargo and rustc out of the build dependencies dpkg checks:
+# here the Rust toolchain is rustup's, which dpkg does not know (debian/rules checks that
+# cargo is on PATH instead). Empty, dpkg asks for Debian's cargo and rustc (>= 1.85).
+DEB_BUILD_PROFILES ?= pkg.bitask.rustup
+
+# dpkg-buildpackage writes its packages beside the source tree, so it builds a copy of the
+# work tree (in a git checkout the files git tracks or would track, as they are now; else all
+# but build/ and target/) in $(DEB_DIR), with its own Cargo target directory there, and never
+# touches the parent of this checkout.
+deb:
+	@v=$$(dpkg-parsechangelog -S Version) && test "$$v" = '$(VERSION)' || { echo "make deb:" \
+		"debian/changelog is at $$v, Cargo.toml at $(VERSION): add a changelog entry"; exit 1; }
+	rm -rf '$(DEB_SRC)' $(DEB_DIR)/*.deb $(DEB_DIR)/*.changes $(DEB_DIR)/*.buildinfo
+	mkdir -p '$(DEB_SRC)'
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z --cached --others --exclude-standard --deduplicate \
+		| tar --null --ignore-failed-read -T - -cf -; \
+	else tar --exclude=./build --exclude=./target --exclude-vcs -cf - .; fi \
+		| tar -C '$(DEB_SRC)' -xf -
+	cd '$(DEB_SRC)' && CARGO_TARGET_DIR='$(abspath $(DEB_DIR))/target' \
+		dpkg-buildpackage -b --no-sign $(if $(DEB_BUILD_PROFILES),-P$(DEB_BUILD_PROFILES))
+	@ls -l $(DEB_DIR)/*.deb
 
 clean:
 	rm -rf $(B)

@@ -1,5 +1,5 @@
-//! The C ABI, declared in `include/bitask.h` (generated from these files by `build.rs` with
-//! cbindgen; the doc comments here are the header's documentation).
+//! The C ABI, declared in `include/bitask.h` (generated from these files with cbindgen by
+//! `tests/header.rs`; the doc comments here are the header's documentation).
 //!
 //! One file per concept: `status` (status codes and the error mapping), `messages` (status
 //! descriptions, the last error's message, the version), `panic` (the boundary
