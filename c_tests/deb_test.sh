@@ -45,16 +45,9 @@ skip() {
     exit 0
 }
 
-check() { # check NAME COMMAND...
-    local name=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        echo "FAIL deb::$name" >&2
-        failed=$((failed + 1))
-    fi
-}
+suite=deb
+# shellcheck source=c_tests/check.sh
+. "$(dirname "$0")/check.sh"
 
 is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 

@@ -20,16 +20,9 @@ trap 'rm -rf "$work"' EXIT
 passed=0
 failed=0
 
-check() { # check NAME COMMAND...
-    local name=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        echo "FAIL install::$name" >&2
-        failed=$((failed + 1))
-    fi
-}
+suite=install
+# shellcheck source=c_tests/check.sh
+. "$(dirname "$0")/check.sh"
 
 # The run path of an ELF file, empty when it has none.
 runpath() { readelf -d "$1" | sed -n 's/.*(\(RUNPATH\|RPATH\)).*\[\(.*\)\]$/\2/p'; }

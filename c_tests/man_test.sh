@@ -26,16 +26,9 @@ trap 'rm -rf "$work"' EXIT
 passed=0
 failed=0
 
-check() { # check NAME COMMAND...
-    local name=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        echo "FAIL man::$name" >&2
-        failed=$((failed + 1))
-    fi
-}
+suite=man
+# shellcheck source=c_tests/check.sh
+. "$(dirname "$0")/check.sh"
 
 # A missing tool: an error under CI, else a skip that says what to install.
 missing() { # missing TOOL PACKAGE
