@@ -90,7 +90,7 @@ $(HEADER): include/bitask.h
 	@mkdir -p $(B)/include
 	$(INSTALL) -m 644 include/bitask.h $@
 
-$(CLI): cli/bitask.c $(HEADER) $(LIB_FILES)
+$(CLI): cli/bitask.c $(wildcard cli/*.h) $(HEADER) $(LIB_FILES)
 	@mkdir -p $(B)/bin
 	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra -I$(B)/include -o $@ cli/bitask.c \
 		-L$(B)/lib -lbitask -Wl,-rpath,'$$ORIGIN/../lib' $(LDFLAGS)
@@ -149,7 +149,7 @@ $(B)/tests-asan/test_cpp: c_tests/test_cpp.cpp $(HEADER) $(LIB_FILES)
 	@mkdir -p $(B)/tests-asan
 	$(CXX) $(TEST_CXXFLAGS) $(SANITIZE) -o $@ $< $(TEST_LIBS)
 
-$(B)/tests-asan/bitask: cli/bitask.c $(HEADER) $(LIB_FILES)
+$(B)/tests-asan/bitask: cli/bitask.c $(wildcard cli/*.h) $(HEADER) $(LIB_FILES)
 	@mkdir -p $(B)/tests-asan
 	$(CC) $(TEST_CFLAGS) $(SANITIZE) -o $@ $< $(TEST_LIBS)
 

@@ -1,0 +1,25 @@
+/*
+ * What every part of the command-line tool shares: the exit statuses, the store's directory,
+ * and the system headers. cli/bitask.c includes the parts (this file first); see there why
+ * the tool is one translation unit.
+ */
+#ifndef BITASK_CLI_H
+#define BITASK_CLI_H
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <bitask.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { EXIT_OK = 0, EXIT_NOT_FOUND = 1, EXIT_ERROR = 2, EXIT_UNREADABLE = 3 };
+
+/* Where bitask_upgrade keeps the files of bitask 0.1.1, inside the store's directory. */
+#define UPGRADE_BACKUP_DIR "bitask-0.1.1-backup"
+
+static const char *dir;
+/* Where dir came from, for errors: empty for the command line. */
+static const char *dir_origin = "";
+
+#endif
