@@ -36,6 +36,77 @@ check no-arguments-is-2 test "$(status "$bin")" = 2
 check unknown-command-is-2 test "$(status "$bin" "$db" frobnicate)" = 2
 check missing-argument-is-2 test "$(status "$bin" "$db" put onlykey)" = 2
 
+run() { # run CMD...: its exit status in $rc, its outputs in $work/out and $work/err
+    rc=0
+    "$@" >"$work/out" 2>"$work/err" || rc=$?
+}
+first_err() { head -n 1 "$work/err"; }
+
+# --help, -h and help, and --version and -V, anywhere on the line: on standard output, exit 0,
+# whatever else the line holds, and nothing is opened.
+for args in "--help" "-h" "help" "$db --help" "--help $db" "$db get --help" "$db get -h k" \
+    "$db --help get" "get --help" "help get" "$db help" "$db help get" "$db get k --colour --help" \
+    "$work/help-none put k v --help"; do
+    # shellcheck disable=SC2086 # the words of $args are the arguments
+    run "$bin" $args
+    check "help:$args" test "$rc" = 0
+    check "help-usage:$args" grep -q '^usage: bitask' "$work/out"
+    check "help-quiet:$args" test ! -s "$work/err"
+done
+check help-opens-nothing test ! -e "$work/help-none"
+for args in "--version" "-V" "$db --version" "--version $db" "$db get k -V" "-V --help" \
+    "put --key k --version" "ask -V"; do
+    # shellcheck disable=SC2086
+    run "$bin" $args
+    check "version:$args" test "$rc" = 0
+    check "version-line:$args" grep -q '^bitask [0-9]*\.[0-9]*\.[0-9]* (library ' "$work/out"
+done
+# A command's help tells its own usage, options and exit statuses.
+run "$bin" help get
+check help-get-usage grep -qx 'usage: bitask \[OPTIONS\] DIR get KEY' "$work/out"
+check help-get-options grep -q '^  -e, --encoded' "$work/out"
+check help-get-short test "$(wc -l <"$work/out")" -lt "$("$bin" --help | wc -l)"
+check help-put-same test "$("$bin" "$db" put --help)" = "$("$bin" help put)"
+check help-del-usage grep -qx 'usage: bitask \[OPTIONS\] DIR del KEY' <("$bin" del -h)
+run "$bin" help frob
+check help-unknown-is-2 test "$rc" = 2
+check help-unknown-says test "$(first_err)" = "bitask: help: unknown command 'frob'"
+
+# Usage errors: exit 2, a first line that names the command or argument, and not the whole
+# usage (at most a line more, the command's usage).
+usage_case() { # usage_case NAME EXPECTED-FIRST-LINE ARGS...
+    local name=$1 want=$2
+    shift 2
+    run "$bin" "$@"
+    check "usage-is-2:$name" test "$rc" = 2
+    check "usage-says:$name" test "$(first_err)" = "$want"
+    check "usage-short:$name" test "$(wc -l <"$work/err")" -le 2
+    check "usage-no-output:$name" test ! -s "$work/out"
+}
+usage_case nothing "bitask: missing DIR and COMMAND"
+usage_case no-command "bitask: missing COMMAND after $db" "$db"
+usage_case get-no-key "bitask: get: missing KEY" "$db" get
+usage_case put-no-value "bitask: put: missing VALUE" "$db" put k
+usage_case get-extra "bitask: get: unexpected argument 'b'" "$db" get a b
+usage_case stats-extra "bitask: stats: unexpected argument 'x'" "$db" stats x
+usage_case unknown-command "bitask: unknown command 'frob'" "$db" frob
+usage_case unknown-option "bitask: unknown option '--colour'" "$db" get k --colour
+usage_case unknown-short "bitask: unknown option '-q'" -q "$db" get k
+usage_case command-first "bitask: get: the directory comes first: bitask DIR get KEY" get "$db" k
+check usage-get-line test "$(sed -n 2p <("$bin" "$db" get 2>&1))" = \
+    'usage: bitask [OPTIONS] DIR get KEY'
+check usage-error-creates-nothing test "$(status "$bin" "$work/usage-none" put k)" = 2 \
+    -a ! -e "$work/usage-none"
+# Options anywhere; -- ends them, so an argument may start with a dash; a negative number is
+# an argument.
+check option-after-command test "$("$bin" "$db" put -e 'sp\x20ace' 'a\x20b' && "$bin" "$db" get 'sp ace')" = 'a b'
+check option-long-encoded test "$("$bin" --encoded "$db" get 'sp\x20ace')" = 'a\x20b'
+check double-dash "$bin" "$db" put -- -k --help
+check double-dash-get test "$("$bin" "$db" get -- -k)" = --help
+check negative-number "$bin" "$db" put n -5
+check negative-number-get test "$("$bin" "$db" get n)" = -5
+"$bin" "$db" del -- -k >/dev/null && "$bin" "$db" del n && "$bin" "$db" del 'sp ace'
+
 # put, get, del and their exit codes.
 check put "$bin" "$db" put greeting "hello world"
 check get test "$("$bin" "$db" get greeting)" = "hello world"
@@ -212,10 +283,6 @@ check too-large-is-2 test "$(status "$bin" "$db" put "$long_key" v)" = 2
 # and ask --key K, on the store whose directory is in BITASK_PATH.
 old=$work/legacy
 legacy() { env BITASK_PATH="$old" "$bin" "$@"; }
-run() { # run CMD...: its exit status in $rc, its outputs in $work/out and $work/err
-    rc=0
-    "$@" >"$work/out" 2>"$work/err" || rc=$?
-}
 run legacy put --key foo --value bar
 check legacy-put test "$rc" = 0
 check legacy-put-says test "$(cat "$work/out")" = 'Value stored successfully'
@@ -272,10 +339,11 @@ if command -v flock >/dev/null; then # holds the writer's lock as another writer
         "$(flock "$old/db.lock" env BITASK_PATH="$old" "$bin" ask --key foo)" = bar
 fi
 check legacy-help grep -q 'put --key KEY --value VALUE' <(legacy put --help)
-# A store whose directory is named put or ask is still reached the usual way.
-check own-form-dir-named-put sh -c 'cd "$1" && "$2" put put --key v && "$2" ask put k w' \
+# A store whose directory is named put or ask is still reached the usual way (a key that
+# starts with a dash after --, as everywhere in that form).
+check own-form-dir-named-put sh -c 'cd "$1" && "$2" put put -- --key v && "$2" ask put k w' \
     sh "$work" "$bin"
-check own-form-dir-named-put-get test "$(cd "$work" && "$bin" put get --key)" = v
+check own-form-dir-named-put-get test "$(cd "$work" && "$bin" put get -- --key)" = v
 check own-form-dir-named-ask-get test "$(cd "$work" && "$bin" ask get k)" = w
 
 # upgrade: a store of bitask 0.1.1, written here byte for byte (records: crc32 of key and
@@ -326,7 +394,8 @@ check upgrade-missing-not-made test ! -e "$work/upgrade-none"
 check upgrade-takes-no-argument test "$(status "$bin" "$clean" upgrade extra)" = 2
 run "$bin" upgrade "$clean"
 check upgrade-dir-first-is-2 test "$rc" = 2
-check upgrade-dir-first-says grep -q 'the directory comes first: bitask DIR upgrade' "$work/err"
+check upgrade-dir-first-says grep -qx 'bitask: upgrade: the directory comes first: bitask DIR upgrade' \
+    "$work/err"
 
 echo "cli: $passed passed, $failed failed"
 test "$failed" = 0

@@ -11,12 +11,19 @@
 #include <bitask.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdarg.h>
 #include <string.h>
 
 enum { EXIT_OK = 0, EXIT_NOT_FOUND = 1, EXIT_ERROR = 2, EXIT_UNREADABLE = 3 };
 
 /* Where bitask_upgrade keeps the files of bitask 0.1.1, inside the store's directory. */
 #define UPGRADE_BACKUP_DIR "bitask-0.1.1-backup"
+
+/* The options of the directory-first form, wherever the command line gave them. */
+struct options {
+    int escaped; /* -e: arguments in the dump encoding */
+};
+static struct options opt;
 
 static const char *dir;
 /* Where dir came from, for errors: empty for the command line. */

@@ -44,7 +44,9 @@ static int print_value(const uint8_t *key, size_t klen, int escaped, const char 
     return rc;
 }
 
-static int cmd_put(char *key, char *value, int escaped) {
+static int cmd_put(char **args) {
+    char *key = args[0], *value = args[1];
+    int escaped = opt.escaped;
     size_t klen, vlen;
     if (!arg_bytes(key, escaped, &klen))
         return EXIT_ERROR;
@@ -65,16 +67,17 @@ static int cmd_put(char *key, char *value, int escaped) {
     return rc;
 }
 
-static int cmd_get(char *key, int escaped) {
+static int cmd_get(char **args) {
     size_t klen;
-    if (!arg_bytes(key, escaped, &klen))
+    if (!arg_bytes(args[0], opt.escaped, &klen))
         return EXIT_ERROR;
-    return print_value((const uint8_t *)key, klen, escaped, "get");
+    return print_value((const uint8_t *)args[0], klen, opt.escaped, "get");
 }
 
-static int cmd_del(char *key, int escaped) {
+static int cmd_del(char **args) {
+    char *key = args[0];
     size_t klen;
-    if (!arg_bytes(key, escaped, &klen))
+    if (!arg_bytes(key, opt.escaped, &klen))
         return EXIT_ERROR;
     bitask *db;
     int rc = open_store(0, &db);
@@ -122,7 +125,8 @@ static int cmd_iterate(char *prefix, int escaped, int with_values) {
     return rc;
 }
 
-static int cmd_load(void) {
+static int cmd_load(char **args) {
+    (void)args;
     bitask *db;
     int rc = open_store(0, &db);
     if (rc != EXIT_OK)
@@ -171,7 +175,8 @@ static int cmd_load(void) {
     return rc;
 }
 
-static int cmd_stats(void) {
+static int cmd_stats(char **args) {
+    (void)args;
     bitask *db;
     int rc = open_store(1, &db);
     if (rc != EXIT_OK)
@@ -192,7 +197,8 @@ static int cmd_stats(void) {
     return rc;
 }
 
-static int cmd_compact(void) {
+static int cmd_compact(char **args) {
+    (void)args;
     bitask *db;
     int rc = open_store(0, &db);
     if (rc != EXIT_OK)
@@ -205,7 +211,8 @@ static int cmd_compact(void) {
  * figure as stats does, then a line per region that could not be read: "unreadable FILE
  * OFFSET LENGTH" or "torn FILE OFFSET LENGTH". Exit 3 when any byte was unreadable (a torn
  * tail, a write a crash cut short, is not). */
-static int cmd_upgrade(void) {
+static int cmd_upgrade(char **args) {
+    (void)args;
     bitask_upgrade_report r;
     bitask_status st = bitask_upgrade(dir, &r);
     if (st != BITASK_OK) {
@@ -238,6 +245,89 @@ static int cmd_upgrade(void) {
                     "\"unreadable\" lines); the store holds every record that could\n",
             (unsigned long long)r.unreadable_bytes);
     return EXIT_UNREADABLE;
+}
+
+static int cmd_list(char **args) { return cmd_iterate(args[0], opt.escaped, 0); }
+
+static int cmd_dump(char **args) {
+    (void)args;
+    return cmd_iterate(NULL, opt.escaped, 1);
+}
+
+/* --- the table of commands ------------------------------------------------------------ */
+
+/* Which options a command's help lists besides the ones every command takes. */
+enum { TAKES_ENCODED = 1 };
+
+struct command {
+    const char *name;
+    /* Its arguments as its usage line shows them: "KEY VALUE", "[PREFIX]", "". */
+    const char *args;
+    int min_args, max_args;
+    unsigned takes;
+    /* args holds max_args entries, NULL past the ones given. */
+    int (*run)(char **args);
+    /* Its line in --help, continuation lines indented to the column of the first. */
+    const char *summary;
+    /* For bitask help NAME: what it does, and its exit statuses. */
+    const char *details, *exits;
+};
+
+static const struct command commands[] = {
+    {"put", "KEY VALUE", 2, 2, TAKES_ENCODED, cmd_put,
+     "store VALUE under KEY; VALUE - reads the value from standard input",
+     "Stores VALUE under KEY, replacing any value it had, and makes the write durable before\n"
+     "exiting. A VALUE of - reads the value from standard input (binary data welcome); with -e,\n"
+     "\\x2d is the value \"-\". Creates DIR when it does not exist (not its parents).\n",
+     "Exit status: 0 stored, 2 usage error or failure.\n"},
+    {"get", "KEY", 1, 1, TAKES_ENCODED, cmd_get, "print the value of KEY, then a newline",
+     "Prints the value of KEY, then a newline. A missing key prints nothing.\n",
+     "Exit status: 0 found, 1 not found, 2 usage error or failure.\n"},
+    {"del", "KEY", 1, 1, TAKES_ENCODED, cmd_del, "remove KEY",
+     "Removes KEY, durably. A missing key writes nothing.\n",
+     "Exit status: 0 removed, 1 not found, 2 usage error or failure.\n"},
+    {"list", "[PREFIX]", 0, 1, TAKES_ENCODED, cmd_list,
+     "print the keys (those starting with PREFIX), one a line, in byte order,\n"
+     "                  in the dump encoding",
+     "Prints the keys, or those that start with PREFIX, one a line in key byte order, each in\n"
+     "the dump encoding (so a key's spaces, newlines and other bytes cannot break the lines).\n",
+     "Exit status: 0 done (also when no key matches), 2 usage error or failure.\n"},
+    {"stats", "", 0, 0, 0, cmd_stats, "print figures about the store, one \"name value\" a line",
+     "Prints key_count, live_bytes, dead_bytes, data_files, disk_bytes and torn_bytes, one\n"
+     "\"name value\" a line (see bitask_stats in bitask.h).\n",
+     "Exit status: 0 done, 2 usage error or failure.\n"},
+    {"compact", "", 0, 0, 0, cmd_compact,
+     "merge the data files, dropping overwritten and removed records",
+     "Merges the data files into new ones that hold only the live records, and deletes the old\n"
+     "ones (dead_bytes in stats tells what it reclaims). Readers may go on meanwhile.\n",
+     "Exit status: 0 done, 2 usage error or failure.\n"},
+    {"dump", "", 0, 0, 0, cmd_dump, "print every pair in the dump format",
+     "Prints every pair in the dump format (below), in key byte order, for load to read back.\n",
+     "Exit status: 0 done, 2 usage error or failure.\n"},
+    {"load", "", 0, 0, 0, cmd_load, "store every pair read from standard input in the dump format",
+     "Stores every pair read from standard input in the dump format, then makes the writes\n"
+     "durable; reports how many on standard error. Stops at the first malformed line, naming\n"
+     "it, having stored the pairs before it. Creates DIR when it does not exist.\n",
+     "Exit status: 0 done, 2 usage error, malformed input or failure.\n"},
+    {"upgrade", "", 0, 0, 0, cmd_upgrade,
+     "convert a store written by bitask 0.1.1 into this format, in place;\n"
+     "                  its files are kept in DIR/" UPGRADE_BACKUP_DIR,
+     "Converts the store of bitask 0.1.1 in DIR into a store of this format, in place, and\n"
+     "prints what it read, one \"name value\" a line (files_read, records_read, tombstones,\n"
+     "keys_converted, unreadable_bytes, torn_bytes), a line \"unreadable FILE OFFSET LENGTH\"\n"
+     "or \"torn FILE OFFSET LENGTH\" per region that was not a whole record (the first 8), and\n"
+     "\"backup DIR/" UPGRADE_BACKUP_DIR "\", the folder that keeps the 0.1.1 files until you\n"
+     "remove it. After a crash or a failure, running it again finishes the upgrade.\n",
+     "Exit status: 0 upgraded, 2 usage error or failure (a directory that is not a store of\n"
+     "0.1.1 is left as it was), 3 upgraded, but some bytes of the 0.1.1 files could not be\n"
+     "read (listed as unreadable; records there may be lost).\n"},
+};
+
+static const struct command *find_command(const char *name) {
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
 }
 
 #endif

@@ -56,6 +56,10 @@ static int legacy_main(int argc, char **argv) {
             fputs(legacy_usage_text, stdout);
             return EXIT_OK;
         }
+        if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            printf("bitask %s (library %s)\n", BITASK_VERSION_STRING, bitask_version());
+            return EXIT_OK;
+        }
         if (strncmp(a, "--key", 5) == 0 && (a[5] == '\0' || a[5] == '=')) {
             name = "--key";
             slot = &key;
