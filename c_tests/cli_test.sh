@@ -129,6 +129,19 @@ check get-binary cmp -s "$work/got" "$work/all-bytes-nl"
 check put-escaped "$bin" -e "$db" put 'nul\x00key' 'tab\x09value'
 check get-escaped test "$("$bin" -e "$db" get 'nul\x00key')" = 'tab\x09value'
 check bad-escape-is-2 test "$(status "$bin" -e "$db" get 'bad\x4')" = 2
+# -n prints the value alone, byte for byte; without it a newline follows, wherever the output
+# goes.
+"$bin" "$db" get -n bin >"$work/got"
+check get-n-exact cmp -s "$work/got" "$work/all-bytes"
+check get-no-newline-long test "$("$bin" "$db" get --no-newline empty | wc -c)" = 0
+check get-n-encoded test "$("$bin" -e -n "$db" get 'nul\x00key' | od -An -c | tr -d ' \n')" = \
+    'tab\x09value'
+check get-n-missing-is-1 test "$(status "$bin" "$db" get -n nobody)" = 1
+run "$bin" "$db" list -n
+check n-only-get test "$rc,$(first_err)" = "2,bitask: list: -n/--no-newline is an option of get"
+run "$bin" "$db" get bin --json
+check json-only-stats-list test "$rc,$(first_err)" = \
+    "2,bitask: get: --json is an option of stats and list"
 
 # list: encoded keys, byte order, prefixes.
 "$bin" "$db" put apple 1
@@ -142,6 +155,19 @@ check list-no-match test -z "$("$bin" "$db" list zzz)"
 check stats grep -q '^key_count 6$' <("$bin" "$db" stats)
 check stats-fields test "$("$bin" "$db" stats | cut -d' ' -f1 | tr '\n' ,)" = \
     'key_count,live_bytes,dead_bytes,data_files,disk_bytes,torn_bytes,'
+# --json: one JSON object of the same figures, and the keys as a JSON array of strings, each
+# the key in the dump encoding (as list prints it).
+json_ok() { python3 -c 'import json, sys; json.load(sys.stdin)'; }
+check stats-json-valid json_ok < <("$bin" "$db" stats --json)
+check stats-json-same test "$("$bin" "$db" stats --json | python3 -c '
+import json, sys
+print("".join("%s %d\n" % kv for kv in json.load(sys.stdin).items()), end="")')" = \
+    "$("$bin" "$db" stats)"
+check list-json-valid json_ok < <("$bin" "$db" list --json)
+json_keys() { python3 -c 'import json, sys; [print(k) for k in json.load(sys.stdin)]'; }
+check list-json-same test "$("$bin" "$db" list --json | json_keys)" = "$("$bin" "$db" list)"
+check list-json-prefix test "$("$bin" "$db" --json list ap | json_keys | tr '\n' ,)" = 'apple,apricot,'
+check list-json-none test "$("$bin" "$db" list --json zzz | tr -d ' \n')" = '[]'
 check compact "$bin" "$db" compact
 check stats-after-compact grep -q '^dead_bytes 0$' <("$bin" "$db" stats)
 check data-kept-by-compact test "$("$bin" "$db" get apricot)" = 2
@@ -231,6 +257,21 @@ check rt-dump-is-text test "$(LC_ALL=C tr -d '\041-\176\n ' <"$work/rt-dump-a" |
 "$bin" "$rt.a" list >"$work/rt-list"
 check rt-list-as-dump cmp -s "$work/rt-list" <(tail -n +2 "$work/rt-dump-a" | cut -d' ' -f1)
 check rt-list-hash-key-escaped grep -qx '\\x23k' "$work/rt-list"
+check rt-list-json json_ok < <("$bin" "$rt.a" list --json)
+"$bin" "$rt.a" list --json | json_keys >"$work/rt-list-json"
+check rt-list-json-as-list cmp -s "$work/rt-list-json" "$work/rt-list"
+check rt-list-json-ascii test "$("$bin" "$rt.a" list --json | LC_ALL=C tr -d '\041-\176\n ' | wc -c)" = 0
+# list's lines are get -e's keys: a round trip through a shell loop, for the keys short enough
+# for an argument, of the kinds that need escaping.
+grep -E '^(\\x(00|0a|0d|20|22|23|5c|7f|80|ff)|lf|cr|one-byte\\x2[0-3])' "$work/rt-list" |
+    awk 'length($0) < 1000' >"$work/rt-some-keys"
+check rt-some-keys test "$(wc -l <"$work/rt-some-keys")" -ge 15
+while IFS= read -r k; do
+    printf '%s %s\n' "$k" "$("$bin" -e "$rt.a" get "$k")"
+done <"$work/rt-some-keys" >"$work/rt-list-get"
+awk 'NR == FNR { want[$1]; next } $1 in want' "$work/rt-some-keys" \
+    <(tail -n +2 "$work/rt-dump-a") >"$work/rt-some-pairs"
+check rt-list-get-e cmp -s "$work/rt-list-get" "$work/rt-some-pairs"
 # Values read back from the copy.
 for pair in '\x00k \x00v' '\x0ak \x0av' '\x0dk \x0dv' '\x20k \x20v' '\x22k \x22v' \
     '\x23k #v' '\x5ck \x5cv' '\x7fk \x7fv' '\x80k \x80v' '\xffk \xffv' '\x23 #' \

@@ -28,6 +28,11 @@ static const struct option_help option_help[] = {
     {TAKES_ENCODED,
      "  -e, --encoded         KEY, VALUE and PREFIX are given in the dump encoding (any bytes:\n"
      "                        \\x00 is NUL, \\x20 a space), and get prints the value encoded\n"},
+    {TAKES_NO_NEWLINE,
+     "  -n, --no-newline      get: print the value alone, without the newline after it\n"},
+    {TAKES_JSON,
+     "  --json                stats, list: print JSON (list: an array of the keys, each in the\n"
+     "                        dump encoding)\n"},
     {0, "  -h, --help            print this help (bitask help COMMAND: a command's)\n"},
     {0, "  -V, --version         print the versions of the tool and the library\n"},
 };
@@ -177,6 +182,10 @@ static int scan(int argc, char **argv, int *help, int *version) {
                 *version = 1;
         } else if (strcmp(a, "-e") == 0 || strcmp(a, "--encoded") == 0) {
             opt.escaped = 1;
+        } else if (strcmp(a, "-n") == 0 || strcmp(a, "--no-newline") == 0) {
+            opt.no_newline = 1;
+        } else if (strcmp(a, "--json") == 0) {
+            opt.json = 1;
         } else {
             const char *eq = a[1] == '-' ? strchr(a, '=') : NULL;
             usage_problem(NULL, "unknown option '%.*s'", eq ? (int)(eq - a) : 200, a);
@@ -263,6 +272,10 @@ static struct request parse_args(int argc, char **argv) {
     } else if (nargs > r.cmd->max_args) {
         usage_problem(r.cmd, "%s: unexpected argument '%.200s'", r.cmd->name,
                       r.args[r.cmd->max_args]);
+    } else if (opt.no_newline && !(r.cmd->takes & TAKES_NO_NEWLINE)) {
+        usage_problem(r.cmd, "%s: -n/--no-newline is an option of get", r.cmd->name);
+    } else if (opt.json && !(r.cmd->takes & TAKES_JSON)) {
+        usage_problem(r.cmd, "%s: --json is an option of stats and list", r.cmd->name);
     } else {
         /* The slots past the given arguments read NULL: argv has argc + 1 slots, the operands
          * are at its front, and the slots after them are free (at most max_args - min_args, 1,

@@ -21,7 +21,9 @@ enum { EXIT_OK = 0, EXIT_NOT_FOUND = 1, EXIT_ERROR = 2, EXIT_UNREADABLE = 3 };
 
 /* The options of the directory-first form, wherever the command line gave them. */
 struct options {
-    int escaped; /* -e: arguments in the dump encoding */
+    int escaped;    /* -e: arguments in the dump encoding */
+    int no_newline; /* -n: get prints the value alone */
+    int json;       /* --json: stats and list print JSON */
 };
 static struct options opt;
 

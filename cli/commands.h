@@ -20,8 +20,14 @@ static int store_pair(const uint8_t *key, size_t klen, const uint8_t *v, size_t 
     return rc;
 }
 
-/* Prints the value of a key, then a newline; the exit status (EXIT_NOT_FOUND, silently, for
- * an absent key). */
+/* Prints the value of a key, then a newline unless -n; the exit status (EXIT_NOT_FOUND,
+ * silently, for an absent key).
+ *
+ * The newline follows the value wherever the output goes, as sqlite3, redis-cli, etcdctl,
+ * git config --get and bitask 0.1.1's ask do: what a script gets is what the terminal showed,
+ * line tools and read see a whole line, and $(bitask DIR get K) drops it anyway. A newline
+ * only on terminals would make "bitask DIR get K | cat" differ from "bitask DIR get K". For
+ * the value's exact bytes (binary values, files), -n leaves the newline out, as echo -n does. */
 static int print_value(const uint8_t *key, size_t klen, int escaped, const char *what) {
     bitask *db;
     int rc = open_store(1, &db);
@@ -35,7 +41,8 @@ static int print_value(const uint8_t *key, size_t klen, int escaped, const char 
             encode(stdout, v, n, 0);
         else
             fwrite(v, 1, n, stdout);
-        putchar('\n');
+        if (!opt.no_newline)
+            putchar('\n');
         bitask_free(v);
     } else {
         rc = st == BITASK_NOT_FOUND ? EXIT_NOT_FOUND : fail(what, st);
@@ -91,10 +98,15 @@ static int cmd_del(char **args) {
     return finish_writes(db, rc);
 }
 
-/* list (with_values 0) and dump (1). */
-static int cmd_iterate(char *prefix, int escaped, int with_values) {
+enum iterate_mode { LIST, DUMP };
+
+/* list and dump: the pairs whose keys start with prefix (any, for NULL). list --json prints
+ * a JSON array of the keys, each a string holding the key's dump encoding: JSON strings hold
+ * text, not bytes, and the encoding spells any key in ASCII, the same way list does, so that
+ * get -e takes a key back from either. */
+static int cmd_iterate(char *prefix, enum iterate_mode mode) {
     size_t plen = 0;
-    if (prefix && !arg_bytes(prefix, escaped, &plen))
+    if (prefix && !arg_bytes(prefix, opt.escaped, &plen))
         return EXIT_ERROR;
     bitask *db;
     int rc = open_store(1, &db);
@@ -106,18 +118,31 @@ static int cmd_iterate(char *prefix, int escaped, int with_values) {
         bitask_close(db);
         return fail("iterate", st);
     }
-    if (with_values)
+    int json = opt.json && mode == LIST;
+    if (mode == DUMP)
         fputs("# bitask dump 1\n", stdout);
+    if (json)
+        fputs("[", stdout);
     const uint8_t *k, *v;
     size_t kl, vl;
+    long n = 0;
     while ((st = bitask_iter_next(it, &k, &kl, &v, &vl)) == BITASK_OK) {
-        encode(stdout, k, kl, 1);
-        if (with_values) {
-            putchar(' ');
-            encode(stdout, v, vl, 0);
+        if (json) {
+            fputs(n ? ",\n  \"" : "\n  \"", stdout);
+            encode(stdout, k, kl, ENCODE_KEY | ENCODE_JSON);
+            putchar('"');
+        } else {
+            encode(stdout, k, kl, ENCODE_KEY);
+            if (mode == DUMP) {
+                putchar(' ');
+                encode(stdout, v, vl, 0);
+            }
+            putchar('\n');
         }
-        putchar('\n');
+        n++;
     }
+    if (json)
+        fputs(n ? "\n]\n" : "]\n", stdout);
     if (st != BITASK_NOT_FOUND)
         rc = fail("iterate", st);
     bitask_iter_free(it);
@@ -184,12 +209,21 @@ static int cmd_stats(char **args) {
     bitask_stats s;
     bitask_status st = bitask_stat(db, &s);
     if (st == BITASK_OK) {
-        printf("key_count %llu\n", (unsigned long long)s.key_count);
-        printf("live_bytes %llu\n", (unsigned long long)s.live_bytes);
-        printf("dead_bytes %llu\n", (unsigned long long)s.dead_bytes);
-        printf("data_files %llu\n", (unsigned long long)s.data_files);
-        printf("disk_bytes %llu\n", (unsigned long long)s.disk_bytes);
-        printf("torn_bytes %llu\n", (unsigned long long)s.torn_bytes);
+        const struct {
+            const char *name;
+            uint64_t value;
+        } figures[] = {{"key_count", s.key_count},   {"live_bytes", s.live_bytes},
+                       {"dead_bytes", s.dead_bytes}, {"data_files", s.data_files},
+                       {"disk_bytes", s.disk_bytes}, {"torn_bytes", s.torn_bytes}};
+        size_t count = sizeof figures / sizeof figures[0];
+        for (size_t i = 0; i < count; i++) {
+            unsigned long long value = (unsigned long long)figures[i].value;
+            if (opt.json)
+                printf("%s\"%s\": %llu%s", i ? ", " : "{", figures[i].name, value,
+                       i + 1 < count ? "" : "}\n");
+            else
+                printf("%s %llu\n", figures[i].name, value);
+        }
     } else {
         rc = fail("stats", st);
     }
@@ -247,17 +281,17 @@ static int cmd_upgrade(char **args) {
     return EXIT_UNREADABLE;
 }
 
-static int cmd_list(char **args) { return cmd_iterate(args[0], opt.escaped, 0); }
+static int cmd_list(char **args) { return cmd_iterate(args[0], LIST); }
 
 static int cmd_dump(char **args) {
     (void)args;
-    return cmd_iterate(NULL, opt.escaped, 1);
+    return cmd_iterate(NULL, DUMP);
 }
 
 /* --- the table of commands ------------------------------------------------------------ */
 
 /* Which options a command's help lists besides the ones every command takes. */
-enum { TAKES_ENCODED = 1 };
+enum { TAKES_ENCODED = 1, TAKES_NO_NEWLINE = 2, TAKES_JSON = 4 };
 
 struct command {
     const char *name;
@@ -280,21 +314,29 @@ static const struct command commands[] = {
      "exiting. A VALUE of - reads the value from standard input (binary data welcome); with -e,\n"
      "\\x2d is the value \"-\". Creates DIR when it does not exist (not its parents).\n",
      "Exit status: 0 stored, 2 usage error or failure.\n"},
-    {"get", "KEY", 1, 1, TAKES_ENCODED, cmd_get, "print the value of KEY, then a newline",
-     "Prints the value of KEY, then a newline. A missing key prints nothing.\n",
+    {"get", "KEY", 1, 1, TAKES_ENCODED | TAKES_NO_NEWLINE, cmd_get,
+     "print the value of KEY, then a newline (-n: the value alone)",
+     "Prints the value of KEY, then a newline, wherever the output goes (as sqlite3 and\n"
+     "redis-cli do); -n prints the value's bytes alone. A missing key prints nothing. The\n"
+     "keys that list prints are KEYs for get -e:\n"
+     "  bitask DIR list | while IFS= read -r k; do bitask -e DIR get \"$k\"; done\n",
      "Exit status: 0 found, 1 not found, 2 usage error or failure.\n"},
     {"del", "KEY", 1, 1, TAKES_ENCODED, cmd_del, "remove KEY",
      "Removes KEY, durably. A missing key writes nothing.\n",
      "Exit status: 0 removed, 1 not found, 2 usage error or failure.\n"},
-    {"list", "[PREFIX]", 0, 1, TAKES_ENCODED, cmd_list,
+    {"list", "[PREFIX]", 0, 1, TAKES_ENCODED | TAKES_JSON, cmd_list,
      "print the keys (those starting with PREFIX), one a line, in byte order,\n"
      "                  in the dump encoding",
      "Prints the keys, or those that start with PREFIX, one a line in key byte order, each in\n"
-     "the dump encoding (so a key's spaces, newlines and other bytes cannot break the lines).\n",
+     "the dump encoding (so a key's spaces, newlines and other bytes cannot break the lines),\n"
+     "which get -e, del -e and list -e take back. With --json, a JSON array of strings, each\n"
+     "holding a key in the dump encoding: JSON strings hold text, and the encoding spells any\n"
+     "bytes in ASCII, so a key \"a b\" is \"a\\\\x20b\" in the JSON text.\n",
      "Exit status: 0 done (also when no key matches), 2 usage error or failure.\n"},
-    {"stats", "", 0, 0, 0, cmd_stats, "print figures about the store, one \"name value\" a line",
+    {"stats", "", 0, 0, TAKES_JSON, cmd_stats, "print figures about the store, one \"name value\" a line",
      "Prints key_count, live_bytes, dead_bytes, data_files, disk_bytes and torn_bytes, one\n"
-     "\"name value\" a line (see bitask_stats in bitask.h).\n",
+     "\"name value\" a line (see bitask_stats in bitask.h); with --json, one JSON object of\n"
+     "the same names and numbers.\n",
      "Exit status: 0 done, 2 usage error or failure.\n"},
     {"compact", "", 0, 0, 0, cmd_compact,
      "merge the data files, dropping overwritten and removed records",

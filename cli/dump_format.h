@@ -20,27 +20,35 @@
 
 #include "cli.h"
 
-/* Writes n bytes in the dump encoding. A key is a line's first field, and load takes a line
- * that starts with '#' for a comment, so a key's leading '#' is escaped as well. The output
- * goes through a local buffer because a value may be hundreds of MiB of escapes. */
-static void encode(FILE *out, const uint8_t *p, size_t n, int is_key) {
+/* How encode writes: ENCODE_KEY escapes a leading '#' too, since a key is a line's first field
+ * and load takes a line that starts with '#' for a comment. ENCODE_JSON writes the encoding
+ * as the inside of a JSON string, its backslashes and quotes escaped again, so that a JSON
+ * reader gets back the very text that list prints. */
+enum { ENCODE_KEY = 1, ENCODE_JSON = 2 };
+
+/* Writes n bytes in the dump encoding. The output goes through a local buffer because a value
+ * may be hundreds of MiB of escapes. */
+static void encode(FILE *out, const uint8_t *p, size_t n, unsigned how) {
     static const char hex[] = "0123456789abcdef";
+    const char *backslash = how & ENCODE_JSON ? "\\\\" : "\\";
     char buf[8192];
     size_t o = 0;
     if (n == 0) {
-        fputs("\"\"", out);
+        fputs(how & ENCODE_JSON ? "\\\"\\\"" : "\"\"", out);
         return;
     }
     for (size_t i = 0; i < n; i++) {
         uint8_t c = p[i];
-        if (o > sizeof buf - 4) {
+        if (o > sizeof buf - 5) {
             fwrite(buf, 1, o, out);
             o = 0;
         }
-        if (c >= 0x21 && c <= 0x7e && c != '\\' && c != '"' && !(is_key && i == 0 && c == '#')) {
+        if (c >= 0x21 && c <= 0x7e && c != '\\' && c != '"' &&
+            !((how & ENCODE_KEY) && i == 0 && c == '#')) {
             buf[o++] = (char)c;
         } else {
-            buf[o++] = '\\';
+            for (const char *b = backslash; *b; b++)
+                buf[o++] = *b;
             buf[o++] = 'x';
             buf[o++] = hex[c >> 4];
             buf[o++] = hex[c & 15];

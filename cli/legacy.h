@@ -112,7 +112,7 @@ static int legacy_main(int argc, char **argv) {
     int rc = print_value(k, klen, 0, cmd);
     if (rc == EXIT_NOT_FOUND) {
         fprintf(stderr, "bitask: %s: Key not found: ", cmd);
-        encode(stderr, k, klen, 1);
+        encode(stderr, k, klen, ENCODE_KEY);
         fputc('\n', stderr);
     }
     return rc;
