@@ -320,6 +320,55 @@ check read-does-not-create test ! -e "$work/none"
 long_key=$(head -c 70000 /dev/zero | tr '\0' k)
 check too-large-is-2 test "$(status "$bin" "$db" put "$long_key" v)" = 2
 
+# A writer that finds the store locked exits 4 at once, naming the lock file; with --wait
+# SECONDS it tries again until the lock is free (and succeeds) or the time is up (exit 4).
+# Readers take no lock and never wait. The lock is held as another writer holds it, with
+# flock(1), until release_lock, so nothing here depends on timing.
+if command -v flock >/dev/null; then
+    lockdb=$work/lockdb
+    "$bin" "$lockdb" put k 0
+    hold_lock() { # hold_lock DIR: holds DIR/db.lock until release_lock
+        rm -f "$work/hold" "$work/held"
+        mkfifo "$work/hold"
+        (flock 9 && : >"$work/held" && read -r _ <"$work/hold") 9<"$1/db.lock" &
+        holder=$!
+        while [ ! -e "$work/held" ]; do sleep 0.01; done
+    }
+    release_lock() { echo >"$work/hold" && wait "$holder"; }
+    hold_lock "$lockdb"
+    for cmd in "put k 1" "del k" compact load; do
+        # shellcheck disable=SC2086 # the words of $cmd are the arguments
+        run "$bin" "$lockdb" $cmd </dev/null
+        check "locked-is-4:$cmd" test "$rc" = 4
+        check "locked-names-lock-file:$cmd" grep -qF "$lockdb/db.lock" "$work/err"
+        check "locked-suggests-wait:$cmd" grep -qF -- '--wait SECONDS' "$work/err"
+    done
+    check locked-message test "$(first_err)" = \
+        "bitask: open $lockdb: the store is locked: another writer holds $lockdb/db.lock (--wait SECONDS waits for it)"
+    run "$bin" --wait 0.2 "$lockdb" put k 1
+    check locked-wait-timeout-is-4 test "$rc" = 4
+    check locked-wait-says grep -qF "another writer held $lockdb/db.lock for all of the 0.2 s waited" \
+        "$work/err"
+    check locked-reader-reads test "$("$bin" --wait 0 "$lockdb" get k)" = 0
+    check locked-wait-0-is-4 test "$(status "$bin" "$lockdb" put k 1 --wait=0)" = 4
+    "$bin" "$lockdb" --wait 600 put k 2 >"$work/wait-out" 2>"$work/wait-err" &
+    waiter=$!
+    check locked-waiter-waits test "$("$bin" "$lockdb" get k)" = 0 # held, so not yet written
+    release_lock
+    wait_rc=0
+    wait "$waiter" || wait_rc=$?
+    check locked-waiter-succeeds test "$wait_rc" = 0
+    check locked-waiter-quiet test ! -s "$work/wait-err"
+    check locked-waiter-wrote test "$("$bin" "$lockdb" get k)" = 2
+    check locked-stays-unlocked test "$(status "$bin" "$lockdb" put k 3)" = 0
+fi
+usage_case wait-nan "bitask: --wait: not a number: 'x'" --wait x "$db" put k v
+usage_case wait-negative "bitask: --wait: not a number: '-1' (SECONDS is 0 or more)" \
+    "$db" put k v --wait -1
+usage_case wait-no-value "bitask: --wait: missing SECONDS" "$db" put k v --wait
+usage_case wait-empty "bitask: --wait: not a number: ''" --wait= "$db" put k v
+check help-exit-locked grep -q '^  4  ' <("$bin" --help)
+
 # The command line of bitask 0.1.1, which scripts written for it use: put --key K --value V
 # and ask --key K, on the store whose directory is in BITASK_PATH.
 old=$work/legacy
@@ -376,6 +425,9 @@ check legacy-refused-wrote-nothing test "$(status "$bin" "$old" get a)" = 1
 if command -v flock >/dev/null; then # holds the writer's lock as another writer would
     check legacy-put-beside-writer-is-2 test \
         "$(status flock "$old/db.lock" env BITASK_PATH="$old" "$bin" put --key foo --value x)" = 2
+    check legacy-put-beside-writer-says grep -qxF \
+        "bitask: open $old (BITASK_PATH): the store is locked: another writer holds $old/db.lock" \
+        <(flock "$old/db.lock" env BITASK_PATH="$old" "$bin" put --key foo --value x 2>&1)
     check legacy-ask-beside-writer test \
         "$(flock "$old/db.lock" env BITASK_PATH="$old" "$bin" ask --key foo)" = bar
 fi
@@ -422,6 +474,21 @@ check upgrade-again-says grep -q 'already holds a store of this format' "$work/e
 clean=$work/upgrade-clean
 mkdir -p "$clean"
 printf '\x9a\x74\xb6\x7e\x00\x68\xe5\xcf\x8b\x01\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x6b\x76\x10\x11\x3e\x5b\x01\x68\xe5\xcf\x8b\x01\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x6b\x32\x76\x32' >"$clean/1700000000000.active.log"
+if command -v flock >/dev/null; then # bitask 0.1.1 left its db.lock, held while it runs
+    cp -r "$clean" "$clean-locked"
+    : >"$clean-locked/db.lock"
+    hold_lock "$clean-locked"
+    run "$bin" "$clean-locked" upgrade
+    check upgrade-locked-is-4 test "$rc" = 4
+    check upgrade-locked-names-lock-file grep -qF "$clean-locked/db.lock" "$work/err"
+    "$bin" "$clean-locked" upgrade --wait 600 >"$work/wait-out" 2>&1 &
+    waiter=$!
+    release_lock
+    wait_rc=0
+    wait "$waiter" || wait_rc=$?
+    check upgrade-waited test "$wait_rc" = 0
+    check upgrade-waited-get test "$("$bin" "$clean-locked" get k2)" = v2
+fi
 run "$bin" "$clean" upgrade
 check upgrade-clean-is-0 test "$rc" = 0
 check upgrade-clean-report grep -qx 'unreadable_bytes 0' "$work/out"

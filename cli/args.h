@@ -33,6 +33,10 @@ static const struct option_help option_help[] = {
     {TAKES_JSON,
      "  --json                stats, list: print JSON (list: an array of the keys, each in the\n"
      "                        dump encoding)\n"},
+    {TAKES_WAIT,
+     "  --wait SECONDS        a writing command that finds the store locked by another writer\n"
+     "                        tries again until it is free or SECONDS (fractions too) are up;\n"
+     "                        without it, or when the time is up, it exits 4\n"},
     {0, "  -h, --help            print this help (bitask help COMMAND: a command's)\n"},
     {0, "  -V, --version         print the versions of the tool and the library\n"},
 };
@@ -49,7 +53,8 @@ static const char exit_status_help[] =
     "  0  done (get, del: the key was found)\n"
     "  1  not found: get and del of a missing key\n"
     "  2  usage error, or the command failed (the message on standard error says which)\n"
-    "  3  upgrade: done, but some bytes of the 0.1.1 files could not be read (listed)\n";
+    "  3  upgrade: done, but some bytes of the 0.1.1 files could not be read (listed)\n"
+    "  4  locked: another process is the store's writer (DIR/db.lock); --wait waits for it\n";
 
 static const char legacy_help[] =
     "The command line of bitask 0.1.1 works too, on the store whose directory is in the\n"
@@ -164,12 +169,38 @@ struct request {
     char **args;               /* RUN: the command's arguments, max_args of them */
 };
 
+/* A long option's name and value: "--name=value" or "--name value". Returns 1 when arg is
+ * --name (with or without =value); *value then is the value, or NULL when missing. */
+static int long_option(const char *arg, const char *name, int argc, char **argv, int *i,
+                       const char **value) {
+    size_t n = strlen(name);
+    if (strncmp(arg, name, n) != 0 || (arg[n] != '\0' && arg[n] != '='))
+        return 0;
+    if (arg[n] == '=')
+        *value = arg + n + 1;
+    else
+        *value = *i + 1 < argc ? argv[++*i] : NULL;
+    return 1;
+}
+
+/* --wait's SECONDS: digits, with a fraction or not. Returns 0 when it is not such a number. */
+static int parse_seconds(const char *a, double *out) {
+    size_t whole = strspn(a, "0123456789"), frac = 0;
+    if (a[whole] == '.')
+        frac = 1 + strspn(a + whole + 1, "0123456789");
+    if (whole + frac == 0 || (whole == 0 && frac == 1) || a[whole + frac] != '\0')
+        return 0;
+    *out = strtod(a, NULL); /* the "C" locale's decimal point: the tool never sets a locale */
+    return 1;
+}
+
 /* Reads the options into opt and moves the operands to the front of argv (the slots before
  * the word being read are free, so the order is kept); their count. */
 static int scan(int argc, char **argv, int *help, int *version) {
     int nops = 0, options_done = 0;
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
+        const char *value;
         if (options_done || a[0] != '-' || a[1] == '\0' || is_negative_number(a)) {
             argv[nops++] = a;
         } else if (strcmp(a, "--") == 0) {
@@ -186,6 +217,12 @@ static int scan(int argc, char **argv, int *help, int *version) {
             opt.no_newline = 1;
         } else if (strcmp(a, "--json") == 0) {
             opt.json = 1;
+        } else if (long_option(a, "--wait", argc, argv, &i, &value)) {
+            if (!value)
+                usage_problem(NULL, "--wait: missing SECONDS");
+            else if (!parse_seconds(value, &opt.wait_s))
+                usage_problem(NULL, "--wait: not a number: '%.200s'%s", value,
+                              value[0] == '-' ? " (SECONDS is 0 or more)" : "");
         } else {
             const char *eq = a[1] == '-' ? strchr(a, '=') : NULL;
             usage_problem(NULL, "unknown option '%.*s'", eq ? (int)(eq - a) : 200, a);

@@ -9,12 +9,16 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <bitask.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 
-enum { EXIT_OK = 0, EXIT_NOT_FOUND = 1, EXIT_ERROR = 2, EXIT_UNREADABLE = 3 };
+/* The exit statuses. They are an interface of the tool, which scripts test: a number, once
+ * given a meaning, keeps it. */
+enum { EXIT_OK = 0, EXIT_NOT_FOUND = 1, EXIT_ERROR = 2, EXIT_UNREADABLE = 3, EXIT_LOCKED = 4 };
 
 /* Where bitask_upgrade keeps the files of bitask 0.1.1, inside the store's directory. */
 #define UPGRADE_BACKUP_DIR "bitask-0.1.1-backup"
@@ -24,6 +28,8 @@ struct options {
     int escaped;    /* -e: arguments in the dump encoding */
     int no_newline; /* -n: get prints the value alone */
     int json;       /* --json: stats and list print JSON */
+    double wait_s;  /* --wait: how long a writer tries again to take the lock (0: not at all) */
+    int legacy;     /* the command line of bitask 0.1.1, which has no options */
 };
 static struct options opt;
 

@@ -248,11 +248,14 @@ static int cmd_compact(char **args) {
 static int cmd_upgrade(char **args) {
     (void)args;
     bitask_upgrade_report r;
-    bitask_status st = bitask_upgrade(dir, &r);
+    bitask_status st;
+    struct lock_wait w = lock_wait_start();
+    while ((st = bitask_upgrade(dir, &r)) == BITASK_ERR_WRITER_LOCK && lock_wait_more(&w))
+        ;
     if (st != BITASK_OK) {
         char what[4200];
         snprintf(what, sizeof what, "upgrade %s", dir);
-        return fail(what, st);
+        return st == BITASK_ERR_WRITER_LOCK ? locked(what) : fail(what, st);
     }
     printf("files_read %llu\n", (unsigned long long)r.files_read);
     printf("records_read %llu\n", (unsigned long long)r.records_read);
@@ -291,7 +294,7 @@ static int cmd_dump(char **args) {
 /* --- the table of commands ------------------------------------------------------------ */
 
 /* Which options a command's help lists besides the ones every command takes. */
-enum { TAKES_ENCODED = 1, TAKES_NO_NEWLINE = 2, TAKES_JSON = 4 };
+enum { TAKES_ENCODED = 1, TAKES_NO_NEWLINE = 2, TAKES_JSON = 4, TAKES_WAIT = 8 };
 
 struct command {
     const char *name;
@@ -308,12 +311,12 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"put", "KEY VALUE", 2, 2, TAKES_ENCODED, cmd_put,
+    {"put", "KEY VALUE", 2, 2, TAKES_ENCODED | TAKES_WAIT, cmd_put,
      "store VALUE under KEY; VALUE - reads the value from standard input",
      "Stores VALUE under KEY, replacing any value it had, and makes the write durable before\n"
      "exiting. A VALUE of - reads the value from standard input (binary data welcome); with -e,\n"
      "\\x2d is the value \"-\". Creates DIR when it does not exist (not its parents).\n",
-     "Exit status: 0 stored, 2 usage error or failure.\n"},
+     "Exit status: 0 stored, 2 usage error or failure, 4 locked by another writer.\n"},
     {"get", "KEY", 1, 1, TAKES_ENCODED | TAKES_NO_NEWLINE, cmd_get,
      "print the value of KEY, then a newline (-n: the value alone)",
      "Prints the value of KEY, then a newline, wherever the output goes (as sqlite3 and\n"
@@ -321,9 +324,10 @@ static const struct command commands[] = {
      "keys that list prints are KEYs for get -e:\n"
      "  bitask DIR list | while IFS= read -r k; do bitask -e DIR get \"$k\"; done\n",
      "Exit status: 0 found, 1 not found, 2 usage error or failure.\n"},
-    {"del", "KEY", 1, 1, TAKES_ENCODED, cmd_del, "remove KEY",
+    {"del", "KEY", 1, 1, TAKES_ENCODED | TAKES_WAIT, cmd_del, "remove KEY",
      "Removes KEY, durably. A missing key writes nothing.\n",
-     "Exit status: 0 removed, 1 not found, 2 usage error or failure.\n"},
+     "Exit status: 0 removed, 1 not found, 2 usage error or failure, 4 locked by another\n"
+     "writer.\n"},
     {"list", "[PREFIX]", 0, 1, TAKES_ENCODED | TAKES_JSON, cmd_list,
      "print the keys (those starting with PREFIX), one a line, in byte order,\n"
      "                  in the dump encoding",
@@ -338,20 +342,21 @@ static const struct command commands[] = {
      "\"name value\" a line (see bitask_stats in bitask.h); with --json, one JSON object of\n"
      "the same names and numbers.\n",
      "Exit status: 0 done, 2 usage error or failure.\n"},
-    {"compact", "", 0, 0, 0, cmd_compact,
+    {"compact", "", 0, 0, TAKES_WAIT, cmd_compact,
      "merge the data files, dropping overwritten and removed records",
      "Merges the data files into new ones that hold only the live records, and deletes the old\n"
      "ones (dead_bytes in stats tells what it reclaims). Readers may go on meanwhile.\n",
-     "Exit status: 0 done, 2 usage error or failure.\n"},
+     "Exit status: 0 done, 2 usage error or failure, 4 locked by another writer.\n"},
     {"dump", "", 0, 0, 0, cmd_dump, "print every pair in the dump format",
      "Prints every pair in the dump format (below), in key byte order, for load to read back.\n",
      "Exit status: 0 done, 2 usage error or failure.\n"},
-    {"load", "", 0, 0, 0, cmd_load, "store every pair read from standard input in the dump format",
+    {"load", "", 0, 0, TAKES_WAIT, cmd_load, "store every pair read from standard input in the dump format",
      "Stores every pair read from standard input in the dump format, then makes the writes\n"
      "durable; reports how many on standard error. Stops at the first malformed line, naming\n"
      "it, having stored the pairs before it. Creates DIR when it does not exist.\n",
-     "Exit status: 0 done, 2 usage error, malformed input or failure.\n"},
-    {"upgrade", "", 0, 0, 0, cmd_upgrade,
+     "Exit status: 0 done, 2 usage error, malformed input or failure, 4 locked by another\n"
+     "writer.\n"},
+    {"upgrade", "", 0, 0, TAKES_WAIT, cmd_upgrade,
      "convert a store written by bitask 0.1.1 into this format, in place;\n"
      "                  its files are kept in DIR/" UPGRADE_BACKUP_DIR,
      "Converts the store of bitask 0.1.1 in DIR into a store of this format, in place, and\n"
@@ -362,7 +367,8 @@ static const struct command commands[] = {
      "remove it. After a crash or a failure, running it again finishes the upgrade.\n",
      "Exit status: 0 upgraded, 2 usage error or failure (a directory that is not a store of\n"
      "0.1.1 is left as it was), 3 upgraded, but some bytes of the 0.1.1 files could not be\n"
-     "read (listed as unreadable; records there may be lost).\n"},
+     "read (listed as unreadable; records there may be lost), 4 locked: bitask 0.1.1 or a\n"
+     "writer of this bitask has the store open.\n"},
 };
 
 static const struct command *find_command(const char *name) {

@@ -101,10 +101,15 @@ static int legacy_main(int argc, char **argv) {
     }
     dir = path;
     dir_origin = " (BITASK_PATH)";
+    opt.legacy = 1;
     const uint8_t *k = (const uint8_t *)key;
     size_t klen = strlen(key);
     if (put) {
         int rc = store_pair(k, klen, (const uint8_t *)value, strlen(value), cmd);
+        /* This form keeps the statuses it has had, 0, 1 and 2: it has no --wait to offer, and
+         * the scripts written for it tell failure from success, not kinds of failure. */
+        if (rc == EXIT_LOCKED)
+            rc = EXIT_ERROR;
         if (rc == EXIT_OK)
             puts("Value stored successfully");
         return rc;

@@ -15,17 +15,81 @@ static int fail(const char *what, bitask_status st) {
     return EXIT_ERROR;
 }
 
+/* --- waiting for the writer lock ------------------------------------------------------ */
+
+/* A store has one writer at a time, and a second writer's open fails at once with
+ * BITASK_ERR_WRITER_LOCK. With --wait SECONDS a writing command tries again, like sqlite's
+ * busy timeout: sleeps that grow from 1 ms to 100 ms, so a lock held for a moment costs a
+ * moment and a long wait polls ten times a second, until the open succeeds or the time is
+ * up. The library offers no way to block on the lock, and a poll keeps the limit exact. */
+struct lock_wait {
+    struct timespec start;
+    double delay_s;
+};
+
+static double seconds_since(const struct timespec *t) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+static struct lock_wait lock_wait_start(void) {
+    struct lock_wait w = {{0, 0}, 0.001};
+    clock_gettime(CLOCK_MONOTONIC, &w.start);
+    return w;
+}
+
+/* After a refusal for the lock: sleeps a little and returns 1 while --wait's time lasts, else
+ * returns 0. */
+static int lock_wait_more(struct lock_wait *w) {
+    double left = opt.wait_s - seconds_since(&w->start);
+    if (left <= 0)
+        return 0;
+    double d = w->delay_s < left ? w->delay_s : left;
+    struct timespec t = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
+    while (nanosleep(&t, &t) != 0 && errno == EINTR)
+        ; /* a signal that does not end the process only interrupts the sleep */
+    w->delay_s = w->delay_s * 2 < 0.1 ? w->delay_s * 2 : 0.1;
+    return 1;
+}
+
+/* The message of a store still locked: it names the lock file, which tells the user what to
+ * look for (fuser DIR/db.lock), and how to wait. */
+static int locked(const char *what) {
+    if (opt.legacy)
+        fprintf(stderr, "bitask: %s: the store is locked: another writer holds %s/db.lock\n",
+                what, dir);
+    else if (opt.wait_s > 0)
+        fprintf(stderr,
+                "bitask: %s: the store is locked: another writer held %s/db.lock for all of the "
+                "%g s waited\n",
+                what, dir, opt.wait_s);
+    else
+        fprintf(stderr,
+                "bitask: %s: the store is locked: another writer holds %s/db.lock (--wait "
+                "SECONDS waits for it)\n",
+                what, dir);
+    return EXIT_LOCKED;
+}
+
+/* --- opening ------------------------------------------------------------------------- */
+
 static int open_store(int read_only, bitask **db) {
     bitask_options *o = bitask_options_new();
     if (!o)
         return fail("open", BITASK_ERR_IO);
     bitask_status st = bitask_options_set_read_only(o, read_only);
-    if (st == BITASK_OK)
-        st = bitask_open(dir, o, db);
+    if (st == BITASK_OK) {
+        struct lock_wait w = lock_wait_start();
+        while ((st = bitask_open(dir, o, db)) == BITASK_ERR_WRITER_LOCK && lock_wait_more(&w))
+            ;
+    }
     bitask_options_free(o);
     if (st != BITASK_OK) {
         char what[4200], msg[1024];
         snprintf(what, sizeof what, "open %s%s", dir, dir_origin);
+        if (st == BITASK_ERR_WRITER_LOCK)
+            return locked(what);
         bitask_last_error_message(msg, sizeof msg);
         int rc = fail(what, st);
         if (st == BITASK_ERR_INCOMPATIBLE && strstr(msg, "bitask 0.1.1"))
@@ -38,7 +102,7 @@ static int open_store(int read_only, bitask **db) {
 
 /* Makes the writes durable, closes; the exit status. */
 static int finish_writes(bitask *db, int rc) {
-    if (rc != EXIT_ERROR) {
+    if (rc == EXIT_OK || rc == EXIT_NOT_FOUND) {
         bitask_status st = bitask_sync(db);
         if (st != BITASK_OK)
             rc = fail("sync", st);
