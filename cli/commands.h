@@ -60,11 +60,9 @@ static int cmd_put(char **args) {
     uint8_t *input = NULL;
     const uint8_t *v = (const uint8_t *)value;
     if (strcmp(value, "-") == 0) {
-        input = read_all(stdin, &vlen);
-        if (!input) {
-            perror("bitask: reading standard input");
-            return EXIT_ERROR;
-        }
+        int rc = read_value(stdin, &input, &vlen);
+        if (rc != EXIT_OK)
+            return rc;
         v = input;
     } else if (!arg_bytes(value, escaped, &vlen)) {
         return EXIT_ERROR;

@@ -7,6 +7,9 @@
 #include "cli.h"
 #include "dump_format.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 /* Reports a failed call with the library's detailed message; the exit status. */
 static int fail(const char *what, bitask_status st) {
     char msg[1024];
@@ -126,25 +129,63 @@ static int arg_bytes(char *arg, int escaped, size_t *len) {
     return 1;
 }
 
-static uint8_t *read_all(FILE *in, size_t *len) {
-    size_t cap = 4096, n = 0;
+/* Reads the value of put KEY - from standard input into *out (the caller frees it); the exit
+ * status. A value longer than BITASK_MAX_VALUE_LEN is refused once the input passes the
+ * limit: bitask_put takes a value whole, so up to the limit it is kept, but never a byte past
+ * it, and what follows is left unread, so an endless writer (yes | bitask DIR put k -) is
+ * refused rather than read until memory runs out. A regular file is refused by its size,
+ * before anything is read, and read into a buffer of that size. */
+static int value_too_long(void) {
+    fprintf(stderr,
+            "bitask: put: the value on standard input is longer than %lu bytes "
+            "(BITASK_MAX_VALUE_LEN); nothing was stored\n",
+            (unsigned long)BITASK_MAX_VALUE_LEN);
+    return EXIT_ERROR;
+}
+
+static int read_value(FILE *in, uint8_t **out, size_t *len) {
+    const size_t limit = BITASK_MAX_VALUE_LEN;
+    size_t cap = 64 * 1024, n = 0;
+    struct stat st;
+    off_t at;
+    if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode) &&
+        (at = lseek(fileno(in), 0, SEEK_CUR)) >= 0) {
+        uint64_t left = st.st_size > at ? (uint64_t)(st.st_size - at) : 0;
+        if (left > limit)
+            return value_too_long();
+        cap = (size_t)left + 1; /* a byte more, so that reading it tells of a file that grew */
+    }
     uint8_t *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, in);
-        if (n < cap)
-            break;
-        uint8_t *bigger = realloc(buf, cap * 2);
-        if (!bigger)
+    for (;;) {
+        if (!buf) {
+            fprintf(stderr, "bitask: put: no memory for a value of %zu bytes\n", cap);
+            return EXIT_ERROR;
+        }
+        size_t got = fread(buf + n, 1, cap - n, in);
+        n += got;
+        if (n > limit) { /* cap is at most limit + 1: this is the first byte past it */
             free(buf);
-        buf = bigger;
-        cap *= 2;
+            return value_too_long();
+        }
+        if (got == 0)
+            break;
+        if (n == cap) {
+            size_t want = cap > limit / 2 ? limit + 1 : cap * 2;
+            uint8_t *bigger = realloc(buf, want);
+            if (!bigger)
+                free(buf);
+            buf = bigger;
+            cap = want;
+        }
     }
-    if (buf && ferror(in)) {
+    if (ferror(in)) {
+        perror("bitask: put: reading standard input");
         free(buf);
-        buf = NULL;
+        return EXIT_ERROR;
     }
+    *out = buf;
     *len = n;
-    return buf;
+    return EXIT_OK;
 }
 
 #endif
