@@ -152,6 +152,9 @@ check put-too-large-stored-nothing test "$(status "$bin" "$db" get huge)" = 1
 check put-escaped "$bin" -e "$db" put 'nul\x00key' 'tab\x09value'
 check get-escaped test "$("$bin" -e "$db" get 'nul\x00key')" = 'tab\x09value'
 check bad-escape-is-2 test "$(status "$bin" -e "$db" get 'bad\x4')" = 2
+run "$bin" -e "$db" get 'bad\x4'
+check bad-escape-says test "$(first_err)" = \
+    "bitask: get: KEY 'bad\\x4' (-e): column 4: \\ begins \\xHH, two hex digits"
 # -n prints the value alone, byte for byte; without it a newline follows, wherever the output
 # goes.
 "$bin" "$db" get -n bin >"$work/got"
@@ -325,15 +328,69 @@ check old-dump-sed-hash-key test "$("$bin" "$work/old-fixed" get '#hash')" = 1
 check old-dump-sed-hash-space-key test "$("$bin" "$work/old-fixed" get '# ' | wc -c)" = 1
 check old-dump-sed-count test "$("$bin" "$work/old-fixed" list | wc -l)" = 3
 
-# Malformed dumps: exit 2, the line named, the pairs before it stored.
+# Malformed dumps: exit 2, the line and column named with what is wrong there, and how many
+# pairs were stored, from the lines before it.
 printf 'good 1\nbad line here\n' >"$work/bad1"
 check load-bad-is-2 test "$(status "$bin" "$work/bad" load <"$work/bad1")" = 2
 run "$bin" "$work/bad" load <"$work/bad1" # not in <(...): the next load must find it done
-check load-bad-names-line grep -q 'line 2' "$work/err"
+check load-bad-names-line-column test "$(first_err)" = \
+    'bitask: load: line 2, column 9: a space inside a KEY or VALUE is written \x20'
+check load-bad-counts test "$(sed -n 2p "$work/err")" = \
+    'bitask: load: stopped at line 2, having stored the 1 pair before it'
 check load-before-bad-kept test "$("$bin" "$work/bad" get good)" = 1
-for bad in 'nospace' ' leading-space' 'k \x0' 'k "' 'k \q' '"" emptykey' "$(printf 'k v\r')"; do
-    check "load-rejects:$bad" test "$(status "$bin" "$work/bad" load <<<"$bad")" = 2
-done
+load_error() { # load_error NAME LINE EXPECTED-MESSAGE: load of the line fails, saying so
+    run "$bin" "$work/bad" load <<<"$2"
+    check "load-rejects:$1" test "$rc" = 2
+    check "load-says:$1" test "$(first_err)" = "bitask: load: $3"
+    check "load-stored-none:$1" grep -qx 'bitask: load: stopped at line 1, having stored no pair' \
+        "$work/err"
+}
+load_error nospace 'nospace' 'line 1, column 8: expected a space, then the VALUE'
+load_error leading-space ' leading-space' 'line 1, column 1: the KEY is missing'
+load_error empty-key '"" emptykey' 'line 1, column 1: a KEY cannot be empty'
+load_error short-escape 'k \x0' 'line 1, column 3: \ begins \xHH, two hex digits'
+load_error bad-escape 'k ab\q' 'line 1, column 5: \ begins \xHH, two hex digits'
+load_error lone-quote 'k "' 'line 1, column 3: " stands only in "", the empty value; a " is \x22'
+load_error tab "$(printf 'k a\tb')" 'line 1, column 4: byte 0x09 is written \x09'
+load_error high-byte "$(printf 'k\xff v')" 'line 1, column 2: byte 0xff is written \xff'
+load_error cr-inside "$(printf 'k a\rb')" 'line 1, column 4: byte 0x0d is written \x0d'
+# The version line: version 1, or none, is read; another is refused before its pairs, at
+# the start of a dump or of one appended to another.
+printf '# bitask dump 2\nv2 x\n' >"$work/v2"
+run "$bin" "$work/v2db" load <"$work/v2"
+check load-v2-is-2 test "$rc" = 2
+check load-v2-says test "$(first_err)" = \
+    'bitask: load: line 1: dump version 2 is not supported (this bitask reads version 1)'
+check load-v2-stored-nothing test "$(status "$bin" "$work/v2db" get v2)" = 1
+printf '# bitask dump 1\na 1\n# bitask dump 3\nb 2\n' >"$work/v1v3"
+run "$bin" "$work/v2db" load <"$work/v1v3"
+check load-v3-later-says test "$(first_err)" = \
+    'bitask: load: line 3: dump version 3 is not supported (this bitask reads version 1)'
+check load-v3-later-counts grep -qx 'bitask: load: stopped at line 3, having stored the 1 pair before it' \
+    "$work/err"
+run "$bin" "$work/v2db" load <<<'# bitask dump one'
+check load-version-word-is-2 test "$rc" = 2
+# CRLF line ends, as a dump passed through Windows has them, read as LF.
+printf '# bitask dump 1\r\nk v\r\nempty ""\r\n\r\nlast \\x0d' >"$work/crlf"
+run "$bin" "$work/crlf-db" load <"$work/crlf"
+check load-crlf test "$rc" = 0
+check load-crlf-value cmp -s <("$bin" -n "$work/crlf-db" get k) <(printf v)
+check load-crlf-empty test "$("$bin" "$work/crlf-db" get -n empty | wc -c)" = 0
+check load-crlf-escaped-cr-kept cmp -s <("$bin" -n "$work/crlf-db" get last) <(printf '\r')
+# Progress goes to standard error only when it is a terminal: here it is not, and load says
+# only what it stored.
+run "$bin" "$work/crlf-db" load <"$work/crlf"
+check load-no-progress test "$(cat "$work/err")" = 'bitask: loaded 3 pairs'
+if command -v script >/dev/null; then # a terminal for standard error, from script(1)
+    tty_run() { script -qec "$*" /dev/null </dev/null >"$work/tty" 2>&1; }
+    check progress-on-tty-compact tty_run "'$bin' '$work/crlf-db' compact"
+    check progress-on-tty-compact-says grep -q 'bitask: compact: ' "$work/tty"
+    check progress-on-tty-load tty_run "'$bin' '$work/crlf-db' load < '$work/crlf'"
+    check progress-on-tty-load-says grep -q 'bitask: load: line ' "$work/tty"
+    check progress-on-tty-erased grep -q "$(printf '\r\033\\[K')bitask: loaded 3 pairs" "$work/tty"
+fi
+run "$bin" "$work/crlf-db" compact
+check compact-no-progress test ! -s "$work/err"
 
 # Errors: exit 2 with the library's message on standard error.
 touch "$work/a-file"

@@ -67,7 +67,8 @@ static const char dump_format_help[] =
     "Dump format: a first line \"# bitask dump 1\", then one line \"KEY VALUE\" per pair, in\n"
     "key byte order. Bytes 0x21-0x7e other than \\ and \" stand for themselves; any other byte,\n"
     "and a # that begins a key, is written \\xHH; an empty value is written \"\". load skips\n"
-    "empty lines and lines that start with #, and stops at the first malformed line.\n";
+    "empty lines and lines that start with # (but refuses \"# bitask dump N\" for a version N\n"
+    "other than 1), reads CRLF line ends as LF, and stops at the first malformed line.\n";
 
 static void print_help(void) {
     fputs("usage: bitask [OPTIONS] DIR COMMAND [ARGUMENTS]\n"

@@ -53,9 +53,8 @@ static int print_value(const uint8_t *key, size_t klen, int escaped, const char 
 
 static int cmd_put(char **args) {
     char *key = args[0], *value = args[1];
-    int escaped = opt.escaped;
     size_t klen, vlen;
-    if (!arg_bytes(key, escaped, &klen))
+    if (!arg_bytes(key, "put", "KEY", &klen))
         return EXIT_ERROR;
     uint8_t *input = NULL;
     const uint8_t *v = (const uint8_t *)value;
@@ -64,7 +63,7 @@ static int cmd_put(char **args) {
         if (rc != EXIT_OK)
             return rc;
         v = input;
-    } else if (!arg_bytes(value, escaped, &vlen)) {
+    } else if (!arg_bytes(value, "put", "VALUE", &vlen)) {
         return EXIT_ERROR;
     }
     int rc = store_pair((const uint8_t *)key, klen, v, vlen, "put");
@@ -74,7 +73,7 @@ static int cmd_put(char **args) {
 
 static int cmd_get(char **args) {
     size_t klen;
-    if (!arg_bytes(args[0], opt.escaped, &klen))
+    if (!arg_bytes(args[0], "get", "KEY", &klen))
         return EXIT_ERROR;
     return print_value((const uint8_t *)args[0], klen, opt.escaped, "get");
 }
@@ -82,7 +81,7 @@ static int cmd_get(char **args) {
 static int cmd_del(char **args) {
     char *key = args[0];
     size_t klen;
-    if (!arg_bytes(key, opt.escaped, &klen))
+    if (!arg_bytes(key, "del", "KEY", &klen))
         return EXIT_ERROR;
     bitask *db;
     int rc = open_store(0, &db);
@@ -104,7 +103,7 @@ enum iterate_mode { LIST, DUMP };
  * get -e takes a key back from either. */
 static int cmd_iterate(char *prefix, enum iterate_mode mode) {
     size_t plen = 0;
-    if (prefix && !arg_bytes(prefix, opt.escaped, &plen))
+    if (prefix && !arg_bytes(prefix, mode == DUMP ? "dump" : "list", "PREFIX", &plen))
         return EXIT_ERROR;
     bitask *db;
     int rc = open_store(1, &db);
@@ -148,6 +147,42 @@ static int cmd_iterate(char *prefix, enum iterate_mode mode) {
     return rc;
 }
 
+/* The version of the dump format that load reads and dump writes. */
+#define DUMP_VERSION "1"
+#define DUMP_VERSION_LINE "# bitask dump "
+
+/* What is wrong with a line of a dump, or NULL; *column (from 1) tells where. Decodes the key
+ * and the value in place, into their lengths. */
+static const char *parse_pair(char *line, size_t n, size_t *column, long *klen, char **value,
+                              long *vlen, struct decode_error *e) {
+    char *space = memchr(line, ' ', n);
+    size_t kn = space ? (size_t)(space - line) : n;
+    *column = 1;
+    if (kn == 0)
+        return "the KEY is missing";
+    if ((*klen = decode(line, kn, e)) < 0) {
+        *column = e->at + 1;
+        return e->why;
+    }
+    if (*klen == 0)
+        return "a KEY cannot be empty";
+    *column = kn + 1;
+    if (!space)
+        return "expected a space, then the VALUE";
+    *value = space + 1;
+    size_t vn = n - kn - 1;
+    *column = kn + 2;
+    if (vn == 0)
+        return "the VALUE is missing (the empty value is written \"\")";
+    if ((*vlen = decode(*value, vn, e)) < 0) {
+        *column = kn + 2 + e->at;
+        return e->why;
+    }
+    return NULL;
+}
+
+/* Reads a dump from standard input into the store. On a malformed line it stops, says where
+ * and what, and makes the pairs before it durable, as it says it stored them. */
 static int cmd_load(char **args) {
     (void)args;
     bitask *db;
@@ -158,27 +193,54 @@ static int cmd_load(char **args) {
     size_t cap = 0;
     ssize_t got;
     long lineno = 0, stored = 0;
+    int show = progress_wanted();
+    struct timespec shown;
+    clock_gettime(CLOCK_MONOTONIC, &shown);
+    if (show)
+        progress("bitask: load: line 0, no pair stored yet");
     while (rc == EXIT_OK && (got = getline(&line, &cap, stdin)) >= 0) {
         lineno++;
         size_t n = (size_t)got;
+        /* A dump that went through a program that writes CRLF reads the same: a CR of the
+         * data is always written \x0d, so a CR before the LF is the line's end. */
         if (n > 0 && line[n - 1] == '\n')
             n--;
-        if (n == 0 || line[0] == '#')
-            continue;
-        char *space = memchr(line, ' ', n);
-        long klen = -1, vlen = -1;
-        if (space) {
-            klen = decode(line, (size_t)(space - line));
-            vlen = decode(space + 1, n - (size_t)(space - line) - 1);
+        if (n > 0 && line[n - 1] == '\r')
+            n--;
+        if (show && (lineno & 1023) == 0 && seconds_since(&shown) >= 0.25) {
+            progress("bitask: load: line %ld, %ld pairs stored", lineno, stored);
+            clock_gettime(CLOCK_MONOTONIC, &shown);
         }
-        if (klen <= 0 || vlen < 0) {
-            fprintf(stderr, "bitask: load: line %ld: expected \"KEY VALUE\" in the dump format\n",
-                    lineno);
+        if (n == 0)
+            continue;
+        if (line[0] == '#') {
+            /* A version line, at the start of a dump or of a dump appended to another, must
+             * be this version's: a later format may mean other things by the same text. */
+            size_t vl = strlen(DUMP_VERSION_LINE);
+            if (n >= vl && memcmp(line, DUMP_VERSION_LINE, vl) == 0 &&
+                (n - vl != strlen(DUMP_VERSION) || memcmp(line + vl, DUMP_VERSION, n - vl) != 0)) {
+                progress_clear();
+                fprintf(stderr,
+                        "bitask: load: line %ld: dump version %.*s is not supported (this bitask "
+                        "reads version " DUMP_VERSION ")\n",
+                        lineno, (int)(n - vl > 40 ? 40 : n - vl), line + vl);
+                rc = EXIT_ERROR;
+            }
+            continue;
+        }
+        size_t column;
+        long klen = -1, vlen = -1;
+        char *value = NULL;
+        struct decode_error e;
+        const char *why = parse_pair(line, n, &column, &klen, &value, &vlen, &e);
+        if (why) {
+            progress_clear();
+            fprintf(stderr, "bitask: load: line %ld, column %zu: %s\n", lineno, column, why);
             rc = EXIT_ERROR;
             break;
         }
-        bitask_status st = bitask_put(db, (const uint8_t *)line, (size_t)klen,
-                                      (const uint8_t *)space + 1, (size_t)vlen);
+        bitask_status st =
+            bitask_put(db, (const uint8_t *)line, (size_t)klen, (const uint8_t *)value, (size_t)vlen);
         if (st != BITASK_OK) {
             char what[64];
             snprintf(what, sizeof what, "load: line %ld", lineno);
@@ -189,13 +251,22 @@ static int cmd_load(char **args) {
     }
     free(line);
     if (rc == EXIT_OK && ferror(stdin)) {
+        progress_clear();
         perror("bitask: load: reading standard input");
         rc = EXIT_ERROR;
     }
-    rc = finish_writes(db, rc);
-    if (rc == EXIT_OK)
+    progress_clear();
+    int synced = finish_writes(db, EXIT_OK);
+    if (rc == EXIT_OK && synced == EXIT_OK) {
         fprintf(stderr, "bitask: loaded %ld pairs\n", stored);
-    return rc;
+    } else if (synced == EXIT_OK) {
+        char pairs[64];
+        snprintf(pairs, sizeof pairs, stored == 1 ? "the 1 pair before it" : "the %ld pairs before it",
+                 stored);
+        fprintf(stderr, "bitask: load: stopped at line %ld, having stored %s\n", lineno,
+                stored ? pairs : "no pair");
+    }
+    return rc != EXIT_OK ? rc : synced;
 }
 
 static int cmd_stats(char **args) {
@@ -235,7 +306,13 @@ static int cmd_compact(char **args) {
     int rc = open_store(0, &db);
     if (rc != EXIT_OK)
         return rc;
+    bitask_stats s;
+    if (progress_wanted() && bitask_stat(db, &s) == BITASK_OK)
+        progress("bitask: compact: merging %llu data file%s (%llu live bytes, %llu dead)...",
+                 (unsigned long long)s.data_files, s.data_files == 1 ? "" : "s",
+                 (unsigned long long)s.live_bytes, (unsigned long long)s.dead_bytes);
     bitask_status st = bitask_compact(db);
+    progress_clear();
     return finish_writes(db, st == BITASK_OK ? EXIT_OK : fail("compact", st));
 }
 
@@ -248,8 +325,11 @@ static int cmd_upgrade(char **args) {
     bitask_upgrade_report r;
     bitask_status st;
     struct lock_wait w = lock_wait_start();
+    if (progress_wanted())
+        progress("bitask: upgrade: converting %s...", dir);
     while ((st = bitask_upgrade(dir, &r)) == BITASK_ERR_WRITER_LOCK && lock_wait_more(&w))
         ;
+    progress_clear();
     if (st != BITASK_OK) {
         char what[4200];
         snprintf(what, sizeof what, "upgrade %s", dir);
@@ -343,15 +423,19 @@ static const struct command commands[] = {
     {"compact", "", 0, 0, TAKES_WAIT, cmd_compact,
      "merge the data files, dropping overwritten and removed records",
      "Merges the data files into new ones that hold only the live records, and deletes the old\n"
-     "ones (dead_bytes in stats tells what it reclaims). Readers may go on meanwhile.\n",
+     "ones (dead_bytes in stats tells what it reclaims). Readers may go on meanwhile. On a\n"
+     "terminal, standard error shows what it merges while it runs.\n",
      "Exit status: 0 done, 2 usage error or failure, 4 locked by another writer.\n"},
     {"dump", "", 0, 0, 0, cmd_dump, "print every pair in the dump format",
      "Prints every pair in the dump format (below), in key byte order, for load to read back.\n",
      "Exit status: 0 done, 2 usage error or failure.\n"},
     {"load", "", 0, 0, TAKES_WAIT, cmd_load, "store every pair read from standard input in the dump format",
      "Stores every pair read from standard input in the dump format, then makes the writes\n"
-     "durable; reports how many on standard error. Stops at the first malformed line, naming\n"
-     "it, having stored the pairs before it. Creates DIR when it does not exist.\n",
+     "durable; reports how many on standard error. Reads CRLF line ends as LF, and refuses a\n"
+     "dump of another version than 1. Stops at the first malformed line, naming its line and\n"
+     "column and what is wrong there, and keeps, durably, the pairs stored before it, saying\n"
+     "how many. On a terminal, standard error shows its progress. Creates DIR when it does\n"
+     "not exist.\n",
      "Exit status: 0 done, 2 usage error, malformed input or failure, 4 locked by another\n"
      "writer.\n"},
     {"upgrade", "", 0, 0, TAKES_WAIT, cmd_upgrade,

@@ -5,9 +5,10 @@
  * order, after a first comment line "# bitask dump 1". In KEY and VALUE, the bytes 0x21 to
  * 0x7e other than backslash and double quote stand for themselves; every other byte is
  * written \xHH (two hex digits); a '#' that begins a KEY is written \x23 too; an empty value
- * is written "". load skips empty lines and lines starting with '#', and stops at the first
- * malformed line (with its number), having stored the pairs before it. dump | load
- * round-trips any keys and values.
+ * is written "". load skips empty lines and lines starting with '#', reads CRLF line ends as
+ * LF, refuses a version line "# bitask dump N" of another version than 1 (a dump without one
+ * is read as version 1), and stops at the first malformed line (naming its line and column),
+ * having stored the pairs before it. dump | load round-trips any keys and values.
  *
  * The escaped leading '#' is the one change to version 1 of the format, which keeps its
  * version line: load always decoded \x23, so old and new load read old and new dumps alike.
@@ -67,26 +68,46 @@ static int hex_digit(int c) {
     return -1;
 }
 
+/* Where and why a string is not in the dump encoding, for messages that point at the byte. */
+struct decode_error {
+    size_t at; /* the offset of the byte at fault */
+    char why[80];
+};
+
 /* Decodes the n characters at s in place (the result is never longer); its length, or -1
- * when s is not a valid encoded string. */
-static long decode(char *s, size_t n) {
+ * when s is not a valid encoded string, with *e telling why. */
+static long decode(char *s, size_t n, struct decode_error *e) {
     if (n == 2 && s[0] == '"' && s[1] == '"')
         return 0;
-    if (n == 0)
+    if (n == 0) {
+        e->at = 0;
+        snprintf(e->why, sizeof e->why, "nothing, where \"\" is the empty string");
         return -1;
+    }
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '\\') {
             int hi, lo;
             if (i + 3 >= n || s[i + 1] != 'x' || (hi = hex_digit(s[i + 2])) < 0 ||
-                (lo = hex_digit(s[i + 3])) < 0)
+                (lo = hex_digit(s[i + 3])) < 0) {
+                e->at = i;
+                snprintf(e->why, sizeof e->why, "\\ begins \\xHH, two hex digits");
                 return -1;
+            }
             s[o++] = (char)(hi * 16 + lo);
             i += 3;
         } else if (c >= 0x21 && c <= 0x7e && c != '"') {
             s[o++] = (char)c;
         } else {
+            e->at = i;
+            if (c == '"')
+                snprintf(e->why, sizeof e->why,
+                         "\" stands only in \"\", the empty value; a \" is \\x22");
+            else if (c == ' ')
+                snprintf(e->why, sizeof e->why, "a space inside a KEY or VALUE is written \\x20");
+            else
+                snprintf(e->why, sizeof e->why, "byte 0x%02x is written \\x%02x", c, c);
             return -1;
         }
     }

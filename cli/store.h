@@ -10,8 +10,40 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* --- progress ------------------------------------------------------------------------ */
+
+/* A line of progress for the long commands (load, compact, upgrade) on standard error, only
+ * when it is a terminal: a person watching sees that the command is working, and a script's
+ * or a test's standard error never gets it. Each update overwrites the line ("\r" and
+ * erase-to-end-of-line), and progress_clear erases it before anything else is printed. */
+static int progress_shown;
+
+static int progress_wanted(void) { return isatty(STDERR_FILENO); }
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+static void progress(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("\r\033[K", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fflush(stderr);
+    progress_shown = 1;
+}
+
+static void progress_clear(void) {
+    if (progress_shown)
+        fputs("\r\033[K", stderr);
+    progress_shown = 0;
+}
+
+/* --- errors -------------------------------------------------------------------------- */
+
 /* Reports a failed call with the library's detailed message; the exit status. */
 static int fail(const char *what, bitask_status st) {
+    progress_clear();
     char msg[1024];
     bitask_last_error_message(msg, sizeof msg);
     fprintf(stderr, "bitask: %s: %s: %s\n", what, bitask_strerror((int)st), msg);
@@ -59,6 +91,7 @@ static int lock_wait_more(struct lock_wait *w) {
 /* The message of a store still locked: it names the lock file, which tells the user what to
  * look for (fuser DIR/db.lock), and how to wait. */
 static int locked(const char *what) {
+    progress_clear();
     if (opt.legacy)
         fprintf(stderr, "bitask: %s: the store is locked: another writer holds %s/db.lock\n",
                 what, dir);
@@ -114,18 +147,24 @@ static int finish_writes(bitask *db, int rc) {
     return rc;
 }
 
-/* An argument as bytes: as given, or decoded with -e (in place). */
-static int arg_bytes(char *arg, int escaped, size_t *len) {
-    if (!escaped) {
+/* An argument as bytes: as given, or decoded with -e (in place). A bad one is named, by
+ * command and placeholder, with the column at fault. */
+static int arg_bytes(char *arg, const char *cmd, const char *name, size_t *len) {
+    if (!opt.escaped) {
         *len = strlen(arg);
         return 1;
     }
-    long n = decode(arg, strlen(arg));
-    if (n < 0) {
-        fprintf(stderr, "bitask: not a valid encoded string: %s\n", arg);
+    struct decode_error e;
+    size_t n = strlen(arg);
+    char shown[256];
+    snprintf(shown, sizeof shown, "%s", arg); /* decode changes arg in place */
+    long got = decode(arg, n, &e);
+    if (got < 0) {
+        fprintf(stderr, "bitask: %s: %s '%.200s%s' (-e): column %zu: %s\n", cmd, name, shown,
+                n > 200 ? "..." : "", e.at + 1, e.why);
         return 0;
     }
-    *len = (size_t)n;
+    *len = (size_t)got;
     return 1;
 }
 
