@@ -177,6 +177,18 @@ check list test "$("$bin" "$db" list | tr '\n' ,)" = 'apple,apricot,banana,bin,e
 check list-prefix test "$("$bin" "$db" list ap | tr '\n' ,)" = 'apple,apricot,'
 check list-no-match test -z "$("$bin" "$db" list zzz)"
 
+# exists KEY (exit 0 or 1, silently), count [PREFIX], dump [PREFIX].
+check exists test "$(status "$bin" "$db" exists apple)" = 0
+check exists-missing-is-1 test "$(status "$bin" "$db" exists nobody)" = 1
+check exists-quiet test -z "$("$bin" "$db" exists apple 2>&1)$("$bin" "$db" exists nobody 2>&1)"
+check exists-encoded "$bin" -e "$db" exists 'nul\x00key'
+check count test "$("$bin" "$db" count)" = 6
+check count-prefix test "$("$bin" "$db" count ap)" = 2
+check count-prefix-encoded test "$("$bin" -e "$db" count 'nul\x00')" = 1
+check count-none test "$("$bin" "$db" count zzz)" = 0
+check dump-prefix test "$("$bin" "$db" dump ap | tr '\n' ,)" = '# bitask dump 1,apple 1,apricot 2,'
+check dump-prefix-none test "$("$bin" "$db" dump zzz)" = '# bitask dump 1'
+
 # stats and compact.
 check stats grep -q '^key_count 6$' <("$bin" "$db" stats)
 check stats-fields test "$("$bin" "$db" stats | cut -d' ' -f1 | tr '\n' ,)" = \
@@ -398,8 +410,36 @@ check error-is-2 test "$(status "$bin" "$work/a-file" put k v)" = 2
 check error-message grep -q 'bitask: open .*a-file' <("$bin" "$work/a-file" put k v 2>&1 || true)
 check read-missing-store-is-2 test "$(status "$bin" "$work/none" get k)" = 2
 check read-does-not-create test ! -e "$work/none"
+# Reading commands open the store read-only: on a directory that does not exist they fail
+# and make nothing. del and compact, which have nothing to remove in a store that does not
+# exist, fail too rather than make one; put and load make it.
+for cmd in "get k" "exists k" list "list k" dump "dump k" stats count "count k" "del k" compact; do
+    # shellcheck disable=SC2086 # the words of $cmd are the arguments
+    run "$bin" "$work/none" $cmd
+    check "missing-store-is-2:$cmd" test "$rc" = 2
+    check "missing-store-says:$cmd" grep -q "^bitask: open $work/none: " "$work/err"
+    check "missing-store-not-made:$cmd" test ! -e "$work/none"
+done
 long_key=$(head -c 70000 /dev/zero | tr '\0' k)
 check too-large-is-2 test "$(status "$bin" "$db" put "$long_key" v)" = 2
+
+# --sync opens with BITASK_SYNC_ALWAYS; --max-file-size BYTES (K, M, G: KiB, MiB, GiB) sets
+# the size at which data files are sealed.
+check sync-put "$bin" --sync "$work/opts" put k v
+check sync-get test "$("$bin" "$work/opts" get k --sync)" = v
+check sync-load "$bin" "$work/opts" load --sync <<<'k2 v2' 2>/dev/null
+for i in 1 2 3 4; do "$bin" "$work/opts" put "big$i" "$(head -c 100 /dev/zero | tr '\0' x)" --max-file-size 64; done
+check max-file-size-rotates test "$("$bin" "$work/opts" stats | sed -n 's/^data_files //p')" -ge 4
+check max-file-size-suffix "$bin" --max-file-size=1K "$work/opts" put k v
+check max-file-size-largest "$bin" --max-file-size 2G "$work/opts" del k
+usage_case max-file-size-nan "bitask: --max-file-size: not a number: 'x'" \
+    --max-file-size x "$work/opts" put k v
+usage_case max-file-size-small "bitask: --max-file-size: out of range: '63' (64 bytes to 2G)" \
+    --max-file-size 63 "$work/opts" put k v
+usage_case max-file-size-large "bitask: --max-file-size: out of range: '3G' (64 bytes to 2G)" \
+    --max-file-size 3G "$work/opts" put k v
+usage_case max-file-size-missing "bitask: --max-file-size: missing BYTES" "$work/opts" put k v \
+    --max-file-size
 
 # A writer that finds the store locked exits 4 at once, naming the lock file; with --wait
 # SECONDS it tries again until the lock is free (and succeeds) or the time is up (exit 4).

@@ -26,19 +26,26 @@ struct option_help {
 
 static const struct option_help option_help[] = {
     {TAKES_ENCODED,
-     "  -e, --encoded         KEY, VALUE and PREFIX are given in the dump encoding (any bytes:\n"
-     "                        \\x00 is NUL, \\x20 a space), and get prints the value encoded\n"},
+     "  -e, --encoded           KEY, VALUE and PREFIX are given in the dump encoding (any bytes:\n"
+     "                          \\x00 is NUL, \\x20 a space), and get prints the value encoded\n"},
     {TAKES_NO_NEWLINE,
-     "  -n, --no-newline      get: print the value alone, without the newline after it\n"},
+     "  -n, --no-newline        get: print the value alone, without the newline after it\n"},
     {TAKES_JSON,
-     "  --json                stats, list: print JSON (list: an array of the keys, each in the\n"
-     "                        dump encoding)\n"},
+     "  --json                  stats, list: print JSON (list: an array of the keys, each in the\n"
+     "                          dump encoding)\n"},
     {TAKES_WAIT,
-     "  --wait SECONDS        a writing command that finds the store locked by another writer\n"
-     "                        tries again until it is free or SECONDS (fractions too) are up;\n"
-     "                        without it, or when the time is up, it exits 4\n"},
-    {0, "  -h, --help            print this help (bitask help COMMAND: a command's)\n"},
-    {0, "  -V, --version         print the versions of the tool and the library\n"},
+     "  --wait SECONDS          a writing command that finds the store locked by another\n"
+     "                          writer tries again until it is free or SECONDS (fractions\n"
+     "                          too) are up; without it, or when the time is up, it exits 4\n"},
+    {TAKES_OPEN_OPTIONS,
+     "  --sync                  put, del, load, compact: open with BITASK_SYNC_ALWAYS, each\n"
+     "                          write on stable storage before the next (without it, the\n"
+     "                          writes are made durable once, before the command exits)\n"},
+    {TAKES_OPEN_OPTIONS,
+     "  --max-file-size BYTES   put, del, load, compact: seal a data file once it holds BYTES\n"
+     "                          (K, M, G: KiB, MiB, GiB; 64 bytes to 2G; the default is 4M)\n"},
+    {0, "  -h, --help              print this help (bitask help COMMAND: a command's)\n"},
+    {0, "  -V, --version           print the versions of the tool and the library\n"},
 };
 
 static void print_options(FILE *out, const struct command *cmd) {
@@ -50,8 +57,8 @@ static void print_options(FILE *out, const struct command *cmd) {
 
 static const char exit_status_help[] =
     "Exit status:\n"
-    "  0  done (get, del: the key was found)\n"
-    "  1  not found: get and del of a missing key\n"
+    "  0  done (get, del, exists: the key was found)\n"
+    "  1  not found: get, del or exists of a missing key\n"
     "  2  usage error, or the command failed (the message on standard error says which)\n"
     "  3  upgrade: done, but some bytes of the 0.1.1 files could not be read (listed)\n"
     "  4  locked: another process is the store's writer (DIR/db.lock); --wait waits for it\n";
@@ -85,8 +92,9 @@ static void print_help(void) {
     fputs("\n", stdout);
     print_options(stdout, NULL);
     fputs("\n"
-          "Reading commands open the store read-only, so they work while another process writes;\n"
-          "writing commands make their writes durable before they exit.\n"
+          "Reading commands (get, exists, list, count, stats, dump) open the store read-only, so\n"
+          "they work while another process writes, and never create DIR; writing commands make\n"
+          "their writes durable before they exit.\n"
           "\n",
           stdout);
     fputs(exit_status_help, stdout);
@@ -195,6 +203,35 @@ static int parse_seconds(const char *a, double *out) {
     return 1;
 }
 
+/* --max-file-size's BYTES: digits and an optional K, M or G (KiB, MiB, GiB), within what
+ * the library accepts, which it is asked about. Returns 0 (with the usage error said) when
+ * BYTES is not such a number or out of range. */
+static int parse_file_size(const char *a, uint64_t *out) {
+    size_t digits = strspn(a, "0123456789");
+    const char *suffix = a + digits;
+    unsigned shift = 0;
+    if (*suffix == 'K' || *suffix == 'k')
+        shift = 10;
+    else if (*suffix == 'M' || *suffix == 'm')
+        shift = 20;
+    else if (*suffix == 'G' || *suffix == 'g')
+        shift = 30;
+    if (digits == 0 || digits > 12 || suffix[shift ? 1 : 0] != '\0') {
+        usage_problem(NULL, "--max-file-size: not a number: '%.200s'", a);
+        return 0;
+    }
+    uint64_t n = strtoull(a, NULL, 10) << shift; /* at most 10^12 * 2^30: no overflow */
+    bitask_options *o = bitask_options_new();
+    bitask_status st = o ? bitask_options_set_max_file_size(o, n) : BITASK_ERR_IO;
+    bitask_options_free(o);
+    if (st != BITASK_OK) {
+        usage_problem(NULL, "--max-file-size: out of range: '%.200s' (64 bytes to 2G)", a);
+        return 0;
+    }
+    *out = n;
+    return 1;
+}
+
 /* Reads the options into opt and moves the operands to the front of argv (the slots before
  * the word being read are free, so the order is kept); their count. */
 static int scan(int argc, char **argv, int *help, int *version) {
@@ -218,6 +255,13 @@ static int scan(int argc, char **argv, int *help, int *version) {
             opt.no_newline = 1;
         } else if (strcmp(a, "--json") == 0) {
             opt.json = 1;
+        } else if (strcmp(a, "--sync") == 0) {
+            opt.sync_always = 1;
+        } else if (long_option(a, "--max-file-size", argc, argv, &i, &value)) {
+            if (!value)
+                usage_problem(NULL, "--max-file-size: missing BYTES");
+            else
+                parse_file_size(value, &opt.max_file_size);
         } else if (long_option(a, "--wait", argc, argv, &i, &value)) {
             if (!value)
                 usage_problem(NULL, "--wait: missing SECONDS");

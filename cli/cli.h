@@ -29,7 +29,9 @@ struct options {
     int no_newline; /* -n: get prints the value alone */
     int json;       /* --json: stats and list print JSON */
     double wait_s;  /* --wait: how long a writer tries again to take the lock (0: not at all) */
-    int legacy;     /* the command line of bitask 0.1.1, which has no options */
+    int sync_always;        /* --sync: the writers open with BITASK_SYNC_ALWAYS */
+    uint64_t max_file_size; /* --max-file-size, or 0 for the library's default */
+    int legacy;             /* the command line of bitask 0.1.1, which has no options */
 };
 static struct options opt;
 

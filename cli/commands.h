@@ -12,7 +12,7 @@
 static int store_pair(const uint8_t *key, size_t klen, const uint8_t *v, size_t vlen,
                       const char *what) {
     bitask *db;
-    int rc = open_store(0, &db);
+    int rc = open_store(WRITE, &db);
     if (rc == EXIT_OK) {
         bitask_status st = bitask_put(db, key, klen, v, vlen);
         rc = finish_writes(db, st == BITASK_OK ? EXIT_OK : fail(what, st));
@@ -30,7 +30,7 @@ static int store_pair(const uint8_t *key, size_t klen, const uint8_t *v, size_t 
  * the value's exact bytes (binary values, files), -n leaves the newline out, as echo -n does. */
 static int print_value(const uint8_t *key, size_t klen, int escaped, const char *what) {
     bitask *db;
-    int rc = open_store(1, &db);
+    int rc = open_store(READ, &db);
     if (rc != EXIT_OK)
         return rc;
     uint8_t *v = NULL;
@@ -84,7 +84,7 @@ static int cmd_del(char **args) {
     if (!arg_bytes(key, "del", "KEY", &klen))
         return EXIT_ERROR;
     bitask *db;
-    int rc = open_store(0, &db);
+    int rc = open_store(WRITE_EXISTING, &db);
     if (rc != EXIT_OK)
         return rc;
     bitask_status st = bitask_remove(db, (const uint8_t *)key, klen);
@@ -95,7 +95,7 @@ static int cmd_del(char **args) {
     return finish_writes(db, rc);
 }
 
-enum iterate_mode { LIST, DUMP };
+enum iterate_mode { LIST, DUMP, COUNT };
 
 /* list and dump: the pairs whose keys start with prefix (any, for NULL). list --json prints
  * a JSON array of the keys, each a string holding the key's dump encoding: JSON strings hold
@@ -103,10 +103,11 @@ enum iterate_mode { LIST, DUMP };
  * get -e takes a key back from either. */
 static int cmd_iterate(char *prefix, enum iterate_mode mode) {
     size_t plen = 0;
-    if (prefix && !arg_bytes(prefix, mode == DUMP ? "dump" : "list", "PREFIX", &plen))
+    static const char *const names[] = {"list", "dump", "count"};
+    if (prefix && !arg_bytes(prefix, names[mode], "PREFIX", &plen))
         return EXIT_ERROR;
     bitask *db;
-    int rc = open_store(1, &db);
+    int rc = open_store(READ, &db);
     if (rc != EXIT_OK)
         return rc;
     bitask_iter *it = NULL;
@@ -124,7 +125,9 @@ static int cmd_iterate(char *prefix, enum iterate_mode mode) {
     size_t kl, vl;
     long n = 0;
     while ((st = bitask_iter_next(it, &k, &kl, &v, &vl)) == BITASK_OK) {
-        if (json) {
+        if (mode == COUNT) {
+            /* nothing to print */
+        } else if (json) {
             fputs(n ? ",\n  \"" : "\n  \"", stdout);
             encode(stdout, k, kl, ENCODE_KEY | ENCODE_JSON);
             putchar('"');
@@ -140,6 +143,8 @@ static int cmd_iterate(char *prefix, enum iterate_mode mode) {
     }
     if (json)
         fputs(n ? "\n]\n" : "]\n", stdout);
+    if (mode == COUNT && st == BITASK_NOT_FOUND)
+        printf("%ld\n", n);
     if (st != BITASK_NOT_FOUND)
         rc = fail("iterate", st);
     bitask_iter_free(it);
@@ -186,7 +191,7 @@ static const char *parse_pair(char *line, size_t n, size_t *column, long *klen, 
 static int cmd_load(char **args) {
     (void)args;
     bitask *db;
-    int rc = open_store(0, &db);
+    int rc = open_store(WRITE, &db);
     if (rc != EXIT_OK)
         return rc;
     char *line = NULL;
@@ -272,7 +277,7 @@ static int cmd_load(char **args) {
 static int cmd_stats(char **args) {
     (void)args;
     bitask *db;
-    int rc = open_store(1, &db);
+    int rc = open_store(READ, &db);
     if (rc != EXIT_OK)
         return rc;
     bitask_stats s;
@@ -303,7 +308,7 @@ static int cmd_stats(char **args) {
 static int cmd_compact(char **args) {
     (void)args;
     bitask *db;
-    int rc = open_store(0, &db);
+    int rc = open_store(WRITE_EXISTING, &db);
     if (rc != EXIT_OK)
         return rc;
     bitask_stats s;
@@ -364,15 +369,55 @@ static int cmd_upgrade(char **args) {
 
 static int cmd_list(char **args) { return cmd_iterate(args[0], LIST); }
 
-static int cmd_dump(char **args) {
-    (void)args;
-    return cmd_iterate(NULL, DUMP);
+static int cmd_dump(char **args) { return cmd_iterate(args[0], DUMP); }
+
+/* The keys that start with PREFIX are counted by walking them; all of them, from the key
+ * directory's count, without reading any. */
+static int cmd_count(char **args) {
+    if (args[0])
+        return cmd_iterate(args[0], COUNT);
+    bitask *db;
+    int rc = open_store(READ, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_stats s;
+    bitask_status st = bitask_stat(db, &s);
+    if (st == BITASK_OK)
+        printf("%llu\n", (unsigned long long)s.key_count);
+    else
+        rc = fail("count", st);
+    bitask_close(db);
+    return rc;
+}
+
+static int cmd_exists(char **args) {
+    size_t klen;
+    if (!arg_bytes(args[0], "exists", "KEY", &klen))
+        return EXIT_ERROR;
+    bitask *db;
+    int rc = open_store(READ, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_status st = bitask_contains(db, (const uint8_t *)args[0], klen);
+    if (st == BITASK_NOT_FOUND)
+        rc = EXIT_NOT_FOUND;
+    else if (st != BITASK_OK)
+        rc = fail("exists", st);
+    bitask_close(db);
+    return rc;
 }
 
 /* --- the table of commands ------------------------------------------------------------ */
 
 /* Which options a command's help lists besides the ones every command takes. */
-enum { TAKES_ENCODED = 1, TAKES_NO_NEWLINE = 2, TAKES_JSON = 4, TAKES_WAIT = 8 };
+enum {
+    TAKES_ENCODED = 1,
+    TAKES_NO_NEWLINE = 2,
+    TAKES_JSON = 4,
+    TAKES_WAIT = 8,                /* upgrade, and the writers */
+    TAKES_OPEN_OPTIONS = 16,       /* --sync and --max-file-size: the writers that open */
+    WRITER = TAKES_WAIT | TAKES_OPEN_OPTIONS
+};
 
 struct command {
     const char *name;
@@ -389,7 +434,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"put", "KEY VALUE", 2, 2, TAKES_ENCODED | TAKES_WAIT, cmd_put,
+    {"put", "KEY VALUE", 2, 2, TAKES_ENCODED | WRITER, cmd_put,
      "store VALUE under KEY; VALUE - reads the value from standard input",
      "Stores VALUE under KEY, replacing any value it had, and makes the write durable before\n"
      "exiting. A VALUE of - reads the value from standard input (binary data welcome); with -e,\n"
@@ -402,7 +447,10 @@ static const struct command commands[] = {
      "keys that list prints are KEYs for get -e:\n"
      "  bitask DIR list | while IFS= read -r k; do bitask -e DIR get \"$k\"; done\n",
      "Exit status: 0 found, 1 not found, 2 usage error or failure.\n"},
-    {"del", "KEY", 1, 1, TAKES_ENCODED | TAKES_WAIT, cmd_del, "remove KEY",
+    {"exists", "KEY", 1, 1, TAKES_ENCODED, cmd_exists, "exit 0 when KEY has a value, 1 when not",
+     "Tells, by its exit status alone, whether KEY has a value, without reading it.\n",
+     "Exit status: 0 present, 1 absent, 2 usage error or failure.\n"},
+    {"del", "KEY", 1, 1, TAKES_ENCODED | WRITER, cmd_del, "remove KEY",
      "Removes KEY, durably. A missing key writes nothing.\n",
      "Exit status: 0 removed, 1 not found, 2 usage error or failure, 4 locked by another\n"
      "writer.\n"},
@@ -415,21 +463,30 @@ static const struct command commands[] = {
      "holding a key in the dump encoding: JSON strings hold text, and the encoding spells any\n"
      "bytes in ASCII, so a key \"a b\" is \"a\\\\x20b\" in the JSON text.\n",
      "Exit status: 0 done (also when no key matches), 2 usage error or failure.\n"},
+    {"count", "[PREFIX]", 0, 1, TAKES_ENCODED, cmd_count,
+     "print the number of keys (that start with PREFIX)",
+     "Prints the number of keys, or of those that start with PREFIX, then a newline.\n",
+     "Exit status: 0 done, 2 usage error or failure.\n"},
     {"stats", "", 0, 0, TAKES_JSON, cmd_stats, "print figures about the store, one \"name value\" a line",
      "Prints key_count, live_bytes, dead_bytes, data_files, disk_bytes and torn_bytes, one\n"
      "\"name value\" a line (see bitask_stats in bitask.h); with --json, one JSON object of\n"
      "the same names and numbers.\n",
      "Exit status: 0 done, 2 usage error or failure.\n"},
-    {"compact", "", 0, 0, TAKES_WAIT, cmd_compact,
+    /* verify, which reads every record and checks its checksum, belongs here among the
+     * reading commands once the library has a call for it (bitask_iter_next checks only the
+     * live records). */
+    {"compact", "", 0, 0, WRITER, cmd_compact,
      "merge the data files, dropping overwritten and removed records",
      "Merges the data files into new ones that hold only the live records, and deletes the old\n"
      "ones (dead_bytes in stats tells what it reclaims). Readers may go on meanwhile. On a\n"
      "terminal, standard error shows what it merges while it runs.\n",
      "Exit status: 0 done, 2 usage error or failure, 4 locked by another writer.\n"},
-    {"dump", "", 0, 0, 0, cmd_dump, "print every pair in the dump format",
-     "Prints every pair in the dump format (below), in key byte order, for load to read back.\n",
+    {"dump", "[PREFIX]", 0, 1, TAKES_ENCODED, cmd_dump,
+     "print every pair (whose key starts with PREFIX) in the dump format",
+     "Prints every pair, or those whose keys start with PREFIX, in the dump format (below), in\n"
+     "key byte order, for load to read back.\n",
      "Exit status: 0 done, 2 usage error or failure.\n"},
-    {"load", "", 0, 0, TAKES_WAIT, cmd_load, "store every pair read from standard input in the dump format",
+    {"load", "", 0, 0, WRITER, cmd_load, "store every pair read from standard input in the dump format",
      "Stores every pair read from standard input in the dump format, then makes the writes\n"
      "durable; reports how many on standard error. Reads CRLF line ends as LF, and refuses a\n"
      "dump of another version than 1. Stops at the first malformed line, naming its line and\n"

@@ -110,11 +110,23 @@ static int locked(const char *what) {
 
 /* --- opening ------------------------------------------------------------------------- */
 
-static int open_store(int read_only, bitask **db) {
+/* How a command opens the store. Reading commands open it read-only: they take no lock, so
+ * they work beside a writer, and they never make a directory, so a mistyped DIR is an error
+ * rather than a new empty store. Of the writers, only the ones that add pairs (put, load)
+ * make a missing DIR; del and compact have nothing to do in a store that does not exist. */
+enum access { READ, WRITE, WRITE_EXISTING };
+
+static int open_store(enum access access, bitask **db) {
     bitask_options *o = bitask_options_new();
     if (!o)
         return fail("open", BITASK_ERR_IO);
-    bitask_status st = bitask_options_set_read_only(o, read_only);
+    bitask_status st = bitask_options_set_read_only(o, access == READ);
+    if (st == BITASK_OK && access == WRITE_EXISTING)
+        st = bitask_options_set_create_if_missing(o, 0);
+    if (st == BITASK_OK && opt.sync_always)
+        st = bitask_options_set_sync(o, BITASK_SYNC_ALWAYS);
+    if (st == BITASK_OK && opt.max_file_size)
+        st = bitask_options_set_max_file_size(o, opt.max_file_size);
     if (st == BITASK_OK) {
         struct lock_wait w = lock_wait_start();
         while ((st = bitask_open(dir, o, db)) == BITASK_ERR_WRITER_LOCK && lock_wait_more(&w))
