@@ -428,6 +428,15 @@ check too-large-is-2 test "$(status "$bin" "$db" put "$long_key" v)" = 2
 check sync-put "$bin" --sync "$work/opts" put k v
 check sync-get test "$("$bin" "$work/opts" get k --sync)" = v
 check sync-load "$bin" "$work/opts" load --sync <<<'k2 v2' 2>/dev/null
+if strace -qq -o /dev/null true 2>/dev/null; then # each write synced: a fdatasync per pair
+    for i in $(seq 20); do echo "k$i v"; done >"$work/twenty"
+    syncs() { # syncs DIR [OPTION]: the fdatasync calls of a load of the twenty pairs into DIR
+        strace -f -qq -e trace=fdatasync -o "$work/strace" "$bin" "$@" load <"$work/twenty" 2>/dev/null
+        grep -c fdatasync "$work/strace"
+    }
+    check sync-syncs-each-write test "$(syncs "$work/sync-each" --sync)" -ge 20
+    check no-sync-syncs-at-the-end test "$(syncs "$work/sync-end")" -lt 20
+fi
 for i in 1 2 3 4; do "$bin" "$work/opts" put "big$i" "$(head -c 100 /dev/zero | tr '\0' x)" --max-file-size 64; done
 check max-file-size-rotates test "$("$bin" "$work/opts" stats | sed -n 's/^data_files //p')" -ge 4
 check max-file-size-suffix "$bin" --max-file-size=1K "$work/opts" put k v
