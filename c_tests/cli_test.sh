@@ -134,9 +134,9 @@ max_value_len=$(sed -n 's/^#define BITASK_MAX_VALUE_LEN \([0-9]*\).*/\1/p' \
 check max-value-len-found test "$max_value_len" = 268435456
 extra=$((64 * 1024 * 1024))
 left=$({
-    rc=0
-    "$bin" "$db" put huge - 2>"$work/err" || rc=$?
-    echo "$rc" >"$work/rc"
+    put_rc=0
+    "$bin" "$db" put huge - 2>"$work/err" || put_rc=$?
+    echo "$put_rc" >"$work/rc"
     wc -c
 } < <(head -c $((max_value_len + extra)) /dev/zero))
 check put-stdin-too-large-is-2 test "$(cat "$work/rc")" = 2
@@ -634,6 +634,50 @@ run "$bin" upgrade "$clean"
 check upgrade-dir-first-is-2 test "$rc" = 2
 check upgrade-dir-first-says grep -qx 'bitask: upgrade: the directory comes first: bitask DIR upgrade' \
     "$work/err"
+
+# Shell completion. The bash file parses and defines _bitask for bitask, which completes the
+# commands, the options (each one --help lists) and the keys of the store (through list);
+# the zsh file parses when zsh is installed, and names every command.
+comp=$(cd "$(dirname "$0")/../cli/completions" && pwd)
+check bash-completion-parses bash -n "$comp/bitask.bash"
+check bash-completion-defines test "$(bash -c 'source "$1" && complete -p bitask' sh \
+    "$comp/bitask.bash")" = 'complete -F _bitask bitask'
+bash_complete() { # bash_complete LINE: what completing the end of LINE offers, one a line
+    bash -c 'source "$1"
+        line=$2
+        read -ra COMP_WORDS <<<"$line"
+        [[ $line == *" " ]] && COMP_WORDS+=("")
+        COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) COMP_LINE=$line COMP_POINT=${#line}
+        _bitask "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+        printf "%s\n" "${COMPREPLY[@]}" | sort' sh "$comp/bitask.bash" "$1"
+}
+help_commands=$("$bin" --help | sed -n '/^Commands/,/^$/s/^  \([a-z][a-z]*\).*/\1/p' | sort)
+check help-commands-found test "$(echo "$help_commands" | wc -l)" -ge 11
+check complete-commands test "$(bash_complete "bitask $db " | grep -v '^help$')" = "$help_commands"
+check complete-command-prefix test "$(bash_complete "bitask $db co")" = "$(printf 'compact\ncount')"
+check complete-help-topics test "$(bash_complete "bitask help ")" = "$help_commands"
+"$bin" --help | sed -n '/^Options/,/^$/p' | grep -o -- '--*[a-zA-Z][-a-z]*' | sort -u >"$work/help-options"
+check help-options-found test "$(wc -l <"$work/help-options")" -ge 10
+bash_complete "bitask -" >"$work/complete-options"
+check complete-options test -z "$(comm -23 "$work/help-options" "$work/complete-options")"
+check complete-long-option test "$(bash_complete "bitask $db put --w")" = --wait
+check complete-no-word-after-wait test -z "$(bash_complete "bitask --wait ")"
+check complete-keys test "$(bash_complete "$bin $db get ap")" = "$(printf 'apple\napricot')"
+check complete-keys-del test "$(bash_complete "$bin --sync $db del ba")" = banana
+check complete-keys-encoded test "$(bash_complete "$bin -e $db get nul")" = "$(printf %q 'nul\x00key')"
+check complete-keys-plain-only test -z "$(bash_complete "$bin $db get nul")"
+check complete-no-keys-of-missing-store test -z "$(bash_complete "$bin $work/none get a")"
+check complete-made-nothing test ! -e "$work/none"
+check complete-dir grep -qx "$work/opts" <(bash_complete "bitask $work/")
+check zsh-completion-names-bitask test "$(head -n 1 "$comp/_bitask")" = '#compdef bitask'
+for c in $help_commands; do
+    check "zsh-completion-has:$c" grep -q "^ *'$c:" "$comp/_bitask"
+done
+if command -v zsh >/dev/null; then
+    check zsh-completion-parses zsh -n "$comp/_bitask"
+else
+    echo "cli: zsh not installed: the zsh completion was not parsed (apt-get install zsh)"
+fi
 
 echo "cli: $passed passed, $failed failed"
 test "$failed" = 0
