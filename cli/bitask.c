@@ -2,20 +2,22 @@
  * bitask: the command-line tool. A small client of the public C interface (bitask.h and
  * libbitask.so), nothing more.
  *
- *   bitask [-e] DIR put KEY VALUE | get KEY | del KEY | list [PREFIX] | stats | compact
- *                   | dump | load
- *   bitask DIR upgrade   (converts a store written by bitask 0.1.1)
+ *   bitask [OPTIONS] DIR COMMAND [ARGUMENTS]     the commands: bitask --help, commands.h
+ *   bitask help [COMMAND] | --help | --version
  *   BITASK_PATH=DIR bitask put --key KEY --value VALUE | ask --key KEY   (as bitask 0.1.1)
  *
- * Exit status: 0 done (for get and del: the key was found), 1 the key was not found,
- * 2 an error (message on standard error), 3 upgrade: done, but bytes of the 0.1.1 files
- * could not be read.
- *
- * The dump format is described in dump_format.h and by --help.
+ * Exit status (cli.h): 0 done, 1 not found (get, del, exists), 2 usage error or failure,
+ * 3 upgrade done with unreadable bytes, 4 locked by another writer.
  *
  * The tool is one translation unit: this file includes its parts, headers of static
- * functions (cli.h, dump_format.h, store.h, commands.h, args.h, legacy.h), so every build of it
- * compiles the one file cli/bitask.c, with nothing to list or link but the library.
+ * functions, so that every build of it (the Makefile's, the sanitizers', the Rust test
+ * harness's) compiles the one file cli/bitask.c with nothing to list or link but the library:
+ *   cli.h          the exit statuses, the options, the store's directory
+ *   dump_format.h  the dump encoding of keys and values (dump, load, list, -e, --json)
+ *   store.h        opening the store (read-only or not, --wait, --sync), progress, errors
+ *   commands.h     the commands and their table, with each one's help
+ *   args.h         options anywhere, operands, help and version, usage errors
+ *   legacy.h       the command line of bitask 0.1.1
  */
 #include "args.h"
 #include "cli.h"
