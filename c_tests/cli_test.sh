@@ -100,6 +100,7 @@ check usage-error-creates-nothing test "$(status "$bin" "$work/usage-none" put k
 # Options anywhere; -- ends them, so an argument may start with a dash; a negative number is
 # an argument.
 check option-after-command test "$("$bin" "$db" put -e 'sp\x20ace' 'a\x20b' && "$bin" "$db" get 'sp ace')" = 'a b'
+check option-flags-together test "$("$bin" "$db" get -en 'sp\x20ace')" = 'a\x20b'
 check option-long-encoded test "$("$bin" --encoded "$db" get 'sp\x20ace')" = 'a\x20b'
 check double-dash "$bin" "$db" put -- -k --help
 check double-dash-get test "$("$bin" "$db" get -- -k)" = --help

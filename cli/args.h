@@ -268,6 +268,18 @@ static int scan(int argc, char **argv, int *help, int *version) {
             else if (!parse_seconds(value, &opt.wait_s))
                 usage_problem(NULL, "--wait: not a number: '%.200s'%s", value,
                               value[0] == '-' ? " (SECONDS is 0 or more)" : "");
+        } else if (a[1] != '-' && strspn(a + 1, "ehnV") == strlen(a + 1)) {
+            /* Short flags together, as getopt takes them: -en is -e -n. */
+            for (const char *f = a + 1; *f; f++) {
+                if (*f == 'e')
+                    opt.escaped = 1;
+                else if (*f == 'n')
+                    opt.no_newline = 1;
+                else if (*f == 'h' && !*version)
+                    *help = 1;
+                else if (*f == 'V' && !*help)
+                    *version = 1;
+            }
         } else {
             const char *eq = a[1] == '-' ? strchr(a, '=') : NULL;
             usage_problem(NULL, "unknown option '%.*s'", eq ? (int)(eq - a) : 200, a);
