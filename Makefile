@@ -128,7 +128,7 @@ link_cli = $(CC) $(CPPFLAGS) $(CFLAGS) -std=c11 -Wall -Wextra -I$(B)/include $(L
 	-o $(1) cli/bitask.c -L$(B)/lib -lbitask $(if $(2),-Wl$(comma)-rpath$(comma)'$(2)')
 
 # In build/bin it finds build/lib beside it, for the tests and the demo.
-$(CLI): cli/bitask.c $(HEADER) $(LIB_FILES)
+$(CLI): cli/bitask.c $(wildcard cli/*.h) $(HEADER) $(LIB_FILES)
 	@mkdir -p $(B)/bin
 	$(call link_cli,$@,$$ORIGIN/../lib)
 
@@ -137,7 +137,7 @@ $(B)/install/runpath: FORCE
 	@mkdir -p $(@D)
 	@printf '%s\n' '$(RUNPATH)' | cmp -s - $@ || printf '%s\n' '$(RUNPATH)' >$@
 
-$(INSTALL_CLI): cli/bitask.c $(HEADER) $(LIB_FILES) $(B)/install/runpath
+$(INSTALL_CLI): cli/bitask.c $(wildcard cli/*.h) $(HEADER) $(LIB_FILES) $(B)/install/runpath
 	$(call link_cli,$@,$(RUNPATH))
 
 FORCE:
@@ -212,7 +212,7 @@ $(B)/tests-asan/test_cpp: c_tests/test_cpp.cpp $(HEADER) $(LIB_FILES)
 	@mkdir -p $(B)/tests-asan
 	$(CXX) $(TEST_CXXFLAGS) $(SANITIZE) -o $@ $< $(TEST_LIBS)
 
-$(B)/tests-asan/bitask: cli/bitask.c $(HEADER) $(LIB_FILES)
+$(B)/tests-asan/bitask: cli/bitask.c $(wildcard cli/*.h) $(HEADER) $(LIB_FILES)
 	@mkdir -p $(B)/tests-asan
 	$(CC) $(TEST_CFLAGS) $(SANITIZE) -o $@ $< $(TEST_LIBS)
 

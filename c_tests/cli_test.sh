@@ -36,6 +36,78 @@ check no-arguments-is-2 test "$(status "$bin")" = 2
 check unknown-command-is-2 test "$(status "$bin" "$db" frobnicate)" = 2
 check missing-argument-is-2 test "$(status "$bin" "$db" put onlykey)" = 2
 
+run() { # run CMD...: its exit status in $rc, its outputs in $work/out and $work/err
+    rc=0
+    "$@" >"$work/out" 2>"$work/err" || rc=$?
+}
+first_err() { head -n 1 "$work/err"; }
+
+# --help, -h and help, and --version and -V, anywhere on the line: on standard output, exit 0,
+# whatever else the line holds, and nothing is opened.
+for args in "--help" "-h" "help" "$db --help" "--help $db" "$db get --help" "$db get -h k" \
+    "$db --help get" "get --help" "help get" "$db help" "$db help get" "$db get k --colour --help" \
+    "$work/help-none put k v --help"; do
+    # shellcheck disable=SC2086 # the words of $args are the arguments
+    run "$bin" $args
+    check "help:$args" test "$rc" = 0
+    check "help-usage:$args" grep -q '^usage: bitask' "$work/out"
+    check "help-quiet:$args" test ! -s "$work/err"
+done
+check help-opens-nothing test ! -e "$work/help-none"
+for args in "--version" "-V" "$db --version" "--version $db" "$db get k -V" "-V --help" \
+    "put --key k --version" "ask -V"; do
+    # shellcheck disable=SC2086
+    run "$bin" $args
+    check "version:$args" test "$rc" = 0
+    check "version-line:$args" grep -q '^bitask [0-9]*\.[0-9]*\.[0-9]* (library ' "$work/out"
+done
+# A command's help tells its own usage, options and exit statuses.
+run "$bin" help get
+check help-get-usage grep -qx 'usage: bitask \[OPTIONS\] DIR get KEY' "$work/out"
+check help-get-options grep -q '^  -e, --encoded' "$work/out"
+check help-get-short test "$(wc -l <"$work/out")" -lt "$("$bin" --help | wc -l)"
+check help-put-same test "$("$bin" "$db" put --help)" = "$("$bin" help put)"
+check help-del-usage grep -qx 'usage: bitask \[OPTIONS\] DIR del KEY' <("$bin" del -h)
+run "$bin" help frob
+check help-unknown-is-2 test "$rc" = 2
+check help-unknown-says test "$(first_err)" = "bitask: help: unknown command 'frob'"
+
+# Usage errors: exit 2, a first line that names the command or argument, and not the whole
+# usage (at most a line more, the command's usage).
+usage_case() { # usage_case NAME EXPECTED-FIRST-LINE ARGS...
+    local name=$1 want=$2
+    shift 2
+    run "$bin" "$@"
+    check "usage-is-2:$name" test "$rc" = 2
+    check "usage-says:$name" test "$(first_err)" = "$want"
+    check "usage-short:$name" test "$(wc -l <"$work/err")" -le 2
+    check "usage-no-output:$name" test ! -s "$work/out"
+}
+usage_case nothing "bitask: missing DIR and COMMAND"
+usage_case no-command "bitask: missing COMMAND after $db" "$db"
+usage_case get-no-key "bitask: get: missing KEY" "$db" get
+usage_case put-no-value "bitask: put: missing VALUE" "$db" put k
+usage_case get-extra "bitask: get: unexpected argument 'b'" "$db" get a b
+usage_case stats-extra "bitask: stats: unexpected argument 'x'" "$db" stats x
+usage_case unknown-command "bitask: unknown command 'frob'" "$db" frob
+usage_case unknown-option "bitask: unknown option '--colour'" "$db" get k --colour
+usage_case unknown-short "bitask: unknown option '-q'" -q "$db" get k
+usage_case command-first "bitask: get: the directory comes first: bitask DIR get KEY" get "$db" k
+check usage-get-line test "$(sed -n 2p <("$bin" "$db" get 2>&1))" = \
+    'usage: bitask [OPTIONS] DIR get KEY'
+check usage-error-creates-nothing test "$(status "$bin" "$work/usage-none" put k)" = 2 \
+    -a ! -e "$work/usage-none"
+# Options anywhere; -- ends them, so an argument may start with a dash; a negative number is
+# an argument.
+check option-after-command test "$("$bin" "$db" put -e 'sp\x20ace' 'a\x20b' && "$bin" "$db" get 'sp ace')" = 'a b'
+check option-flags-together test "$("$bin" "$db" get -en 'sp\x20ace')" = 'a\x20b'
+check option-long-encoded test "$("$bin" --encoded "$db" get 'sp\x20ace')" = 'a\x20b'
+check double-dash "$bin" "$db" put -- -k --help
+check double-dash-get test "$("$bin" "$db" get -- -k)" = --help
+check negative-number "$bin" "$db" put n -5
+check negative-number-get test "$("$bin" "$db" get n)" = -5
+"$bin" "$db" del -- -k >/dev/null && "$bin" "$db" del n && "$bin" "$db" del 'sp ace'
+
 # put, get, del and their exit codes.
 check put "$bin" "$db" put greeting "hello world"
 check get test "$("$bin" "$db" get greeting)" = "hello world"
@@ -55,9 +127,48 @@ check put-stdin "$bin" "$db" put bin - <"$work/all-bytes"
 { cat "$work/all-bytes"; printf '\n'; } >"$work/all-bytes-nl"
 "$bin" "$db" get bin >"$work/got"
 check get-binary cmp -s "$work/got" "$work/all-bytes-nl"
+# put KEY - refuses a value longer than BITASK_MAX_VALUE_LEN as soon as the input passes it,
+# without reading or keeping the rest: from a pipe, what it left unread is still there for
+# the next reader (wc -c); from a file, its size tells before anything is read.
+max_value_len=$(sed -n 's/^#define BITASK_MAX_VALUE_LEN \([0-9]*\).*/\1/p' \
+    "$(dirname "$0")/../include/bitask.h")
+check max-value-len-found test "$max_value_len" = 268435456
+extra=$((64 * 1024 * 1024))
+left=$({
+    put_rc=0
+    "$bin" "$db" put huge - 2>"$work/err" || put_rc=$?
+    echo "$put_rc" >"$work/rc"
+    wc -c
+} < <(head -c $((max_value_len + extra)) /dev/zero))
+check put-stdin-too-large-is-2 test "$(cat "$work/rc")" = 2
+check put-stdin-too-large-says test "$(first_err)" = \
+    "bitask: put: the value on standard input is longer than $max_value_len bytes (BITASK_MAX_VALUE_LEN); nothing was stored"
+check put-stdin-stops-at-the-limit test "$left" -ge $((extra - 1024 * 1024))
+truncate -s $((max_value_len + 1)) "$work/sparse"
+run "$bin" "$db" put huge - <"$work/sparse"
+check put-file-too-large-is-2 test "$rc" = 2
+check put-file-too-large-says grep -q "longer than $max_value_len bytes" "$work/err"
+rm -f "$work/sparse"
+check put-too-large-stored-nothing test "$(status "$bin" "$db" get huge)" = 1
 check put-escaped "$bin" -e "$db" put 'nul\x00key' 'tab\x09value'
 check get-escaped test "$("$bin" -e "$db" get 'nul\x00key')" = 'tab\x09value'
 check bad-escape-is-2 test "$(status "$bin" -e "$db" get 'bad\x4')" = 2
+run "$bin" -e "$db" get 'bad\x4'
+check bad-escape-says test "$(first_err)" = \
+    "bitask: get: KEY 'bad\\x4' (-e): column 4: \\ begins \\xHH, two hex digits"
+# -n prints the value alone, byte for byte; without it a newline follows, wherever the output
+# goes.
+"$bin" "$db" get -n bin >"$work/got"
+check get-n-exact cmp -s "$work/got" "$work/all-bytes"
+check get-no-newline-long test "$("$bin" "$db" get --no-newline empty | wc -c)" = 0
+check get-n-encoded test "$("$bin" -e -n "$db" get 'nul\x00key' | od -An -c | tr -d ' \n')" = \
+    'tab\x09value'
+check get-n-missing-is-1 test "$(status "$bin" "$db" get -n nobody)" = 1
+run "$bin" "$db" list -n
+check n-only-get test "$rc,$(first_err)" = "2,bitask: list: -n/--no-newline is an option of get"
+run "$bin" "$db" get bin --json
+check json-only-stats-list test "$rc,$(first_err)" = \
+    "2,bitask: get: --json is an option of stats and list"
 
 # list: encoded keys, byte order, prefixes.
 "$bin" "$db" put apple 1
@@ -67,10 +178,35 @@ check list test "$("$bin" "$db" list | tr '\n' ,)" = 'apple,apricot,banana,bin,e
 check list-prefix test "$("$bin" "$db" list ap | tr '\n' ,)" = 'apple,apricot,'
 check list-no-match test -z "$("$bin" "$db" list zzz)"
 
+# exists KEY (exit 0 or 1, silently), count [PREFIX], dump [PREFIX].
+check exists test "$(status "$bin" "$db" exists apple)" = 0
+check exists-missing-is-1 test "$(status "$bin" "$db" exists nobody)" = 1
+check exists-quiet test -z "$("$bin" "$db" exists apple 2>&1)$("$bin" "$db" exists nobody 2>&1)"
+check exists-encoded "$bin" -e "$db" exists 'nul\x00key'
+check count test "$("$bin" "$db" count)" = 6
+check count-prefix test "$("$bin" "$db" count ap)" = 2
+check count-prefix-encoded test "$("$bin" -e "$db" count 'nul\x00')" = 1
+check count-none test "$("$bin" "$db" count zzz)" = 0
+check dump-prefix test "$("$bin" "$db" dump ap | tr '\n' ,)" = '# bitask dump 1,apple 1,apricot 2,'
+check dump-prefix-none test "$("$bin" "$db" dump zzz)" = '# bitask dump 1'
+
 # stats and compact.
 check stats grep -q '^key_count 6$' <("$bin" "$db" stats)
 check stats-fields test "$("$bin" "$db" stats | cut -d' ' -f1 | tr '\n' ,)" = \
     'key_count,live_bytes,dead_bytes,data_files,disk_bytes,torn_bytes,'
+# --json: one JSON object of the same figures, and the keys as a JSON array of strings, each
+# the key in the dump encoding (as list prints it).
+json_ok() { python3 -c 'import json, sys; json.load(sys.stdin)'; }
+check stats-json-valid json_ok < <("$bin" "$db" stats --json)
+check stats-json-same test "$("$bin" "$db" stats --json | python3 -c '
+import json, sys
+print("".join("%s %d\n" % kv for kv in json.load(sys.stdin).items()), end="")')" = \
+    "$("$bin" "$db" stats)"
+check list-json-valid json_ok < <("$bin" "$db" list --json)
+json_keys() { python3 -c 'import json, sys; [print(k) for k in json.load(sys.stdin)]'; }
+check list-json-same test "$("$bin" "$db" list --json | json_keys)" = "$("$bin" "$db" list)"
+check list-json-prefix test "$("$bin" "$db" --json list ap | json_keys | tr '\n' ,)" = 'apple,apricot,'
+check list-json-none test "$("$bin" "$db" list --json zzz | tr -d ' \n')" = '[]'
 check compact "$bin" "$db" compact
 check stats-after-compact grep -q '^dead_bytes 0$' <("$bin" "$db" stats)
 check data-kept-by-compact test "$("$bin" "$db" get apricot)" = 2
@@ -160,6 +296,21 @@ check rt-dump-is-text test "$(LC_ALL=C tr -d '\041-\176\n ' <"$work/rt-dump-a" |
 "$bin" "$rt.a" list >"$work/rt-list"
 check rt-list-as-dump cmp -s "$work/rt-list" <(tail -n +2 "$work/rt-dump-a" | cut -d' ' -f1)
 check rt-list-hash-key-escaped grep -qx '\\x23k' "$work/rt-list"
+check rt-list-json json_ok < <("$bin" "$rt.a" list --json)
+"$bin" "$rt.a" list --json | json_keys >"$work/rt-list-json"
+check rt-list-json-as-list cmp -s "$work/rt-list-json" "$work/rt-list"
+check rt-list-json-ascii test "$("$bin" "$rt.a" list --json | LC_ALL=C tr -d '\041-\176\n ' | wc -c)" = 0
+# list's lines are get -e's keys: a round trip through a shell loop, for the keys short enough
+# for an argument, of the kinds that need escaping.
+grep -E '^(\\x(00|0a|0d|20|22|23|5c|7f|80|ff)|lf|cr|one-byte\\x2[0-3])' "$work/rt-list" |
+    awk 'length($0) < 1000' >"$work/rt-some-keys"
+check rt-some-keys test "$(wc -l <"$work/rt-some-keys")" -ge 15
+while IFS= read -r k; do
+    printf '%s %s\n' "$k" "$("$bin" -e "$rt.a" get "$k")"
+done <"$work/rt-some-keys" >"$work/rt-list-get"
+awk 'NR == FNR { want[$1]; next } $1 in want' "$work/rt-some-keys" \
+    <(tail -n +2 "$work/rt-dump-a") >"$work/rt-some-pairs"
+check rt-list-get-e cmp -s "$work/rt-list-get" "$work/rt-some-pairs"
 # Values read back from the copy.
 for pair in '\x00k \x00v' '\x0ak \x0av' '\x0dk \x0dv' '\x20k \x20v' '\x22k \x22v' \
     '\x23k #v' '\x5ck \x5cv' '\x7fk \x7fv' '\x80k \x80v' '\xffk \xffv' '\x23 #' \
@@ -190,14 +341,69 @@ check old-dump-sed-hash-key test "$("$bin" "$work/old-fixed" get '#hash')" = 1
 check old-dump-sed-hash-space-key test "$("$bin" "$work/old-fixed" get '# ' | wc -c)" = 1
 check old-dump-sed-count test "$("$bin" "$work/old-fixed" list | wc -l)" = 3
 
-# Malformed dumps: exit 2, the line named, the pairs before it stored.
+# Malformed dumps: exit 2, the line and column named with what is wrong there, and how many
+# pairs were stored, from the lines before it.
 printf 'good 1\nbad line here\n' >"$work/bad1"
 check load-bad-is-2 test "$(status "$bin" "$work/bad" load <"$work/bad1")" = 2
-check load-bad-names-line grep -q 'line 2' <("$bin" "$work/bad" load <"$work/bad1" 2>&1 || true)
+run "$bin" "$work/bad" load <"$work/bad1" # not in <(...): the next load must find it done
+check load-bad-names-line-column test "$(first_err)" = \
+    'bitask: load: line 2, column 9: a space inside a KEY or VALUE is written \x20'
+check load-bad-counts test "$(sed -n 2p "$work/err")" = \
+    'bitask: load: stopped at line 2, having stored the 1 pair before it'
 check load-before-bad-kept test "$("$bin" "$work/bad" get good)" = 1
-for bad in 'nospace' ' leading-space' 'k \x0' 'k "' 'k \q' '"" emptykey' "$(printf 'k v\r')"; do
-    check "load-rejects:$bad" test "$(status "$bin" "$work/bad" load <<<"$bad")" = 2
-done
+load_error() { # load_error NAME LINE EXPECTED-MESSAGE: load of the line fails, saying so
+    run "$bin" "$work/bad" load <<<"$2"
+    check "load-rejects:$1" test "$rc" = 2
+    check "load-says:$1" test "$(first_err)" = "bitask: load: $3"
+    check "load-stored-none:$1" grep -qx 'bitask: load: stopped at line 1, having stored no pair' \
+        "$work/err"
+}
+load_error nospace 'nospace' 'line 1, column 8: expected a space, then the VALUE'
+load_error leading-space ' leading-space' 'line 1, column 1: the KEY is missing'
+load_error empty-key '"" emptykey' 'line 1, column 1: a KEY cannot be empty'
+load_error short-escape 'k \x0' 'line 1, column 3: \ begins \xHH, two hex digits'
+load_error bad-escape 'k ab\q' 'line 1, column 5: \ begins \xHH, two hex digits'
+load_error lone-quote 'k "' 'line 1, column 3: " stands only in "", the empty value; a " is \x22'
+load_error tab "$(printf 'k a\tb')" 'line 1, column 4: byte 0x09 is written \x09'
+load_error high-byte "$(printf 'k\xff v')" 'line 1, column 2: byte 0xff is written \xff'
+load_error cr-inside "$(printf 'k a\rb')" 'line 1, column 4: byte 0x0d is written \x0d'
+# The version line: version 1, or none, is read; another is refused before its pairs, at
+# the start of a dump or of one appended to another.
+printf '# bitask dump 2\nv2 x\n' >"$work/v2"
+run "$bin" "$work/v2db" load <"$work/v2"
+check load-v2-is-2 test "$rc" = 2
+check load-v2-says test "$(first_err)" = \
+    'bitask: load: line 1: dump version 2 is not supported (this bitask reads version 1)'
+check load-v2-stored-nothing test "$(status "$bin" "$work/v2db" get v2)" = 1
+printf '# bitask dump 1\na 1\n# bitask dump 3\nb 2\n' >"$work/v1v3"
+run "$bin" "$work/v2db" load <"$work/v1v3"
+check load-v3-later-says test "$(first_err)" = \
+    'bitask: load: line 3: dump version 3 is not supported (this bitask reads version 1)'
+check load-v3-later-counts grep -qx 'bitask: load: stopped at line 3, having stored the 1 pair before it' \
+    "$work/err"
+run "$bin" "$work/v2db" load <<<'# bitask dump one'
+check load-version-word-is-2 test "$rc" = 2
+# CRLF line ends, as a dump passed through Windows has them, read as LF.
+printf '# bitask dump 1\r\nk v\r\nempty ""\r\n\r\nlast \\x0d' >"$work/crlf"
+run "$bin" "$work/crlf-db" load <"$work/crlf"
+check load-crlf test "$rc" = 0
+check load-crlf-value cmp -s <("$bin" -n "$work/crlf-db" get k) <(printf v)
+check load-crlf-empty test "$("$bin" "$work/crlf-db" get -n empty | wc -c)" = 0
+check load-crlf-escaped-cr-kept cmp -s <("$bin" -n "$work/crlf-db" get last) <(printf '\r')
+# Progress goes to standard error only when it is a terminal: here it is not, and load says
+# only what it stored.
+run "$bin" "$work/crlf-db" load <"$work/crlf"
+check load-no-progress test "$(cat "$work/err")" = 'bitask: loaded 3 pairs'
+if command -v script >/dev/null; then # a terminal for standard error, from script(1)
+    tty_run() { script -qec "$*" /dev/null </dev/null >"$work/tty" 2>&1; }
+    check progress-on-tty-compact tty_run "'$bin' '$work/crlf-db' compact"
+    check progress-on-tty-compact-says grep -q 'bitask: compact: ' "$work/tty"
+    check progress-on-tty-load tty_run "'$bin' '$work/crlf-db' load < '$work/crlf'"
+    check progress-on-tty-load-says grep -q 'bitask: load: line ' "$work/tty"
+    check progress-on-tty-erased grep -q "$(printf '\r\033\\[K')bitask: loaded 3 pairs" "$work/tty"
+fi
+run "$bin" "$work/crlf-db" compact
+check compact-no-progress test ! -s "$work/err"
 
 # Errors: exit 2 with the library's message on standard error.
 touch "$work/a-file"
@@ -205,17 +411,99 @@ check error-is-2 test "$(status "$bin" "$work/a-file" put k v)" = 2
 check error-message grep -q 'bitask: open .*a-file' <("$bin" "$work/a-file" put k v 2>&1 || true)
 check read-missing-store-is-2 test "$(status "$bin" "$work/none" get k)" = 2
 check read-does-not-create test ! -e "$work/none"
+# Reading commands open the store read-only: on a directory that does not exist they fail
+# and make nothing. del and compact, which have nothing to remove in a store that does not
+# exist, fail too rather than make one; put and load make it.
+for cmd in "get k" "exists k" list "list k" dump "dump k" stats count "count k" "del k" compact; do
+    # shellcheck disable=SC2086 # the words of $cmd are the arguments
+    run "$bin" "$work/none" $cmd
+    check "missing-store-is-2:$cmd" test "$rc" = 2
+    check "missing-store-says:$cmd" grep -q "^bitask: open $work/none: " "$work/err"
+    check "missing-store-not-made:$cmd" test ! -e "$work/none"
+done
 long_key=$(head -c 70000 /dev/zero | tr '\0' k)
 check too-large-is-2 test "$(status "$bin" "$db" put "$long_key" v)" = 2
+
+# --sync opens with BITASK_SYNC_ALWAYS; --max-file-size BYTES (K, M, G: KiB, MiB, GiB) sets
+# the size at which data files are sealed.
+check sync-put "$bin" --sync "$work/opts" put k v
+check sync-get test "$("$bin" "$work/opts" get k --sync)" = v
+check sync-load "$bin" "$work/opts" load --sync <<<'k2 v2' 2>/dev/null
+if strace -qq -o /dev/null true 2>/dev/null; then # each write synced: a fdatasync per pair
+    for i in $(seq 20); do echo "k$i v"; done >"$work/twenty"
+    syncs() { # syncs DIR [OPTION]: the fdatasync calls of a load of the twenty pairs into DIR
+        strace -f -qq -e trace=fdatasync -o "$work/strace" "$bin" "$@" load <"$work/twenty" 2>/dev/null
+        grep -c fdatasync "$work/strace"
+    }
+    check sync-syncs-each-write test "$(syncs "$work/sync-each" --sync)" -ge 20
+    check no-sync-syncs-at-the-end test "$(syncs "$work/sync-end")" -lt 20
+fi
+for i in 1 2 3 4; do "$bin" "$work/opts" put "big$i" "$(head -c 100 /dev/zero | tr '\0' x)" --max-file-size 64; done
+check max-file-size-rotates test "$("$bin" "$work/opts" stats | sed -n 's/^data_files //p')" -ge 4
+check max-file-size-suffix "$bin" --max-file-size=1K "$work/opts" put k v
+check max-file-size-largest "$bin" --max-file-size 2G "$work/opts" del k
+usage_case max-file-size-nan "bitask: --max-file-size: not a number: 'x'" \
+    --max-file-size x "$work/opts" put k v
+usage_case max-file-size-small "bitask: --max-file-size: out of range: '63' (64 bytes to 2G)" \
+    --max-file-size 63 "$work/opts" put k v
+usage_case max-file-size-large "bitask: --max-file-size: out of range: '3G' (64 bytes to 2G)" \
+    --max-file-size 3G "$work/opts" put k v
+usage_case max-file-size-missing "bitask: --max-file-size: missing BYTES" "$work/opts" put k v \
+    --max-file-size
+
+# A writer that finds the store locked exits 4 at once, naming the lock file; with --wait
+# SECONDS it tries again until the lock is free (and succeeds) or the time is up (exit 4).
+# Readers take no lock and never wait. The lock is held as another writer holds it, with
+# flock(1), until release_lock, so nothing here depends on timing.
+if command -v flock >/dev/null; then
+    lockdb=$work/lockdb
+    "$bin" "$lockdb" put k 0
+    hold_lock() { # hold_lock DIR: holds DIR/db.lock until release_lock
+        rm -f "$work/hold" "$work/held"
+        mkfifo "$work/hold"
+        (flock 9 && : >"$work/held" && read -r _ <"$work/hold") 9<"$1/db.lock" &
+        holder=$!
+        while [ ! -e "$work/held" ]; do sleep 0.01; done
+    }
+    release_lock() { echo >"$work/hold" && wait "$holder"; }
+    hold_lock "$lockdb"
+    for cmd in "put k 1" "del k" compact load; do
+        # shellcheck disable=SC2086 # the words of $cmd are the arguments
+        run "$bin" "$lockdb" $cmd </dev/null
+        check "locked-is-4:$cmd" test "$rc" = 4
+        check "locked-names-lock-file:$cmd" grep -qF "$lockdb/db.lock" "$work/err"
+        check "locked-suggests-wait:$cmd" grep -qF -- '--wait SECONDS' "$work/err"
+    done
+    check locked-message test "$(first_err)" = \
+        "bitask: open $lockdb: the store is locked: another writer holds $lockdb/db.lock (--wait SECONDS waits for it)"
+    run "$bin" --wait 0.2 "$lockdb" put k 1
+    check locked-wait-timeout-is-4 test "$rc" = 4
+    check locked-wait-says grep -qF "another writer held $lockdb/db.lock for all of the 0.2 s waited" \
+        "$work/err"
+    check locked-reader-reads test "$("$bin" --wait 0 "$lockdb" get k)" = 0
+    check locked-wait-0-is-4 test "$(status "$bin" "$lockdb" put k 1 --wait=0)" = 4
+    "$bin" "$lockdb" --wait 600 put k 2 >"$work/wait-out" 2>"$work/wait-err" &
+    waiter=$!
+    check locked-waiter-waits test "$("$bin" "$lockdb" get k)" = 0 # held, so not yet written
+    release_lock
+    wait_rc=0
+    wait "$waiter" || wait_rc=$?
+    check locked-waiter-succeeds test "$wait_rc" = 0
+    check locked-waiter-quiet test ! -s "$work/wait-err"
+    check locked-waiter-wrote test "$("$bin" "$lockdb" get k)" = 2
+    check locked-stays-unlocked test "$(status "$bin" "$lockdb" put k 3)" = 0
+fi
+usage_case wait-nan "bitask: --wait: not a number: 'x'" --wait x "$db" put k v
+usage_case wait-negative "bitask: --wait: not a number: '-1' (SECONDS is 0 or more)" \
+    "$db" put k v --wait -1
+usage_case wait-no-value "bitask: --wait: missing SECONDS" "$db" put k v --wait
+usage_case wait-empty "bitask: --wait: not a number: ''" --wait= "$db" put k v
+check help-exit-locked grep -q '^  4  ' <("$bin" --help)
 
 # The command line of bitask 0.1.1, which scripts written for it use: put --key K --value V
 # and ask --key K, on the store whose directory is in BITASK_PATH.
 old=$work/legacy
 legacy() { env BITASK_PATH="$old" "$bin" "$@"; }
-run() { # run CMD...: its exit status in $rc, its outputs in $work/out and $work/err
-    rc=0
-    "$@" >"$work/out" 2>"$work/err" || rc=$?
-}
 run legacy put --key foo --value bar
 check legacy-put test "$rc" = 0
 check legacy-put-says test "$(cat "$work/out")" = 'Value stored successfully'
@@ -268,14 +556,18 @@ check legacy-refused-wrote-nothing test "$(status "$bin" "$old" get a)" = 1
 if command -v flock >/dev/null; then # holds the writer's lock as another writer would
     check legacy-put-beside-writer-is-2 test \
         "$(status flock "$old/db.lock" env BITASK_PATH="$old" "$bin" put --key foo --value x)" = 2
+    check legacy-put-beside-writer-says grep -qxF \
+        "bitask: open $old (BITASK_PATH): the store is locked: another writer holds $old/db.lock" \
+        <(flock "$old/db.lock" env BITASK_PATH="$old" "$bin" put --key foo --value x 2>&1)
     check legacy-ask-beside-writer test \
         "$(flock "$old/db.lock" env BITASK_PATH="$old" "$bin" ask --key foo)" = bar
 fi
 check legacy-help grep -q 'put --key KEY --value VALUE' <(legacy put --help)
-# A store whose directory is named put or ask is still reached the usual way.
-check own-form-dir-named-put sh -c 'cd "$1" && "$2" put put --key v && "$2" ask put k w' \
+# A store whose directory is named put or ask is still reached the usual way (a key that
+# starts with a dash after --, as everywhere in that form).
+check own-form-dir-named-put sh -c 'cd "$1" && "$2" put put -- --key v && "$2" ask put k w' \
     sh "$work" "$bin"
-check own-form-dir-named-put-get test "$(cd "$work" && "$bin" put get --key)" = v
+check own-form-dir-named-put-get test "$(cd "$work" && "$bin" put get -- --key)" = v
 check own-form-dir-named-ask-get test "$(cd "$work" && "$bin" ask get k)" = w
 
 # upgrade: a store of bitask 0.1.1, written here byte for byte (records: crc32 of key and
@@ -313,6 +605,21 @@ check upgrade-again-says grep -q 'already holds a store of this format' "$work/e
 clean=$work/upgrade-clean
 mkdir -p "$clean"
 printf '\x9a\x74\xb6\x7e\x00\x68\xe5\xcf\x8b\x01\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00\x6b\x76\x10\x11\x3e\x5b\x01\x68\xe5\xcf\x8b\x01\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x6b\x32\x76\x32' >"$clean/1700000000000.active.log"
+if command -v flock >/dev/null; then # bitask 0.1.1 left its db.lock, held while it runs
+    cp -r "$clean" "$clean-locked"
+    : >"$clean-locked/db.lock"
+    hold_lock "$clean-locked"
+    run "$bin" "$clean-locked" upgrade
+    check upgrade-locked-is-4 test "$rc" = 4
+    check upgrade-locked-names-lock-file grep -qF "$clean-locked/db.lock" "$work/err"
+    "$bin" "$clean-locked" upgrade --wait 600 >"$work/wait-out" 2>&1 &
+    waiter=$!
+    release_lock
+    wait_rc=0
+    wait "$waiter" || wait_rc=$?
+    check upgrade-waited test "$wait_rc" = 0
+    check upgrade-waited-get test "$("$bin" "$clean-locked" get k2)" = v2
+fi
 run "$bin" "$clean" upgrade
 check upgrade-clean-is-0 test "$rc" = 0
 check upgrade-clean-report grep -qx 'unreadable_bytes 0' "$work/out"
@@ -326,7 +633,52 @@ check upgrade-missing-not-made test ! -e "$work/upgrade-none"
 check upgrade-takes-no-argument test "$(status "$bin" "$clean" upgrade extra)" = 2
 run "$bin" upgrade "$clean"
 check upgrade-dir-first-is-2 test "$rc" = 2
-check upgrade-dir-first-says grep -q 'the directory comes first: bitask DIR upgrade' "$work/err"
+check upgrade-dir-first-says grep -qx 'bitask: upgrade: the directory comes first: bitask DIR upgrade' \
+    "$work/err"
+
+# Shell completion. The bash file parses and defines _bitask for bitask, which completes the
+# commands, the options (each one --help lists) and the keys of the store (through list);
+# the zsh file parses when zsh is installed, and names every command.
+comp=$(cd "$(dirname "$0")/../cli/completions" && pwd)
+check bash-completion-parses bash -n "$comp/bitask.bash"
+check bash-completion-defines test "$(bash -c 'source "$1" && complete -p bitask' sh \
+    "$comp/bitask.bash")" = 'complete -F _bitask bitask'
+bash_complete() { # bash_complete LINE: what completing the end of LINE offers, one a line
+    bash -c 'source "$1"
+        line=$2
+        read -ra COMP_WORDS <<<"$line"
+        [[ $line == *" " ]] && COMP_WORDS+=("")
+        COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) COMP_LINE=$line COMP_POINT=${#line}
+        _bitask "${COMP_WORDS[0]}" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+        printf "%s\n" "${COMPREPLY[@]}" | sort' sh "$comp/bitask.bash" "$1"
+}
+help_commands=$("$bin" --help | sed -n '/^Commands/,/^$/s/^  \([a-z][a-z]*\).*/\1/p' | sort)
+check help-commands-found test "$(echo "$help_commands" | wc -l)" -ge 11
+check complete-commands test "$(bash_complete "bitask $db " | grep -v '^help$')" = "$help_commands"
+check complete-command-prefix test "$(bash_complete "bitask $db co")" = "$(printf 'compact\ncount')"
+check complete-help-topics test "$(bash_complete "bitask help ")" = "$help_commands"
+"$bin" --help | sed -n '/^Options/,/^$/p' | grep -o -- '--*[a-zA-Z][-a-z]*' | sort -u >"$work/help-options"
+check help-options-found test "$(wc -l <"$work/help-options")" -ge 10
+bash_complete "bitask -" >"$work/complete-options"
+check complete-options test -z "$(comm -23 "$work/help-options" "$work/complete-options")"
+check complete-long-option test "$(bash_complete "bitask $db put --w")" = --wait
+check complete-no-word-after-wait test -z "$(bash_complete "bitask --wait ")"
+check complete-keys test "$(bash_complete "$bin $db get ap")" = "$(printf 'apple\napricot')"
+check complete-keys-del test "$(bash_complete "$bin --sync $db del ba")" = banana
+check complete-keys-encoded test "$(bash_complete "$bin -e $db get nul")" = "$(printf %q 'nul\x00key')"
+check complete-keys-plain-only test -z "$(bash_complete "$bin $db get nul")"
+check complete-no-keys-of-missing-store test -z "$(bash_complete "$bin $work/none get a")"
+check complete-made-nothing test ! -e "$work/none"
+check complete-dir grep -qx "$work/opts" <(bash_complete "bitask $work/")
+check zsh-completion-names-bitask test "$(head -n 1 "$comp/_bitask")" = '#compdef bitask'
+for c in $help_commands; do
+    check "zsh-completion-has:$c" grep -q "^ *'$c:" "$comp/_bitask"
+done
+if command -v zsh >/dev/null; then
+    check zsh-completion-parses zsh -n "$comp/_bitask"
+else
+    echo "cli: zsh not installed: the zsh completion was not parsed (apt-get install zsh)"
+fi
 
 echo "cli: $passed passed, $failed failed"
 test "$failed" = 0

@@ -144,8 +144,13 @@ check help-has-entries test "$(wc -l <"$work/help.entries")" -ge 10
 # True when a line of the page starts with ENTRY, alone or followed by its description (case
 # aside: the page writes placeholders in lower-case italics, the help in capitals).
 has_tag() { # has_tag TEXT-FILE ENTRY
-    awk -v e="$2" '{ sub(/^ +/, ""); l = tolower($0) }
-        l == tolower(e) || index(l, tolower(e) " ") == 1 { found = 1 }
+    awk -v e="$2" '{ sub(/^ +/, ""); l = tolower($0); x = tolower(e) }
+        l == x || index(l, x " ") == 1 { found = 1 }
+        # An option that is the second spelling of a tag: "-h, --help".
+        substr(l, 1, 1) == "-" && (p = index(l, ", " x)) > 0 {
+            after = substr(l, p + 2 + length(x), 1)
+            if (after == "" || after == " " || after == ",") found = 1
+        }
         END { exit !found }' "$1"
 }
 while IFS= read -r entry; do

@@ -32,6 +32,9 @@ run "$db" put config:color "light blue"
 say "Read them back; a missing key exits with status 1."
 run "$db" get user:1
 run "$db" get user:3
+say "Is a key there? How many keys start with user:?"
+run "$db" exists user:1
+run "$db" count user:
 say "Keys in byte order, all or by prefix (non-printing bytes and spaces appear as \\xHH)."
 run "$db" list
 run "$db" list user:

@@ -1,0 +1,520 @@
+/*
+ * The commands of the directory-first form, bitask DIR COMMAND ARGUMENTS.
+ */
+#ifndef BITASK_CLI_COMMANDS_H
+#define BITASK_CLI_COMMANDS_H
+
+#include "cli.h"
+#include "dump_format.h"
+#include "store.h"
+
+/* Stores one pair durably; the exit status. `what` names the command in errors. */
+static int store_pair(const uint8_t *key, size_t klen, const uint8_t *v, size_t vlen,
+                      const char *what) {
+    bitask *db;
+    int rc = open_store(WRITE, &db);
+    if (rc == EXIT_OK) {
+        bitask_status st = bitask_put(db, key, klen, v, vlen);
+        rc = finish_writes(db, st == BITASK_OK ? EXIT_OK : fail(what, st));
+    }
+    return rc;
+}
+
+/* Prints the value of a key, then a newline unless -n; the exit status (EXIT_NOT_FOUND,
+ * silently, for an absent key).
+ *
+ * The newline follows the value wherever the output goes, as sqlite3, redis-cli, etcdctl,
+ * git config --get and bitask 0.1.1's ask do: what a script gets is what the terminal showed,
+ * line tools and read see a whole line, and $(bitask DIR get K) drops it anyway. A newline
+ * only on terminals would make "bitask DIR get K | cat" differ from "bitask DIR get K". For
+ * the value's exact bytes (binary values, files), -n leaves the newline out, as echo -n does. */
+static int print_value(const uint8_t *key, size_t klen, int escaped, const char *what) {
+    bitask *db;
+    int rc = open_store(READ, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    uint8_t *v = NULL;
+    size_t n = 0;
+    bitask_status st = bitask_get(db, key, klen, &v, &n);
+    if (st == BITASK_OK) {
+        if (escaped)
+            encode(stdout, v, n, 0);
+        else
+            fwrite(v, 1, n, stdout);
+        if (!opt.no_newline)
+            putchar('\n');
+        bitask_free(v);
+    } else {
+        rc = st == BITASK_NOT_FOUND ? EXIT_NOT_FOUND : fail(what, st);
+    }
+    bitask_close(db);
+    return rc;
+}
+
+static int cmd_put(char **args) {
+    char *key = args[0], *value = args[1];
+    size_t klen, vlen;
+    if (!arg_bytes(key, "put", "KEY", &klen))
+        return EXIT_ERROR;
+    uint8_t *input = NULL;
+    const uint8_t *v = (const uint8_t *)value;
+    if (strcmp(value, "-") == 0) {
+        int rc = read_value(stdin, &input, &vlen);
+        if (rc != EXIT_OK)
+            return rc;
+        v = input;
+    } else if (!arg_bytes(value, "put", "VALUE", &vlen)) {
+        return EXIT_ERROR;
+    }
+    int rc = store_pair((const uint8_t *)key, klen, v, vlen, "put");
+    free(input);
+    return rc;
+}
+
+static int cmd_get(char **args) {
+    size_t klen;
+    if (!arg_bytes(args[0], "get", "KEY", &klen))
+        return EXIT_ERROR;
+    return print_value((const uint8_t *)args[0], klen, opt.escaped, "get");
+}
+
+static int cmd_del(char **args) {
+    char *key = args[0];
+    size_t klen;
+    if (!arg_bytes(key, "del", "KEY", &klen))
+        return EXIT_ERROR;
+    bitask *db;
+    int rc = open_store(WRITE_EXISTING, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_status st = bitask_remove(db, (const uint8_t *)key, klen);
+    if (st == BITASK_NOT_FOUND)
+        rc = EXIT_NOT_FOUND;
+    else if (st != BITASK_OK)
+        rc = fail("del", st);
+    return finish_writes(db, rc);
+}
+
+enum iterate_mode { LIST, DUMP, COUNT };
+
+/* list and dump: the pairs whose keys start with prefix (any, for NULL). list --json prints
+ * a JSON array of the keys, each a string holding the key's dump encoding: JSON strings hold
+ * text, not bytes, and the encoding spells any key in ASCII, the same way list does, so that
+ * get -e takes a key back from either. */
+static int cmd_iterate(char *prefix, enum iterate_mode mode) {
+    size_t plen = 0;
+    static const char *const names[] = {"list", "dump", "count"};
+    if (prefix && !arg_bytes(prefix, names[mode], "PREFIX", &plen))
+        return EXIT_ERROR;
+    bitask *db;
+    int rc = open_store(READ, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_iter *it = NULL;
+    bitask_status st = bitask_iter_new(db, (const uint8_t *)prefix, plen, &it);
+    if (st != BITASK_OK) {
+        bitask_close(db);
+        return fail("iterate", st);
+    }
+    int json = opt.json && mode == LIST;
+    if (mode == DUMP)
+        fputs("# bitask dump 1\n", stdout);
+    if (json)
+        fputs("[", stdout);
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    long n = 0;
+    while ((st = bitask_iter_next(it, &k, &kl, &v, &vl)) == BITASK_OK) {
+        if (mode == COUNT) {
+            /* nothing to print */
+        } else if (json) {
+            fputs(n ? ",\n  \"" : "\n  \"", stdout);
+            encode(stdout, k, kl, ENCODE_KEY | ENCODE_JSON);
+            putchar('"');
+        } else {
+            encode(stdout, k, kl, ENCODE_KEY);
+            if (mode == DUMP) {
+                putchar(' ');
+                encode(stdout, v, vl, 0);
+            }
+            putchar('\n');
+        }
+        n++;
+    }
+    if (json)
+        fputs(n ? "\n]\n" : "]\n", stdout);
+    if (mode == COUNT && st == BITASK_NOT_FOUND)
+        printf("%ld\n", n);
+    if (st != BITASK_NOT_FOUND)
+        rc = fail("iterate", st);
+    bitask_iter_free(it);
+    bitask_close(db);
+    return rc;
+}
+
+/* The version of the dump format that load reads and dump writes. */
+#define DUMP_VERSION "1"
+#define DUMP_VERSION_LINE "# bitask dump "
+
+/* What is wrong with a line of a dump, or NULL; *column (from 1) tells where. Decodes the key
+ * and the value in place, into their lengths. */
+static const char *parse_pair(char *line, size_t n, size_t *column, long *klen, char **value,
+                              long *vlen, struct decode_error *e) {
+    char *space = memchr(line, ' ', n);
+    size_t kn = space ? (size_t)(space - line) : n;
+    *column = 1;
+    if (kn == 0)
+        return "the KEY is missing";
+    if ((*klen = decode(line, kn, e)) < 0) {
+        *column = e->at + 1;
+        return e->why;
+    }
+    if (*klen == 0)
+        return "a KEY cannot be empty";
+    *column = kn + 1;
+    if (!space)
+        return "expected a space, then the VALUE";
+    *value = space + 1;
+    size_t vn = n - kn - 1;
+    *column = kn + 2;
+    if (vn == 0)
+        return "the VALUE is missing (the empty value is written \"\")";
+    if ((*vlen = decode(*value, vn, e)) < 0) {
+        *column = kn + 2 + e->at;
+        return e->why;
+    }
+    return NULL;
+}
+
+/* Reads a dump from standard input into the store. On a malformed line it stops, says where
+ * and what, and makes the pairs before it durable, as it says it stored them. */
+static int cmd_load(char **args) {
+    (void)args;
+    bitask *db;
+    int rc = open_store(WRITE, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    long lineno = 0, stored = 0;
+    int show = progress_wanted();
+    struct timespec shown;
+    clock_gettime(CLOCK_MONOTONIC, &shown);
+    if (show)
+        progress("bitask: load: line 0, no pair stored yet");
+    while (rc == EXIT_OK && (got = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        size_t n = (size_t)got;
+        /* A dump that went through a program that writes CRLF reads the same: a CR of the
+         * data is always written \x0d, so a CR before the LF is the line's end. */
+        if (n > 0 && line[n - 1] == '\n')
+            n--;
+        if (n > 0 && line[n - 1] == '\r')
+            n--;
+        if (show && (lineno & 1023) == 0 && seconds_since(&shown) >= 0.25) {
+            progress("bitask: load: line %ld, %ld pairs stored", lineno, stored);
+            clock_gettime(CLOCK_MONOTONIC, &shown);
+        }
+        if (n == 0)
+            continue;
+        if (line[0] == '#') {
+            /* A version line, at the start of a dump or of a dump appended to another, must
+             * be this version's: a later format may mean other things by the same text. */
+            size_t vl = strlen(DUMP_VERSION_LINE);
+            if (n >= vl && memcmp(line, DUMP_VERSION_LINE, vl) == 0 &&
+                (n - vl != strlen(DUMP_VERSION) || memcmp(line + vl, DUMP_VERSION, n - vl) != 0)) {
+                progress_clear();
+                fprintf(stderr,
+                        "bitask: load: line %ld: dump version %.*s is not supported (this bitask "
+                        "reads version " DUMP_VERSION ")\n",
+                        lineno, (int)(n - vl > 40 ? 40 : n - vl), line + vl);
+                rc = EXIT_ERROR;
+            }
+            continue;
+        }
+        size_t column;
+        long klen = -1, vlen = -1;
+        char *value = NULL;
+        struct decode_error e;
+        const char *why = parse_pair(line, n, &column, &klen, &value, &vlen, &e);
+        if (why) {
+            progress_clear();
+            fprintf(stderr, "bitask: load: line %ld, column %zu: %s\n", lineno, column, why);
+            rc = EXIT_ERROR;
+            break;
+        }
+        bitask_status st =
+            bitask_put(db, (const uint8_t *)line, (size_t)klen, (const uint8_t *)value, (size_t)vlen);
+        if (st != BITASK_OK) {
+            char what[64];
+            snprintf(what, sizeof what, "load: line %ld", lineno);
+            rc = fail(what, st);
+        } else {
+            stored++;
+        }
+    }
+    free(line);
+    if (rc == EXIT_OK && ferror(stdin)) {
+        progress_clear();
+        perror("bitask: load: reading standard input");
+        rc = EXIT_ERROR;
+    }
+    progress_clear();
+    int synced = finish_writes(db, EXIT_OK);
+    if (rc == EXIT_OK && synced == EXIT_OK) {
+        fprintf(stderr, "bitask: loaded %ld pairs\n", stored);
+    } else if (synced == EXIT_OK) {
+        char pairs[64];
+        snprintf(pairs, sizeof pairs, stored == 1 ? "the 1 pair before it" : "the %ld pairs before it",
+                 stored);
+        fprintf(stderr, "bitask: load: stopped at line %ld, having stored %s\n", lineno,
+                stored ? pairs : "no pair");
+    }
+    return rc != EXIT_OK ? rc : synced;
+}
+
+static int cmd_stats(char **args) {
+    (void)args;
+    bitask *db;
+    int rc = open_store(READ, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_stats s;
+    bitask_status st = bitask_stat(db, &s);
+    if (st == BITASK_OK) {
+        const struct {
+            const char *name;
+            uint64_t value;
+        } figures[] = {{"key_count", s.key_count},   {"live_bytes", s.live_bytes},
+                       {"dead_bytes", s.dead_bytes}, {"data_files", s.data_files},
+                       {"disk_bytes", s.disk_bytes}, {"torn_bytes", s.torn_bytes}};
+        size_t count = sizeof figures / sizeof figures[0];
+        for (size_t i = 0; i < count; i++) {
+            unsigned long long value = (unsigned long long)figures[i].value;
+            if (opt.json)
+                printf("%s\"%s\": %llu%s", i ? ", " : "{", figures[i].name, value,
+                       i + 1 < count ? "" : "}\n");
+            else
+                printf("%s %llu\n", figures[i].name, value);
+        }
+    } else {
+        rc = fail("stats", st);
+    }
+    bitask_close(db);
+    return rc;
+}
+
+static int cmd_compact(char **args) {
+    (void)args;
+    bitask *db;
+    int rc = open_store(WRITE_EXISTING, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_stats s;
+    if (progress_wanted() && bitask_stat(db, &s) == BITASK_OK)
+        progress("bitask: compact: merging %llu data file%s (%llu live bytes, %llu dead)...",
+                 (unsigned long long)s.data_files, s.data_files == 1 ? "" : "s",
+                 (unsigned long long)s.live_bytes, (unsigned long long)s.dead_bytes);
+    bitask_status st = bitask_compact(db);
+    progress_clear();
+    return finish_writes(db, st == BITASK_OK ? EXIT_OK : fail("compact", st));
+}
+
+/* Converts the store of bitask 0.1.1 in dir; prints the report, one "name value" line per
+ * figure as stats does, then a line per region that could not be read: "unreadable FILE
+ * OFFSET LENGTH" or "torn FILE OFFSET LENGTH". Exit 3 when any byte was unreadable (a torn
+ * tail, a write a crash cut short, is not). */
+static int cmd_upgrade(char **args) {
+    (void)args;
+    bitask_upgrade_report r;
+    bitask_status st;
+    struct lock_wait w = lock_wait_start();
+    if (progress_wanted())
+        progress("bitask: upgrade: converting %s...", dir);
+    while ((st = bitask_upgrade(dir, &r)) == BITASK_ERR_WRITER_LOCK && lock_wait_more(&w))
+        ;
+    progress_clear();
+    if (st != BITASK_OK) {
+        char what[4200];
+        snprintf(what, sizeof what, "upgrade %s", dir);
+        return st == BITASK_ERR_WRITER_LOCK ? locked(what) : fail(what, st);
+    }
+    printf("files_read %llu\n", (unsigned long long)r.files_read);
+    printf("records_read %llu\n", (unsigned long long)r.records_read);
+    printf("tombstones %llu\n", (unsigned long long)r.tombstones);
+    printf("keys_converted %llu\n", (unsigned long long)r.keys_converted);
+    printf("unreadable_bytes %llu\n", (unsigned long long)r.unreadable_bytes);
+    printf("torn_bytes %llu\n", (unsigned long long)r.torn_bytes);
+    for (uint64_t i = 0; i < r.regions_listed; i++) {
+        const bitask_upgrade_region *g = &r.regions[i];
+        printf("%s %llu.%slog %llu %llu\n", g->torn ? "torn" : "unreadable",
+               (unsigned long long)g->file_id, g->active_file ? "active." : "",
+               (unsigned long long)g->offset, (unsigned long long)g->length);
+    }
+    if (r.regions_total > r.regions_listed)
+        printf("regions_not_listed %llu\n",
+               (unsigned long long)(r.regions_total - r.regions_listed));
+    printf("backup %s/%s\n", dir, UPGRADE_BACKUP_DIR);
+    fprintf(stderr, "bitask: %s %s from bitask 0.1.1; its files are kept in %s/%s: remove that "
+                    "folder once the upgraded store is checked\n",
+            r.resumed ? "finished upgrading" : "upgraded", dir, dir, UPGRADE_BACKUP_DIR);
+    if (r.unreadable_bytes == 0)
+        return EXIT_OK;
+    fprintf(stderr, "bitask: upgrade: %llu bytes of the 0.1.1 files could not be read (the "
+                    "\"unreadable\" lines); the store holds every record that could\n",
+            (unsigned long long)r.unreadable_bytes);
+    return EXIT_UNREADABLE;
+}
+
+static int cmd_list(char **args) { return cmd_iterate(args[0], LIST); }
+
+static int cmd_dump(char **args) { return cmd_iterate(args[0], DUMP); }
+
+/* The keys that start with PREFIX are counted by walking them; all of them, from the key
+ * directory's count, without reading any. */
+static int cmd_count(char **args) {
+    if (args[0])
+        return cmd_iterate(args[0], COUNT);
+    bitask *db;
+    int rc = open_store(READ, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_stats s;
+    bitask_status st = bitask_stat(db, &s);
+    if (st == BITASK_OK)
+        printf("%llu\n", (unsigned long long)s.key_count);
+    else
+        rc = fail("count", st);
+    bitask_close(db);
+    return rc;
+}
+
+static int cmd_exists(char **args) {
+    size_t klen;
+    if (!arg_bytes(args[0], "exists", "KEY", &klen))
+        return EXIT_ERROR;
+    bitask *db;
+    int rc = open_store(READ, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_status st = bitask_contains(db, (const uint8_t *)args[0], klen);
+    if (st == BITASK_NOT_FOUND)
+        rc = EXIT_NOT_FOUND;
+    else if (st != BITASK_OK)
+        rc = fail("exists", st);
+    bitask_close(db);
+    return rc;
+}
+
+/* --- the table of commands ------------------------------------------------------------ */
+
+/* Which options a command's help lists besides the ones every command takes. */
+enum {
+    TAKES_ENCODED = 1,
+    TAKES_NO_NEWLINE = 2,
+    TAKES_JSON = 4,
+    TAKES_WAIT = 8,                /* upgrade, and the writers */
+    TAKES_OPEN_OPTIONS = 16,       /* --sync and --max-file-size: the writers that open */
+    WRITER = TAKES_WAIT | TAKES_OPEN_OPTIONS
+};
+
+struct command {
+    const char *name;
+    /* Its arguments as its usage line shows them: "KEY VALUE", "[PREFIX]", "". */
+    const char *args;
+    int min_args, max_args;
+    unsigned takes;
+    /* args holds max_args entries, NULL past the ones given. */
+    int (*run)(char **args);
+    /* Its line in --help, continuation lines indented to the column of the first. */
+    const char *summary;
+    /* For bitask help NAME: what it does, and its exit statuses. */
+    const char *details, *exits;
+};
+
+static const struct command commands[] = {
+    {"put", "KEY VALUE", 2, 2, TAKES_ENCODED | WRITER, cmd_put,
+     "store VALUE under KEY; VALUE - reads the value from standard input",
+     "Stores VALUE under KEY, replacing any value it had, and makes the write durable before\n"
+     "exiting. A VALUE of - reads the value from standard input (binary data welcome); with -e,\n"
+     "\\x2d is the value \"-\". Creates DIR when it does not exist (not its parents).\n",
+     "Exit status: 0 stored, 2 usage error or failure, 4 locked by another writer.\n"},
+    {"get", "KEY", 1, 1, TAKES_ENCODED | TAKES_NO_NEWLINE, cmd_get,
+     "print the value of KEY, then a newline (-n: the value alone)",
+     "Prints the value of KEY, then a newline, wherever the output goes (as sqlite3 and\n"
+     "redis-cli do); -n prints the value's bytes alone. A missing key prints nothing. The\n"
+     "keys that list prints are KEYs for get -e:\n"
+     "  bitask DIR list | while IFS= read -r k; do bitask -e DIR get \"$k\"; done\n",
+     "Exit status: 0 found, 1 not found, 2 usage error or failure.\n"},
+    {"exists", "KEY", 1, 1, TAKES_ENCODED, cmd_exists, "exit 0 when KEY has a value, 1 when not",
+     "Tells, by its exit status alone, whether KEY has a value, without reading it.\n",
+     "Exit status: 0 present, 1 absent, 2 usage error or failure.\n"},
+    {"del", "KEY", 1, 1, TAKES_ENCODED | WRITER, cmd_del, "remove KEY",
+     "Removes KEY, durably. A missing key writes nothing.\n",
+     "Exit status: 0 removed, 1 not found, 2 usage error or failure, 4 locked by another\n"
+     "writer.\n"},
+    {"list", "[PREFIX]", 0, 1, TAKES_ENCODED | TAKES_JSON, cmd_list,
+     "print the keys (those starting with PREFIX), one a line, in byte order,\n"
+     "                  in the dump encoding",
+     "Prints the keys, or those that start with PREFIX, one a line in key byte order, each in\n"
+     "the dump encoding (so a key's spaces, newlines and other bytes cannot break the lines),\n"
+     "which get -e, del -e and list -e take back. With --json, a JSON array of strings, each\n"
+     "holding a key in the dump encoding: JSON strings hold text, and the encoding spells any\n"
+     "bytes in ASCII, so a key \"a b\" is \"a\\\\x20b\" in the JSON text.\n",
+     "Exit status: 0 done (also when no key matches), 2 usage error or failure.\n"},
+    {"count", "[PREFIX]", 0, 1, TAKES_ENCODED, cmd_count,
+     "print the number of keys (that start with PREFIX)",
+     "Prints the number of keys, or of those that start with PREFIX, then a newline.\n",
+     "Exit status: 0 done, 2 usage error or failure.\n"},
+    {"stats", "", 0, 0, TAKES_JSON, cmd_stats, "print figures about the store, one \"name value\" a line",
+     "Prints key_count, live_bytes, dead_bytes, data_files, disk_bytes and torn_bytes, one\n"
+     "\"name value\" a line (see bitask_stats in bitask.h); with --json, one JSON object of\n"
+     "the same names and numbers.\n",
+     "Exit status: 0 done, 2 usage error or failure.\n"},
+    /* verify, which reads every record and checks its checksum, belongs here among the
+     * reading commands once the library has a call for it (bitask_iter_next checks only the
+     * live records). */
+    {"compact", "", 0, 0, WRITER, cmd_compact,
+     "merge the data files, dropping overwritten and removed records",
+     "Merges the data files into new ones that hold only the live records, and deletes the old\n"
+     "ones (dead_bytes in stats tells what it reclaims). Readers may go on meanwhile. On a\n"
+     "terminal, standard error shows what it merges while it runs.\n",
+     "Exit status: 0 done, 2 usage error or failure, 4 locked by another writer.\n"},
+    {"dump", "[PREFIX]", 0, 1, TAKES_ENCODED, cmd_dump,
+     "print every pair (whose key starts with PREFIX) in the dump format",
+     "Prints every pair, or those whose keys start with PREFIX, in the dump format (below), in\n"
+     "key byte order, for load to read back.\n",
+     "Exit status: 0 done, 2 usage error or failure.\n"},
+    {"load", "", 0, 0, WRITER, cmd_load, "store every pair read from standard input in the dump format",
+     "Stores every pair read from standard input in the dump format, then makes the writes\n"
+     "durable; reports how many on standard error. Reads CRLF line ends as LF, and refuses a\n"
+     "dump of another version than 1. Stops at the first malformed line, naming its line and\n"
+     "column and what is wrong there, and keeps, durably, the pairs stored before it, saying\n"
+     "how many. On a terminal, standard error shows its progress. Creates DIR when it does\n"
+     "not exist.\n",
+     "Exit status: 0 done, 2 usage error, malformed input or failure, 4 locked by another\n"
+     "writer.\n"},
+    {"upgrade", "", 0, 0, TAKES_WAIT, cmd_upgrade,
+     "convert a store written by bitask 0.1.1 into this format, in place;\n"
+     "                  its files are kept in DIR/" UPGRADE_BACKUP_DIR,
+     "Converts the store of bitask 0.1.1 in DIR into a store of this format, in place, and\n"
+     "prints what it read, one \"name value\" a line (files_read, records_read, tombstones,\n"
+     "keys_converted, unreadable_bytes, torn_bytes), a line \"unreadable FILE OFFSET LENGTH\"\n"
+     "or \"torn FILE OFFSET LENGTH\" per region that was not a whole record (the first 8), and\n"
+     "\"backup DIR/" UPGRADE_BACKUP_DIR "\", the folder that keeps the 0.1.1 files until you\n"
+     "remove it. After a crash or a failure, running it again finishes the upgrade.\n",
+     "Exit status: 0 upgraded, 2 usage error or failure (a directory that is not a store of\n"
+     "0.1.1 is left as it was), 3 upgraded, but some bytes of the 0.1.1 files could not be\n"
+     "read (listed as unreadable; records there may be lost), 4 locked: bitask 0.1.1 or a\n"
+     "writer of this bitask has the store open.\n"},
+};
+
+static const struct command *find_command(const char *name) {
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+#endif
