@@ -1,5 +1,7 @@
 /*
- * Opening the store for a command, and reporting the library's errors.
+ * What the commands share around the library: opening the store (read-only or not, waiting
+ * for the writer lock, --sync, --max-file-size), progress on a terminal, the library's errors,
+ * and the bytes of arguments and of put's standard input.
  */
 #ifndef BITASK_CLI_STORE_H
 #define BITASK_CLI_STORE_H
