@@ -36,6 +36,7 @@
 //! recovery/   opening a directory: whose files (ownership), the repairs a crash needs, the
 //!             loader of records and hints
 //! identity.rs the store's identity file, db.id
+//! writer_lock.rs taking db.lock for an open or an upgrade
 //! fileset.rs  the data files known to a handle, in load order
 //! keydir/     the in-memory index: sharded API, Robin Hood tables, slot layout, hashing,
 //!             hint batches, the huge-page arena
@@ -89,6 +90,7 @@ mod recovery;
 pub mod upgrade;
 mod util;
 pub mod vfs;
+mod writer_lock;
 
 pub use db::{Bitask, Stats};
 pub use error::{Error, Result};

@@ -116,7 +116,8 @@ use crate::db::Bitask;
 use crate::error::{Error, Result};
 use crate::filename::{self, ID_FILE, LOCK_FILE};
 use crate::options::{Options, SyncMode, MAX_KEY_LEN, MAX_VALUE_LEN};
-use crate::vfs::{FileLock, OpenMode, VFile, Vfs};
+use crate::vfs::{OpenMode, VFile, Vfs};
+use crate::writer_lock::WriterLock;
 
 /// The folder inside the store's directory that keeps the files of bitask 0.1.1 after an
 /// upgrade, until the user removes it.
@@ -262,7 +263,7 @@ pub fn upgrade_with(path: impl AsRef<Path>, opts: Options) -> Result<UpgradeRepo
         }
         Err(e) => return Err(Error::io("open", &dir, e)),
     }
-    let lock = DirLock::take(&*vfs, &dir)?;
+    let lock = WriterLock::take(&*vfs, &dir)?;
     let up = Upgrade {
         vfs: &*vfs,
         staging: dir.join(STAGING_DIR),
@@ -276,38 +277,6 @@ pub fn upgrade_with(path: impl AsRef<Path>, opts: Options) -> Result<UpgradeRepo
         lock.abandon(&*vfs);
     }
     result
-}
-
-/// The writer lock of the directory being upgraded.
-struct DirLock {
-    held: Box<dyn FileLock>,
-    path: PathBuf,
-    /// The lock file did not exist before (0.1.1 deleted it when it closed the store).
-    made: bool,
-}
-
-impl DirLock {
-    fn take(vfs: &dyn Vfs, dir: &Path) -> Result<DirLock> {
-        let path = dir.join(LOCK_FILE);
-        let made = matches!(vfs.is_dir(&path), Err(e) if e.kind() == io::ErrorKind::NotFound);
-        let held = vfs.lock_exclusive(&path).map_err(|e| {
-            if e.kind() == io::ErrorKind::WouldBlock {
-                Error::WriterLock
-            } else {
-                Error::io("lock", &path, e)
-            }
-        })?;
-        Ok(DirLock { held, path, made })
-    }
-
-    /// Releases the lock of an upgrade that changed nothing, removing the lock file if this
-    /// upgrade made it: the directory is left as it was found.
-    fn abandon(self, vfs: &dyn Vfs) {
-        drop(self.held);
-        if self.made {
-            let _ = vfs.remove_file(&self.path);
-        }
-    }
 }
 
 /// A 0.1.1 directory that is not one: nothing in it was changed.

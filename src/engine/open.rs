@@ -1,20 +1,21 @@
 //! Opening a store: resolving and preparing its directory, the writer lock, recovery, and
 //! the engine built from what recovery loaded. A refused open leaves nothing behind.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, Weak};
 
 use super::durability::{Flusher, GroupCommit};
 use super::state::{Engine, Writer};
 use crate::error::{Error, Result};
-use crate::filename::{self, IdGen};
+use crate::filename::IdGen;
 use crate::keydir::KeyDir;
 use crate::options::{Options, SyncMode};
 use crate::recovery;
 use crate::util::sync::lock;
 use crate::util::worker::Worker;
-use crate::vfs::{FileLock, Vfs};
+use crate::vfs::Vfs;
+use crate::writer_lock::WriterLock;
 
 impl Engine {
     /// Opens the store in `path` with `opts` (see `Bitask::open_with`); returns it with the
@@ -147,39 +148,6 @@ fn check_not_exists(vfs: &dyn Vfs, dir: &Path, opts: &Options) -> Result<()> {
         return Err(Error::Exists(dir.to_path_buf()));
     }
     Ok(())
-}
-
-/// The writer lock of a directory, as taken by an open.
-struct WriterLock {
-    held: Box<dyn FileLock>,
-    path: PathBuf,
-    /// The lock file did not exist before this open made it.
-    made: bool,
-}
-
-impl WriterLock {
-    fn take(vfs: &dyn Vfs, dir: &Path) -> Result<WriterLock> {
-        let path = dir.join(filename::LOCK_FILE);
-        let made = matches!(vfs.is_dir(&path), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
-        let held = vfs.lock_exclusive(&path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::WouldBlock {
-                Error::WriterLock
-            } else {
-                Error::io("lock", &path, e)
-            }
-        })?;
-        Ok(WriterLock { held, path, made })
-    }
-
-    /// Releases the lock of an open that failed, removing the lock file if the open made
-    /// it. (Removing a lock file is safe only here: the directory is not a store this open
-    /// will write, so a second opener that locked the same file has nothing to race for.)
-    fn abandon(self, vfs: &dyn Vfs) {
-        drop(self.held);
-        if self.made {
-            let _ = vfs.remove_file(&self.path);
-        }
-    }
 }
 
 /// Loads the directory; a read-only handle retries when the writer renamed or deleted a file
