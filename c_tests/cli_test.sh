@@ -11,16 +11,9 @@ db=$work/db
 passed=0
 failed=0
 
-check() { # check NAME COMMAND...: the command must succeed
-    local name=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        echo "FAIL cli::$name" >&2
-        failed=$((failed + 1))
-    fi
-}
+suite=cli
+# shellcheck source=c_tests/check.sh
+. "$(dirname "$0")/check.sh"
 
 status() { # status CMD...: prints the exit status of the command
     local rc=0
