@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use super::pace::Pace;
 use super::state::Engine;
 use crate::datafile::{out_of_memory, DataFile, FileHeader, Found, Scanned, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
@@ -57,6 +58,40 @@ fn compact(engine: &Engine) -> Result<()> {
     engine.sealing.wait();
     engine.check_running()?;
     let inputs = lock(&engine.files).sealed_in_load_order();
+    let plan = MergePlan {
+        inputs: &inputs,
+        ids: OutputIds::Writer,
+        part_size: engine.opts.max_file_size,
+    };
+    merge(engine, plan, None)
+}
+
+/// Where a merge's outputs get their ids.
+pub(super) enum OutputIds {
+    /// From the writer's id generator, above every file there is (`compact`, whose inputs
+    /// are every data file).
+    Writer,
+    /// From `next` up to `end` (exclusive): the free ids right after the inputs (an
+    /// automatic merge of a prefix of the load order, see `merger`).
+    Range { next: u64, end: u64 },
+}
+
+/// What one merge takes and makes.
+pub(super) struct MergePlan<'a> {
+    /// The inputs, in load order: every sealed file, or a prefix of the load order whose ids
+    /// are all below every other file's.
+    pub inputs: &'a [(u64, u32, Arc<DataFile>)],
+    pub ids: OutputIds,
+    /// Largest output file.
+    pub part_size: u64,
+}
+
+/// Merges `plan.inputs` into new files holding their live records, commits the merge,
+/// points the key directory at the outputs and deletes the inputs (see the module
+/// documentation). The caller holds the `merging` mutex. With `pace`, the copy keeps to its
+/// rate and stops when the handle closes.
+pub(super) fn merge(engine: &Engine, plan: MergePlan<'_>, pace: Option<&mut Pace<'_>>) -> Result<()> {
+    let inputs = plan.inputs;
     let Some(merge_base) = inputs.iter().map(|(id, _, _)| *id).max() else {
         return Ok(());
     };
@@ -65,8 +100,11 @@ fn compact(engine: &Engine) -> Result<()> {
         merge_base,
         parts: Vec::new(),
         renaming: false,
+        ids: plan.ids,
+        part_size: plan.part_size,
+        pace,
     };
-    let published = out.copy_live(&inputs).and_then(|()| out.publish());
+    let published = out.copy_live(inputs).and_then(|()| out.publish());
     if let Err(e) = published {
         // After a rename the merge may be committed on disk while memory still reads the
         // inputs; a later merge of those inputs would leave two committed merges whose
@@ -77,10 +115,10 @@ fn compact(engine: &Engine) -> Result<()> {
         out.abandon();
         return Err(e);
     }
-    let parts = out.parts;
+    let parts = std::mem::take(&mut out.parts);
     // The merge is committed: failing to switch to its outputs leaves memory behind the disk.
-    swap(engine, &parts, &inputs).inspect_err(|e| engine.stop(e))?;
-    for (id, _, _) in &inputs {
+    swap(engine, &parts, inputs).inspect_err(|e| engine.stop(e))?;
+    for (id, _, _) in inputs {
         for kind in [FileKind::Sealed, FileKind::Hint] {
             let p = filename::path(&engine.dir, *id, kind);
             match engine.opts.vfs.remove_file(&p) {
@@ -123,15 +161,18 @@ impl Part {
     }
 }
 
-struct Outputs<'a> {
+struct Outputs<'a, 'p> {
     engine: &'a Engine,
     merge_base: u64,
     parts: Vec<Part>,
     /// A rename to a final name was attempted: the merge may be committed on disk.
     renaming: bool,
+    ids: OutputIds,
+    part_size: u64,
+    pace: Option<&'a mut Pace<'p>>,
 }
 
-impl Outputs<'_> {
+impl Outputs<'_, '_> {
     /// Copies the live records of the inputs, in load order and file order, so the outputs
     /// keep the records' sequence order. Which records are live comes from one pass over the
     /// key directory, not a lookup per record.
@@ -182,7 +223,7 @@ impl Outputs<'_> {
             // fsyncs at publication find little left to write. Only a hint.
             let _ = p.file.file.start_writeback();
         }
-        let id = lock(self.engine.writer()?).ids.next_id();
+        let id = self.next_id()?;
         let path = filename::path(&self.engine.dir, id, FileKind::TempData);
         // The real header (with the part count) is written when the merge is published.
         let file = DataFile::create(
@@ -208,11 +249,31 @@ impl Outputs<'_> {
         Ok(())
     }
 
+    fn next_id(&mut self) -> Result<u64> {
+        match &mut self.ids {
+            OutputIds::Writer => Ok(lock(self.engine.writer()?).ids.next_id()),
+            OutputIds::Range { next, end } if *next < *end => {
+                *next += 1;
+                Ok(*next - 1)
+            }
+            OutputIds::Range { .. } => Err(Error::TooManyFiles {
+                path: self.engine.dir.clone(),
+                reason: "the merge needs more outputs than there are free ids after its \
+                         inputs; it was abandoned, and a later one takes more files"
+                    .into(),
+            }),
+        }
+    }
+
     fn append(&mut self, r: &Scanned<'_>, from_no: u32) -> Result<()> {
         let len = r.header.record_len();
+        if let Some(pace) = self.pace.as_deref_mut() {
+            // Read and written.
+            pace.spend(2 * len, &self.engine.dir)?;
+        }
         let full = self.parts.last().is_some_and(|p| {
             let end = p.end() + len + record::SEAL_LEN;
-            p.end() > FILE_HEADER_LEN as u64 && end > self.engine.opts.max_file_size
+            p.end() > FILE_HEADER_LEN as u64 && end > self.part_size
         });
         if full {
             self.start_part()?;

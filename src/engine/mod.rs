@@ -7,10 +7,13 @@
 //! Within the folder, dependencies point one way: every part uses `state`; `durability` is a
 //! leaf that takes closures, never the engine.
 
+mod auto_merge;
 mod background;
 mod compaction;
 mod durability;
+mod merger;
 mod open;
+mod pace;
 mod read;
 mod refresh;
 mod rotation;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::background::{Preparer, Sealing};
 use super::durability::GroupCommit;
+use super::merger::Merger;
 use crate::datafile::DataFile;
 use crate::error::{Error, Result};
 use crate::filename::IdGen;
@@ -37,6 +38,8 @@ pub(crate) struct Engine {
     pub(super) stopped: AtomicBool,
     pub(super) stop_reason: Mutex<String>,
     pub merging: Mutex<()>,
+    /// The automatic merge's thread, and the signal that stops a merge when closing.
+    pub merger: Arc<Merger>,
     /// Files being sealed in the background.
     pub sealing: Arc<Sealing>,
     /// The thread that seals files in the background.
