@@ -162,7 +162,9 @@ pub fn plan(files: &[FileFigures], o: &MergeOptions) -> MergeReport {
     report.reclaim_bytes = read.saturating_sub(write);
     let fragmented =
         store_dead_bytes as f64 >= o.store_fragmentation * store_record_bytes as f64;
-    report.due = store_dead_bytes > 0 && (fragmented || store_dead_bytes >= o.store_dead_bytes);
+    report.due = store_dead_bytes > 0
+        && store_dead_bytes >= o.min_dead_bytes
+        && (fragmented || store_dead_bytes >= o.store_dead_bytes);
     if !report.due {
         report.why_not = Some("below the triggers");
     }
@@ -203,11 +205,18 @@ mod tests {
     fn store_wide_fragmentation_or_dead_bytes_make_a_merge_due() {
         let half_dead = [file(1, 4, 1), file(2, 4, 3)];
         let r = plan(&half_dead, &MergeOptions::default());
+        assert!(!r.due, "4 MiB dead are below min_dead_bytes: {r:?}");
+        let eager = MergeOptions {
+            min_dead_bytes: 0,
+            ..MergeOptions::default()
+        };
+        let r = plan(&half_dead, &eager);
         assert!(r.due, "{r:?}");
         assert_eq!(r.files.len(), 1, "file 2 is not worth it, so the prefix ends at 1");
         let o = MergeOptions {
             store_fragmentation: 1.0,
             store_dead_bytes: 2 * MIB,
+            min_dead_bytes: 0,
             ..MergeOptions::default()
         };
         let r = plan(&[file(1, 4, 2), file(2, 4, 4)], &o);

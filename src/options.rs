@@ -35,6 +35,9 @@ pub struct MergeOptions {
     /// Riak's `dead_bytes_merge_trigger`): in a large store, fragmentation alone would let
     /// gigabytes pile up.
     pub store_dead_bytes: u64,
+    /// Below this many dead bytes in the sealed files nothing is due (default 16 MiB): a few
+    /// megabytes of dead records are not worth a merge's reads and fsyncs.
+    pub min_dead_bytes: u64,
     /// A file is worth merging when at least this share of its records is dead (default
     /// 0.4, Riak's `frag_threshold`).
     pub file_fragmentation: f64,
@@ -72,6 +75,7 @@ impl Default for MergeOptions {
         MergeOptions {
             store_fragmentation: 0.5,
             store_dead_bytes: 512 << 20,
+            min_dead_bytes: 16 << 20,
             file_fragmentation: 0.4,
             file_dead_bytes: 128 << 20,
             small_file_bytes: 1 << 20,
