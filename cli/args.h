@@ -31,8 +31,12 @@ static const struct option_help option_help[] = {
     {TAKES_NO_NEWLINE,
      "  -n, --no-newline        get: print the value alone, without the newline after it\n"},
     {TAKES_JSON,
-     "  --json                  stats, list: print JSON (list: an array of the keys, each in the\n"
-     "                          dump encoding)\n"},
+     "  --json                  stats, list, compact --dry-run: print JSON (list: an array of\n"
+     "                          the keys, each in the dump encoding)\n"},
+    {TAKES_DRY_RUN,
+     "  --dry-run               compact: merge nothing; print whether an automatic merge is\n"
+     "                          due, the files it would take and why, and the bytes it would\n"
+     "                          read, write and reclaim\n"},
     {TAKES_WAIT,
      "  --wait SECONDS          a writing command that finds the store locked by another\n"
      "                          writer tries again until it is free or SECONDS (fractions\n"
@@ -255,6 +259,8 @@ static int scan(int argc, char **argv, int *help, int *version) {
             opt.no_newline = 1;
         } else if (strcmp(a, "--json") == 0) {
             opt.json = 1;
+        } else if (strcmp(a, "--dry-run") == 0) {
+            opt.dry_run = 1;
         } else if (strcmp(a, "--sync") == 0) {
             opt.sync_always = 1;
         } else if (long_option(a, "--max-file-size", argc, argv, &i, &value)) {
@@ -369,7 +375,9 @@ static struct request parse_args(int argc, char **argv) {
     } else if (opt.no_newline && !(r.cmd->takes & TAKES_NO_NEWLINE)) {
         usage_problem(r.cmd, "%s: -n/--no-newline is an option of get", r.cmd->name);
     } else if (opt.json && !(r.cmd->takes & TAKES_JSON)) {
-        usage_problem(r.cmd, "%s: --json is an option of stats and list", r.cmd->name);
+        usage_problem(r.cmd, "%s: --json is an option of stats, list and compact", r.cmd->name);
+    } else if (opt.dry_run && !(r.cmd->takes & TAKES_DRY_RUN)) {
+        usage_problem(r.cmd, "%s: --dry-run is an option of compact", r.cmd->name);
     } else {
         /* The slots past the given arguments read NULL: argv has argc + 1 slots, the operands
          * are at its front, and the slots after them are free (at most max_args - min_args, 1,

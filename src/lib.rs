@@ -98,7 +98,7 @@ mod writer_lock;
 pub use db::{Bitask, Stats};
 pub use error::{Error, Result};
 pub use iter::Iter;
-pub use merge_policy::{MergeFile, MergeReason, MergeReport};
+pub use merge_policy::{MergeFile, MergeReason, MergeReport, NotDue};
 pub use options::{
     MergeOptions, Options, SyncMode, DEFAULT_MAX_FILE_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN,
 };

@@ -38,15 +38,16 @@ impl FileFigures {
 /// Why a file is in a merge.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MergeReason {
-    /// At least `file_fragmentation` of its records is dead.
-    Fragmented,
+    /// At least `file_fragmentation` of its records is dead. (The numbers are those of
+    /// the C interface.)
+    Fragmented = 1,
     /// It holds at least `file_dead_bytes` dead bytes.
-    DeadBytes,
+    DeadBytes = 2,
     /// It is smaller than `small_file_bytes`.
-    Small,
+    Small = 3,
     /// Not worth merging on its own, but older than a file that is: a merge takes a prefix
     /// of the load order.
-    Older,
+    Older = 4,
 }
 
 impl MergeReason {
@@ -57,6 +58,38 @@ impl MergeReason {
             MergeReason::DeadBytes => "dead-bytes",
             MergeReason::Small => "small",
             MergeReason::Older => "older",
+        }
+    }
+}
+
+/// Why no merge is due. The numbers are those of the C interface (`bitask_merge_report`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotDue {
+    /// There is no sealed file.
+    NoSealedFiles = 1,
+    /// The store-wide triggers (`store_fragmentation`, `store_dead_bytes`, at least
+    /// `min_dead_bytes`) are not met.
+    BelowTriggers = 2,
+    /// No file is worth merging at a point where a merge may end.
+    NothingWorthMerging = 3,
+    /// The hour is outside `MergeOptions::window`.
+    OutsideWindow = 4,
+    /// The file system has less free space than the merge would write.
+    NoSpace = 5,
+    /// A read-only handle never merges.
+    ReadOnly = 6,
+}
+
+impl NotDue {
+    /// In words, for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            NotDue::NoSealedFiles => "no sealed files",
+            NotDue::BelowTriggers => "below the triggers",
+            NotDue::NothingWorthMerging => "no file worth merging",
+            NotDue::OutsideWindow => "outside the merge window",
+            NotDue::NoSpace => "not enough free space",
+            NotDue::ReadOnly => "read-only handle",
         }
     }
 }
@@ -77,9 +110,8 @@ pub struct MergeFile {
 pub struct MergeReport {
     /// A merge would start now (the automatic merge's next look starts it).
     pub due: bool,
-    /// Why not, when it is not due: "no sealed files", "below the triggers", "no file worth
-    /// merging", "outside the merge window", "not enough free space", "read-only handle".
-    pub why_not: Option<&'static str>,
+    /// Why not, when it is not due.
+    pub why_not: Option<NotDue>,
     /// The files it would take, oldest first; listed even when the store-wide triggers are
     /// not met (what a merge would take now).
     pub files: Vec<MergeFile>,
@@ -128,7 +160,7 @@ pub fn plan(files: &[FileFigures], o: &MergeOptions) -> MergeReport {
         ..MergeReport::default()
     };
     if files.is_empty() {
-        report.why_not = Some("no sealed files");
+        report.why_not = Some(NotDue::NoSealedFiles);
         return report;
     }
     let (mut read, mut write, mut end) = (0u64, 0u64, None);
@@ -144,7 +176,7 @@ pub fn plan(files: &[FileFigures], o: &MergeOptions) -> MergeReport {
         }
     }
     let Some((last, read, write)) = end else {
-        report.why_not = Some("no file worth merging");
+        report.why_not = Some(NotDue::NothingWorthMerging);
         return report;
     };
     report.files = files[..=last]
@@ -160,13 +192,12 @@ pub fn plan(files: &[FileFigures], o: &MergeOptions) -> MergeReport {
     report.read_bytes = read;
     report.write_bytes = write;
     report.reclaim_bytes = read.saturating_sub(write);
-    let fragmented =
-        store_dead_bytes as f64 >= o.store_fragmentation * store_record_bytes as f64;
+    let fragmented = store_dead_bytes as f64 >= o.store_fragmentation * store_record_bytes as f64;
     report.due = store_dead_bytes > 0
         && store_dead_bytes >= o.min_dead_bytes
         && (fragmented || store_dead_bytes >= o.store_dead_bytes);
     if !report.due {
-        report.why_not = Some("below the triggers");
+        report.why_not = Some(NotDue::BelowTriggers);
     }
     report
 }
@@ -192,7 +223,7 @@ mod tests {
         let files = [file(1, 4, 4), file(2, 4, 1), file(3, 4, 4)];
         let r = plan(&files, &MergeOptions::default());
         assert!(!r.due);
-        assert_eq!(r.why_not, Some("below the triggers"));
+        assert_eq!(r.why_not, Some(NotDue::BelowTriggers));
         let ids: Vec<u64> = r.files.iter().map(|f| f.id).collect();
         assert_eq!(ids, [1, 2], "up to the fragmented file, not past it");
         assert_eq!(r.files[0].reason, MergeReason::Older);
@@ -212,7 +243,11 @@ mod tests {
         };
         let r = plan(&half_dead, &eager);
         assert!(r.due, "{r:?}");
-        assert_eq!(r.files.len(), 1, "file 2 is not worth it, so the prefix ends at 1");
+        assert_eq!(
+            r.files.len(),
+            1,
+            "file 2 is not worth it, so the prefix ends at 1"
+        );
         let o = MergeOptions {
             store_fragmentation: 1.0,
             store_dead_bytes: 2 * MIB,
@@ -261,9 +296,9 @@ mod tests {
     #[test]
     fn nothing_to_merge_says_why() {
         let r = plan(&[], &MergeOptions::default());
-        assert_eq!(r.why_not, Some("no sealed files"));
+        assert_eq!(r.why_not, Some(NotDue::NoSealedFiles));
         let r = plan(&[file(1, 4, 4)], &MergeOptions::default());
-        assert_eq!(r.why_not, Some("no file worth merging"));
+        assert_eq!(r.why_not, Some(NotDue::NothingWorthMerging));
         assert!(r.files.is_empty());
     }
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bitask::{Bitask, MergeOptions, MergeReason, Options};
+use bitask::{Bitask, MergeOptions, MergeReason, NotDue, Options};
 use common::{key, value, Rng};
 
 const FILE: u64 = 4096;
@@ -152,6 +152,8 @@ fn needs_merge_lists_the_prefix_and_merge_if_due_takes_it() {
     let db = Bitask::open_with(&dir, manual.clone()).unwrap();
     let mut model = BTreeMap::new();
     overwrite(&db, &mut model, 100, 4);
+    // Files sealed in the background are candidates once sealed: sync waits for that.
+    db.sync().unwrap();
     let r = db.needs_merge();
     assert!(r.due, "{r:?}");
     assert!(!r.files.is_empty());
@@ -161,7 +163,10 @@ fn needs_merge_lists_the_prefix_and_merge_if_due_takes_it() {
     let done = db.merge_if_due().unwrap();
     assert_eq!(done.files, r.files, "it merges what it reported");
     let after = db.stats();
-    assert!(after.dead_bytes < before.dead_bytes, "{before:?} -> {after:?}");
+    assert!(
+        after.dead_bytes < before.dead_bytes,
+        "{before:?} -> {after:?}"
+    );
     assert_eq!(after.live_bytes, before.live_bytes);
     check(&db, &model, "after merge_if_due");
     // With the default triggers, a store this small is never due.
@@ -169,7 +174,7 @@ fn needs_merge_lists_the_prefix_and_merge_if_due_takes_it() {
     let db = Bitask::open_with(&dir, Options::default().auto_merge(false)).unwrap();
     let r = db.needs_merge();
     assert!(!r.due);
-    assert_eq!(r.why_not, Some("below the triggers"));
+    assert_eq!(r.why_not, Some(NotDue::BelowTriggers));
     // Outside the window, it waits.
     drop(db);
     fn three_am() -> u8 {
@@ -182,8 +187,9 @@ fn needs_merge_lists_the_prefix_and_merge_if_due_takes_it() {
     };
     let db = Bitask::open_with(&dir, manual.merge(night)).unwrap();
     overwrite(&db, &mut model, 100, 4);
+    db.sync().unwrap();
     let r = db.needs_merge();
-    assert_eq!(r.why_not, Some("outside the merge window"), "{r:?}");
+    assert_eq!(r.why_not, Some(NotDue::OutsideWindow), "{r:?}");
     assert!(!db.merge_if_due().unwrap().due);
     check(&db, &model, "nothing merged outside the window");
 }

@@ -8,7 +8,7 @@
 
 # The commands and options, as `bitask --help` lists them (c_tests/cli_test.sh checks that).
 _bitask_commands='put get exists del list count stats compact dump load upgrade help'
-_bitask_options='-e --encoded -n --no-newline --json --wait --sync --max-file-size
+_bitask_options='-e --encoded -n --no-newline --json --dry-run --wait --sync --max-file-size
     -h --help -V --version'
 
 # Most keys to offer: the store may hold millions, and list reads them all.

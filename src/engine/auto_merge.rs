@@ -16,7 +16,7 @@ use super::state::Engine;
 use crate::datafile::{DataFile, FILE_HEADER_LEN};
 use crate::error::Result;
 use crate::filename::ID_STEP;
-use crate::merge_policy::{plan, FileFigures, MergeReport};
+use crate::merge_policy::{plan, FileFigures, MergeReport, NotDue};
 use crate::record;
 use crate::util::sync::lock;
 
@@ -31,7 +31,7 @@ impl Engine {
     pub(crate) fn needs_merge(&self) -> MergeReport {
         if self.writer.is_none() {
             return MergeReport {
-                why_not: Some("read-only handle"),
+                why_not: Some(NotDue::ReadOnly),
                 ..MergeReport::default()
             };
         }
@@ -55,7 +55,11 @@ impl Engine {
         }
         let n = report.files.len();
         let taken = &files[..n];
-        let base = taken.iter().map(|f| f.id).max().expect("a plan takes a file");
+        let base = taken
+            .iter()
+            .map(|f| f.id)
+            .max()
+            .expect("a plan takes a file");
         let room = taken[n - 1].room;
         let plan = MergePlan {
             inputs: &inputs[..n],
@@ -85,7 +89,7 @@ impl Engine {
             };
             if !inside {
                 report.due = false;
-                report.why_not = Some("outside the merge window");
+                report.why_not = Some(NotDue::OutsideWindow);
                 return;
             }
         }
@@ -96,7 +100,7 @@ impl Engine {
         if let Ok(Some(free)) = self.vfs().free_space(&self.dir) {
             if free < need {
                 report.due = false;
-                report.why_not = Some("not enough free space");
+                report.why_not = Some(NotDue::NoSpace);
             }
         }
     }
@@ -110,7 +114,11 @@ impl Engine {
         let handed_out = self.writer.as_ref().map_or(0, |w| lock(w).ids.last());
         let files = lock(&self.files);
         let inputs = files.sealed_in_load_order();
-        let unsealed = files.by_id.values().filter(|e| e.active).map(|e| e.file.id());
+        let unsealed = files
+            .by_id
+            .values()
+            .filter(|e| e.active)
+            .map(|e| e.file.id());
         let mut later = unsealed.min().unwrap_or(u64::MAX);
         let mut figures = vec![FileFigures::default(); inputs.len()];
         for (i, (id, no, file)) in inputs.iter().enumerate().rev() {
@@ -156,10 +164,7 @@ impl Engine {
         // A failed merge leaves the store as it was; the next look tries again. So does one
         // held back by the clock or the disk, whose reasons pass without the store changing.
         let held_back = match self.merge_if_due() {
-            Ok(r) => matches!(
-                r.why_not,
-                Some("outside the merge window" | "not enough free space")
-            ),
+            Ok(r) => matches!(r.why_not, Some(NotDue::OutsideWindow | NotDue::NoSpace)),
             Err(_) => true,
         };
         if held_back {
@@ -174,15 +179,15 @@ impl Engine {
         }
         let weak: Weak<Engine> = Arc::downgrade(engine);
         let mut last_seen = None;
-        engine
-            .merger
-            .start(engine.opts.merge.check_every, move || match weak.upgrade() {
+        engine.merger.start(engine.opts.merge.check_every, move || {
+            match weak.upgrade() {
                 Some(e) => {
                     e.merge_tick(&mut last_seen);
                     true
                 }
                 None => false,
-            });
+            }
+        });
     }
 }
 

@@ -90,7 +90,11 @@ pub(super) struct MergePlan<'a> {
 /// points the key directory at the outputs and deletes the inputs (see the module
 /// documentation). The caller holds the `merging` mutex. With `pace`, the copy keeps to its
 /// rate and stops when the handle closes.
-pub(super) fn merge(engine: &Engine, plan: MergePlan<'_>, pace: Option<&mut Pace<'_>>) -> Result<()> {
+pub(super) fn merge(
+    engine: &Engine,
+    plan: MergePlan<'_>,
+    pace: Option<&mut Pace<'_>>,
+) -> Result<()> {
     let inputs = plan.inputs;
     let Some(merge_base) = inputs.iter().map(|(id, _, _)| *id).max() else {
         return Ok(());

@@ -26,7 +26,11 @@ impl Merger {
     /// The thread holds the merger, not the engine: `tick` reaches the engine through a
     /// weak handle, so the thread never keeps a dropped handle alive. Failing to start a
     /// thread only leaves merging to `compact` and `merge_if_due`.
-    pub fn start(self: &Arc<Self>, every: Duration, mut tick: impl FnMut() -> bool + Send + 'static) {
+    pub fn start(
+        self: &Arc<Self>,
+        every: Duration,
+        mut tick: impl FnMut() -> bool + Send + 'static,
+    ) {
         let me = self.clone();
         let spawned = std::thread::Builder::new()
             .name("bitask-merge".into())

@@ -38,7 +38,11 @@ impl<'a> Pace<'a> {
         self.spent += bytes;
         let closing = || Error::io("merge", dir, io::Error::from(io::ErrorKind::Interrupted));
         if self.bytes_per_sec == 0 {
-            return if self.merger.stopping() { Err(closing()) } else { Ok(()) };
+            return if self.merger.stopping() {
+                Err(closing())
+            } else {
+                Ok(())
+            };
         }
         let due = Duration::from_secs_f64(self.spent as f64 / self.bytes_per_sec as f64);
         let ahead = due.saturating_sub(self.started.elapsed());
@@ -75,7 +79,10 @@ mod tests {
         let t = Instant::now();
         let err = slow.spend(1 << 20, Path::new("/db")).unwrap_err();
         assert!(err.to_string().contains("/db"), "{err}");
-        assert!(t.elapsed() < Duration::from_secs(5), "shutdown ends the sleep");
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "shutdown ends the sleep"
+        );
         stopper.join().unwrap();
     }
 }

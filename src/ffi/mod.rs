@@ -31,6 +31,8 @@ pub mod options;
 pub mod db;
 // Iteration.
 pub mod iter;
+// What an automatic merge would take.
+pub mod merge;
 // Upgrading a store of bitask 0.1.1.
 pub mod upgrade;
 // The panic boundary: nothing for C.

@@ -111,7 +111,9 @@ impl Vfs for PosixVfs {
             return Err(io::Error::last_os_error());
         }
         // f_bavail: the blocks an unprivileged process may still take.
-        Ok(Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64)))
+        Ok(Some(
+            (st.f_bavail as u64).saturating_mul(st.f_frsize as u64),
+        ))
     }
 
     fn lock_exclusive(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
