@@ -151,12 +151,15 @@ impl Engine {
 
     /// One look of the merge thread: a merge if one is due. Cheap when nothing changed: the
     /// key directory is walked only when the file list or the dead bytes did.
-    fn merge_tick(&self, last_seen: &mut Option<(u64, u64)>) {
+    fn merge_tick(&self, last_seen: &mut Option<(u64, u64, u64)>) {
         if self.check_running().is_err() {
             return;
         }
         let s = self.stats();
-        let now = (s.data_files, s.dead_bytes);
+        // Sealed files count apart: a file whose background seal ends changes neither the
+        // number of files nor the dead bytes, yet becomes a candidate.
+        let sealed = lock(&self.files).by_id.values().filter(|e| !e.active).count() as u64;
+        let now = (sealed, s.data_files, s.dead_bytes);
         if *last_seen == Some(now) || s.dead_bytes == 0 {
             return;
         }
