@@ -158,7 +158,11 @@ impl Engine {
         let s = self.stats();
         // Sealed files count apart: a file whose background seal ends changes neither the
         // number of files nor the dead bytes, yet becomes a candidate.
-        let sealed = lock(&self.files).by_id.values().filter(|e| !e.active).count() as u64;
+        let sealed = lock(&self.files)
+            .by_id
+            .values()
+            .filter(|e| !e.active)
+            .count() as u64;
         let now = (sealed, s.data_files, s.dead_bytes);
         if *last_seen == Some(now) || s.dead_bytes == 0 {
             return;

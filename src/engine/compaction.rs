@@ -14,6 +14,11 @@
 //!    that, recovery deletes the partial outputs and keeps the inputs.
 //! 4. Only then are the key directory entries moved (each only if the key still points at the
 //!    copied record) and the inputs deleted, followed by a last directory fsync.
+//!
+//! The automatic merge (`auto_merge`) runs steps 2 to 4 on a prefix of the load order instead
+//! of every file: step 1's guarantee, that every file after the inputs has a larger id than
+//! any input, holds there by the choice of the prefix, and its outputs take ids from the room
+//! right after the inputs' largest (`OutputIds::Range`). The rest is shared (`merge`).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
