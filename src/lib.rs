@@ -87,8 +87,10 @@ pub mod record;
 #[cfg(not(feature = "testkit"))]
 mod record;
 mod recovery;
+mod resync;
 pub mod upgrade;
 mod util;
+pub mod verify;
 pub mod vfs;
 mod writer_lock;
 
@@ -97,3 +99,4 @@ pub use error::{Error, Result};
 pub use iter::Iter;
 pub use options::{Options, SyncMode, DEFAULT_MAX_FILE_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use upgrade::{upgrade, UpgradeReport};
+pub use verify::{verify, Problem, VerifyReport};
