@@ -66,6 +66,7 @@ pub mod db;
 mod engine;
 pub mod error;
 pub mod ffi;
+mod filecopy;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod filename;
@@ -88,6 +89,7 @@ pub mod record;
 mod record;
 mod recovery;
 mod resync;
+pub mod salvage;
 pub mod upgrade;
 mod util;
 pub mod verify;
@@ -98,5 +100,6 @@ pub use db::{Bitask, Stats};
 pub use error::{Error, Result};
 pub use iter::Iter;
 pub use options::{Options, SyncMode, DEFAULT_MAX_FILE_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use salvage::{repair, RepairReport};
 pub use upgrade::{upgrade, UpgradeReport};
 pub use verify::{verify, Problem, VerifyReport};

@@ -3,9 +3,12 @@
 //! verifies and resumes there. `verify` and `salvage` read records through this one
 //! function (`scan`), so a new record format needs teaching here only.
 
+use std::path::Path;
+
 use crate::datafile::{DataFile, Found, Scanner};
 use crate::error::{Error, Result};
 use crate::record::{self, Header, HEADER_LEN};
+use crate::vfs::VFile;
 
 /// A record whose CRC verifies, as found in the file (the seal is not one of them).
 #[derive(Clone, Copy, Debug)]
@@ -45,18 +48,23 @@ pub struct FileScan {
 
 /// Scans data file `file` (id `id`) from its header to `end` (its length when `None`).
 pub fn scan(file: &DataFile, id: u64, end: Option<u64>) -> Result<FileScan> {
-    let path = file.path();
-    let io_err = |e| Error::io("read", &path, e);
     let len = match end {
         Some(e) => e,
         None => file.len()?,
     };
+    scan_range(&*file.file, &file.path(), id, len)
+}
+
+/// `scan` of the first `len` bytes of `file` (at `path`), whatever its header holds: for a
+/// file whose header is damaged.
+pub fn scan_range(file: &dyn VFile, path: &Path, id: u64, len: u64) -> Result<FileScan> {
+    let io_err = |e| Error::io("read", path, e);
     let mut out = FileScan {
         len,
         ..FileScan::default()
     };
     let start = crate::datafile::FILE_HEADER_LEN as u64;
-    let mut scanner = Scanner::new(&*file.file, start, len);
+    let mut scanner = Scanner::new(file, start, len.max(start));
     let mut last_seq = 0u64;
     loop {
         let at = scanner.position();
@@ -149,13 +157,13 @@ fn next_valid(
 }
 
 /// How many bytes of `from..end` are not zero.
-fn nonzero(file: &DataFile, from: u64, end: u64) -> std::io::Result<u64> {
+fn nonzero(file: &dyn VFile, from: u64, end: u64) -> std::io::Result<u64> {
     let mut count = 0;
     let mut buf = vec![0u8; 1 << 16];
     let mut at = from;
     while at < end {
         let n = ((end - at) as usize).min(buf.len());
-        file.file.read_exact_at(at, &mut [&mut buf[..n]])?;
+        file.read_exact_at(at, &mut [&mut buf[..n]])?;
         count += buf[..n].iter().filter(|&&b| b != 0).count() as u64;
         at += n as u64;
     }

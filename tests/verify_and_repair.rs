@@ -176,3 +176,109 @@ fn verify_reports_every_damage() {
         }
     });
 }
+
+/// After a repair: the store opens; every key reads as its last value, or (only when the
+/// report owns up to a loss) as an older value of its own or absent; no key the model lacks
+/// is there unless it is an older value of a key the report says was rolled back.
+fn judge_repair(store: &Store, dir: &Path, name: &str, kind: &str) -> Result<(), String> {
+    let report = bitask::repair(dir).map_err(|e| format!("repair: {e}"))?;
+    if !report.remaining.is_empty() {
+        return Err(format!("repair left problems: {:?}", report.remaining));
+    }
+    let clean = bitask::verify(dir).map_err(|e| e.to_string())?;
+    if !clean.is_clean() {
+        return Err(format!("verify after repair: {:?}", clean.problems));
+    }
+    let db = Bitask::open_with(dir, opts()).map_err(|e| format!("open after repair: {e}"))?;
+    let got = common::read_all(&db).map_err(|e| format!("read after repair: {e}"))?;
+    let owned_up = report.records_lost > 0 || report.unreadable_bytes > 0 || kind == "active";
+    for (k, v) in &got {
+        let ever = store.history.get(k).is_some_and(|h| h.contains(v));
+        if !ever {
+            return Err(format!(
+                "{}: a value it never had",
+                String::from_utf8_lossy(k)
+            ));
+        }
+        if store.model.get(k) != Some(v) && !owned_up {
+            return Err(format!(
+                "{}: an older value, unreported: {report:?}",
+                String::from_utf8_lossy(k)
+            ));
+        }
+    }
+    let missing = store.model.keys().filter(|k| !got.contains_key(*k)).count();
+    if missing > 0 && !owned_up && !report.quarantined.iter().any(|q| q.contains(name)) {
+        return Err(format!("{missing} keys lost, unreported: {report:?}"));
+    }
+    if report.quarantined.iter().any(|q| !dir.join(q).exists()) {
+        return Err(format!(
+            "a quarantined file is not in quarantine: {report:?}"
+        ));
+    }
+    Ok(())
+}
+
+#[test]
+fn repair_leaves_a_store_that_opens_and_holds_no_wrong_value() {
+    each_damage(|store, dir, name, kind, _| judge_repair(store, dir, name, kind));
+}
+
+#[test]
+fn repair_keeps_every_intact_record_around_a_damaged_one() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("db");
+    let db = Bitask::open_with(&dir, Options::default()).unwrap();
+    for k in 0..10 {
+        db.put(key(k), value(&key(k), 1, 20)).unwrap();
+    }
+    db.close().unwrap();
+    let active = files(&dir)
+        .into_iter()
+        .find(|(_, k)| *k == "active")
+        .unwrap()
+        .0;
+    let mut bytes = std::fs::read(&active).unwrap();
+    // The value of the fourth record: 52-byte file header, records of 29 + 6 + 20 bytes.
+    bytes[52 + 3 * 55 + 40] ^= 0xff;
+    std::fs::write(&active, &bytes).unwrap();
+    assert!(
+        Bitask::open_with(&dir, Options::default()).is_err(),
+        "damage in the middle of the log"
+    );
+    let report = bitask::repair(&dir).unwrap();
+    assert_eq!(
+        (
+            report.records_kept,
+            report.records_lost,
+            report.files_rewritten
+        ),
+        (9, 1, 1),
+        "{report:?}"
+    );
+    assert_eq!(report.unreadable_bytes, 55);
+    assert_eq!(report.quarantined.len(), 1, "{report:?}");
+    let db = Bitask::open_with(&dir, Options::default()).unwrap();
+    for k in 0..10 {
+        let want = (k != 3).then(|| value(&key(k), 1, 20));
+        assert_eq!(db.get(key(k)).unwrap(), want, "key {k}");
+    }
+    drop(db);
+    let kept = std::fs::read(dir.join(&report.quarantined[0])).unwrap();
+    assert_eq!(
+        kept, bytes,
+        "the original is kept in quarantine byte for byte"
+    );
+}
+
+#[test]
+fn repair_refuses_a_directory_without_a_store_unchanged() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("notes.txt"), b"hello").unwrap();
+    let before = snapshot(root.path());
+    assert!(matches!(
+        bitask::repair(root.path()),
+        Err(bitask::Error::Incompatible { .. })
+    ));
+    assert_eq!(snapshot(root.path()), before);
+}
