@@ -57,6 +57,7 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod checkpoint;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod datafile;
@@ -96,6 +97,7 @@ pub mod verify;
 pub mod vfs;
 mod writer_lock;
 
+pub use checkpoint::CheckpointReport;
 pub use db::{Bitask, Stats};
 pub use error::{Error, Result};
 pub use iter::Iter;

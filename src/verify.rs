@@ -157,8 +157,15 @@ fn check_data_file(
     report: &mut VerifyReport,
 ) -> Option<Checked> {
     report.data_files += 1;
-    let path = dir.join(name);
-    let opened = DataFile::open(vfs, &path, OpenMode::ReadShared, id);
+    let mut kind = kind;
+    let mut opened = DataFile::open(vfs, &dir.join(name), OpenMode::ReadShared, id);
+    if kind == FileKind::Active && matches!(&opened, Err(e) if crate::recovery::is_vanished(e)) {
+        // A live writer sealed it after the listing: it is the same file, sealed.
+        kind = FileKind::Sealed;
+        let sealed = filename::path(dir, id, kind);
+        opened = DataFile::open(vfs, &sealed, OpenMode::ReadShared, id);
+    }
+    let end = end.filter(|_| kind == FileKind::Active);
     let file = match opened {
         Ok(f) => f,
         Err(e) => {
