@@ -160,8 +160,8 @@ check get-n-missing-is-1 test "$(status "$bin" "$db" get -n nobody)" = 1
 run "$bin" "$db" list -n
 check n-only-get test "$rc,$(first_err)" = "2,bitask: list: -n/--no-newline is an option of get"
 run "$bin" "$db" get bin --json
-check json-only-stats-list test "$rc,$(first_err)" = \
-    "2,bitask: get: --json is an option of stats and list"
+check json-only-stats-list-verify test "$rc,$(first_err)" = \
+    "2,bitask: get: --json is an option of stats, list and verify"
 
 # list: encoded keys, byte order, prefixes.
 "$bin" "$db" put apple 1
@@ -562,6 +562,45 @@ check own-form-dir-named-put sh -c 'cd "$1" && "$2" put put -- --key v && "$2" a
     sh "$work" "$bin"
 check own-form-dir-named-put-get test "$(cd "$work" && "$bin" put get -- --key)" = v
 check own-form-dir-named-ask-get test "$(cd "$work" && "$bin" ask get k)" = w
+
+# verify, backup, repair: an intact store verifies clean; a backup opens as the store; a flipped
+# byte in the middle of the active file is reported by verify (exit 3) and repaired, keeping
+# every other record and the original in bitask-quarantine.
+vr=$work/verify
+"$bin" "$vr" put one 1 && "$bin" "$vr" put two 2 && "$bin" "$vr" put three 3
+run "$bin" "$vr" verify
+check verify-intact-is-0 test "$rc" = 0
+check verify-intact-report grep -qx 'problems 0' "$work/out"
+check verify-intact-records grep -qx 'records 3' "$work/out"
+run "$bin" --json "$vr" verify
+check verify-json test "$(cat "$work/out")" = \
+    '{"data_files": 1, "hint_files": 0, "records": 3, "torn_bytes": 0, "problems": 0, "listed": []}'
+run "$bin" "$vr" backup "$work/verify-backup"
+check backup-is-0 test "$rc" = 0
+check backup-copied grep -qx 'copied 1' "$work/out"
+check backup-opens test "$("$bin" "$work/verify-backup" get two)" = 2
+mkdir "$work/not-empty" && echo mine >"$work/not-empty/notes.txt"
+run "$bin" "$vr" backup "$work/not-empty"
+check backup-refuses-foreign-is-2 test "$rc" = 2
+check backup-refuses-foreign-unchanged test "$(ls "$work/not-empty")" = notes.txt
+active=$(ls "$vr"/*.active.log)
+before=$(cksum <"$active")
+# The first record: 52-byte file header, then 29 header bytes, the key "one", the value "1".
+printf '\377' | dd of="$active" bs=1 seek=83 conv=notrunc 2>/dev/null
+run "$bin" "$vr" verify
+check verify-damaged-is-3 test "$rc" = 3
+check verify-damaged-where grep -q "^problem $(basename "$active") 52 record checksum mismatch" "$work/out"
+check verify-changed-nothing test "$(cksum <"$active")" != "$before" # still damaged
+run "$bin" "$vr" repair
+check repair-lost-is-3 test "$rc" = 3
+check repair-kept grep -qx 'records_kept 2' "$work/out"
+check repair-lost grep -qx 'records_lost 1' "$work/out"
+check repair-quarantined test -f "$vr/bitask-quarantine/$(basename "$active")"
+check repair-keeps-the-rest test "$("$bin" "$vr" get three)" = 3
+run "$bin" "$vr" verify
+check verify-after-repair-is-0 test "$rc" = 0
+run "$bin" "$work/nowhere-store" repair
+check repair-no-store-is-2 test "$rc" = 2
 
 # upgrade: a store of bitask 0.1.1, written here byte for byte (records: crc32 of key and
 # value, timestamp, key and value lengths, key, value; an empty value is a deletion). The

@@ -31,8 +31,8 @@ static const struct option_help option_help[] = {
     {TAKES_NO_NEWLINE,
      "  -n, --no-newline        get: print the value alone, without the newline after it\n"},
     {TAKES_JSON,
-     "  --json                  stats, list: print JSON (list: an array of the keys, each in the\n"
-     "                          dump encoding)\n"},
+     "  --json                  stats, list, verify: print JSON (list: an array of the keys,\n"
+     "                          each in the dump encoding)\n"},
     {TAKES_WAIT,
      "  --wait SECONDS          a writing command that finds the store locked by another\n"
      "                          writer tries again until it is free or SECONDS (fractions\n"
@@ -60,7 +60,8 @@ static const char exit_status_help[] =
     "  0  done (get, del, exists: the key was found)\n"
     "  1  not found: get, del or exists of a missing key\n"
     "  2  usage error, or the command failed (the message on standard error says which)\n"
-    "  3  upgrade: done, but some bytes of the 0.1.1 files could not be read (listed)\n"
+    "  3  upgrade: done, but some bytes of the 0.1.1 files could not be read (listed);\n"
+    "     verify: problems found; repair: done, but records were lost\n"
     "  4  locked: another process is the store's writer (DIR/db.lock); --wait waits for it\n";
 
 static const char legacy_help[] =
@@ -369,7 +370,7 @@ static struct request parse_args(int argc, char **argv) {
     } else if (opt.no_newline && !(r.cmd->takes & TAKES_NO_NEWLINE)) {
         usage_problem(r.cmd, "%s: -n/--no-newline is an option of get", r.cmd->name);
     } else if (opt.json && !(r.cmd->takes & TAKES_JSON)) {
-        usage_problem(r.cmd, "%s: --json is an option of stats and list", r.cmd->name);
+        usage_problem(r.cmd, "%s: --json is an option of stats, list and verify", r.cmd->name);
     } else {
         /* The slots past the given arguments read NULL: argv has argc + 1 slots, the operands
          * are at its front, and the slots after them are free (at most max_args - min_args, 1,

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "dump_format.h"
 #include "store.h"
+#include "tools.h"
 
 /* Stores one pair durably; the exit status. `what` names the command in errors. */
 static int store_pair(const uint8_t *key, size_t klen, const uint8_t *v, size_t vlen,
@@ -472,9 +473,15 @@ static const struct command commands[] = {
      "\"name value\" a line (see bitask_stats in bitask.h); with --json, one JSON object of\n"
      "the same names and numbers.\n",
      "Exit status: 0 done, 2 usage error or failure.\n"},
-    /* verify, which reads every record and checks its checksum, belongs here among the
-     * reading commands once the library has a call for it (bitask_iter_next checks only the
-     * live records). */
+    {"verify", "", 0, 0, TAKES_JSON, cmd_verify,
+     "check every record, hint and seal without changing anything",
+     "Reads every data file of DIR without opening the store or changing anything, checks\n"
+     "every record's checksum (reading on past damage), every hint file against its data\n"
+     "file, the seals, each file's store tag and the order of sequence numbers, and prints\n"
+     "data_files, hint_files, records, torn_bytes and problems, one \"name value\" a line,\n"
+     "then a line \"problem FILE OFFSET REASON\" for each of the first 8 problems; with\n"
+     "--json, one JSON object of the same names, with the problems listed in \"listed\".\n",
+     "Exit status: 0 intact, 2 usage error or failure, 3 problems found (listed).\n"},
     {"compact", "", 0, 0, WRITER, cmd_compact,
      "merge the data files, dropping overwritten and removed records",
      "Merges the data files into new ones that hold only the live records, and deletes the old\n"
@@ -495,6 +502,29 @@ static const struct command commands[] = {
      "not exist.\n",
      "Exit status: 0 done, 2 usage error, malformed input or failure, 4 locked by another\n"
      "writer.\n"},
+    {"backup", "DEST", 1, 1, TAKES_WAIT, cmd_backup,
+     "write a consistent copy of the store into DEST (hot backup; again: incremental)",
+     "Writes a consistent copy of the store into the directory DEST: sealed data files and\n"
+     "hint files are hard-linked where the file system allows (copied otherwise), the active\n"
+     "file's records copied, everything made durable. DEST must be missing, empty, or an\n"
+     "earlier backup of this store, which is brought up to date (only new files are placed;\n"
+     "files no longer in the store are removed); anything else is refused unchanged. Prints\n"
+     "linked, copied, kept, removed and bytes_copied, one \"name value\" a line. The copy\n"
+     "opens as a store. The command opens the store as its writer; a program writing to\n"
+     "the store calls bitask_checkpoint instead.\n",
+     "Exit status: 0 done, 2 usage error or failure, 4 locked by another writer.\n"},
+    {"repair", "", 0, 0, TAKES_WAIT, cmd_repair,
+     "keep every intact record of a damaged store; originals go to\n"
+     "                  DIR/" QUARANTINE_DIR,
+     "Repairs a store that no longer opens or has damaged files: every record whose checksum\n"
+     "verifies is kept, damaged data files are rewritten with their intact records, damaged\n"
+     "headers rebuilt, hint files that no longer match set aside. Every original is moved\n"
+     "into DIR/" QUARANTINE_DIR " (an open ignores it; remove it by hand). Prints\n"
+     "records_kept, files_rewritten, unreadable_bytes, records_lost, keys_lost,\n"
+     "keys_rolled_back, files_quarantined and problems_remaining, one \"name value\" a line.\n",
+     "Exit status: 0 repaired, nothing lost, 2 usage error or failure (a directory without a\n"
+     "store is left as it was), 3 repaired, but records were lost or problems remain, 4\n"
+     "locked by another writer.\n"},
     {"upgrade", "", 0, 0, TAKES_WAIT, cmd_upgrade,
      "convert a store written by bitask 0.1.1 into this format, in place;\n"
      "                  its files are kept in DIR/" UPGRADE_BACKUP_DIR,

@@ -62,6 +62,21 @@
 #define BITASK_UPGRADE_REGIONS 8
 
 /**
+ * How many problems a bitask_verify_report lists (problems_total counts them all).
+ */
+#define BITASK_VERIFY_PROBLEMS 8
+
+/**
+ * Bytes of bitask_problem's file, its NUL included.
+ */
+#define BITASK_PROBLEM_FILE_LEN 64
+
+/**
+ * Bytes of bitask_problem's reason, its NUL included.
+ */
+#define BITASK_PROBLEM_REASON_LEN 160
+
+/**
  * The result of a bitask call. Every function that can fail returns one of these; it has
  * the size of an int.
  *
@@ -289,6 +304,126 @@ typedef struct {
      */
     bool resumed;
 } bitask_upgrade_report;
+
+/**
+ * What bitask_checkpoint did, filled in by it.
+ */
+typedef struct {
+    /**
+     * Files hard-linked into the destination.
+     */
+    uint64_t linked;
+    /**
+     * Files copied (the active file's records; files a link could not reach).
+     */
+    uint64_t copied;
+    /**
+     * Files an earlier backup in the destination already held, left as they were.
+     */
+    uint64_t kept;
+    /**
+     * Files of the store removed from the destination, no longer in the store.
+     */
+    uint64_t removed;
+    /**
+     * Bytes copied.
+     */
+    uint64_t bytes_copied;
+} bitask_checkpoint_report;
+
+/**
+ * One thing bitask_verify found wrong.
+ */
+typedef struct {
+    /**
+     * The file's name inside the store's directory, NUL-terminated (cut to fit).
+     */
+    char file[BITASK_PROBLEM_FILE_LEN];
+    /**
+     * The offset in the file where the problem starts.
+     */
+    uint64_t offset;
+    /**
+     * Why, in words, NUL-terminated (cut to fit).
+     */
+    char reason[BITASK_PROBLEM_REASON_LEN];
+} bitask_problem;
+
+/**
+ * What bitask_verify or bitask_verify_path found, filled in by them.
+ */
+typedef struct {
+    /**
+     * Data files read.
+     */
+    uint64_t data_files;
+    /**
+     * Hint files checked against their data files.
+     */
+    uint64_t hint_files;
+    /**
+     * Intact records read.
+     */
+    uint64_t records;
+    /**
+     * Non-zero bytes after the last record of an active file: the torn write a crash
+     * leaves, which the next writer's open cuts away. Not a problem.
+     */
+    uint64_t torn_bytes;
+    /**
+     * Problems found; 0 means the store is intact.
+     */
+    uint64_t problems_total;
+    /**
+     * How many of them are in problems: at most BITASK_VERIFY_PROBLEMS, the first ones in
+     * file order.
+     */
+    uint64_t problems_listed;
+    /**
+     * The first problems_listed problems; the rest of the array is zero.
+     */
+    bitask_problem problems[BITASK_VERIFY_PROBLEMS];
+} bitask_verify_report;
+
+/**
+ * What bitask_repair did, filled in by it.
+ */
+typedef struct {
+    /**
+     * Intact records of the rewritten files, all kept.
+     */
+    uint64_t records_kept;
+    /**
+     * Data files rewritten with their intact records only.
+     */
+    uint64_t files_rewritten;
+    /**
+     * Bytes of those files that held no intact record.
+     */
+    uint64_t unreadable_bytes;
+    /**
+     * Records known to be lost (a lower bound: from missing sequence numbers and from
+     * intact hint files).
+     */
+    uint64_t records_lost;
+    /**
+     * Keys that lost their last record and hold no value now, as far as a hint names them.
+     */
+    uint64_t keys_lost;
+    /**
+     * Keys that lost their last record and now read as an older value, as far as a hint
+     * names them.
+     */
+    uint64_t keys_rolled_back;
+    /**
+     * Files moved into bitask-quarantine inside the store's directory.
+     */
+    uint64_t files_quarantined;
+    /**
+     * Problems bitask_verify still finds afterwards (files repair leaves alone).
+     */
+    uint64_t problems_remaining;
+} bitask_repair_report;
 
 #ifdef __cplusplus
 extern "C" {
@@ -676,6 +811,81 @@ void bitask_iter_free(bitask_iter *it);
  * BITASK_ERR_WRITER_LOCK.
  */
 bitask_status bitask_upgrade(const char *path, bitask_upgrade_report *report_out);
+
+/**
+ * Writes a consistent copy of the store as of this call into the directory dest while
+ * writes go on (a hot backup): every write acknowledged before the call, none begun after
+ * it. Sealed data files and hint files are hard-linked where the file system allows
+ * (copied across file systems), the active file's records copied; every file and dest are
+ * fsynced before BITASK_OK. The copy opens with bitask_open as the same store (it keeps
+ * db.id). dest must be missing (it is made), empty, or an earlier backup of this store,
+ * which is brought up to date: only new files are linked or copied, and the store's files
+ * no longer in the store are removed from it. A compaction waits until the backup is done.
+ *
+ * db: a writer's handle. dest: NUL-terminated, borrowed for the call. report_out:
+ * caller-owned, may be NULL; filled in on BITASK_OK, zeroed on any other status.
+ *
+ * Returns BITASK_OK; BITASK_ERR_INVALID_ARGUMENT (db or dest NULL, dest empty or the
+ * store's own directory); BITASK_ERR_READ_ONLY; BITASK_ERR_INCOMPATIBLE (dest holds a file
+ * that is not this store's backup, or another store: nothing was changed; the message names
+ * the file); BITASK_ERR_WRITER_LOCK (a handle has the backup open for writing);
+ * BITASK_ERR_NOT_A_DIRECTORY; BITASK_ERR_PERMISSION; BITASK_ERR_NO_SPACE; BITASK_ERR_IO.
+ * A backup that fails leaves dest for the next backup into it to complete.
+ * Thread safety: any thread, concurrently with other calls on the handle.
+ */
+bitask_status bitask_checkpoint(bitask *db, const char *dest, bitask_checkpoint_report *report_out);
+
+/**
+ * Verifies the store of an open handle without changing anything: every record's
+ * checksum, every hint file against its data file, the seals, each data file's store tag,
+ * the order of sequence numbers across files. On a writer's handle the active file is read
+ * up to its last record, and a compaction waits until the verification is done.
+ *
+ * report_out: caller-owned, required; filled in on BITASK_OK (problems_total 0: intact),
+ * zeroed on any other status.
+ *
+ * Returns BITASK_OK (whatever was found: see report_out->problems_total);
+ * BITASK_ERR_INVALID_ARGUMENT (db or report_out NULL); BITASK_ERR_IO (the directory could
+ * not be listed). Thread safety: any thread, concurrently with other calls on the handle.
+ */
+bitask_status bitask_verify(bitask *db, bitask_verify_report *report_out);
+
+/**
+ * Verifies the store in the directory path as bitask_verify does, without opening it and
+ * without changing anything (it takes no lock, and may run beside a writer, whose active
+ * file's unwritten space then counts as a torn tail, not a problem).
+ *
+ * path: NUL-terminated, borrowed for the call. report_out: caller-owned, required; filled
+ * in on BITASK_OK, zeroed on any other status.
+ *
+ * Returns BITASK_OK (see report_out->problems_total); BITASK_ERR_INVALID_ARGUMENT (path or
+ * report_out NULL, path empty); BITASK_ERR_NO_SUCH_PATH; BITASK_ERR_NOT_A_DIRECTORY;
+ * BITASK_ERR_PERMISSION; BITASK_ERR_IO. Thread safety: any thread.
+ */
+bitask_status bitask_verify_path(const char *path, bitask_verify_report *report_out);
+
+/**
+ * Repairs the store in the directory path, which no handle may have open: every record
+ * whose checksum verifies is kept (read past damage), each damaged data file is rewritten
+ * with its intact records, a data file whose header is damaged gets it rebuilt, and hint
+ * files that no longer match are set aside (the next open scans instead). Every original
+ * is moved, byte for byte, into the folder bitask-quarantine inside the directory, never
+ * deleted; an open ignores that folder. Each replacement is made durable before the next
+ * (a crash leaves the original or its replacement). A repaired store never returns a value
+ * that fails its checksum; what was lost is counted in the report as far as can be told.
+ *
+ * path: NUL-terminated, borrowed for the call. report_out: caller-owned, may be NULL;
+ * filled in on BITASK_OK, zeroed on any other status.
+ *
+ * Returns BITASK_OK (report_out->problems_remaining counts what it left alone: files of
+ * another store or unreadable ones); BITASK_ERR_INVALID_ARGUMENT (path NULL or empty);
+ * BITASK_ERR_INCOMPATIBLE (the directory holds no store, or its db.id is damaged or
+ * another program's; nothing was changed); BITASK_ERR_WRITER_LOCK (a writer has the store
+ * open); BITASK_ERR_NO_SUCH_PATH; BITASK_ERR_NOT_A_DIRECTORY; BITASK_ERR_PERMISSION;
+ * BITASK_ERR_NO_SPACE; BITASK_ERR_IO. Calling it again after a failure is safe.
+ * Thread safety: any thread; it holds the store's writer lock throughout.
+ */
+bitask_status bitask_repair(const char *path, bitask_repair_report *report_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -117,6 +117,26 @@ impl Bitask {
         self.engine.compact()
     }
 
+    /// Writes a consistent copy of the store as of this call into `dest` while writes go on
+    /// (a hot backup): every write acknowledged before the call, none begun after it. Sealed
+    /// files and hints are hard-linked where the file system allows (copied otherwise), the
+    /// active file's records copied; everything is fsynced before this returns. The copy
+    /// opens as a store, the same one (it keeps `db.id`). `dest` must be missing, empty, or
+    /// an earlier backup of this store, which is brought up to date: only new files are
+    /// linked or copied, and the store's files no longer in the store are removed from it.
+    /// Anything else is refused with [`Error::Incompatible`], nothing changed. A compaction
+    /// waits until the backup is done. [`Error::ReadOnly`] on a read-only handle.
+    pub fn checkpoint(&self, dest: impl AsRef<Path>) -> Result<crate::CheckpointReport> {
+        self.engine.checkpoint(dest.as_ref())
+    }
+
+    /// Verifies the store without changing it (see [`crate::verify()`]). On a writer handle
+    /// the active file is read up to the end of its records, and compaction waits until
+    /// the verification is done.
+    pub fn verify(&self) -> Result<crate::VerifyReport> {
+        self.engine.verify()
+    }
+
     /// Makes every write so far durable.
     pub fn sync(&self) -> Result<()> {
         self.engine.sync_now()

@@ -57,6 +57,7 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod checkpoint;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod datafile;
@@ -66,6 +67,7 @@ pub mod db;
 mod engine;
 pub mod error;
 pub mod ffi;
+mod filecopy;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod filename;
@@ -87,13 +89,19 @@ pub mod record;
 #[cfg(not(feature = "testkit"))]
 mod record;
 mod recovery;
+mod resync;
+pub mod salvage;
 pub mod upgrade;
 mod util;
+pub mod verify;
 pub mod vfs;
 mod writer_lock;
 
+pub use checkpoint::CheckpointReport;
 pub use db::{Bitask, Stats};
 pub use error::{Error, Result};
 pub use iter::Iter;
 pub use options::{Options, SyncMode, DEFAULT_MAX_FILE_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use salvage::{repair, RepairReport};
 pub use upgrade::{upgrade, UpgradeReport};
+pub use verify::{verify, Problem, VerifyReport};

@@ -115,6 +115,10 @@ static inline bitask_go_result bitask_go_compact(bitask *db) { return bitask_go_
 static inline bitask_go_result bitask_go_sync(bitask *db) { return bitask_go_done(bitask_sync(db)); }
 static inline bitask_go_result bitask_go_refresh(bitask *db) { return bitask_go_done(bitask_refresh(db)); }
 static inline bitask_go_result bitask_go_stat(bitask *db, bitask_stats *out) { return bitask_go_done(bitask_stat(db, out)); }
+static inline bitask_go_result bitask_go_checkpoint(bitask *db, const char *dest, bitask_checkpoint_report *out) { return bitask_go_done(bitask_checkpoint(db, dest, out)); }
+static inline bitask_go_result bitask_go_verify(bitask *db, bitask_verify_report *out) { return bitask_go_done(bitask_verify(db, out)); }
+static inline bitask_go_result bitask_go_verify_path(const char *path, bitask_verify_report *out) { return bitask_go_done(bitask_verify_path(path, out)); }
+static inline bitask_go_result bitask_go_repair(const char *path, bitask_repair_report *out) { return bitask_go_done(bitask_repair(path, out)); }
 
 static inline bitask_go_result bitask_go_iter_new(bitask *db, const uint8_t *p, size_t pl, bitask_iter **out) {
 	*out = NULL;

@@ -8,6 +8,7 @@
 //! leaf that takes closures, never the engine.
 
 mod background;
+mod checkpoint;
 mod compaction;
 mod durability;
 mod hinting;

@@ -4,7 +4,8 @@
 //! One file per concept: `status` (status codes and the error mapping), `messages` (status
 //! descriptions, the last error's message, the version), `panic` (the boundary
 //! every entry point runs inside), `options`, `db` (the handle and its operations), `iter`.
-//! `upgrade` converts a store of bitask 0.1.1 (`bitask_upgrade`).
+//! `upgrade` converts a store of bitask 0.1.1 (`bitask_upgrade`); `tools` backs a store up,
+//! verifies and repairs it (`bitask_checkpoint`, `bitask_verify`, `bitask_repair`).
 //! This file holds the toolkit they share: turning C pointers and lengths into Rust
 //! references and slices after checking them, and writing out-parameters.
 //!
@@ -33,6 +34,8 @@ pub mod db;
 pub mod iter;
 // Upgrading a store of bitask 0.1.1.
 pub mod upgrade;
+// Hot backup, verify and repair.
+pub mod tools;
 // The panic boundary: nothing for C.
 pub(crate) mod panic;
 

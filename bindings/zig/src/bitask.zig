@@ -254,6 +254,45 @@ fn ptrOf(s: []const u8) ?[*]const u8 {
     return if (s.len == 0) null else s.ptr;
 }
 
+const PathBuf = [std.Io.Dir.max_path_bytes + 1]u8;
+
+/// `path` NUL-terminated in `buf`; `error.InvalidArgument` when C cannot take it.
+fn cPath(buf: *PathBuf, path: []const u8) Error![*:0]const u8 {
+    if (path.len >= buf.len or std.mem.findScalar(u8, path, 0) != null) {
+        // Not representable as a C path: no library call, so no message.
+        return error.InvalidArgument;
+    }
+    @memcpy(buf[0..path.len], path);
+    buf[path.len] = 0;
+    return buf[0..path.len :0];
+}
+
+/// What `DB.checkpoint` did (see bitask_checkpoint_report in bitask.h).
+pub const CheckpointReport = c.bitask_checkpoint_report;
+/// What `DB.verify` or `verifyPath` found (see bitask_verify_report).
+pub const VerifyReport = c.bitask_verify_report;
+/// What `repair` did (see bitask_repair_report).
+pub const RepairReport = c.bitask_repair_report;
+
+/// Checks the store in the directory `path` as `DB.verify` does, without
+/// opening it and without changing anything.
+pub fn verifyPath(path: []const u8) Error!VerifyReport {
+    var path_buf: PathBuf = undefined;
+    var report: VerifyReport = undefined;
+    try check(c.bitask_verify_path(try cPath(&path_buf, path), &report));
+    return report;
+}
+
+/// Keeps every intact record of the damaged store in the directory `path`,
+/// which no writer may have open (`error.WriterLock`); the originals of what
+/// it rewrites go to bitask-quarantine inside the directory, never deleted.
+pub fn repair(path: []const u8) Error!RepairReport {
+    var path_buf: PathBuf = undefined;
+    var report: RepairReport = undefined;
+    try check(c.bitask_repair(try cPath(&path_buf, path), &report));
+    return report;
+}
+
 /// An open store.
 pub const DB = struct {
     handle: *c.bitask,
@@ -265,14 +304,8 @@ pub const DB = struct {
     /// of another program, or of another store, under a store's file names)
     /// is `error.Incompatible`, and is left as it was.
     pub fn open(path: []const u8, options: Options) Error!DB {
-        var path_buf: [std.Io.Dir.max_path_bytes + 1]u8 = undefined;
-        if (path.len >= path_buf.len or std.mem.findScalar(u8, path, 0) != null) {
-            // Not representable as a C path: no library call, so no message.
-            return error.InvalidArgument;
-        }
-        @memcpy(path_buf[0..path.len], path);
-        path_buf[path.len] = 0;
-        const cpath: [*:0]const u8 = path_buf[0..path.len :0];
+        var path_buf: PathBuf = undefined;
+        const cpath = try cPath(&path_buf, path);
 
         const opts = c.bitask_options_new() orelse return error.Internal;
         defer c.bitask_options_free(opts);
@@ -379,6 +412,27 @@ pub const DB = struct {
             .disk_bytes = s.disk_bytes,
             .torn_bytes = s.torn_bytes,
         };
+    }
+
+    /// Writes a consistent copy of the store as of the call into the
+    /// directory `dest` while writes go on (a hot backup). `dest` must be
+    /// missing, empty, or an earlier backup of this store, which is brought up
+    /// to date; anything else is `error.Incompatible`, and `dest` is left as
+    /// it was. The copy opens as the same store. A writer's handle only.
+    pub fn checkpoint(db: DB, dest: []const u8) Error!CheckpointReport {
+        var path_buf: PathBuf = undefined;
+        var report: CheckpointReport = undefined;
+        try check(c.bitask_checkpoint(db.handle, try cPath(&path_buf, dest), &report));
+        return report;
+    }
+
+    /// Checks the store without changing anything (every record's checksum,
+    /// hint files, seals, store tags, sequence order); what it finds is in the
+    /// report (`problems_total` 0: intact).
+    pub fn verify(db: DB) Error!VerifyReport {
+        var report: VerifyReport = undefined;
+        try check(c.bitask_verify(db.handle, &report));
+        return report;
     }
 
     /// An iterator over the keys that start with `prefix` (all keys for an

@@ -816,3 +816,58 @@ test "the README's example" {
     };
     try testing.expect(second == null);
 }
+
+test "checkpoint, verify and repair" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var db = try bitask.DB.open(s.path(), .{});
+    try db.put("one", "one");
+    try db.put("two", "two");
+    var nb: [256]u8 = undefined;
+    const backup = s.sub(&nb, "backup");
+    const made = try db.checkpoint(backup);
+    try testing.expectEqual(@as(u64, 1), made.copied);
+    const intact = try db.verify();
+    try testing.expectEqual(@as(u64, 0), intact.problems_total);
+    try testing.expectEqual(@as(u64, 2), intact.records);
+    db.close();
+
+    // The value of the first record: 52-byte file header, 29-byte record header, "one".
+    var it = s.tmp.dir.iterate();
+    var name_buf: [128]u8 = undefined;
+    var name: []const u8 = "";
+    while (try it.next(io)) |entry| {
+        if (entry.kind == .file and std.mem.endsWith(u8, entry.name, ".active.log")) {
+            @memcpy(name_buf[0..entry.name.len], entry.name);
+            name = name_buf[0..entry.name.len];
+        }
+    }
+    const data = try s.tmp.dir.readFileAlloc(io, name, testing.allocator, .unlimited);
+    defer testing.allocator.free(data);
+    data[52 + 29 + 3] ^= 0xff;
+    try s.tmp.dir.writeFile(io, .{ .sub_path = name, .data = data });
+
+    const damaged = try bitask.verifyPath(s.path());
+    try testing.expectEqual(@as(u64, 1), damaged.problems_total);
+    try testing.expectEqual(@as(u64, 52), damaged.problems[0].offset);
+    const file: [*:0]const u8 = @ptrCast(&damaged.problems[0].file);
+    try testing.expectEqualStrings(name, std.mem.span(file));
+
+    const repaired = try bitask.repair(s.path());
+    try testing.expectEqual(@as(u64, 1), repaired.records_kept);
+    try testing.expectEqual(@as(u64, 1), repaired.records_lost);
+    try testing.expectEqual(@as(u64, 1), repaired.files_quarantined);
+    var again = try bitask.DB.open(s.path(), .{});
+    defer again.close();
+    const v = try again.get(testing.allocator, "two");
+    defer testing.allocator.free(v);
+    try testing.expectEqualStrings("two", v);
+    try testing.expectError(error.WriterLock, bitask.repair(s.path()));
+
+    var copy = try bitask.DB.open(backup, .{});
+    defer copy.close();
+    const w = try copy.get(testing.allocator, "one");
+    defer testing.allocator.free(w);
+    try testing.expectEqualStrings("one", w);
+}
