@@ -114,7 +114,10 @@ pub(crate) fn check_limits(key: &[u8], value: &[u8]) -> Result<()> {
     if key.is_empty() {
         return Err(Error::InvalidEmptyKey);
     }
-    for (what, len, max) in [("key", key.len(), MAX_KEY_LEN), ("value", value.len(), MAX_VALUE_LEN)] {
+    for (what, len, max) in [
+        ("key", key.len(), MAX_KEY_LEN),
+        ("value", value.len(), MAX_VALUE_LEN),
+    ] {
         if len > max {
             return Err(Error::TooLarge { what, len, max });
         }
@@ -135,7 +138,10 @@ mod tests {
         assert!(matches!(b.put("", "x"), Err(Error::InvalidEmptyKey)));
         let long = vec![0u8; MAX_KEY_LEN + 1];
         assert!(matches!(b.remove(&long), Err(Error::TooLarge { .. })));
-        let ops: Vec<_> = b.ops().map(|o| (o.key.to_vec(), o.value.to_vec(), o.tombstone)).collect();
+        let ops: Vec<_> = b
+            .ops()
+            .map(|o| (o.key.to_vec(), o.value.to_vec(), o.tombstone))
+            .collect();
         assert_eq!(
             ops,
             [
@@ -144,7 +150,10 @@ mod tests {
                 (b"a".to_vec(), vec![], false)
             ]
         );
-        assert_eq!(b.record_bytes(), record::record_len(1, 1) + 2 * record::record_len(1, 0));
+        assert_eq!(
+            b.record_bytes(),
+            record::record_len(1, 1) + 2 * record::record_len(1, 0)
+        );
         b.clear();
         assert!(b.is_empty() && b.record_bytes() == 0);
     }

@@ -18,10 +18,10 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::batch::WriteBatch;
 pub use crate::engine::Stats;
 use crate::engine::{Engine, Flusher};
 pub use crate::error::{Error, Result};
-use crate::batch::WriteBatch;
 use crate::iter::Iter;
 pub use crate::options::{Options, SyncMode};
 
@@ -195,6 +195,11 @@ impl Bitask {
     /// Like [`Bitask::iter_prefix`], reporting a failure to take the snapshot at once.
     pub fn try_iter_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Iter> {
         Iter::new(self.engine.clone(), prefix.as_ref())
+    }
+
+    /// The engine under the handle, for the C ABI's calls that need more than this face.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// The directory of the store.

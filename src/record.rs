@@ -160,6 +160,8 @@ pub fn record_len(key_len: usize, value_len: usize) -> u64 {
 }
 
 /// Builds the header of a record, computing its CRC over everything after the CRC field.
+// For the tests, which build files record by record (with `testkit`).
+#[cfg_attr(not(feature = "testkit"), allow(dead_code))]
 pub fn encode_header(
     seq: u64,
     timestamp: u64,
@@ -190,6 +192,7 @@ pub fn encode_flagged_header(
 }
 
 /// Writes a whole record (header, key, value) into `rec`, which is exactly its length.
+#[cfg_attr(not(feature = "testkit"), allow(dead_code))]
 pub fn encode_contiguous(
     rec: &mut [u8],
     seq: u64,

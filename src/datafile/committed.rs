@@ -110,11 +110,6 @@ impl BatchGate {
     pub fn counted_end(&self, stop: u64) -> u64 {
         self.pending.first().map_or(stop, |m| m.offset)
     }
-
-    /// The sequence number of the last member held, if any.
-    pub fn last_held_seq(&self) -> Option<u64> {
-        self.pending.last().map(|m| m.header.seq)
-    }
 }
 
 #[cfg(test)]
@@ -142,7 +137,10 @@ mod tests {
     #[test]
     fn members_count_only_with_their_commit() {
         let mut gate = BatchGate::new(false);
-        let (a, b) = (record(5, flags(false, true), b"a"), record(6, flags(true, true), b"b"));
+        let (a, b) = (
+            record(5, flags(false, true), b"a"),
+            record(6, flags(true, true), b"b"),
+        );
         assert!(matches!(gate.admit(&scanned(100, &a)), Gate::Held));
         assert!(matches!(gate.admit(&scanned(131, &b)), Gate::Held));
         assert_eq!(gate.counted_end(500), 100);
@@ -156,7 +154,10 @@ mod tests {
         }
         assert!(!gate.holding());
         assert_eq!(gate.counted_end(500), 500);
-        assert!(matches!(gate.admit(&scanned(207, &record(7, 0, b"c"))), Gate::Counts));
+        assert!(matches!(
+            gate.admit(&scanned(207, &record(7, 0, b"c"))),
+            Gate::Counts
+        ));
     }
 
     #[test]
@@ -175,11 +176,17 @@ mod tests {
         let mut gate = BatchGate::new(false);
         gate.admit(&scanned(100, &member));
         let plain = record(6, 0, b"b");
-        assert!(matches!(gate.admit(&scanned(131, &plain)), Gate::Misplaced(_)));
+        assert!(matches!(
+            gate.admit(&scanned(131, &plain)),
+            Gate::Misplaced(_)
+        ));
         let mut gate = BatchGate::new(false);
         gate.admit(&scanned(100, &member));
         let gap = record(7, flags(false, true), b"b");
-        assert!(matches!(gate.admit(&scanned(131, &gap)), Gate::Misplaced(_)));
+        assert!(matches!(
+            gate.admit(&scanned(131, &gap)),
+            Gate::Misplaced(_)
+        ));
     }
 
     #[test]
@@ -189,6 +196,9 @@ mod tests {
         assert!(matches!(gate.admit(&scanned(100, &member)), Gate::Counts));
         assert_eq!(gate.counted_end(131), 131);
         let commit = encode_commit(5, 1, 0);
-        assert!(matches!(gate.admit(&scanned(131, &commit)), Gate::Misplaced(_)));
+        assert!(matches!(
+            gate.admit(&scanned(131, &commit)),
+            Gate::Misplaced(_)
+        ));
     }
 }

@@ -60,6 +60,12 @@ impl Engine {
         total: u64,
         hashes: &[Hash],
     ) -> Result<u64> {
+        // Every key is confirmed in the key directory first (a lookup may read a record's key
+        // from its file): a read error then fails the batch before anything is written,
+        // rather than stopping the handle half way through publishing it.
+        for op in batch.ops() {
+            self.keydir.get(op.key)?;
+        }
         self.make_room(w, total)?;
         let first = w.next_seq;
         let start = w.active.as_ref().expect("room made").end;
@@ -68,16 +74,22 @@ impl Engine {
         let count = batch.len() as u64;
         self.appended(w, start, total, count);
         let no = w.active.as_ref().expect("room made").no;
+        let last = last_of_each_key(batch);
         let publishing = self.visibility.begin();
         let mut offset = start;
-        for (op, &hash) in batch.ops().zip(hashes) {
+        for ((op, &hash), last) in batch.ops().zip(hashes).zip(last) {
             let len = record::record_len(op.key.len(), op.value.len());
             let loc = Location {
                 file: no,
                 offset: offset as u32,
                 rec_len: len as u32,
             };
-            self.publish(hash, op.key, loc, op.tombstone)?;
+            if last {
+                if let Err(e) = self.publish(hash, op.key, loc, op.tombstone) {
+                    publishing.failed(); // the handle is stopped: no read may see half of it
+                    return Err(e);
+                }
+            }
             offset += len;
         }
         drop(publishing);
@@ -90,7 +102,15 @@ impl Engine {
         let file = &w.active.as_ref().expect("room made").file;
         let now = filename::coarse_now_millis();
         let mut offset = start;
-        for (i, BatchOp { key, value, tombstone }) in batch.ops().enumerate() {
+        for (
+            i,
+            BatchOp {
+                key,
+                value,
+                tombstone,
+            },
+        ) in batch.ops().enumerate()
+        {
             let flags = record::flags(tombstone, true);
             file.append_flagged(offset, first + i as u64, now, flags, key, value)?;
             offset += record::record_len(key.len(), value.len());
@@ -98,4 +118,15 @@ impl Engine {
         let commit = record::encode_commit(first, batch.len() as u64, now);
         file.write_at(offset, &commit, "append to")
     }
+}
+
+/// For each operation of `batch`, whether it is the last one on its key: only those are
+/// published, so each key's slot is looked up once, as the check before the append did
+/// (publishing an earlier one would make the later one read it back from the file).
+fn last_of_each_key(batch: &WriteBatch) -> Vec<bool> {
+    let mut seen = std::collections::HashSet::with_capacity(batch.len());
+    let ops: Vec<BatchOp<'_>> = batch.ops().collect();
+    let mut last: Vec<bool> = ops.iter().rev().map(|op| seen.insert(op.key)).collect();
+    last.reverse();
+    last
 }

@@ -9,12 +9,24 @@ use crate::error::{Error, Result};
 use crate::record;
 
 impl Engine {
+    /// Waits for a batch being published; fails once one failed half way (the handle is
+    /// stopped: see `visibility`).
+    #[inline]
+    fn settled(&self) -> Result<u64> {
+        match self.visibility.settled() {
+            Some(epoch) => Ok(epoch),
+            None => Err(self.check_running().err().unwrap_or_else(|| {
+                Error::Stopped("a write batch failed half way through publishing".into())
+            })),
+        }
+    }
+
     /// The value of `key`, or `None` when absent. No memory for the value (up to
     /// `MAX_VALUE_LEN`) is an [`Error::Io`] of kind `OutOfMemory`, not an abort.
     #[inline]
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
-        self.visibility.settled();
+        self.settled()?;
         self.keydir.with_entry(key, |loc, file| {
             let mut buf = crate::datafile::zeroed(loc.value_len(key.len()))
                 .map_err(|e| Error::io("read", file.path(), e))?;
@@ -32,7 +44,7 @@ impl Engine {
         make: impl FnOnce(usize) -> B,
     ) -> Result<Option<B>> {
         check_key(key)?;
-        self.visibility.settled();
+        self.settled()?;
         self.keydir.with_entry(key, |loc, file| {
             let len = loc.value_len(key.len());
             let mut buf = make(len);
@@ -46,7 +58,7 @@ impl Engine {
     #[inline]
     pub(crate) fn get_into(&self, key: &[u8], buf: &mut [u8]) -> Result<Option<usize>> {
         check_key(key)?;
-        self.visibility.settled();
+        self.settled()?;
         self.get_into_hashed(self.keydir.hash(key), key, buf)
     }
 
@@ -84,7 +96,7 @@ impl Engine {
     #[inline]
     pub(crate) fn contains(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
-        self.visibility.settled();
+        self.settled()?;
         Ok(self.keydir.get(key)?.is_some())
     }
 
@@ -124,7 +136,7 @@ impl Engine {
             self.keydir.prefetch_record(h);
         }
         loop {
-            let epoch = self.visibility.settled();
+            let epoch = self.settled()?;
             for (i, (key, &h)) in keys.clone().zip(&hashes).enumerate() {
                 read(i, key, h)?;
             }

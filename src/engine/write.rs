@@ -129,7 +129,13 @@ impl Engine {
 
     /// Publishes a record appended for `key` (at `loc`, or a tombstone) in the key directory
     /// and the live-byte count, under the writer mutex.
-    pub(super) fn publish(&self, hash: Hash, key: &[u8], loc: Location, tombstone: bool) -> Result<()> {
+    pub(super) fn publish(
+        &self,
+        hash: Hash,
+        key: &[u8],
+        loc: Location,
+        tombstone: bool,
+    ) -> Result<()> {
         let old = if tombstone {
             self.keydir.remove_hashed(hash, key)
         } else {
