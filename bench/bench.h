@@ -43,6 +43,15 @@ struct backend {
     int (*compact)(void *db, const char *dir);
     /* What its iteration order is, and what compact does, for the report. */
     const char *notes;
+    /* Optional (NULL: the phase is skipped). Puts n records atomically, as one batch: key i
+     * is the kl bytes at keys + i * kl, its value the vl bytes at vals[i]. 0 on success. */
+    int (*put_batch)(void *ctx, size_t n, const char *keys, size_t kl, const char *const *vals,
+                     size_t vl);
+    /* Optional. Gets n keys at once (key i: the kl bytes at keys + i * kl) into buf (cap
+     * bytes); lens[i] receives value i's length, (size_t)-1 when missing, and offs[i] where
+     * it is in buf. 0 on success. */
+    int (*multi_get)(void *ctx, size_t n, const char *keys, size_t kl, char *buf, size_t cap,
+                     size_t *offs, size_t *lens);
 };
 
 extern const struct backend bench_backend;

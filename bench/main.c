@@ -257,8 +257,10 @@ struct row {
 static const struct row ROWS[] = {
     {"fillseq", "fillseq", RATE, "write"},
     {"fillrandom", "fillrandom", RATE, "write"},
+    {"fillbatch", "fillbatch (random keys, 100 puts a batch; puts/s)", RATE, "write"},
     {"overwrite", "overwrite", RATE, "write"},
     {"readrandom", "readrandom (after close + reopen)", RATE, "pread"},
+    {"multiget", "multiget (32 random keys a call; keys/s)", RATE, "pread"},
     {"readmissing", "readmissing", RATE, "pread"},
     {"readseq", "readseq (ordered iteration)", RATE, NULL},
     {"readrandom_1t", "readrandom, 1 thread (2nd pass)", RATE, "pread"},
@@ -416,6 +418,7 @@ static const struct target TARGETS[] = {
     {"fillsync 1 thread ≥ 0.9× the fdatasync rate (measured just before)", VS_SELF,
      "fillsync_1t", "fdatasync_here", 1, 0, 0.9},
     {"fillsync 8 threads ≥ 4× 1 thread", VS_SELF, "fillsync_8t", "fillsync_1t", 1, 0, 4},
+    {"multiget of 32 keys ≥ 2× readrandom (keys/s)", VS_SELF, "multiget", "readrandom", 1, 0, 2},
     {"readrandom 2 threads ≥ 1.8× 1 thread", VS_SELF, "readrandom_2t", "readrandom_1t", 1, 0,
      1.8},
     {"  the same from CPU time (as if each thread had a core)", VS_SELF,

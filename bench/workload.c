@@ -345,6 +345,55 @@ static double read_random(void *ctx, uint64_t ops, uint64_t n, uint64_t seed, si
     return rate;
 }
 
+/* Puts of n keys in random order, BATCH_OPS to a batch (B->put_batch); returns puts/s. */
+#define BATCH_OPS 100
+static double fill_batches(void *ctx, char *pool, uint64_t n, uint64_t seed, size_t vs) {
+    struct perm p = perm_make(n, seed);
+    char keys[BATCH_OPS * KEY_LEN];
+    const char *vals[BATCH_OPS];
+    double t0 = now();
+    uint64_t i = 0;
+    while (i < n) {
+        size_t m = 0;
+        for (; m < BATCH_OPS && i < n; m++, i++) {
+            uint64_t idx = perm_at(&p, i);
+            fmt_key(keys + m * KEY_LEN, idx);
+            vals[m] = value_for(pool, NULL, idx, 0, vs);
+        }
+        if (B->put_batch(ctx, m, keys, KEY_LEN, vals, vs) != 0) die("batch write failed");
+        if (time_up(i, t0)) break;
+    }
+    return (double)i / (now() - t0);
+}
+
+/* Uniform random reads of present keys, MULTI_KEYS at a time (B->multi_get), every value
+ * checked; returns keys/s. */
+#define MULTI_KEYS 32
+static double read_multi(void *ctx, uint64_t ops, uint64_t n, uint64_t seed, size_t vs) {
+    char keys[MULTI_KEYS * KEY_LEN];
+    uint64_t idx[MULTI_KEYS];
+    size_t cap = MULTI_KEYS * (vs + 64), offs[MULTI_KEYS], lens[MULTI_KEYS];
+    char *buf = malloc(cap);
+    uint64_t s = mix64(seed) | 1, bad = 0, i = 0;
+    double t0 = now();
+    while (i < ops) {
+        for (int j = 0; j < MULTI_KEYS; j++) {
+            idx[j] = rnd_below(&s, n);
+            fmt_key(keys + j * KEY_LEN, idx[j]);
+        }
+        if (B->multi_get(ctx, MULTI_KEYS, keys, KEY_LEN, buf, cap, offs, lens) != 0)
+            die("multi_get failed");
+        for (int j = 0; j < MULTI_KEYS; j++)
+            if (lens[j] == (size_t)-1 || !value_ok(buf + offs[j], lens[j], idx[j], vs)) bad++;
+        i += MULTI_KEYS;
+        if (time_up(i, t0)) break;
+    }
+    double rate = (double)i / (now() - t0);
+    free(buf);
+    if (bad) die("multiget: reads wrong or missing");
+    return rate;
+}
+
 static double read_missing(void *ctx, uint64_t ops, uint64_t n, uint64_t seed) {
     char k[KEY_LEN], buf[SMALL_VALUE + 64];
     uint64_t s = mix64(seed) | 1, found = 0, i = 0;
@@ -507,6 +556,17 @@ static void group_fill(void) {
     char *garbage = path_of("garbage");
     copy_dir(dir, garbage);
     free(garbage);
+    if (B->put_batch) {
+        char *bdir = path_of("batch");
+        fresh_dir(bdir);
+        db = open_store(bdir, 0, SMALL_VALUE, N);
+        ctx = ctx_of(db);
+        report("fillbatch", fill_batches(ctx, pool, N, 2, SMALL_VALUE));
+        B->ctx_free(ctx);
+        close_store(db);
+        rm_rf(bdir);
+        free(bdir);
+    }
     free(pool);
     free(dir);
 }
@@ -522,6 +582,7 @@ static void group_read(void) {
     report("rss_anon_open_mib", anon / 1024.0);
     report("anon_bytes_per_key", (anon - base) * 1024.0 / (double)N);
     report("readrandom", read_random(ctx, N, N, 11, SMALL_VALUE, NULL, NULL));
+    if (B->multi_get) report("multiget", read_multi(ctx, N, N, 14, SMALL_VALUE));
     report("readmissing", read_missing(ctx, N, N, 12));
     uint64_t bytes = 0;
     double t0 = now();

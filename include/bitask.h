@@ -57,6 +57,12 @@
 #define BITASK_DEFAULT_SYNC_INTERVAL_MS 1000
 
 /**
+ * bitask_write flag: make the batch durable (one fdatasync) before returning, whatever the
+ * handle's sync mode.
+ */
+#define BITASK_WRITE_SYNC 1
+
+/**
  * How many regions a bitask_upgrade_report lists (regions_total counts them all).
  */
 #define BITASK_UPGRADE_REGIONS 8
@@ -165,6 +171,15 @@ typedef enum {
      * (bitask_options_set_error_if_exists). Nothing was changed.
      */
     BITASK_ERR_EXISTS = 15,
+    /**
+     * bitask_put_if_absent: the key has a value; nothing was written. Not an error.
+     */
+    BITASK_KEY_EXISTS = 16,
+    /**
+     * bitask_compare_and_set: the key's value (or its absence) is not the one expected;
+     * nothing was written. Not an error.
+     */
+    BITASK_MISMATCH = 17,
 } bitask_status;
 
 /**
@@ -175,6 +190,13 @@ typedef enum {
  * call on it is in progress.
  */
 typedef struct bitask bitask;
+
+/**
+ * Puts and removes to apply atomically with bitask_write. Made by bitask_batch_new,
+ * released by bitask_batch_free. A batch belongs to one thread at a time; it is not tied to
+ * any store, and may be written to several, or to one several times.
+ */
+typedef struct bitask_batch bitask_batch;
 
 /**
  * An iterator over the entries of a store in key byte order. Made by bitask_iter_new,
@@ -729,6 +751,145 @@ bitask_status bitask_refresh(bitask *db);
  * not an atomic one, while writes run).
  */
 bitask_status bitask_stat(bitask *db, bitask_stats *out);
+
+/**
+ * Makes an empty batch. Returns NULL when out of memory. Release it with bitask_batch_free.
+ * Thread safety: any thread.
+ */
+bitask_batch *bitask_batch_new(void);
+
+/**
+ * Releases a batch made by bitask_batch_new. NULL is ignored. Thread safety: not while
+ * another call uses the batch.
+ */
+void bitask_batch_free(bitask_batch *batch);
+
+/**
+ * Adds a put of value under key to the batch. The bytes are copied: key and value are
+ * borrowed for the call only (value may be NULL when value_len is 0).
+ *
+ * Returns BITASK_OK; BITASK_ERR_INVALID_ARGUMENT (batch NULL, key_len 0, a NULL pointer
+ * with a non-zero length); BITASK_ERR_TOO_LARGE (a length over the limit); BITASK_ERR_IO
+ * (out of memory). A failure leaves the batch as it was. Thread safety: one thread at a time
+ * per batch.
+ */
+bitask_status bitask_batch_put(bitask_batch *batch,
+                               const uint8_t *key,
+                               size_t key_len,
+                               const uint8_t *value,
+                               size_t value_len);
+
+/**
+ * Adds a removal of key to the batch (the key is copied). Removing a key that is absent is
+ * no error in a batch: bitask_write succeeds and that operation changes nothing.
+ *
+ * Returns BITASK_OK; BITASK_ERR_INVALID_ARGUMENT (batch NULL, key_len 0, key NULL);
+ * BITASK_ERR_TOO_LARGE; BITASK_ERR_IO (out of memory). Thread safety: one thread at a time
+ * per batch.
+ */
+bitask_status bitask_batch_remove(bitask_batch *batch, const uint8_t *key, size_t key_len);
+
+/**
+ * Removes every operation from the batch, keeping its memory for the next one.
+ *
+ * Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT when batch is NULL. Thread safety: one
+ * thread at a time per batch.
+ */
+bitask_status bitask_batch_clear(bitask_batch *batch);
+
+/**
+ * Applies every operation of the batch to the store, in the order they were added, or
+ * none: after any crash the store holds all of them or none, and readers of this handle
+ * see all of them or none. The batch is written to one data file followed by one commit
+ * record; in BITASK_SYNC_ALWAYS it is made durable by one fdatasync shared with concurrent
+ * writers. The batch is borrowed for the call and left unchanged.
+ *
+ * flags: 0, or BITASK_WRITE_SYNC to make the batch durable before returning in any sync
+ * mode.
+ *
+ * Returns BITASK_OK (an empty batch writes nothing); BITASK_ERR_INVALID_ARGUMENT (db or
+ * batch NULL, an unknown flag); BITASK_ERR_TOO_LARGE (the batch's records would not fit in
+ * a data file of 2 GiB); BITASK_ERR_READ_ONLY; BITASK_ERR_NO_SPACE; BITASK_ERR_IO. An error
+ * writes nothing, except a failed fdatasync, as for bitask_put: the batch is then visible,
+ * whole, and after a reopen either all there or all absent. Thread safety: any thread,
+ * concurrently with other calls on db; the batch must not change during the call.
+ */
+bitask_status bitask_write(bitask *db, const bitask_batch *batch, unsigned int flags);
+
+/**
+ * Stores value under key only when the key has no value (as LMDB's MDB_NOOVERWRITE). The
+ * check and the write are one step: no other writer of the handle comes between them.
+ *
+ * key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call. value: value_len
+ * bytes, borrowed for the call; may be NULL when value_len is 0.
+ *
+ * Returns BITASK_OK (written); BITASK_KEY_EXISTS (the key has a value: nothing written);
+ * BITASK_ERR_INVALID_ARGUMENT; BITASK_ERR_TOO_LARGE; BITASK_ERR_READ_ONLY;
+ * BITASK_ERR_NO_SPACE; BITASK_ERR_IO; durability and failures as for bitask_put. Thread
+ * safety: any thread, concurrently.
+ */
+bitask_status bitask_put_if_absent(bitask *db,
+                                   const uint8_t *key,
+                                   size_t key_len,
+                                   const uint8_t *value,
+                                   size_t value_len);
+
+/**
+ * Compare-and-set: when the value of key is the one expected, replaces it with new_value
+ * (or removes the key); else writes nothing. The comparison and the write are one step:
+ * no other writer of the handle comes between them.
+ *
+ * expected: NULL (expected_len 0) when the key must be absent, else expected_len bytes
+ * the value must equal (an empty value: a non-NULL pointer with expected_len 0).
+ * new_value: NULL (new_len 0) to remove the key, else new_len bytes to store. Every buffer
+ * is borrowed for the call. Removing a key that is absent, as expected, writes nothing and
+ * returns BITASK_OK.
+ *
+ * Returns BITASK_OK (the value matched and new_value is stored, or the key removed);
+ * BITASK_MISMATCH (it did not match: nothing written); BITASK_ERR_INVALID_ARGUMENT;
+ * BITASK_ERR_TOO_LARGE; BITASK_ERR_READ_ONLY; BITASK_ERR_NO_SPACE; BITASK_ERR_CORRUPTION
+ * (the current value failed its checksum); BITASK_ERR_IO; durability and failures as for
+ * bitask_put. Thread safety: any thread, concurrently.
+ */
+bitask_status bitask_compare_and_set(bitask *db,
+                                     const uint8_t *key,
+                                     size_t key_len,
+                                     const uint8_t *expected,
+                                     size_t expected_len,
+                                     const uint8_t *new_value,
+                                     size_t new_len);
+
+/**
+ * Reads the values of count keys at once, as of one moment: a batch written meanwhile is
+ * seen whole or not at all. Faster than count calls of bitask_get_into: every key's index
+ * slot and record start loading before the first is read, and the call crosses into the
+ * library once.
+ *
+ * keys: the count keys back to back (borrowed for the call), key i being key_lens[i] bytes
+ * (1 to BITASK_MAX_KEY_LEN) after the keys before it. buf: caller-owned, cap bytes (may be
+ * NULL when cap is 0): the values found are copied into it back to back, in key order.
+ * value_offsets, value_lens, statuses: caller-owned arrays of count elements, written for
+ * every key on BITASK_OK: statuses[i] is BITASK_OK (the value is the value_lens[i] bytes at
+ * buf + value_offsets[i]), BITASK_NOT_FOUND (value_lens[i] 0), or BITASK_BUFFER_TOO_SMALL
+ * (the value did not fit in what was left of buf: nothing copied, value_lens[i] is its
+ * length, and later values may still be copied). Nothing is allocated: the call owns no
+ * memory when it returns.
+ *
+ * Returns BITASK_OK (every key was looked up: see statuses); BITASK_ERR_INVALID_ARGUMENT
+ * (db NULL, a NULL array or buffer with a non-zero count or cap, a key length 0);
+ * BITASK_ERR_TOO_LARGE (a key length over the limit); BITASK_ERR_CORRUPTION;
+ * BITASK_ERR_IO. After an error the arrays and buf are unspecified. Thread safety: any
+ * thread, concurrently.
+ */
+bitask_status bitask_multi_get(bitask *db,
+                               size_t count,
+                               const uint8_t *keys,
+                               const size_t *key_lens,
+                               uint8_t *buf,
+                               size_t cap,
+                               size_t *value_offsets,
+                               size_t *value_lens,
+                               bitask_status *statuses);
 
 /**
  * Makes an iterator over the keys that start with prefix (every key when prefix_len is 0),

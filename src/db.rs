@@ -18,6 +18,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::batch::WriteBatch;
 pub use crate::engine::Stats;
 use crate::engine::{Engine, Flusher};
 pub use crate::error::{Error, Result};
@@ -62,6 +63,45 @@ impl Bitask {
     #[inline]
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         self.engine.write(key.as_ref(), value.as_ref(), false)
+    }
+
+    /// Applies every operation of `batch` atomically: after any crash the store holds all of
+    /// them or none, and readers of this handle see all of them or none (a get that finds
+    /// one of them finds every later one). The batch is written to one data file with one
+    /// commit record, and with [`SyncMode::Always`] made durable by one `fdatasync`. An
+    /// error writes nothing, except a failed `fdatasync` (see [`Bitask::put`]: the batch is
+    /// then visible, and after a reopen either all there or all absent). An empty batch
+    /// writes nothing; a read-only handle returns [`Error::ReadOnly`].
+    pub fn write(&self, batch: &WriteBatch) -> Result<()> {
+        self.engine.write_batch(batch)
+    }
+
+    /// Stores `value` under `key` only when the key is absent (as LMDB's `MDB_NOOVERWRITE`).
+    /// Returns false, writing nothing, when it has a value. Atomic against every other
+    /// write of this handle.
+    pub fn put_if_absent(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<bool> {
+        self.engine.put_if_absent(key.as_ref(), value.as_ref())
+    }
+
+    /// Compare-and-set: when the value of `key` is `expected` (`None`: the key is absent),
+    /// writes `new` (`None`: removes the key) and returns true; else returns false and writes
+    /// nothing. Atomic against every other write of this handle. Removing an absent key
+    /// that was expected absent writes nothing and returns true.
+    pub fn compare_and_set(
+        &self,
+        key: impl AsRef<[u8]>,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool> {
+        self.engine.compare_and_set(key.as_ref(), expected, new)
+    }
+
+    /// The values of `keys`, in order (`None` for a key that is absent), read as of one
+    /// moment: a batch written meanwhile is seen whole or not at all. Faster than one
+    /// [`Bitask::get`] per key: every key's index slot and record start loading before the
+    /// first is read.
+    pub fn multi_get<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.engine.multi_get(keys)
     }
 
     /// The value of `key`, or [`Error::KeyNotFound`]: the name bitask 0.1 gave a read (see
@@ -175,6 +215,11 @@ impl Bitask {
     /// Like [`Bitask::iter_prefix`], reporting a failure to take the snapshot at once.
     pub fn try_iter_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Iter> {
         Iter::new(self.engine.clone(), prefix.as_ref())
+    }
+
+    /// The engine under the handle, for the C ABI's calls that need more than this face.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// The directory of the store.

@@ -30,6 +30,7 @@
 //! ffi/        the C ABI: status codes, messages, options, the handle, iterators, the panic
 //!             boundary (unsafe lives here and in the I/O layer)
 //! db.rs       the Rust face: Bitask, each method a few lines into engine/
+//! batch.rs    WriteBatch, the operations of an atomic write
 //! iter.rs     iterators over a snapshot of the keys
 //! engine/     the running store (Engine): open, write, read, sync, stats, rotation of data
 //!             files, compaction, refresh; group commit and the background jobs as leaves
@@ -40,7 +41,8 @@
 //! fileset.rs  the data files known to a handle, in load order
 //! keydir/     the in-memory index: sharded API, Robin Hood tables, slot layout, hashing,
 //!             hint batches, the huge-page arena
-//! datafile/   one data file: header, reads, scanner, seal steps
+//! datafile/   one data file: header, reads, scanner, which records a batch commits, seal
+//!             steps
 //! record.rs, hint/, filename.rs   the on-disk formats, bytes only (hint/: versions 1 and 2)
 //! vfs/        every file operation (posix; sim and fault for tests, with `testkit`)
 //! util/       lock helpers, the worker thread, two-thread maps, system calls
@@ -57,6 +59,7 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod batch;
 pub mod checkpoint;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
@@ -97,6 +100,7 @@ pub mod verify;
 pub mod vfs;
 mod writer_lock;
 
+pub use batch::WriteBatch;
 pub use checkpoint::CheckpointReport;
 pub use db::{Bitask, Stats};
 pub use error::{Error, Result};

@@ -41,6 +41,8 @@ struct Workload {
     compact_every: u64,
     reopen_every: u64,
     sync_every: u64,
+    /// One step in this many is a write batch of 2 to `2 + batch_max` operations (0: none).
+    batch_every: u64,
     seed: u64,
 }
 
@@ -80,6 +82,21 @@ fn plan(w: &Workload) -> Vec<Step> {
             Step::Reopen
         } else if w.sync_every > 0 && roll % 991 < 991 / w.sync_every {
             Step::Sync
+        } else if w.batch_every > 0 && roll % 983 < 983 / w.batch_every {
+            let n = 2 + rng.below(5) as usize;
+            let ops = (0..n)
+                .map(|_| {
+                    let k = key(rng.below(w.keys));
+                    if rng.pct(25) {
+                        return (k, None);
+                    }
+                    version += 1;
+                    let len = rng.below(w.max_value as u64 + 1) as usize;
+                    let v = value(&k, version, len);
+                    (k, Some(v))
+                })
+                .collect();
+            Step::Batch(ops)
         } else {
             let k = key(rng.below(w.keys));
             if model.contains_key(&k) && rng.pct(30) {
@@ -112,6 +129,10 @@ fn run(w: &Workload, steps: &[Step]) -> SimVfs {
             }
             Step::Remove(k) => {
                 db.remove(k).unwrap();
+                w.sync == SyncMode::Always
+            }
+            Step::Batch(_) => {
+                db.write(&s.write_batch()).unwrap();
                 w.sync == SyncMode::Always
             }
             Step::Compact => {
@@ -423,6 +444,7 @@ fn power_loss_sync_always_with_rotation_compaction_and_reopen() {
             compact_every: 30,
             reopen_every: 40,
             sync_every: 0,
+            batch_every: 0,
             seed: 1,
         },
         true,
@@ -443,6 +465,7 @@ fn power_loss_sync_none_with_explicit_syncs() {
             compact_every: 25,
             reopen_every: 30,
             sync_every: 10,
+            batch_every: 0,
             seed: 2,
         },
         true,
@@ -463,6 +486,7 @@ fn power_loss_preallocated_active_file() {
             compact_every: 30,
             reopen_every: 35,
             sync_every: 0,
+            batch_every: 0,
             seed: 3,
         },
         true,
@@ -483,8 +507,38 @@ fn power_loss_multi_part_merges() {
             compact_every: 8,
             reopen_every: 40,
             sync_every: 0,
+            batch_every: 0,
             seed: 4,
         },
         true,
     );
+}
+
+/// Batches of 2 to 6 operations among single writes, in files so small that many batches
+/// need a file of their own: every prefix of a batch's bytes that a power cut can leave must
+/// recover to the store before the batch or after it, never between.
+#[test]
+fn power_loss_inside_write_batches() {
+    for (name, reserve, seed) in [
+        ("batches", Reserve::Unsupported, 5),
+        ("batches-preallocated", Reserve::ZeroExtend, 6),
+    ] {
+        check_workload(
+            Workload {
+                name,
+                sync: SyncMode::Always,
+                max_file_size: 256,
+                reserve,
+                keys: 20,
+                steps: scale(90),
+                max_value: 40,
+                compact_every: 30,
+                reopen_every: 35,
+                sync_every: 0,
+                batch_every: 3,
+                seed,
+            },
+            true,
+        );
+    }
 }

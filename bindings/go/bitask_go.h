@@ -23,7 +23,8 @@ static inline bitask_go_result bitask_go_done(int status) {
 	r.status = status;
 	r.detail = NULL;
 	r.detail_len = 0;
-	if (status == BITASK_OK || status == BITASK_NOT_FOUND || status == BITASK_BUFFER_TOO_SMALL) {
+	if (status == BITASK_OK || status == BITASK_NOT_FOUND || status == BITASK_BUFFER_TOO_SMALL ||
+			status == BITASK_KEY_EXISTS || status == BITASK_MISMATCH) {
 		return r;
 	}
 	char small[256];
@@ -127,6 +128,49 @@ static inline bitask_go_result bitask_go_iter_new(bitask *db, const uint8_t *p, 
 
 static inline bitask_go_result bitask_go_iter_next(bitask_iter *it, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl) {
 	return bitask_go_done(bitask_iter_next(it, k, kl, v, vl));
+}
+
+// Builds a batch of n operations and writes it, in one cgo call. Operation i is
+// a put (dels[i] == 0) or a removal of the key of klens[i] bytes at buf + at,
+// its value the vlens[i] bytes after it (at: the sum of the lengths before).
+static inline bitask_go_result bitask_go_write(bitask *db, size_t n, const uint8_t *buf,
+		const size_t *klens, const size_t *vlens, const uint8_t *dels, unsigned int flags) {
+	bitask_batch *b = bitask_batch_new();
+	if (b == NULL) {
+		bitask_go_result r = {BITASK_ERR_INTERNAL, NULL, 0};
+		return r;
+	}
+	int st = BITASK_OK;
+	size_t at = 0;
+	for (size_t i = 0; i < n && st == BITASK_OK; i++) {
+		const uint8_t *k = buf + at;
+		if (dels[i]) {
+			st = bitask_batch_remove(b, k, klens[i]);
+		} else {
+			st = bitask_batch_put(b, k, klens[i], k + klens[i], vlens[i]);
+		}
+		at += klens[i] + vlens[i];
+	}
+	if (st == BITASK_OK) {
+		st = bitask_write(db, b, flags);
+	}
+	bitask_go_result r = bitask_go_done(st);
+	bitask_batch_free(b);
+	return r;
+}
+
+static inline bitask_go_result bitask_go_put_if_absent(bitask *db, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+	return bitask_go_done(bitask_put_if_absent(db, k, kl, v, vl));
+}
+
+static inline bitask_go_result bitask_go_compare_and_set(bitask *db, const uint8_t *k, size_t kl,
+		const uint8_t *e, size_t el, const uint8_t *v, size_t vl) {
+	return bitask_go_done(bitask_compare_and_set(db, k, kl, e, el, v, vl));
+}
+
+static inline bitask_go_result bitask_go_multi_get(bitask *db, size_t n, const uint8_t *keys,
+		const size_t *klens, uint8_t *buf, size_t cap, size_t *offs, size_t *lens, bitask_status *sts) {
+	return bitask_go_done(bitask_multi_get(db, n, keys, klens, buf, cap, offs, lens, sts));
 }
 
 #endif

@@ -76,6 +76,7 @@ impl Engine {
             torn_bytes: AtomicU64::new(rec.torn_bytes),
             loaded_seq: AtomicU64::new(rec.next_seq - 1),
             commit: GroupCommit::default(),
+            visibility: Default::default(),
             stopped: AtomicBool::new(false),
             stop_reason: Mutex::new(String::new()),
             merging: Mutex::new(()),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::background::{Hinting, Preparer, Sealing};
 use super::durability::GroupCommit;
+use super::visibility::Visibility;
 use crate::datafile::DataFile;
 use crate::error::{Error, Result};
 use crate::filename::IdGen;
@@ -34,6 +35,8 @@ pub(crate) struct Engine {
     /// Largest sequence number loaded (read-only handles continue from it on refresh).
     pub loaded_seq: AtomicU64,
     pub commit: GroupCommit,
+    /// Odd while a write batch is being published; readers wait for it to be even.
+    pub(super) visibility: Visibility,
     pub(super) stopped: AtomicBool,
     pub(super) stop_reason: Mutex<String>,
     pub merging: Mutex<()>,

@@ -3,9 +3,10 @@
 //!
 //! One file per concept: `status` (status codes and the error mapping), `messages` (status
 //! descriptions, the last error's message, the version), `panic` (the boundary
-//! every entry point runs inside), `options`, `db` (the handle and its operations), `iter`.
-//! `upgrade` converts a store of bitask 0.1.1 (`bitask_upgrade`); `tools` backs a store up,
-//! verifies and repairs it (`bitask_checkpoint`, `bitask_verify`, `bitask_repair`).
+//! every entry point runs inside), `options`, `db` (the handle and its operations), `batch`
+//! (atomic write batches), `conditional` (put-if-absent, compare-and-set), `multi_get`,
+//! `iter`. `upgrade` converts a store of bitask 0.1.1 (`bitask_upgrade`); `tools` backs a
+//! store up, verifies and repairs it (`bitask_checkpoint`, `bitask_verify`, `bitask_repair`).
 //! This file holds the toolkit they share: turning C pointers and lengths into Rust
 //! references and slices after checking them, and writing out-parameters.
 //!
@@ -30,6 +31,12 @@ pub mod messages;
 pub mod options;
 // The handle.
 pub mod db;
+// Atomic write batches.
+pub mod batch;
+// Conditional writes.
+pub mod conditional;
+// Reading many keys at once.
+pub mod multi_get;
 // Iteration.
 pub mod iter;
 // Upgrading a store of bitask 0.1.1.
