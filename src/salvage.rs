@@ -333,9 +333,10 @@ fn hint_entries(vfs: &dyn Vfs, path: &Path, id: u64) -> Option<Vec<(u32, usize, 
     let mut bytes = crate::datafile::zeroed(usize::try_from(len).ok()?).ok()?;
     f.read_exact_at(0, &mut [&mut bytes]).ok()?;
     let described = hint::described_len(&bytes, id)?;
-    let (_, entries) = hint::parse(&bytes, id, described)?;
+    let hint = hint::entries_of_any_version(&bytes, id, described)?;
     Some(
-        entries
+        hint.entries
+            .iter()
             .map(|e| (crc32fast::hash(e.key), e.key.len(), e.seq))
             .collect(),
     )

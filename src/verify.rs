@@ -238,25 +238,41 @@ pub(crate) fn check_hint(
         let why = format!("hint describes {described} bytes of data file; it holds {data_len}");
         return Some((24, why));
     }
-    let Some((count, entries)) = hint::parse(bytes, data_id, data_len) else {
+    let Some(hint) = hint::entries_of_any_version(bytes, data_id, data_len) else {
         return Some((0, "hint file holds a malformed entry".into()));
     };
-    let by_offset: BTreeMap<u64, &Intact> = records.iter().map(|r| (r.offset, r)).collect();
-    for (i, e) in entries.enumerate() {
+    // A batch's commit record applies nothing and has no entry.
+    let records: Vec<&Intact> = records.iter().filter(|r| !r.header.is_commit()).collect();
+    let by_offset: BTreeMap<u64, &Intact> = records.iter().map(|r| (r.offset, *r)).collect();
+    // What a hint must list: every record (version 1), or the newest record of each key
+    // (version 2; keys told apart by CRC and length, as the records keep no keys).
+    let mut newest: BTreeMap<(u32, u32), u64> = BTreeMap::new();
+    for r in &records {
+        let seq = newest.entry((r.key_crc, r.header.key_len)).or_insert(0);
+        *seq = (*seq).max(r.header.seq);
+    }
+    for (i, e) in hint.entries.iter().enumerate() {
         let matches = by_offset.get(&e.offset).is_some_and(|r| {
             r.header.seq == e.seq
                 && r.header.value_len == e.value_len
                 && r.header.is_tombstone() == e.tombstone
                 && r.header.key_len as usize == e.key.len()
                 && r.key_crc == crc32fast::hash(e.key)
+                && (!hint.newest_per_key
+                    || newest.get(&(r.key_crc, r.header.key_len)) == Some(&e.seq))
         });
         if !matches {
             let why = format!("entry {i} names no such record at offset {}", e.offset);
-            return Some((hint::HEADER_LEN as u64, why));
+            return Some((hint::PREFIX_LEN as u64, why));
         }
     }
-    if count != records.len() as u64 {
-        let why = format!("{count} entries for {} records", records.len());
+    let expected = if hint.newest_per_key {
+        newest.len()
+    } else {
+        records.len()
+    };
+    if hint.entries.len() != expected {
+        let why = format!("{} entries for {expected} records", hint.entries.len());
         return Some((0, why));
     }
     None

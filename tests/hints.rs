@@ -404,3 +404,28 @@ fn dead_bytes_are_the_same_after_an_open_from_hints() {
         (scanned.key_count, scanned.live_bytes, scanned.dead_bytes)
     );
 }
+
+#[test]
+fn a_sealed_file_of_write_batches_gets_a_hint_of_their_members() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Bitask::open_with(tmp.path(), opts(SyncMode::None)).unwrap();
+    let mut model = Content::new();
+    for round in 0..60u64 {
+        let mut batch = bitask::WriteBatch::new();
+        for i in 0..5 {
+            let k = key(round * 5 + i);
+            let v = value(&k, round, 20);
+            batch.put(&k, &v).unwrap();
+            model.insert(k, v);
+        }
+        db.write(&batch).unwrap();
+    }
+    db.close().unwrap();
+    let sealed = sealed_files(tmp.path());
+    assert!(sealed.len() >= 3, "{sealed:?}");
+    for f in &sealed {
+        let entries = sorted_entries(f).unwrap_or_else(|| panic!("no valid hint for {f:?}"));
+        assert!(!entries.is_empty() && entries.iter().all(|e| !e.4.is_empty()));
+    }
+    assert_eq!(read_all(&read_only(tmp.path()).unwrap()).unwrap(), model);
+}

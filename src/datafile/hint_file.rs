@@ -5,10 +5,12 @@
 
 use std::path::Path;
 
+use super::committed::{BatchGate, Gate};
 use super::{DataFile, Found};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::hint::{HintEntry, HintWriter};
+use crate::record::Header;
 use crate::vfs::{OpenMode, Vfs};
 
 /// The hint of sealed file `f`, which must be durable under its sealed name already (nothing
@@ -32,23 +34,46 @@ pub(crate) fn build_hint(f: &DataFile) -> Result<Vec<u8>> {
     let len = f.len()?;
     let mut scanner = super::Scanner::new(&*f.file, super::FILE_HEADER_LEN as u64, len);
     let mut w = HintWriter::new(f.id());
+    // A batch's members count only with their commit (a sealed file holds whole batches).
+    let mut gate = BatchGate::new(f.header.is_merge_output());
     loop {
         match scanner.next_record() {
-            Ok(Found::Record(r)) if r.header.is_seal() => {}
-            Ok(Found::Record(r)) => w.push(&HintEntry {
-                seq: r.header.seq,
-                offset: r.offset,
-                value_len: r.header.value_len,
-                tombstone: r.header.is_tombstone(),
-                expiry: None,
-                key: r.key,
-            }),
+            Ok(Found::Record(r)) => match gate.admit(&r) {
+                Gate::Counts if r.header.is_seal() => {}
+                Gate::Counts => w.push(&entry(r.offset, &r.header, r.key)),
+                Gate::Held => {}
+                Gate::Committed(members) => {
+                    for m in &members {
+                        w.push(&entry(m.offset, &m.header, &m.key));
+                    }
+                }
+                Gate::Misplaced(reason) => return Err(Error::corruption(&path, r.offset, reason)),
+            },
             Ok(Found::End) => break,
             Ok(Found::Bad(bad)) => return Err(Error::corruption(&path, bad.offset, bad.reason)),
             Err(e) => return Err(Error::io("read", &path, e)),
         }
     }
+    if gate.holding() {
+        let at = gate.counted_end(len);
+        return Err(Error::corruption(
+            &path,
+            at,
+            "a batch without its commit in a sealed file",
+        ));
+    }
     Ok(w.finish(len))
+}
+
+fn entry<'k>(offset: u64, h: &Header, key: &'k [u8]) -> HintEntry<'k> {
+    HintEntry {
+        seq: h.seq,
+        offset,
+        value_len: h.value_len,
+        tombstone: h.is_tombstone(),
+        expiry: None,
+        key,
+    }
 }
 
 fn publish(vfs: &dyn Vfs, dir: &Path, id: u64, tmp: &Path, bytes: &[u8]) -> Result<()> {

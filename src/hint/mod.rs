@@ -22,5 +22,29 @@ pub use writer::HintWriter;
 /// The version written: sorted, one entry per key.
 pub const HINT_VERSION: u32 = 2;
 
+/// The entries of an intact hint file of either version, for the tools that check a hint
+/// against its data file (verify, repair); `None` when it fails any check. `newest_per_key`
+/// says what the entries cover: version 2 keeps only the newest record of each key, version
+/// 1 lists every record.
+pub struct AnyVersion<'a> {
+    pub entries: Vec<HintEntry<'a>>,
+    pub newest_per_key: bool,
+}
+
+/// Reads an intact hint of either version for data file `data_id` of `data_len` bytes.
+pub fn entries_of_any_version(bytes: &[u8], data_id: u64, data_len: u64) -> Option<AnyVersion<'_>> {
+    match version(bytes)? {
+        HINT_VERSION => SortedHint::parse(bytes, data_id, data_len).map(|h| AnyVersion {
+            entries: h.iter().collect(),
+            newest_per_key: true,
+        }),
+        v1::VERSION => parse_v1(bytes, data_id, data_len).map(|(_, it)| AnyVersion {
+            entries: it.collect(),
+            newest_per_key: false,
+        }),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests;
