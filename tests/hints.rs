@@ -429,3 +429,102 @@ fn a_sealed_file_of_write_batches_gets_a_hint_of_their_members() {
     }
     assert_eq!(read_all(&read_only(tmp.path()).unwrap()).unwrap(), model);
 }
+
+/// The real file system, except that creating (`CreateNew`) or publishing (renaming) a
+/// temporary hint file fails.
+struct NoHints {
+    fail_rename: bool,
+}
+
+fn is_temp_hint(p: &Path) -> bool {
+    p.to_string_lossy().ends_with(".hint.tmp")
+}
+
+impl bitask::vfs::Vfs for NoHints {
+    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        bitask::vfs::PosixVfs.create_dir_all(dir)
+    }
+    fn create_dir(&self, dir: &Path) -> std::io::Result<()> {
+        bitask::vfs::PosixVfs.create_dir(dir)
+    }
+    fn remove_dir(&self, dir: &Path) -> std::io::Result<()> {
+        bitask::vfs::PosixVfs.remove_dir(dir)
+    }
+    fn is_dir(&self, path: &Path) -> std::io::Result<bool> {
+        bitask::vfs::PosixVfs.is_dir(path)
+    }
+    fn list_dir(&self, dir: &Path) -> std::io::Result<Vec<String>> {
+        bitask::vfs::PosixVfs.list_dir(dir)
+    }
+    fn list_dir_typed(
+        &self,
+        dir: &Path,
+    ) -> std::io::Result<Vec<(String, Option<bitask::vfs::Special>)>> {
+        bitask::vfs::PosixVfs.list_dir_typed(dir)
+    }
+    fn open(
+        &self,
+        path: &Path,
+        mode: bitask::vfs::OpenMode,
+    ) -> std::io::Result<Box<dyn bitask::vfs::VFile>> {
+        if !self.fail_rename && is_temp_hint(path) && mode == bitask::vfs::OpenMode::CreateNew {
+            return Err(std::io::Error::from_raw_os_error(libc_enospc()));
+        }
+        bitask::vfs::PosixVfs.open(path, mode)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        if self.fail_rename && is_temp_hint(from) {
+            return Err(std::io::Error::from_raw_os_error(libc_enospc()));
+        }
+        bitask::vfs::PosixVfs.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        bitask::vfs::PosixVfs.remove_file(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        bitask::vfs::PosixVfs.sync_dir(dir)
+    }
+    fn lock_exclusive(&self, path: &Path) -> std::io::Result<Box<dyn bitask::vfs::FileLock>> {
+        bitask::vfs::PosixVfs.lock_exclusive(path)
+    }
+}
+
+fn libc_enospc() -> i32 {
+    28
+}
+
+#[test]
+fn a_hint_that_cannot_be_written_fails_no_write_and_leaves_its_file_unhinted() {
+    for (sync, fail_rename) in [
+        (SyncMode::None, false),
+        (SyncMode::Always, false),
+        (SyncMode::None, true),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let vfs = std::sync::Arc::new(NoHints { fail_rename });
+        let db = Bitask::open_with(tmp.path(), opts(sync).vfs(vfs)).unwrap();
+        let mut model = Content::new();
+        for i in 0..600u64 {
+            let k = key(i % 40);
+            let v = value(&k, i, 20);
+            db.put(&k, &v).expect("a hint's failure is no write's");
+            model.insert(k, v);
+        }
+        db.sync().unwrap();
+        db.close().expect("nor a close's");
+        let names: Vec<String> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(sealed_files(tmp.path()).len() >= 5, "{names:?}");
+        assert!(
+            !names.iter().any(|n| n.contains(".hint")),
+            "{sync:?} {fail_rename}: {names:?}"
+        );
+        assert_eq!(read_all(&read_only(tmp.path()).unwrap()).unwrap(), model);
+        // The next writer's open on a working file system hints them.
+        let db = Bitask::open_with(tmp.path(), opts(sync)).unwrap();
+        wait_for_valid_hints(tmp.path()).unwrap();
+        drop(db);
+    }
+}
