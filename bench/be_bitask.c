@@ -94,7 +94,7 @@ static int be_put_batch(void *db, size_t n, const char *keys, size_t kl, const c
 
 static int be_multi_get(void *db, size_t n, const char *keys, size_t kl, char *buf, size_t cap,
                         size_t *offs, size_t *lens) {
-    size_t key_lens[256];
+    size_t key_lens[256] = {0};
     bitask_status sts[256];
     if (n > 256) return fail("multi_get", BITASK_ERR_INVALID_ARGUMENT);
     for (size_t i = 0; i < n; i++) key_lens[i] = kl;

@@ -92,6 +92,7 @@ check usage-error-creates-nothing test "$(status "$bin" "$work/usage-none" put k
     -a ! -e "$work/usage-none"
 # Options anywhere; -- ends them, so an argument may start with a dash; a negative number is
 # an argument.
+check add-stores-only-when-absent test "$("$bin" "$work/add-db" add fresh-key one; echo "$?"; "$bin" "$work/add-db" add fresh-key two; echo "$?"; "$bin" "$work/add-db" get fresh-key)" = "$(printf '0\n1\none')"
 check option-after-command test "$("$bin" "$db" put -e 'sp\x20ace' 'a\x20b' && "$bin" "$db" get 'sp ace')" = 'a b'
 check option-flags-together test "$("$bin" "$db" get -en 'sp\x20ace')" = 'a\x20b'
 check option-long-encoded test "$("$bin" --encoded "$db" get 'sp\x20ace')" = 'a\x20b'

@@ -72,6 +72,24 @@ static int cmd_put(char **args) {
     return rc;
 }
 
+/* put-if-absent: writes nothing, and exits 1, when KEY has a value. */
+static int cmd_add(char **args) {
+    size_t klen, vlen;
+    if (!arg_bytes(args[0], "add", "KEY", &klen) || !arg_bytes(args[1], "add", "VALUE", &vlen))
+        return EXIT_ERROR;
+    bitask *db;
+    int rc = open_store(WRITE, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_status st = bitask_put_if_absent(db, (const uint8_t *)args[0], klen,
+                                            (const uint8_t *)args[1], vlen);
+    if (st == BITASK_KEY_EXISTS)
+        rc = EXIT_NOT_FOUND;
+    else if (st != BITASK_OK)
+        rc = fail("add", st);
+    return finish_writes(db, rc);
+}
+
 static int cmd_get(char **args) {
     size_t klen;
     if (!arg_bytes(args[0], "get", "KEY", &klen))
@@ -441,6 +459,12 @@ static const struct command commands[] = {
      "exiting. A VALUE of - reads the value from standard input (binary data welcome); with -e,\n"
      "\\x2d is the value \"-\". Creates DIR when it does not exist (not its parents).\n",
      "Exit status: 0 stored, 2 usage error or failure, 4 locked by another writer.\n"},
+    {"add", "KEY VALUE", 2, 2, TAKES_ENCODED | WRITER, cmd_add,
+     "store VALUE under KEY only when KEY has no value",
+     "Stores VALUE under KEY when KEY has no value, durably; when it has one, writes nothing.\n"
+     "The check and the write are one step against every other writer.\n",
+     "Exit status: 0 stored, 1 KEY already has a value, 2 usage error or failure, 4 locked by\n"
+     "another writer.\n"},
     {"get", "KEY", 1, 1, TAKES_ENCODED | TAKES_NO_NEWLINE, cmd_get,
      "print the value of KEY, then a newline (-n: the value alone)",
      "Prints the value of KEY, then a newline, wherever the output goes (as sqlite3 and\n"

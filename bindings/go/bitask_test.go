@@ -927,13 +927,16 @@ func TestErrorMapping(t *testing.T) {
 		{StatusNotADirectory, ErrNotADirectory},
 		{StatusNoSpace, ErrNoSpace},
 		{StatusExists, ErrExists},
+		{StatusKeyExists, ErrKeyExists},
+		{StatusMismatch, ErrMismatch},
 	}
 	if len(cases) != numberOfKnownStatuses-1 {
 		t.Fatalf("%d statuses tested, %d known", len(cases)+1, numberOfKnownStatuses)
 	}
 	all := []error{ErrNotFound, ErrBufferTooSmall, ErrInvalidArgument, ErrWriterLock, ErrReadOnly,
 		ErrIO, ErrCorruption, ErrTooLarge, ErrInternal, ErrIncompatible, ErrNoSuchPath,
-		ErrPermission, ErrNotADirectory, ErrNoSpace, ErrExists, ErrClosed}
+		ErrPermission, ErrNotADirectory, ErrNoSpace, ErrExists, ErrKeyExists, ErrMismatch,
+		ErrClosed}
 	// The io/fs errors a sentinel matches too; no other matches any.
 	std := map[error]error{ErrNoSuchPath: fs.ErrNotExist, ErrPermission: fs.ErrPermission, ErrExists: fs.ErrExist}
 	allStd := []error{fs.ErrNotExist, fs.ErrPermission, fs.ErrExist, fs.ErrInvalid, fs.ErrClosed}

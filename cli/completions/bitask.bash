@@ -7,7 +7,7 @@
 # bitask is first completed), or source it from ~/.bashrc.
 
 # The commands and options, as `bitask --help` lists them (c_tests/cli_test.sh checks that).
-_bitask_commands='put get exists del list count stats verify compact dump load backup repair upgrade help'
+_bitask_commands='put add get exists del list count stats verify compact dump load backup repair upgrade help'
 _bitask_options='-e --encoded -n --no-newline --json --wait --sync --max-file-size
     -h --help -V --version'
 
@@ -68,7 +68,7 @@ _bitask() {
     2)
         case ${ops[1]} in
         help) mapfile -t COMPREPLY < <(compgen -W "${_bitask_commands% help}" -- "$cur") ;;
-        put | get | exists | del | list | count | dump) _bitask_keys "${ops[0]}" ;;
+        put | add | get | exists | del | list | count | dump) _bitask_keys "${ops[0]}" ;;
         backup) compopt -o filenames 2>/dev/null && mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
         esac
         ;;

@@ -118,8 +118,13 @@ mod tests {
     use crate::record::{encode_commit, encode_flagged, flags, record_len, HEADER_LEN};
 
     fn record(seq: u64, fl: u8, key: &[u8]) -> Vec<u8> {
-        let mut rec = vec![0u8; record_len(key.len(), 1) as usize];
-        encode_flagged(&mut rec, seq, 0, fl, key, b"v");
+        let value: &[u8] = if fl & crate::record::FLAG_TOMBSTONE != 0 {
+            b""
+        } else {
+            b"v"
+        };
+        let mut rec = vec![0u8; record_len(key.len(), value.len()) as usize];
+        encode_flagged(&mut rec, seq, 0, fl, key, value);
         rec
     }
 

@@ -74,21 +74,18 @@ impl Engine {
         let count = batch.len() as u64;
         self.appended(w, start, total, count);
         let no = w.active.as_ref().expect("room made").no;
-        let last = last_of_each_key(batch);
         let publishing = self.visibility.begin();
         let mut offset = start;
-        for ((op, &hash), last) in batch.ops().zip(hashes).zip(last) {
+        for (op, &hash) in batch.ops().zip(hashes) {
             let len = record::record_len(op.key.len(), op.value.len());
             let loc = Location {
                 file: no,
                 offset: offset as u32,
                 rec_len: len as u32,
             };
-            if last {
-                if let Err(e) = self.publish(hash, op.key, loc, op.tombstone) {
-                    publishing.failed(); // the handle is stopped: no read may see half of it
-                    return Err(e);
-                }
+            if let Err(e) = self.publish(hash, op.key, loc, op.tombstone) {
+                publishing.failed(); // the handle is stopped: no read may see half of it
+                return Err(e);
             }
             offset += len;
         }
@@ -118,15 +115,4 @@ impl Engine {
         let commit = record::encode_commit(first, batch.len() as u64, now);
         file.write_at(offset, &commit, "append to")
     }
-}
-
-/// For each operation of `batch`, whether it is the last one on its key: only those are
-/// published, so each key's slot is looked up once, as the check before the append did
-/// (publishing an earlier one would make the later one read it back from the file).
-fn last_of_each_key(batch: &WriteBatch) -> Vec<bool> {
-    let mut seen = std::collections::HashSet::with_capacity(batch.len());
-    let ops: Vec<BatchOp<'_>> = batch.ops().collect();
-    let mut last: Vec<bool> = ops.iter().rev().map(|op| seen.insert(op.key)).collect();
-    last.reverse();
-    last
 }

@@ -72,6 +72,12 @@ pub const Error = error{
     /// The directory already holds a store, and `open` was asked for a new
     /// one (`.error_if_exists = true`). Nothing was changed.
     Exists,
+    /// The key already has a value (the status of `bitask_put_if_absent`;
+    /// `putIfAbsent` reports it as false).
+    KeyExists,
+    /// The value is not the one expected (the status of
+    /// `bitask_compare_and_set`; `compareAndSet` reports it as false).
+    Mismatch,
 };
 
 /// Longest key accepted, in bytes. Keys are at least 1 byte long.
@@ -97,6 +103,8 @@ pub const Status = enum(c_int) {
     not_a_directory = 13,
     no_space = 14,
     exists = 15,
+    key_exists = 16,
+    mismatch = 17,
     _,
 
     /// The library's short description of the status.
@@ -123,6 +131,8 @@ comptime {
     std.debug.assert(c.BITASK_ERR_NOT_A_DIRECTORY == @backingInt(Status.not_a_directory));
     std.debug.assert(c.BITASK_ERR_NO_SPACE == @backingInt(Status.no_space));
     std.debug.assert(c.BITASK_ERR_EXISTS == @backingInt(Status.exists));
+    std.debug.assert(c.BITASK_KEY_EXISTS == @backingInt(Status.key_exists));
+    std.debug.assert(c.BITASK_MISMATCH == @backingInt(Status.mismatch));
 }
 
 /// Converts a status code into the error of this binding (void for OK).
@@ -145,6 +155,8 @@ pub fn check(status: anytype) Error!void {
         .not_a_directory => error.NotADirectory,
         .no_space => error.NoSpace,
         .exists => error.Exists,
+        .key_exists => error.KeyExists,
+        .mismatch => error.Mismatch,
         _ => error.Internal,
     };
 }
@@ -167,6 +179,8 @@ pub fn statusOf(err: Error) Status {
         error.NotADirectory => .not_a_directory,
         error.NoSpace => .no_space,
         error.Exists => .exists,
+        error.KeyExists => .key_exists,
+        error.Mismatch => .mismatch,
     };
 }
 
@@ -292,6 +306,49 @@ pub fn repair(path: []const u8) Error!RepairReport {
     try check(c.bitask_repair(try cPath(&path_buf, path), &report));
     return report;
 }
+/// A non-null pointer for an empty value: null means "absent".
+const zero_byte: u8 = 0;
+
+fn optionalPtr(v: ?[]const u8) ?[*]const u8 {
+    const s = v orelse return null;
+    return if (s.len == 0) @as([*]const u8, @ptrCast(&zero_byte)) else s.ptr;
+}
+
+/// What `DB.multiGet` found for one key.
+pub const Found = union(enum) {
+    value: []u8,
+    not_found,
+    buffer_too_small: usize,
+};
+
+/// Puts and removes that `DB.write` applies atomically. Not tied to a store;
+/// one thread at a time. The bytes given are copied.
+pub const Batch = struct {
+    handle: *c.bitask_batch,
+
+    pub fn init() Error!Batch {
+        return .{ .handle = c.bitask_batch_new() orelse return error.Internal };
+    }
+
+    pub fn deinit(b: *Batch) void {
+        c.bitask_batch_free(b.handle);
+        b.* = undefined;
+    }
+
+    pub fn put(b: Batch, key: []const u8, value: []const u8) Error!void {
+        try check(c.bitask_batch_put(b.handle, ptrOf(key), key.len, ptrOf(value), value.len));
+    }
+
+    /// Adds a removal; removing an absent key is no error in a batch.
+    pub fn remove(b: Batch, key: []const u8) Error!void {
+        try check(c.bitask_batch_remove(b.handle, ptrOf(key), key.len));
+    }
+
+    /// Removes every operation, keeping the memory.
+    pub fn clear(b: Batch) void {
+        check(c.bitask_batch_clear(b.handle)) catch unreachable;
+    }
+};
 
 /// An open store.
 pub const DB = struct {
@@ -377,6 +434,74 @@ pub const DB = struct {
             else => return err,
         };
         return true;
+    }
+
+    /// Applies every operation of `batch` atomically: after any crash the
+    /// store holds all of them or none, and readers never see part of them.
+    pub fn write(db: DB, batch: Batch) Error!void {
+        try check(c.bitask_write(db.handle, batch.handle, 0));
+    }
+
+    /// Stores `value` under `key` only when the key has no value; returns
+    /// whether it did. Atomic against every other writer of the handle.
+    pub fn putIfAbsent(db: DB, key: []const u8, value: []const u8) Error!bool {
+        check(c.bitask_put_if_absent(db.handle, ptrOf(key), key.len, ptrOf(value), value.len)) catch |err| switch (err) {
+            error.KeyExists => return false,
+            else => return err,
+        };
+        return true;
+    }
+
+    /// Stores `value` under `key` (null: removes the key) when its value is
+    /// `expected` (null: when it is absent); returns whether it did. Atomic
+    /// against every other writer of the handle.
+    pub fn compareAndSet(db: DB, key: []const u8, expected: ?[]const u8, value: ?[]const u8) Error!bool {
+        const e = optionalPtr(expected);
+        const v = optionalPtr(value);
+        const el = if (expected) |x| x.len else 0;
+        const vl = if (value) |x| x.len else 0;
+        check(c.bitask_compare_and_set(db.handle, ptrOf(key), key.len, e, el, v, vl)) catch |err| switch (err) {
+            error.Mismatch => return false,
+            else => return err,
+        };
+        return true;
+    }
+
+    /// Reads `keys` at once, as of one moment (a batch is seen whole or not
+    /// at all), the values copied back to back into `buf`: `out[i]` receives
+    /// `.value` (a slice of `buf`), `.not_found`, or `.buffer_too_small`
+    /// with the value's length (no room left in `buf` for it). `allocator`
+    /// holds the packed keys and the per-key arrays during the call.
+    pub fn multiGet(db: DB, allocator: Allocator, keys: []const []const u8, buf: []u8, out: []Found) (Error || Allocator.Error)!void {
+        std.debug.assert(out.len == keys.len);
+        if (keys.len == 0) return;
+        var total: usize = 0;
+        for (keys) |k| total += k.len;
+        const packed_keys = try allocator.alloc(u8, total);
+        defer allocator.free(packed_keys);
+        const ints = try allocator.alloc(usize, 3 * keys.len);
+        defer allocator.free(ints);
+        const statuses = try allocator.alloc(c.bitask_status, keys.len);
+        defer allocator.free(statuses);
+        const key_lens = ints[0..keys.len];
+        const offsets = ints[keys.len .. 2 * keys.len];
+        const lens = ints[2 * keys.len ..];
+        var at: usize = 0;
+        for (keys, key_lens) |k, *l| {
+            @memcpy(packed_keys[at..][0..k.len], k);
+            l.* = k.len;
+            at += k.len;
+        }
+        try check(c.bitask_multi_get(db.handle, keys.len, packed_keys.ptr, key_lens.ptr, if (buf.len == 0) null else buf.ptr, buf.len, offsets.ptr, lens.ptr, statuses.ptr));
+        for (out, statuses, offsets, lens) |*o, st, off, len| {
+            o.* = if (check(st)) |_|
+                .{ .value = buf[off..][0..len] }
+            else |err| switch (err) {
+                error.NotFound => .not_found,
+                error.BufferTooSmall => .{ .buffer_too_small = len },
+                else => return err,
+            };
+        }
     }
 
     /// Removes `key`; `error.NotFound` (nothing written) when it is absent.

@@ -768,7 +768,8 @@ test "status codes map to errors and back" {
         error.NotFound,      error.BufferTooSmall, error.InvalidArgument, error.WriterLock,
         error.ReadOnly,      error.Io,             error.Corruption,      error.TooLarge,
         error.Internal,      error.Incompatible,   error.NoSuchPath,      error.Permission,
-        error.NotADirectory, error.NoSpace,        error.Exists,
+        error.NotADirectory, error.NoSpace,        error.Exists,          error.KeyExists,
+        error.Mismatch,
     };
     // Every error of the set is listed, once.
     try testing.expectEqual(@typeInfo(bitask.Error).error_set.error_names.?.len, all.len);
@@ -870,4 +871,41 @@ test "checkpoint, verify and repair" {
     const w = try copy.get(testing.allocator, "one");
     defer testing.allocator.free(w);
     try testing.expectEqualStrings("one", w);
+}
+
+test "batches, conditional writes and multiGet" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var db = try bitask.DB.open(s.path(), .{});
+    defer db.close();
+
+    try db.put("gone", "x");
+    var b = try bitask.Batch.init();
+    defer b.deinit();
+    try b.put("a", "1");
+    try b.remove("gone");
+    try b.put("e", "");
+    try testing.expectError(error.InvalidArgument, b.put("", "v"));
+    try db.write(b);
+    try testing.expect(!try db.contains("gone"));
+    b.clear();
+    try db.write(b);
+
+    try testing.expect(!try db.putIfAbsent("a", "2"));
+    try testing.expect(try db.putIfAbsent("n", "2"));
+    try testing.expect(!try db.compareAndSet("a", "0", "3"));
+    try testing.expect(!try db.compareAndSet("a", null, "3"));
+    try testing.expect(try db.compareAndSet("a", "1", "3"));
+    try testing.expect(try db.compareAndSet("e", "", null));
+    try testing.expect(try db.compareAndSet("e", null, null));
+
+    const keys = [_][]const u8{ "a", "e", "n", "a" };
+    var buf: [2]u8 = undefined;
+    var found: [keys.len]bitask.Found = undefined;
+    try db.multiGet(testing.allocator, &keys, &buf, &found);
+    try testing.expectEqualStrings("3", found[0].value);
+    try testing.expect(found[1] == .not_found);
+    try testing.expectEqualStrings("2", found[2].value);
+    try testing.expectEqual(@as(usize, 1), found[3].buffer_too_small);
 }
