@@ -30,7 +30,7 @@
 //! ffi/        the C ABI: status codes, messages, options, the handle, iterators, the panic
 //!             boundary (unsafe lives here and in the I/O layer)
 //! db.rs       the Rust face: Bitask, each method a few lines into engine/
-//! iter.rs     iterators over a snapshot of the keys
+//! iter/       ordered scans: options (bounds, prefix, direction), the sorted snapshot
 //! engine/     the running store (Engine): open, write, read, sync, stats, rotation of data
 //!             files, compaction, refresh; group commit and the background jobs as leaves
 //! recovery/   opening a directory: whose files (ownership), the repairs a crash needs, the
@@ -94,6 +94,6 @@ mod writer_lock;
 
 pub use db::{Bitask, Stats};
 pub use error::{Error, Result};
-pub use iter::Iter;
+pub use iter::{Iter, ScanOptions};
 pub use options::{Options, SyncMode, DEFAULT_MAX_FILE_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use upgrade::{upgrade, UpgradeReport};
