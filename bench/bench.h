@@ -43,6 +43,12 @@ struct backend {
     int (*compact)(void *db, const char *dir);
     /* What its iteration order is, and what compact does, for the report. */
     const char *notes;
+    /* Ordered scans; NULL for a store without key order. Visits, in key order, the records
+     * from the first key >= from (fl bytes) on whose keys start with the first pl bytes of
+     * from (pl <= fl; 0: any key), at most limit of them; returns the count (or -1) and adds
+     * the value bytes seen to *bytes. Each call makes its own iterator. */
+    int64_t (*range)(void *ctx, const char *from, size_t fl, size_t pl, uint64_t limit,
+                     uint64_t *bytes);
 };
 
 extern const struct backend bench_backend;

@@ -10,7 +10,8 @@
  *            disk; reopen, N overwrites in random order (each key once): the store is now 50%
  *            garbage; close, and a copy of it to DIR/garbage (untimed)
  *   read     open DIR/main (timed, resident memory after it), readrandom N, readmissing N,
- *            readseq, readrandom N split over 2 threads
+ *            readseq, the scan phases (stores with key order: first key of a full scan,
+ *            seek, prefix scans of 100 keys), readrandom N split over 2 threads
  *   compact  compaction of DIR/garbage, as the overwrite left it (the reads on DIR/main may
  *            have made LevelDB and RocksDB compact in the background)
  *   reopen   open DIR/garbage after compaction (timed: the hint-file open for bitask),
@@ -511,6 +512,34 @@ static void group_fill(void) {
     free(dir);
 }
 
+/* The ordered-scan phases: the first key of a full scan (ms), seeks (one key each, random
+ * positions) and prefix scans of 100 keys (random prefixes of 14 of the 16 digits), as rates;
+ * each call makes its own iterator, as a program answering one query would. */
+static void scan_phases(void *ctx) {
+    uint64_t bytes = 0;
+    double t0 = now();
+    if (B->range(ctx, "", 0, 0, 1, &bytes) != 1) die("range: first key not found");
+    report("scan_first_ms", (now() - t0) * 1e3);
+    char k[KEY_LEN];
+    uint64_t groups = N / 100, done = 0, x = 21;
+    t0 = now();
+    for (; done < N && (done < 3 || now() - t0 < MAX_SECONDS); done++) {
+        x = mix64(x + done);
+        fmt_key(k, x % N);
+        if (B->range(ctx, k, KEY_LEN, 0, 1, &bytes) != 1) die("range: seek found no key");
+    }
+    report("seek", (double)done / (now() - t0));
+    if (groups == 0) return;
+    t0 = now();
+    for (done = 0; done < N && (done < 3 || now() - t0 < MAX_SECONDS); done++) {
+        x = mix64(x + done);
+        fmt_key(k, (x % groups) * 100);
+        if (B->range(ctx, k, KEY_LEN, KEY_LEN - 2, 1000, &bytes) != 100)
+            die("range: a prefix scan did not find its 100 keys");
+    }
+    report("prefix100", (double)done / (now() - t0));
+}
+
 static void group_read(void) {
     char *dir = path_of("main");
     double base = status_kib("RssAnon"), ms;
@@ -533,6 +562,7 @@ static void group_read(void) {
         exit(1);
     }
     report("readseq", (double)count / el);
+    if (B->range) scan_phases(ctx);
     double cpu1;
     uint64_t done1;
     double readrandom_1t_rate = read_random(ctx, N, N, 13, SMALL_VALUE, &done1, &cpu1);
