@@ -41,7 +41,7 @@
 //! keydir/     the in-memory index: sharded API, Robin Hood tables, slot layout, hashing,
 //!             hint batches, the huge-page arena
 //! datafile/   one data file: header, reads, scanner, seal steps
-//! record.rs, hint.rs, filename.rs   the on-disk formats, bytes only
+//! record.rs, hint/, filename.rs   the on-disk formats, bytes only (hint/: versions 1 and 2)
 //! vfs/        every file operation (posix; sim and fault for tests, with `testkit`)
 //! util/       lock helpers, the worker thread, two-thread maps, system calls
 //! error.rs, options.rs

@@ -134,10 +134,21 @@ impl<'k> Loader<'k> {
     }
 
     /// Queues the records of a sealed file's hint that `check_hint` accepted; returns the
-    /// hint file's length.
-    pub(super) fn hint(&mut self, hint: CheckedHint, file: &DataFile, no: u32) -> Result<u64> {
+    /// hint file's length, or `None` when a version 2 hint's sequence range starts at or
+    /// below a record already loaded: such a hint is not evidence, and the data file is
+    /// scanned instead (the scan then tells whether its records really are out of order). A
+    /// version 1 hint out of order is corruption, as before.
+    pub(super) fn hint(
+        &mut self,
+        hint: CheckedHint,
+        file: &DataFile,
+        no: u32,
+    ) -> Result<Option<u64>> {
         if let Some(seqs) = &hint.seqs {
             if seqs.first <= self.last_seq {
+                if hint.sorted {
+                    return Ok(None);
+                }
                 let path = file.path();
                 return Err(out_of_order(
                     &path,
@@ -154,7 +165,7 @@ impl<'k> Loader<'k> {
             self.last_seq = seqs.last;
         }
         self.batches.push((no, hint.batch));
-        Ok(hint.len)
+        Ok(Some(hint.len))
     }
 
     /// Scans `[start, end)` of an active file, applying records. With `strict`, a bad record
@@ -261,6 +272,8 @@ pub(super) struct CheckedHint {
     /// impossible): reported by `Loader::hint` after the first record's order check, as a
     /// scan in load order would.
     pub(super) failure: Option<Error>,
+    /// A version 2 hint (sorted, one entry per key): the file needs no new hint.
+    pub(super) sorted: bool,
 }
 
 /// The sequence numbers of a hint's records. They must grow within the file, and the first
