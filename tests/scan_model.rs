@@ -277,3 +277,39 @@ fn a_reader_scans_what_a_killed_writer_of_another_process_acknowledged() {
         check_scan(&db, &model, &mut rng, "after recovery");
     }
 }
+
+#[test]
+fn scans_made_during_compactions_see_every_key_live_all_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = std::sync::Arc::new(Bitask::open_with(dir.path(), opts()).unwrap());
+    let mut rng = Rng::new(common::seed(21));
+    let mut model = Model::new();
+    write_random(&db, &mut model, &mut rng, 400);
+    db.compact().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let (db, stop, model) = (db.clone(), stop.clone(), model.clone());
+        std::thread::spawn(move || {
+            let mut rounds = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) || rounds < 20 {
+                // The same values again: the content never changes, its files do.
+                for (key, val) in model.iter().take(15) {
+                    db.put(key, val).unwrap();
+                }
+                db.compact().unwrap();
+                rounds += 1;
+            }
+        })
+    };
+    let scans = if common::soak() { 2000 } else { 300 };
+    for i in 0..scans {
+        check_scan(
+            &db,
+            &model,
+            &mut rng,
+            &format!("scan {i} beside compactions"),
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    churn.join().unwrap();
+}

@@ -1,6 +1,7 @@
 //! Ordered scans: the keys a scan covers (`options`), taken as a sorted snapshot when the
 //! iterator is made (`snapshot`), values read as the iterator reaches them.
 
+mod hinted;
 mod options;
 mod snapshot;
 

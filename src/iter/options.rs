@@ -75,6 +75,22 @@ impl ScanOptions {
         self
     }
 
+    /// The smallest key the scan could cover (empty: any): its lower bound or its prefix,
+    /// whichever is larger. A sorted run is searched from here.
+    pub(crate) fn start(&self) -> &[u8] {
+        let lower = match &self.lower {
+            Bound::Included(k) | Bound::Excluded(k) => k.as_slice(),
+            Bound::Unbounded => &[],
+        };
+        lower.max(self.prefix.as_slice())
+    }
+
+    /// True when no key from `key` on (in byte order) is covered: `key` is past the upper
+    /// bound, or past every key with the prefix.
+    pub(crate) fn past_end(&self, key: &[u8]) -> bool {
+        !self.below_upper(key) || (key > self.prefix.as_slice() && !key.starts_with(&self.prefix))
+    }
+
     /// True when `key` is within the bounds and has the prefix.
     pub(crate) fn covers(&self, key: &[u8]) -> bool {
         key.starts_with(&self.prefix) && self.above_lower(key) && self.below_upper(key)
@@ -116,5 +132,21 @@ mod tests {
         assert!(o.covers(b"a\0"));
         assert!(o.covers(b"c"));
         assert!(!o.covers(b"c\0"));
+    }
+
+    #[test]
+    fn a_run_is_searched_from_the_start_and_stopped_at_the_end() {
+        let o = ScanOptions::new().prefix("b").from("a9");
+        assert_eq!(o.start(), b"b");
+        assert!(!o.past_end(b"a"));
+        assert!(!o.past_end(b"bzz"));
+        assert!(o.past_end(b"c"));
+        let o = ScanOptions::new().prefix("b").from("b5").until("b7");
+        assert_eq!(o.start(), b"b5");
+        assert!(!o.past_end(b"b6"));
+        assert!(o.past_end(b"b7"));
+        let o = ScanOptions::new();
+        assert_eq!(o.start(), b"");
+        assert!(!o.past_end(b"\xff\xff"));
     }
 }

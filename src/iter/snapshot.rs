@@ -1,11 +1,17 @@
-//! The keys a scan covers, taken once when the iterator is made: the key directory keeps no
-//! keys, so they are read back from the data files (one sequential pass over the records the
-//! directory points at) and sorted.
+//! The keys a scan covers, taken once when the iterator is made and sorted: from the sealed
+//! files' sorted hints where they have one (`hinted`), else read back from the records the
+//! key directory points at (the key directory keeps no keys).
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::hinted::keys_from_hint;
 use super::options::ScanOptions;
+use crate::datafile::DataFile;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::keydir::Records;
+use crate::util::sync::lock;
 
 /// Sorted keys, stored back to back.
 #[derive(Default, Debug)]
@@ -39,7 +45,7 @@ impl KeySnapshot {
         })
     }
 
-    fn push(&mut self, key: &[u8]) {
+    pub(super) fn push(&mut self, key: &[u8]) {
         self.spans.push((self.bytes.len(), key.len() as u32));
         self.bytes.extend_from_slice(key);
     }
@@ -52,16 +58,59 @@ impl KeySnapshot {
     }
 }
 
-/// The live keys the scan covers, sorted. The key directory gives the live records in one
-/// pass, each with the file it is in; their keys are read back in file order. The directory
-/// hands out the files themselves, not their numbers: a number can mean another file by the
-/// time it is looked up (a refresh renumbers, a compaction frees numbers), while a file held
-/// open stays readable even once compaction has deleted it. So neither refresh nor
-/// compaction has to wait for a snapshot; a key written meanwhile may or may not be included.
+/// The files a scan listed, by address: the key directory hands out `&DataFile`s.
+type Listed = HashSet<*const DataFile>;
+
+/// The keys the scan covers, sorted. The files are listed once (each held by its `Arc`,
+/// so it stays readable even once compaction or the writer deletes it); each sealed file with
+/// a sorted hint gives its keys in the scan's range by a search in that hint
+/// (`hinted::keys_from_hint`). The keys of the other files (the active one, sealed files
+/// whose hint is missing or of version 1) are read back from their records: the key directory
+/// gives every live record in one pass, each with its file, and the records of those files,
+/// and of files made since the listing, are read in file order. A key from a hint may have
+/// been removed since its record was written: the iterator skips it when it finds it absent.
+/// Neither refresh nor compaction waits for a snapshot; a key written meanwhile may or may
+/// not be included.
 pub(super) fn snapshot(shared: &Engine, scan: &ScanOptions) -> Result<KeySnapshot> {
-    let Records { files, mut records } = shared.keydir.records();
-    records.sort_unstable();
+    let files = listed_files(shared);
+    let listed: Listed = files.iter().map(|(f, _)| Arc::as_ptr(f)).collect();
     let mut snap = KeySnapshot::default();
+    let mut unhinted: Listed = Listed::new();
+    for (file, active) in &files {
+        let hinted = !active && keys_from_hint(shared, file, scan, &mut |k| snap.push(k))?;
+        if !hinted {
+            unhinted.insert(Arc::as_ptr(file));
+        }
+    }
+    if !unhinted.is_empty() {
+        let read_back = |f: *const DataFile| unhinted.contains(&f) || !listed.contains(&f);
+        keys_from_records(shared, scan, read_back, &mut snap)?;
+    }
+    snap.sort_dedup();
+    Ok(snap)
+}
+
+/// The handle's data files, each with whether it is still being appended to.
+fn listed_files(shared: &Engine) -> Vec<(Arc<DataFile>, bool)> {
+    let files = lock(&shared.files);
+    files
+        .by_id
+        .values()
+        .map(|e| (e.file.clone(), e.active))
+        .collect()
+}
+
+/// Pushes the keys `scan` covers of the live records in the files `read_back` picks.
+fn keys_from_records(
+    shared: &Engine,
+    scan: &ScanOptions,
+    read_back: impl Fn(*const DataFile) -> bool,
+    snap: &mut KeySnapshot,
+) -> Result<()> {
+    let Records { files, mut records } = shared.keydir.records();
+    let picked: Vec<bool> = files.iter().map(|f| read_back(Arc::as_ptr(f))).collect();
+    records.retain(|&(file, _)| picked[file as usize]);
+    records.sort_unstable();
     let mut key = Vec::new();
     for (file, offset) in records {
         files[file as usize].read_key(offset as u64, &mut key)?;
@@ -69,6 +118,5 @@ pub(super) fn snapshot(shared: &Engine, scan: &ScanOptions) -> Result<KeySnapsho
             snap.push(&key);
         }
     }
-    snap.sort_dedup();
-    Ok(snap)
+    Ok(())
 }
