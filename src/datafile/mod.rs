@@ -16,6 +16,7 @@
 //! 48  u32      crc32 of bytes 0..48
 //! ```
 
+pub(crate) mod hint_file;
 pub(crate) mod seal;
 
 use std::path::{Path, PathBuf};

@@ -55,6 +55,8 @@ fn compact(engine: &Engine) -> Result<()> {
     }
     // Files sealed in the background become inputs once they are durable and renamed.
     engine.sealing.wait();
+    // Their hints too: none may be published for an input after it is deleted.
+    engine.wait_for_hints();
     engine.check_running()?;
     let inputs = lock(&engine.files).sealed_in_load_order();
     let Some(merge_base) = inputs.iter().map(|(id, _, _)| *id).max() else {

@@ -1,7 +1,7 @@
 //! The running store under the handle (`Engine`, in `state`): opening it (`open`), the write
 //! and read paths (`write`, `read`), durability (`sync`, and group commit and the interval
 //! flusher in `durability`), the writer's rotation of data files with their sealing and
-//! preparation on background threads (`rotation`), compaction, a read-only handle's refresh
+//! preparation on background threads (`rotation`), the hint files of sealed files (`hinting`), compaction, a read-only handle's refresh
 //! (`refresh`), and figures (`stats`).
 //!
 //! Within the folder, dependencies point one way: every part uses `state`; `durability` is a
@@ -10,6 +10,7 @@
 mod background;
 mod compaction;
 mod durability;
+mod hinting;
 mod open;
 mod read;
 mod refresh;

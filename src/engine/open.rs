@@ -63,6 +63,8 @@ impl Engine {
             me: me.clone(),
             sealing: Arc::default(),
             sealer: Worker::new("bitask-seal"),
+            hinting: Arc::default(),
+            hinter: Worker::new("bitask-hint"),
             preparer: Arc::default(),
             dir,
             store_tag: rec.identity.tag,
@@ -87,6 +89,8 @@ impl Engine {
             if let Some((id, end)) = rec.active {
                 engine.resume_active(&mut w, id, end);
             }
+            drop(w);
+            engine.hint_unhinted(&rec.unhinted);
         }
         let flusher = match engine.opts.sync {
             SyncMode::Interval(every) if !engine.opts.read_only => {

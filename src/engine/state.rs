@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::background::{Preparer, Sealing};
+use super::background::{Hinting, Preparer, Sealing};
 use super::durability::GroupCommit;
 use crate::datafile::DataFile;
 use crate::error::{Error, Result};
@@ -41,6 +41,9 @@ pub(crate) struct Engine {
     pub sealing: Arc<Sealing>,
     /// The thread that seals files in the background.
     pub sealer: Worker,
+    /// Hint files being written in the background, and the thread that writes them.
+    pub hinting: Arc<Hinting>,
+    pub hinter: Worker,
     /// The next active file, made ready in the background.
     pub preparer: Arc<Preparer>,
     /// This handle's own `Arc`, for background work that must not keep it alive.

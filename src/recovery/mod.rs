@@ -92,7 +92,8 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
     state.identity = owner.identity();
     if !read_only {
         state.identity = owner.settle(vfs, dir)?;
-        carry_out(vfs, dir, repairs, &mut state.files)?;
+        let sealed = carry_out(vfs, dir, repairs, &mut state.files)?;
+        state.unhinted.extend(sealed);
     }
     Ok(state)
 }
