@@ -2,7 +2,8 @@
 //! files' sorted hints where they have one (`hinted`), else read back from the records the
 //! key directory points at (the key directory keeps no keys).
 
-use std::collections::HashSet;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
 use std::sync::Arc;
 
 use super::hinted::keys_from_hint;
@@ -50,6 +51,34 @@ impl KeySnapshot {
         self.bytes.extend_from_slice(key);
     }
 
+    /// The keys of sorted runs, merged into one sorted run, each key once: a heap of one
+    /// cursor per run, so the cost is the keys times the logarithm of the runs (a few dozen
+    /// per GiB of data files), reading each run front to back.
+    fn merge(runs: &[KeySnapshot]) -> KeySnapshot {
+        let mut out = KeySnapshot {
+            bytes: Vec::with_capacity(runs.iter().map(|r| r.bytes.len()).sum()),
+            spans: Vec::with_capacity(runs.iter().map(|r| r.len()).sum()),
+        };
+        let mut heads: BinaryHeap<Reverse<(&[u8], usize, usize)>> = runs
+            .iter()
+            .enumerate()
+            .filter_map(|(r, run)| Some(Reverse((run.get(0)?, r, 0))))
+            .collect();
+        while let Some(Reverse((key, r, i))) = heads.pop() {
+            if out.last() != Some(key) {
+                out.push(key);
+            }
+            if let Some(next) = runs[r].get(i + 1) {
+                heads.push(Reverse((next, r, i + 1)));
+            }
+        }
+        out
+    }
+
+    fn last(&self) -> Option<&[u8]> {
+        self.len().checked_sub(1).and_then(|i| self.get(i))
+    }
+
     fn sort_dedup(&mut self) {
         let bytes = &self.bytes;
         let key = |&(s, l): &(usize, u32)| &bytes[s..s + l as usize];
@@ -74,20 +103,25 @@ type Listed = HashSet<*const DataFile>;
 pub(super) fn snapshot(shared: &Engine, scan: &ScanOptions) -> Result<KeySnapshot> {
     let files = listed_files(shared);
     let listed: Listed = files.iter().map(|(f, _)| Arc::as_ptr(f)).collect();
-    let mut snap = KeySnapshot::default();
+    // One sorted run per hinted file, and one for the keys read back (sorted here).
+    let mut runs = Vec::new();
     let mut unhinted: Listed = Listed::new();
     for (file, active) in &files {
-        let hinted = !active && keys_from_hint(shared, file, scan, &mut |k| snap.push(k))?;
-        if !hinted {
+        let mut run = KeySnapshot::default();
+        if !active && keys_from_hint(shared, file, scan, &mut |k| run.push(k))? {
+            runs.push(run);
+        } else {
             unhinted.insert(Arc::as_ptr(file));
         }
     }
     if !unhinted.is_empty() {
         let read_back = |f: *const DataFile| unhinted.contains(&f) || !listed.contains(&f);
-        keys_from_records(shared, scan, read_back, &mut snap)?;
+        let mut run = KeySnapshot::default();
+        keys_from_records(shared, scan, read_back, &mut run)?;
+        run.sort_dedup();
+        runs.push(run);
     }
-    snap.sort_dedup();
-    Ok(snap)
+    Ok(KeySnapshot::merge(&runs))
 }
 
 /// The handle's data files, each with whether it is still being appended to.
@@ -119,4 +153,33 @@ fn keys_from_records(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeySnapshot;
+
+    fn run(keys: &[&str]) -> KeySnapshot {
+        let mut r = KeySnapshot::default();
+        keys.iter().for_each(|k| r.push(k.as_bytes()));
+        r
+    }
+
+    #[test]
+    fn merging_runs_sorts_and_keeps_each_key_once() {
+        let runs = [
+            run(&["a", "c", "e"]),
+            run(&[]),
+            run(&["b", "c", "f"]),
+            run(&["a", "d"]),
+        ];
+        let merged = KeySnapshot::merge(&runs);
+        let keys: Vec<&[u8]> = (0..merged.len()).map(|i| merged.get(i).unwrap()).collect();
+        let want: Vec<&[u8]> = ["a", "b", "c", "d", "e", "f"]
+            .iter()
+            .map(|k| k.as_bytes())
+            .collect();
+        assert_eq!(keys, want);
+        assert_eq!(KeySnapshot::merge(&[]).len(), 0);
+    }
 }
