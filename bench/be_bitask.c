@@ -70,6 +70,23 @@ static int64_t be_scan(void *db, uint64_t *bytes) {
     return st == BITASK_NOT_FOUND ? n : fail("iter_next", st);
 }
 
+static int64_t be_range(void *db, const char *from, size_t fl, size_t pl, uint64_t limit,
+                        uint64_t *bytes) {
+    bitask_iter *it = NULL;
+    bitask_status st = bitask_iter_new_range(db, (const uint8_t *)from, pl,
+                                             (const uint8_t *)from, fl, NULL, 0, 0, &it);
+    if (st != BITASK_OK) return fail("iter_new_range", st);
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    int64_t n = 0;
+    while ((uint64_t)n < limit && (st = bitask_iter_next(it, &k, &kl, &v, &vl)) == BITASK_OK) {
+        *bytes += vl;
+        n++;
+    }
+    bitask_iter_free(it);
+    return st == BITASK_OK || st == BITASK_NOT_FOUND ? n : fail("iter_next", st);
+}
+
 static int be_compact(void *db, const char *dir) {
     (void)dir;
     bitask_status st = bitask_compact(db);
@@ -120,4 +137,5 @@ const struct backend bench_backend = {
     .notes = "readseq in key order; compaction = bitask_compact (writes hint files)",
     .put_batch = be_put_batch,
     .multi_get = be_multi_get,
+    .range = be_range,
 };

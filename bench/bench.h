@@ -52,6 +52,12 @@ struct backend {
      * it is in buf. 0 on success. */
     int (*multi_get)(void *ctx, size_t n, const char *keys, size_t kl, char *buf, size_t cap,
                      size_t *offs, size_t *lens);
+    /* Ordered scans; NULL for a store without key order. Visits, in key order, the records
+     * from the first key >= from (fl bytes) on whose keys start with the first pl bytes of
+     * from (pl <= fl; 0: any key), at most limit of them; returns the count (or -1) and adds
+     * the value bytes seen to *bytes. Each call makes its own iterator. */
+    int64_t (*range)(void *ctx, const char *from, size_t fl, size_t pl, uint64_t limit,
+                     uint64_t *bytes);
 };
 
 extern const struct backend bench_backend;

@@ -10,10 +10,12 @@
  *            disk; reopen, N overwrites in random order (each key once): the store is now 50%
  *            garbage; close, and a copy of it to DIR/garbage (untimed)
  *   read     open DIR/main (timed, resident memory after it), readrandom N, readmissing N,
- *            readseq, readrandom N split over 2 threads
+ *            readseq, the scan phases (stores with key order: first key of a full scan,
+ *            seek, prefix scans of 100 keys), readrandom N split over 2 threads
  *   compact  compaction of DIR/garbage, as the overwrite left it (the reads on DIR/main may
  *            have made LevelDB and RocksDB compact in the background)
- *   reopen   open DIR/garbage after compaction (timed: the hint-file open for bitask),
+ *   reopen   open DIR/garbage after compaction (timed: the hint-file open for bitask), the
+ *            scan phases again (for bitask, on files that all have sorted hints),
  *            deleterandom N
  *   sync     the machine's rate of 116-byte appends + fdatasync, measured here; then 2,000
  *            durable puts from 1 thread, then from 8 threads, each on a fresh store
@@ -571,6 +573,38 @@ static void group_fill(void) {
     free(dir);
 }
 
+/* The ordered-scan phases: the first key of a full scan (ms), seeks (one key each, random
+ * positions) and prefix scans of 100 keys (random prefixes of 14 of the 16 digits), as rates;
+ * each call makes its own iterator, as a program answering one query would. */
+static void scan_phases(void *ctx, const char *suffix) {
+    char name[64];
+    uint64_t bytes = 0;
+    double t0 = now();
+    if (B->range(ctx, "", 0, 0, 1, &bytes) != 1) die("range: first key not found");
+    snprintf(name, sizeof name, "scan_first%s_ms", suffix);
+    report(name, (now() - t0) * 1e3);
+    char k[KEY_LEN];
+    uint64_t groups = N / 100, done = 0, x = 21;
+    t0 = now();
+    for (; done < N && (done < 3 || now() - t0 < MAX_SECONDS); done++) {
+        x = mix64(x + done);
+        fmt_key(k, x % N);
+        if (B->range(ctx, k, KEY_LEN, 0, 1, &bytes) != 1) die("range: seek found no key");
+    }
+    snprintf(name, sizeof name, "seek%s", suffix);
+    report(name, (double)done / (now() - t0));
+    if (groups == 0) return;
+    t0 = now();
+    for (done = 0; done < N && (done < 3 || now() - t0 < MAX_SECONDS); done++) {
+        x = mix64(x + done);
+        fmt_key(k, (x % groups) * 100);
+        if (B->range(ctx, k, KEY_LEN, KEY_LEN - 2, 1000, &bytes) != 100)
+            die("range: a prefix scan did not find its 100 keys");
+    }
+    snprintf(name, sizeof name, "prefix100%s", suffix);
+    report(name, (double)done / (now() - t0));
+}
+
 static void group_read(void) {
     char *dir = path_of("main");
     double base = status_kib("RssAnon"), ms;
@@ -594,6 +628,7 @@ static void group_read(void) {
         exit(1);
     }
     report("readseq", (double)count / el);
+    if (B->range) scan_phases(ctx, "");
     double cpu1;
     uint64_t done1;
     double readrandom_1t_rate = read_random(ctx, N, N, 13, SMALL_VALUE, &done1, &cpu1);
@@ -642,6 +677,7 @@ static void group_reopen(void) {
     report("rss_anon_hint_mib", anon / 1024.0);
     report("anon_bytes_per_key_hint", (anon - base) * 1024.0 / (double)N);
     read_random(ctx, N / 10, N, 21, SMALL_VALUE, NULL, NULL); /* the compacted store reads back right */
+    if (B->range) scan_phases(ctx, "_hint"); /* bitask: every file has a sorted hint */
     struct perm p = perm_make(N, 4);
     char k[KEY_LEN];
     double t0 = now();

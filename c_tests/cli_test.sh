@@ -183,6 +183,21 @@ check count-prefix-encoded test "$("$bin" -e "$db" count 'nul\x00')" = 1
 check count-none test "$("$bin" "$db" count zzz)" = 0
 check dump-prefix test "$("$bin" "$db" dump ap | tr '\n' ,)" = '# bitask dump 1,apple 1,apricot 2,'
 check dump-prefix-none test "$("$bin" "$db" dump zzz)" = '# bitask dump 1'
+# --from and --to (both inclusive), --reverse; with a prefix too, and in the dump encoding.
+check list-from-to test "$("$bin" "$db" list --from apricot --to bin | tr '\n' ,)" = \
+    'apricot,banana,bin,'
+check list-reverse test "$("$bin" "$db" list --reverse --to=banana | tr '\n' ,)" = \
+    'banana,apricot,apple,'
+check list-prefix-from test "$("$bin" "$db" list ap --from apr | tr '\n' ,)" = 'apricot,'
+check list-from-encoded test "$("$bin" -e "$db" list --from 'nul\x00' | tr '\n' ,)" = 'nul\x00key,'
+check count-from test "$("$bin" "$db" count --from b)" = 4
+check dump-reverse test "$("$bin" "$db" dump ap --reverse | tr '\n' ,)" = \
+    '# bitask dump 1,apricot 2,apple 1,'
+run "$bin" "$db" get apple --reverse
+check range-only-iterating test "$rc,$(first_err)" = \
+    "2,bitask: get: --from, --to and --reverse are options of list, count and dump"
+run "$bin" "$db" list --from
+check from-missing-key test "$rc,$(first_err)" = "2,bitask: --from: missing KEY"
 
 # stats and compact.
 check stats grep -q '^key_count 6$' <("$bin" "$db" stats)

@@ -589,6 +589,117 @@ static void test_iteration(void) {
     bitask_close(db);
 }
 
+/* Scans with bitask_iter_new_range: the keys it yields, joined by ',' (values checked to
+ * equal their keys, or empty when keys_only), into out. */
+static void scan_into(bitask *db, const char *prefix, const char *lower, const char *upper,
+                      int flags, const char *seek, char *out, size_t cap) {
+    bitask_iter *it = NULL;
+    out[0] = '\0';
+    CHECK_ST(bitask_iter_new_range(db, (const uint8_t *)prefix, prefix ? strlen(prefix) : 0,
+                                   (const uint8_t *)lower, lower ? strlen(lower) : 0,
+                                   (const uint8_t *)upper, upper ? strlen(upper) : 0, flags, &it),
+             BITASK_OK);
+    if (!it)
+        return;
+    if (seek)
+        CHECK_ST(bitask_iter_seek(it, KEY(seek)), BITASK_OK);
+    const uint8_t *k, *v;
+    size_t kl, vl, used = 0;
+    bitask_status st;
+    while ((st = bitask_iter_next(it, &k, &kl, &v, &vl)) == BITASK_OK) {
+        if (flags & BITASK_ITER_KEYS_ONLY)
+            CHECK(v != NULL && vl == 0);
+        else
+            CHECK(vl == kl && memcmp(k, v, kl) == 0);
+        if (used + kl + 2 < cap) {
+            if (used)
+                out[used++] = ',';
+            memcpy(out + used, k, kl);
+            used += kl;
+            out[used] = '\0';
+        }
+    }
+    CHECK_ST(st, BITASK_NOT_FOUND);
+    bitask_iter_free(it);
+}
+
+#define CHECK_SCAN(db, prefix, lower, upper, flags, seek, want)                                 \
+    do {                                                                                       \
+        char got_[256];                                                                        \
+        scan_into(db, prefix, lower, upper, flags, seek, got_, sizeof got_);                   \
+        __atomic_add_fetch(&h_checks, 1, __ATOMIC_RELAXED);                                    \
+        if (strcmp(got_, want) != 0) {                                                         \
+            char what_[600];                                                                   \
+            snprintf(what_, sizeof what_, "scan yielded \"%s\", expected \"%s\"", got_, want); \
+            h_report(__FILE__, __LINE__, what_);                                               \
+        }                                                                                      \
+    } while (0)
+
+static void test_range_scans(void) {
+    bitask *db = open_at(h_path(0, "range"));
+    if (!db)
+        return;
+    const char *keys[] = {"a", "ab", "abc", "b", "ba", "c", "d"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        CHECK_ST(bitask_put(db, KEY(keys[i]), KEY(keys[i])), BITASK_OK);
+    const int R = BITASK_ITER_REVERSE, KO = BITASK_ITER_KEYS_ONLY;
+    const int LX = BITASK_ITER_LOWER_EXCLUSIVE, UI = BITASK_ITER_UPPER_INCLUSIVE;
+    CHECK_SCAN(db, NULL, NULL, NULL, 0, NULL, "a,ab,abc,b,ba,c,d");
+    CHECK_SCAN(db, NULL, NULL, NULL, R, NULL, "d,c,ba,b,abc,ab,a");
+    /* Lower inclusive and upper exclusive by default; the flags flip each. */
+    CHECK_SCAN(db, NULL, "ab", "c", 0, NULL, "ab,abc,b,ba");
+    CHECK_SCAN(db, NULL, "ab", "c", LX | UI, NULL, "abc,b,ba,c");
+    CHECK_SCAN(db, NULL, "ab", "c", R | KO, NULL, "ba,b,abc,ab");
+    CHECK_SCAN(db, "a", NULL, NULL, R, NULL, "abc,ab,a");
+    CHECK_SCAN(db, "a", "ab", NULL, 0, NULL, "ab,abc");
+    CHECK_SCAN(db, NULL, "c", "b", 0, NULL, "");
+    /* A seek: the first key >= it forward, the last key <= it in reverse, within bounds. */
+    CHECK_SCAN(db, NULL, NULL, NULL, 0, "bb", "c,d");
+    CHECK_SCAN(db, NULL, NULL, NULL, R, "bb", "ba,b,abc,ab,a");
+    CHECK_SCAN(db, NULL, "b", "d", 0, "a", "b,ba,c");
+    CHECK_SCAN(db, NULL, "b", "d", R, "zz", "c,ba,b");
+
+    /* A seek moves backwards too, and after the end. */
+    bitask_iter *it = NULL;
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    CHECK_ST(bitask_iter_new_range(db, NULL, 0, NULL, 0, NULL, 0, 0, &it), BITASK_OK);
+    while (bitask_iter_next(it, &k, &kl, &v, &vl) == BITASK_OK) {
+    }
+    CHECK_ST(bitask_iter_seek(it, KEY("ba")), BITASK_OK);
+    CHECK_ST(bitask_iter_next(it, &k, &kl, &v, &vl), BITASK_OK);
+    CHECK(kl == 2 && memcmp(k, "ba", 2) == 0);
+
+    /* Argument errors leave the iterator where it was. */
+    CHECK_ST(bitask_iter_seek(NULL, KEY("a")), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_seek(it, NULL, 1), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_seek(it, KEY("")), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_seek(it, (const uint8_t *)"a", BITASK_MAX_KEY_LEN + 1),
+             BITASK_ERR_TOO_LARGE);
+    CHECK_ST(bitask_iter_next(it, &k, &kl, &v, &vl), BITASK_OK);
+    CHECK(kl == 1 && k[0] == 'c');
+    bitask_iter_free(it);
+    it = (bitask_iter *)1;
+    CHECK_ST(bitask_iter_new_range(db, NULL, 0, NULL, 0, NULL, 0, 16, &it),
+             BITASK_ERR_INVALID_ARGUMENT);
+    CHECK(it == NULL);
+    CHECK_ST(bitask_iter_new_range(db, NULL, 0, NULL, 0, NULL, 0, -1, &it),
+             BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_new_range(NULL, NULL, 0, NULL, 0, NULL, 0, 0, &it),
+             BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_new_range(db, NULL, 0, NULL, 0, NULL, 0, 0, NULL),
+             BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_new_range(db, NULL, 0, NULL, 3, NULL, 0, 0, &it),
+             BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_new_range(db, NULL, 0, NULL, 0, NULL, 3, 0, &it),
+             BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_new_range(db, NULL, 0, (const uint8_t *)"a", BITASK_MAX_KEY_LEN + 1,
+                                   NULL, 0, 0, &it),
+             BITASK_ERR_TOO_LARGE);
+    CHECK(it == NULL);
+    bitask_close(db);
+}
+
 static void test_sync_modes_and_reopen(void) {
     int modes[] = {BITASK_SYNC_NONE, BITASK_SYNC_ALWAYS, BITASK_SYNC_INTERVAL};
     for (int m = 0; m < 3; m++) {
@@ -638,7 +749,7 @@ int main(int argc, char **argv) {
         H_TEST(test_open_close),      H_TEST(test_put_get),
         H_TEST(test_get_into),        H_TEST(test_contains_remove), H_TEST(test_batches),
         H_TEST(test_stat_compact_sync), H_TEST(test_read_only),
-        H_TEST(test_iteration),       H_TEST(test_sync_modes_and_reopen),
+        H_TEST(test_iteration),       H_TEST(test_range_scans),       H_TEST(test_sync_modes_and_reopen),
     };
     return h_run("test_api", tests, sizeof tests / sizeof tests[0]);
 }

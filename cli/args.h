@@ -33,6 +33,12 @@ static const struct option_help option_help[] = {
     {TAKES_JSON,
      "  --json                  stats, list, verify: print JSON (list: an array of the keys,\n"
      "                          each in the dump encoding)\n"},
+    {TAKES_RANGE,
+     "  --from KEY              list, count, dump: only keys >= KEY (in the dump encoding with -e)\n"},
+    {TAKES_RANGE,
+     "  --to KEY                list, count, dump: only keys <= KEY (in the dump encoding with -e)\n"},
+    {TAKES_RANGE,
+     "  --reverse               list, count, dump: in descending key order\n"},
     {TAKES_WAIT,
      "  --wait SECONDS          a writing command that finds the store locked by another\n"
      "                          writer tries again until it is free or SECONDS (fractions\n"
@@ -256,6 +262,16 @@ static int scan(int argc, char **argv, int *help, int *version) {
             opt.no_newline = 1;
         } else if (strcmp(a, "--json") == 0) {
             opt.json = 1;
+        } else if (strcmp(a, "--reverse") == 0) {
+            opt.reverse = 1;
+        } else if (long_option(a, "--from", argc, argv, &i, &value)) {
+            if (!value)
+                usage_problem(NULL, "--from: missing KEY");
+            opt.from = (char *)value;
+        } else if (long_option(a, "--to", argc, argv, &i, &value)) {
+            if (!value)
+                usage_problem(NULL, "--to: missing KEY");
+            opt.to = (char *)value;
         } else if (strcmp(a, "--sync") == 0) {
             opt.sync_always = 1;
         } else if (long_option(a, "--max-file-size", argc, argv, &i, &value)) {
@@ -371,6 +387,9 @@ static struct request parse_args(int argc, char **argv) {
         usage_problem(r.cmd, "%s: -n/--no-newline is an option of get", r.cmd->name);
     } else if (opt.json && !(r.cmd->takes & TAKES_JSON)) {
         usage_problem(r.cmd, "%s: --json is an option of stats, list and verify", r.cmd->name);
+    } else if ((opt.from || opt.to || opt.reverse) && !(r.cmd->takes & TAKES_RANGE)) {
+        usage_problem(r.cmd, "%s: --from, --to and --reverse are options of list, count and dump",
+                      r.cmd->name);
     } else {
         /* The slots past the given arguments read NULL: argv has argc + 1 slots, the operands
          * are at its front, and the slots after them are free (at most max_args - min_args, 1,

@@ -121,16 +121,24 @@ enum iterate_mode { LIST, DUMP, COUNT };
  * text, not bytes, and the encoding spells any key in ASCII, the same way list does, so that
  * get -e takes a key back from either. */
 static int cmd_iterate(char *prefix, enum iterate_mode mode) {
-    size_t plen = 0;
+    size_t plen = 0, from_len = 0, to_len = 0;
     static const char *const names[] = {"list", "dump", "count"};
     if (prefix && !arg_bytes(prefix, names[mode], "PREFIX", &plen))
+        return EXIT_ERROR;
+    if (opt.from && !arg_bytes(opt.from, names[mode], "--from KEY", &from_len))
+        return EXIT_ERROR;
+    if (opt.to && !arg_bytes(opt.to, names[mode], "--to KEY", &to_len))
         return EXIT_ERROR;
     bitask *db;
     int rc = open_store(READ, &db);
     if (rc != EXIT_OK)
         return rc;
     bitask_iter *it = NULL;
-    bitask_status st = bitask_iter_new(db, (const uint8_t *)prefix, plen, &it);
+    int flags = BITASK_ITER_UPPER_INCLUSIVE | (opt.reverse ? BITASK_ITER_REVERSE : 0) |
+                (mode == LIST || mode == COUNT ? BITASK_ITER_KEYS_ONLY : 0);
+    bitask_status st =
+        bitask_iter_new_range(db, (const uint8_t *)prefix, plen, (const uint8_t *)opt.from,
+                              from_len, (const uint8_t *)opt.to, to_len, flags, &it);
     if (st != BITASK_OK) {
         bitask_close(db);
         return fail("iterate", st);
@@ -390,10 +398,10 @@ static int cmd_list(char **args) { return cmd_iterate(args[0], LIST); }
 
 static int cmd_dump(char **args) { return cmd_iterate(args[0], DUMP); }
 
-/* The keys that start with PREFIX are counted by walking them; all of them, from the key
- * directory's count, without reading any. */
+/* The keys that start with PREFIX, or lie between --from and --to, are counted by walking
+ * them; all of them, from the key directory's count, without reading any. */
 static int cmd_count(char **args) {
-    if (args[0])
+    if (args[0] || opt.from || opt.to)
         return cmd_iterate(args[0], COUNT);
     bitask *db;
     int rc = open_store(READ, &db);
@@ -435,6 +443,7 @@ enum {
     TAKES_JSON = 4,
     TAKES_WAIT = 8,                /* upgrade, and the writers */
     TAKES_OPEN_OPTIONS = 16,       /* --sync and --max-file-size: the writers that open */
+    TAKES_RANGE = 32,              /* --from, --to and --reverse: list, count, dump */
     WRITER = TAKES_WAIT | TAKES_OPEN_OPTIONS
 };
 
@@ -479,18 +488,21 @@ static const struct command commands[] = {
      "Removes KEY, durably. A missing key writes nothing.\n",
      "Exit status: 0 removed, 1 not found, 2 usage error or failure, 4 locked by another\n"
      "writer.\n"},
-    {"list", "[PREFIX]", 0, 1, TAKES_ENCODED | TAKES_JSON, cmd_list,
+    {"list", "[PREFIX]", 0, 1, TAKES_ENCODED | TAKES_JSON | TAKES_RANGE, cmd_list,
      "print the keys (those starting with PREFIX), one a line, in byte order,\n"
      "                  in the dump encoding",
      "Prints the keys, or those that start with PREFIX, one a line in key byte order, each in\n"
      "the dump encoding (so a key's spaces, newlines and other bytes cannot break the lines),\n"
      "which get -e, del -e and list -e take back. With --json, a JSON array of strings, each\n"
      "holding a key in the dump encoding: JSON strings hold text, and the encoding spells any\n"
-     "bytes in ASCII, so a key \"a b\" is \"a\\\\x20b\" in the JSON text.\n",
+     "bytes in ASCII, so a key \"a b\" is \"a\\\\x20b\" in the JSON text. --from KEY and --to KEY\n"
+     "keep the keys from KEY and up to KEY (both included), and --reverse prints them in\n"
+     "descending order.\n",
      "Exit status: 0 done (also when no key matches), 2 usage error or failure.\n"},
-    {"count", "[PREFIX]", 0, 1, TAKES_ENCODED, cmd_count,
+    {"count", "[PREFIX]", 0, 1, TAKES_ENCODED | TAKES_RANGE, cmd_count,
      "print the number of keys (that start with PREFIX)",
-     "Prints the number of keys, or of those that start with PREFIX, then a newline.\n",
+     "Prints the number of keys, or of those that start with PREFIX (and lie between --from KEY\n"
+     "and --to KEY, both included), then a newline.\n",
      "Exit status: 0 done, 2 usage error or failure.\n"},
     {"stats", "", 0, 0, TAKES_JSON, cmd_stats, "print figures about the store, one \"name value\" a line",
      "Prints key_count, live_bytes, dead_bytes, data_files, disk_bytes and torn_bytes, one\n"
@@ -512,10 +524,11 @@ static const struct command commands[] = {
      "ones (dead_bytes in stats tells what it reclaims). Readers may go on meanwhile. On a\n"
      "terminal, standard error shows what it merges while it runs.\n",
      "Exit status: 0 done, 2 usage error or failure, 4 locked by another writer.\n"},
-    {"dump", "[PREFIX]", 0, 1, TAKES_ENCODED, cmd_dump,
+    {"dump", "[PREFIX]", 0, 1, TAKES_ENCODED | TAKES_RANGE, cmd_dump,
      "print every pair (whose key starts with PREFIX) in the dump format",
      "Prints every pair, or those whose keys start with PREFIX, in the dump format (below), in\n"
-     "key byte order, for load to read back.\n",
+     "key byte order (--reverse: descending), for load to read back. --from KEY and --to KEY\n"
+     "keep the pairs whose keys lie between them, both included.\n",
      "Exit status: 0 done, 2 usage error or failure.\n"},
     {"load", "", 0, 0, WRITER, cmd_load, "store every pair read from standard input in the dump format",
      "Stores every pair read from standard input in the dump format, then makes the writes\n"

@@ -63,6 +63,27 @@
 #define BITASK_WRITE_SYNC 1
 
 /**
+ * bitask_iter_new_range flag: descending key order.
+ */
+#define BITASK_ITER_REVERSE 1
+
+/**
+ * bitask_iter_new_range flag: yield keys only, each with an empty value; values are never
+ * read.
+ */
+#define BITASK_ITER_KEYS_ONLY 2
+
+/**
+ * bitask_iter_new_range flag: the lower bound itself is excluded (keys > lower).
+ */
+#define BITASK_ITER_LOWER_EXCLUSIVE 4
+
+/**
+ * bitask_iter_new_range flag: the upper bound itself is included (keys <= upper).
+ */
+#define BITASK_ITER_UPPER_INCLUSIVE 8
+
+/**
  * How many regions a bitask_upgrade_report lists (regions_total counts them all).
  */
 #define BITASK_UPGRADE_REGIONS 8
@@ -912,6 +933,56 @@ bitask_status bitask_iter_new(bitask *db,
                               const uint8_t *prefix,
                               size_t prefix_len,
                               bitask_iter **it_out);
+
+/**
+ * Makes an iterator over the keys that start with prefix and lie between lower and upper,
+ * in byte order or, with BITASK_ITER_REVERSE, its reverse. A key is yielded when all three
+ * conditions hold; each may be left out.
+ *
+ * prefix: prefix_len bytes (0 to BITASK_MAX_KEY_LEN; 0: any key). lower: lower_len bytes
+ * (0: no lower bound), included unless flags has BITASK_ITER_LOWER_EXCLUSIVE. upper:
+ * upper_len bytes (0: no upper bound), excluded unless flags has
+ * BITASK_ITER_UPPER_INCLUSIVE, so lower = "a", upper = "b" is every key of "a" up to but not
+ * including "b". Each is borrowed for the call and may be NULL when its length is 0. flags:
+ * 0 or any of BITASK_ITER_REVERSE, BITASK_ITER_KEYS_ONLY (bitask_iter_next then lends an
+ * empty value, and no value is read), BITASK_ITER_LOWER_EXCLUSIVE,
+ * BITASK_ITER_UPPER_INCLUSIVE, or-ed together. it_out: receives the iterator, owned by the
+ * caller and released with bitask_iter_free before the handle is closed; set to NULL on
+ * failure.
+ *
+ * As for bitask_iter_new, the set of keys is a snapshot taken now and values are read as
+ * the iterator reaches them; bitask_iter_seek moves the iterator within the range.
+ * bitask_iter_new(db, p, n, it) is bitask_iter_new_range(db, p, n, NULL, 0, NULL, 0, 0, it).
+ *
+ * Returns BITASK_OK; BITASK_ERR_INVALID_ARGUMENT (db or it_out NULL, a NULL pointer with a
+ * non-zero length, an unknown flag); BITASK_ERR_TOO_LARGE (a length over
+ * BITASK_MAX_KEY_LEN). A failure to read the keys is reported by the first
+ * bitask_iter_next. Thread safety: any thread, concurrently with other calls on the handle.
+ */
+bitask_status bitask_iter_new_range(bitask *db,
+                                    const uint8_t *prefix,
+                                    size_t prefix_len,
+                                    const uint8_t *lower,
+                                    size_t lower_len,
+                                    const uint8_t *upper,
+                                    size_t upper_len,
+                                    int flags,
+                                    bitask_iter **it_out);
+
+/**
+ * Moves the iterator: the next bitask_iter_next returns the first key >= key (with
+ * BITASK_ITER_REVERSE: the last key <= key) within the iterator's range, or
+ * BITASK_NOT_FOUND when there is none. The iterator may move backwards as well as forwards;
+ * keys already returned are returned again. The memory lent by the last bitask_iter_next
+ * stays valid until the next bitask_iter_next.
+ *
+ * key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call.
+ *
+ * Returns BITASK_OK; BITASK_ERR_INVALID_ARGUMENT (it NULL, key NULL, key_len 0, or the
+ * iterator's handle was closed); BITASK_ERR_TOO_LARGE (key_len over BITASK_MAX_KEY_LEN).
+ * On failure the iterator does not move. Thread safety: one thread at a time per iterator.
+ */
+bitask_status bitask_iter_seek(bitask_iter *it, const uint8_t *key, size_t key_len);
 
 /**
  * Advances to the next entry.

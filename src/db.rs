@@ -22,7 +22,7 @@ use crate::batch::WriteBatch;
 pub use crate::engine::Stats;
 use crate::engine::{Engine, Flusher};
 pub use crate::error::{Error, Result};
-use crate::iter::Iter;
+use crate::iter::{Iter, ScanOptions};
 pub use crate::options::{Options, SyncMode};
 
 /// The size at which the active file is sealed by default, under the name bitask 0.1.1 gave
@@ -214,7 +214,19 @@ impl Bitask {
 
     /// Like [`Bitask::iter_prefix`], reporting a failure to take the snapshot at once.
     pub fn try_iter_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Iter> {
-        Iter::new(self.engine.clone(), prefix.as_ref())
+        self.try_range(&ScanOptions::new().prefix(prefix))
+    }
+
+    /// The keys `scan` covers (bounds, prefix), in its direction, with their values unless
+    /// it is keys-only; like [`Bitask::iter`] otherwise. [`Iter::seek`] moves within it.
+    pub fn range(&self, scan: ScanOptions) -> Iter {
+        self.try_range(&scan)
+            .unwrap_or_else(|e| Iter::failed(self.engine.clone(), e))
+    }
+
+    /// Like [`Bitask::range`], reporting a failure to start the scan at once.
+    pub fn try_range(&self, scan: &ScanOptions) -> Result<Iter> {
+        Iter::new(self.engine.clone(), scan)
     }
 
     /// The engine under the handle, for the C ABI's calls that need more than this face.

@@ -31,7 +31,7 @@
 //!             boundary (unsafe lives here and in the I/O layer)
 //! db.rs       the Rust face: Bitask, each method a few lines into engine/
 //! batch.rs    WriteBatch, the operations of an atomic write
-//! iter.rs     iterators over a snapshot of the keys
+//! iter/       ordered scans: options (bounds, prefix, direction), the sorted snapshot
 //! engine/     the running store (Engine): open, write, read, sync, stats, rotation of data
 //!             files, compaction, refresh; group commit and the background jobs as leaves
 //! recovery/   opening a directory: whose files (ownership), the repairs a crash needs, the
@@ -104,7 +104,7 @@ pub use batch::WriteBatch;
 pub use checkpoint::CheckpointReport;
 pub use db::{Bitask, Stats};
 pub use error::{Error, Result};
-pub use iter::Iter;
+pub use iter::{Iter, ScanOptions};
 pub use options::{Options, SyncMode, DEFAULT_MAX_FILE_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN};
 pub use salvage::{repair, RepairReport};
 pub use upgrade::{upgrade, UpgradeReport};

@@ -121,9 +121,13 @@ static inline bitask_go_result bitask_go_verify(bitask *db, bitask_verify_report
 static inline bitask_go_result bitask_go_verify_path(const char *path, bitask_verify_report *out) { return bitask_go_done(bitask_verify_path(path, out)); }
 static inline bitask_go_result bitask_go_repair(const char *path, bitask_repair_report *out) { return bitask_go_done(bitask_repair(path, out)); }
 
-static inline bitask_go_result bitask_go_iter_new(bitask *db, const uint8_t *p, size_t pl, bitask_iter **out) {
-	*out = NULL;
-	return bitask_go_done(bitask_iter_new(db, p, pl, out));
+static inline bitask_go_result bitask_go_iter_new_range(bitask *db, const uint8_t *p, size_t pl,
+		const uint8_t *lo, size_t lol, const uint8_t *up, size_t upl, int flags, bitask_iter **out) {
+	return bitask_go_done(bitask_iter_new_range(db, p, pl, lo, lol, up, upl, flags, out));
+}
+
+static inline bitask_go_result bitask_go_iter_seek(bitask_iter *it, const uint8_t *k, size_t kl) {
+	return bitask_go_done(bitask_iter_seek(it, k, kl));
 }
 
 static inline bitask_go_result bitask_go_iter_next(bitask_iter *it, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl) {

@@ -732,6 +732,64 @@ func TestIterator(t *testing.T) {
 	wantErr(t, err, ErrTooLarge)
 }
 
+func TestRangeAndSeek(t *testing.T) {
+	db, _ := openT(t, nil)
+	for _, k := range []string{"a", "ab", "abc", "b", "ba", "c", "d"} {
+		must(t, db.Put([]byte(k), []byte(k)))
+	}
+	scan := func(o ScanOptions, seek string) (got []string) {
+		t.Helper()
+		it, err := db.Range(o)
+		must(t, err)
+		defer it.Close()
+		if seek != "" {
+			must(t, it.Seek([]byte(seek)))
+		}
+		for it.Next() {
+			want := string(it.Key())
+			if o.KeysOnly {
+				want = ""
+			}
+			if it.Value() == nil || string(it.Value()) != want {
+				t.Fatalf("value of %q = %q", it.Key(), it.Value())
+			}
+			got = append(got, string(it.Key()))
+		}
+		must(t, it.Err())
+		return got
+	}
+	cases := []struct {
+		o    ScanOptions
+		seek string
+		want string
+	}{
+		{ScanOptions{}, "", "[a ab abc b ba c d]"},
+		{ScanOptions{Lower: []byte("ab"), Upper: []byte("c")}, "", "[ab abc b ba]"},
+		{ScanOptions{Lower: []byte("ab"), Upper: []byte("c"), LowerExclusive: true, UpperInclusive: true}, "", "[abc b ba c]"},
+		{ScanOptions{Prefix: []byte("a"), Reverse: true, KeysOnly: true}, "", "[abc ab a]"},
+		{ScanOptions{}, "bb", "[c d]"},
+		{ScanOptions{Reverse: true}, "bb", "[ba b abc ab a]"},
+	}
+	for _, c := range cases {
+		if got := fmt.Sprint(scan(c.o, c.seek)); got != c.want {
+			t.Errorf("Range(%+v) seek %q = %s, want %s", c.o, c.seek, got, c.want)
+		}
+	}
+
+	// A seek brings an iterator back from its end.
+	it, err := db.Range(ScanOptions{})
+	must(t, err)
+	for it.Next() {
+	}
+	must(t, it.Seek([]byte("ba")))
+	if !it.Next() || string(it.Key()) != "ba" {
+		t.Fatalf("after Seek(ba) at the end: %q, %v", it.Key(), it.Err())
+	}
+	wantErr(t, it.Seek(nil), ErrInvalidArgument)
+	must(t, it.Close())
+	wantErr(t, it.Seek([]byte("a")), ErrClosed)
+}
+
 func TestCloseIsIdempotentAndFinal(t *testing.T) {
 	db, _ := openT(t, nil)
 	must(t, db.Put([]byte("k"), []byte("v")))

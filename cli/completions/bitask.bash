@@ -8,7 +8,8 @@
 
 # The commands and options, as `bitask --help` lists them (c_tests/cli_test.sh checks that).
 _bitask_commands='put add get exists del list count stats verify compact dump load backup repair upgrade help'
-_bitask_options='-e --encoded -n --no-newline --json --wait --sync --max-file-size
+_bitask_options='-e --encoded -n --no-newline --json --from --to --reverse --wait --sync
+    --max-file-size
     -h --help -V --version'
 
 # Most keys to offer: the store may hold millions, and list reads them all.
@@ -28,6 +29,7 @@ _bitask() {
     COMPREPLY=()
     case $prev in
     --wait | --max-file-size) return ;; # a number: nothing to offer
+    --from | --to) return ;;             # a key of any store: nothing offered
     esac
 
     # The operands before the word being completed, options and their values left out, as
@@ -39,7 +41,7 @@ _bitask() {
         if [[ -z $dashdash ]]; then
             case $w in
             --) dashdash=1 && continue ;;
-            --wait | --max-file-size) i=$((i + 1)) && continue ;;
+            --wait | --max-file-size | --from | --to) i=$((i + 1)) && continue ;;
             -e | --encoded) encoded=1 && continue ;;
             -[0-9]*) ;;
             -?*) continue ;;

@@ -155,6 +155,15 @@ pub(crate) unsafe fn prefix_arg<'a>(ptr: *const u8, len: usize) -> Status<&'a [u
     unsafe { byte_arg(ptr, len, MAX_KEY_LEN, "prefix") }
 }
 
+/// A bound of a scan: 0 to `BITASK_MAX_KEY_LEN` bytes (0: no bound), named `what`.
+///
+/// # Safety
+/// As for [`byte_arg`].
+pub(crate) unsafe fn bound_arg<'a>(ptr: *const u8, len: usize, what: &str) -> Status<&'a [u8]> {
+    // SAFETY: forwarded contract.
+    unsafe { byte_arg(ptr, len, MAX_KEY_LEN, what) }
+}
+
 /// A NUL-terminated path argument, not NULL and not empty.
 ///
 /// # Safety

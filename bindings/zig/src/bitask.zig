@@ -567,6 +567,37 @@ pub const DB = struct {
         try check(c.bitask_iter_new(db.handle, ptrOf(prefix), prefix.len, &it));
         return .{ .handle = it orelse return error.Internal };
     }
+
+    /// An iterator over the keys that `scan` covers: between its bounds, with
+    /// its prefix, in its direction. `deinit` it before closing the store.
+    pub fn range(db: DB, scan: Scan) Error!Iterator {
+        var flags: c_int = 0;
+        if (scan.reverse) flags |= c.BITASK_ITER_REVERSE;
+        if (scan.keys_only) flags |= c.BITASK_ITER_KEYS_ONLY;
+        if (scan.lower_exclusive) flags |= c.BITASK_ITER_LOWER_EXCLUSIVE;
+        if (scan.upper_inclusive) flags |= c.BITASK_ITER_UPPER_INCLUSIVE;
+        const lower = scan.lower orelse "";
+        const upper = scan.upper orelse "";
+        var it: ?*c.bitask_iter = null;
+        try check(c.bitask_iter_new_range(db.handle, ptrOf(scan.prefix), scan.prefix.len, ptrOf(lower), lower.len, ptrOf(upper), upper.len, flags, &it));
+        return .{ .handle = it orelse return error.Internal };
+    }
+};
+
+/// What `DB.range` covers. The default is every key, ascending, with values.
+pub const Scan = struct {
+    /// Only keys that start with it (any key when empty).
+    prefix: []const u8 = "",
+    /// Keys >= lower (> lower with `lower_exclusive`); null or empty: no bound.
+    lower: ?[]const u8 = null,
+    /// Keys < upper (<= upper with `upper_inclusive`); null or empty: no bound.
+    upper: ?[]const u8 = null,
+    lower_exclusive: bool = false,
+    upper_inclusive: bool = false,
+    /// Descending key order.
+    reverse: bool = false,
+    /// Entries carry an empty value, and no value is read.
+    keys_only: bool = false,
 };
 
 /// Iterates over a snapshot of the keys taken when it was made: a key removed
@@ -598,6 +629,13 @@ pub const Iterator = struct {
             else => return err,
         };
         return .{ .key = key[0..key_len], .value = value[0..value_len] };
+    }
+
+    /// Moves the iterator: the next `next` returns the first key >= `key`
+    /// (in a reverse scan, the last key <= `key`) within its range. It may
+    /// move backwards; keys already returned are returned again.
+    pub fn seek(it: *Iterator, key: []const u8) Error!void {
+        try check(c.bitask_iter_seek(it.handle, ptrOf(key), key.len));
     }
 
     pub fn deinit(it: *Iterator) void {

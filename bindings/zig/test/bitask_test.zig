@@ -678,6 +678,40 @@ test "iterator: order, prefixes, empty values, snapshot" {
     try testing.expect(try it.next() == null);
 }
 
+test "range: bounds, prefix, reverse, keys only, seek" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var db = try bitask.DB.open(s.path(), .{});
+    defer db.close();
+    for ([_][]const u8{ "a", "ab", "abc", "b", "ba", "c", "d" }) |k| try db.put(k, k);
+
+    const Expect = struct {
+        fn run(d: bitask.DB, scan: bitask.Scan, seek: ?[]const u8, want: []const []const u8) !void {
+            var it = try d.range(scan);
+            defer it.deinit();
+            if (seek) |k| try it.seek(k);
+            var n: usize = 0;
+            while (try it.next()) |entry| : (n += 1) {
+                try testing.expect(n < want.len);
+                try testing.expectEqualStrings(want[n], entry.key);
+                try testing.expectEqualStrings(if (scan.keys_only) "" else entry.key, entry.value);
+            }
+            try testing.expectEqual(want.len, n);
+        }
+    };
+    try Expect.run(db, .{}, null, &.{ "a", "ab", "abc", "b", "ba", "c", "d" });
+    try Expect.run(db, .{ .lower = "ab", .upper = "c" }, null, &.{ "ab", "abc", "b", "ba" });
+    try Expect.run(db, .{ .lower = "ab", .upper = "c", .lower_exclusive = true, .upper_inclusive = true }, null, &.{ "abc", "b", "ba", "c" });
+    try Expect.run(db, .{ .prefix = "a", .reverse = true, .keys_only = true }, null, &.{ "abc", "ab", "a" });
+    try Expect.run(db, .{}, "bb", &.{ "c", "d" });
+    try Expect.run(db, .{ .reverse = true }, "bb", &.{ "ba", "b", "abc", "ab", "a" });
+
+    var it = try db.range(.{});
+    defer it.deinit();
+    try testing.expectError(error.InvalidArgument, it.seek(""));
+}
+
 const Concurrent = struct {
     const workers = 8;
     const per_worker = 300;
