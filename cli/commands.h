@@ -558,7 +558,8 @@ static const struct command commands[] = {
      "headers rebuilt, hint files that no longer match set aside. Every original is moved\n"
      "into DIR/" QUARANTINE_DIR " (an open ignores it; remove it by hand). Prints\n"
      "records_kept, files_rewritten, unreadable_bytes, records_lost, keys_lost,\n"
-     "keys_rolled_back, files_quarantined and problems_remaining, one \"name value\" a line.\n",
+     "keys_rolled_back, tombstones_rebuilt, files_quarantined and problems_remaining, one\n"
+     "\"name value\" a line.\n",
      "Exit status: 0 repaired, nothing lost, 2 usage error or failure (a directory without a\n"
      "store is left as it was), 3 repaired, but records were lost or problems remain, 4\n"
      "locked by another writer.\n"},

@@ -98,6 +98,7 @@ static int cmd_repair(char **args) {
     printf("records_lost %llu\n", (unsigned long long)r.records_lost);
     printf("keys_lost %llu\n", (unsigned long long)r.keys_lost);
     printf("keys_rolled_back %llu\n", (unsigned long long)r.keys_rolled_back);
+    printf("tombstones_rebuilt %llu\n", (unsigned long long)r.tombstones_rebuilt);
     printf("files_quarantined %llu\n", (unsigned long long)r.files_quarantined);
     printf("problems_remaining %llu\n", (unsigned long long)r.problems_remaining);
     if (r.files_quarantined)

@@ -459,6 +459,11 @@ typedef struct {
      */
     uint64_t keys_rolled_back;
     /**
+     * Deletions whose records were damaged, written again from the intact hint file that
+     * described them, so the deleted keys stay deleted.
+     */
+    uint64_t tombstones_rebuilt;
+    /**
      * Files moved into bitask-quarantine inside the store's directory.
      */
     uint64_t files_quarantined;

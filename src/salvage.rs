@@ -10,7 +10,7 @@
 //! new file renamed over the original and the store's directory fsynced. A crash leaves the
 //! original in place or the new file; a leftover `<id>.log.tmp` is deleted by the next open.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -49,6 +49,10 @@ pub struct RepairReport {
     /// lost record was a deletion, as the value before it), as far as an intact hint names
     /// them.
     pub keys_rolled_back: u64,
+    /// Deletions whose records were damaged, written again from the intact hint file that
+    /// described them (key and sequence number are all a deletion holds), so the deleted
+    /// keys stay deleted.
+    pub tombstones_rebuilt: u64,
     /// Files moved into `bitask-quarantine/`, as they are named there.
     pub quarantined: Vec<String>,
     /// What `verify` still finds after the repair (files repair leaves alone: another
@@ -135,9 +139,15 @@ impl Job<'_> {
             .vfs
             .open(&path, OpenMode::ReadShared)
             .map_err(|e| Error::io("open", &path, e))?;
+        let described = hint_entries(self.vfs, &filename::path(self.dir, id, FileKind::Hint), id);
+        let deletions = lost_deletions(scan, described.as_deref().unwrap_or(&[]));
         let mut bytes = header.encode().to_vec();
         let mut last_seq = 0;
+        let mut next_deletion = deletions.iter().peekable();
         for r in &scan.records {
+            while let Some(d) = next_deletion.next_if(|d| d.seq < r.header.seq) {
+                bytes.extend_from_slice(&deletion_record(d));
+            }
             let at = bytes.len();
             let len = r.header.record_len() as usize;
             bytes.resize(at + len, 0);
@@ -145,11 +155,16 @@ impl Job<'_> {
                 .map_err(|e| Error::io("read", &path, e))?;
             last_seq = r.header.seq;
         }
+        for d in next_deletion {
+            bytes.extend_from_slice(&deletion_record(d));
+            last_seq = d.seq;
+        }
         let kept = bytes.len() as u64;
         if kind == FileKind::Sealed {
             bytes.extend_from_slice(&record::encode_seal(id, kept, last_seq));
         }
-        self.count_losses(scan, id, header, checked);
+        self.report.tombstones_rebuilt += deletions.len() as u64;
+        self.count_losses(scan, described.as_deref(), header, checked);
         let tmp = filename::path(self.dir, id, FileKind::TempData);
         if self.vfs.open(&tmp, OpenMode::ReadShared).is_ok() {
             self.quarantine(&filename::name(id, FileKind::TempData), None)?;
@@ -215,16 +230,23 @@ impl Job<'_> {
     }
 
     /// Counts what the damage in data file `id` lost (see `RepairReport`).
-    fn count_losses(&mut self, scan: &FileScan, id: u64, header: FileHeader, checked: &[Checked]) {
-        let hint_path = filename::path(self.dir, id, FileKind::Hint);
-        if let Some(entries) = hint_entries(self.vfs, &hint_path, id) {
-            let kept: Vec<u64> = scan.records.iter().map(|r| r.header.seq).collect();
-            for (key_crc, key_len, seq) in entries {
-                if kept.contains(&seq) {
-                    continue;
+    fn count_losses(
+        &mut self,
+        scan: &FileScan,
+        described: Option<&[Described]>,
+        header: FileHeader,
+        checked: &[Checked],
+    ) {
+        if let Some(entries) = described {
+            let kept: HashSet<u64> = scan.records.iter().map(|r| r.header.seq).collect();
+            let mut seqs = None;
+            for e in entries {
+                if kept.contains(&e.seq) || e.tombstone {
+                    continue; // kept, or a deletion written again
                 }
                 self.report.records_lost += 1;
-                match survivor(checked, key_crc, key_len, seq) {
+                let seqs = seqs.get_or_insert_with(|| SeqRanges::of(checked));
+                match seqs.survivor(crc32fast::hash(&e.key), e.key.len(), e.seq) {
                     Survivor::Newer => {}
                     Survivor::Older => self.report.keys_rolled_back += 1,
                     Survivor::None => self.report.keys_lost += 1,
@@ -325,21 +347,46 @@ fn rebuilt_header(tag: u32, id: u64, scan: &FileScan, checked: &[Checked]) -> Fi
     }
 }
 
-/// (key CRC, key length, sequence number) of each entry of the intact hint at `path` of data
-/// file `id`, also when the data file has since been cut; `None` without such a hint.
-fn hint_entries(vfs: &dyn Vfs, path: &Path, id: u64) -> Option<Vec<(u32, usize, u64)>> {
+/// A record as an intact hint file describes it.
+struct Described {
+    key: Vec<u8>,
+    seq: u64,
+    tombstone: bool,
+}
+
+/// The deletions `described` names that `scan` did not find intact, in sequence order.
+fn lost_deletions<'a>(scan: &FileScan, described: &'a [Described]) -> Vec<&'a Described> {
+    let kept: HashSet<u64> = scan.records.iter().map(|r| r.header.seq).collect();
+    let mut lost: Vec<&Described> = described
+        .iter()
+        .filter(|d| d.tombstone && !kept.contains(&d.seq))
+        .collect();
+    lost.sort_by_key(|d| d.seq);
+    lost
+}
+
+/// The record of a deletion written again: its key and sequence number; the time it was
+/// made is not known (timestamps are informational), so it is 0.
+fn deletion_record(d: &Described) -> Vec<u8> {
+    let header = record::encode_header(d.seq, 0, true, &d.key, &[]);
+    [&header[..], &d.key].concat()
+}
+
+/// Each entry of the intact hint at `path` of data file `id`, also when the data file has
+/// since been cut; `None` without such a hint.
+fn hint_entries(vfs: &dyn Vfs, path: &Path, id: u64) -> Option<Vec<Described>> {
     let f = vfs.open(path, OpenMode::ReadShared).ok()?;
     let len = f.len().ok()?;
     let mut bytes = crate::datafile::zeroed(usize::try_from(len).ok()?).ok()?;
     f.read_exact_at(0, &mut [&mut bytes]).ok()?;
     let described = hint::described_len(&bytes, id)?;
     let hint = hint::entries_of_any_version(&bytes, id, described)?;
-    Some(
-        hint.entries
-            .iter()
-            .map(|e| (crc32fast::hash(e.key), e.key.len(), e.seq))
-            .collect(),
-    )
+    let described = hint.entries.iter().map(|e| Described {
+        key: e.key.to_vec(),
+        seq: e.seq,
+        tombstone: e.tombstone,
+    });
+    Some(described.collect())
 }
 
 enum Survivor {
@@ -348,21 +395,30 @@ enum Survivor {
     None,
 }
 
-/// Whether an intact record of the key (by CRC and length) newer or older than `seq` remains.
-fn survivor(checked: &[Checked], key_crc: u32, key_len: usize, seq: u64) -> Survivor {
-    let mut older = false;
-    for r in checked.iter().flat_map(|c| &c.scan.records) {
-        if r.key_crc == key_crc && r.header.key_len as usize == key_len {
-            if r.header.seq > seq {
-                return Survivor::Newer;
-            }
-            older |= r.header.seq < seq;
+/// The smallest and largest sequence number of the intact records of each key, the key
+/// known by its CRC and length (the records' keys are not kept).
+struct SeqRanges(HashMap<(u32, u32), (u64, u64)>);
+
+impl SeqRanges {
+    fn of(checked: &[Checked]) -> SeqRanges {
+        let mut map: HashMap<(u32, u32), (u64, u64)> = HashMap::new();
+        for r in checked.iter().flat_map(|c| &c.scan.records) {
+            let seq = r.header.seq;
+            let e = map
+                .entry((r.key_crc, r.header.key_len))
+                .or_insert((seq, seq));
+            *e = (e.0.min(seq), e.1.max(seq));
         }
+        SeqRanges(map)
     }
-    if older {
-        Survivor::Older
-    } else {
-        Survivor::None
+
+    /// Whether an intact record of the key newer or older than `seq` remains.
+    fn survivor(&self, key_crc: u32, key_len: usize, seq: u64) -> Survivor {
+        match self.0.get(&(key_crc, key_len as u32)) {
+            Some(&(_, max)) if max > seq => Survivor::Newer,
+            Some(&(min, _)) if min < seq => Survivor::Older,
+            _ => Survivor::None,
+        }
     }
 }
 

@@ -44,6 +44,7 @@ type RepairReport struct {
 	RecordsLost       uint64 // a lower bound
 	KeysLost          uint64 // as far as an intact hint file names them
 	KeysRolledBack    uint64 // likewise
+	TombstonesRebuilt uint64 // damaged deletions written again from an intact hint file
 	FilesQuarantined  uint64 // moved into bitask-quarantine inside the store
 	ProblemsRemaining uint64 // what Verify still finds (files Repair leaves alone)
 }
@@ -121,6 +122,7 @@ func Repair(path string) (RepairReport, error) {
 		RecordsLost:       uint64(r.records_lost),
 		KeysLost:          uint64(r.keys_lost),
 		KeysRolledBack:    uint64(r.keys_rolled_back),
+		TombstonesRebuilt: uint64(r.tombstones_rebuilt),
 		FilesQuarantined:  uint64(r.files_quarantined),
 		ProblemsRemaining: uint64(r.problems_remaining),
 	}, nil

@@ -81,6 +81,9 @@ pub struct bitask_repair_report {
     /// Keys that lost their last record and now read as an older value, as far as a hint
     /// names them.
     pub keys_rolled_back: u64,
+    /// Deletions whose records were damaged, written again from the intact hint file that
+    /// described them, so the deleted keys stay deleted.
+    pub tombstones_rebuilt: u64,
     /// Files moved into bitask-quarantine inside the store's directory.
     pub files_quarantined: u64,
     /// Problems bitask_verify still finds afterwards (files repair leaves alone).
@@ -154,6 +157,7 @@ impl From<&RepairReport> for bitask_repair_report {
             records_lost: r.records_lost,
             keys_lost: r.keys_lost,
             keys_rolled_back: r.keys_rolled_back,
+            tombstones_rebuilt: r.tombstones_rebuilt,
             files_quarantined: r.quarantined.len() as u64,
             problems_remaining: r.remaining.len() as u64,
         }
