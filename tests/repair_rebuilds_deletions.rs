@@ -43,6 +43,7 @@ fn write_hint(path: &Path, id: u64, key: &[u8]) -> Option<u64> {
             offset: r.offset,
             value_len: r.header.value_len,
             tombstone: r.header.is_tombstone(),
+            expiry: None,
             key: r.key,
         });
     }
