@@ -143,9 +143,11 @@ fn a_second_backup_into_the_same_place_places_only_what_is_new() {
     }
     let second = db.checkpoint(&dest).unwrap();
     assert!(second.kept >= first.linked - 1, "{first:?} then {second:?}");
+    // A newly sealed file and its hint, and the hint of the file the first backup found
+    // sealed but not yet hinted (hints are written in the background after a seal).
     assert!(
-        second.linked <= 2,
-        "only the newly sealed files: {second:?}"
+        second.linked <= 4,
+        "only the newly sealed files and hints: {second:?}"
     );
     db.compact().unwrap();
     db.put(key(0), value(&key(0), 3, 100)).unwrap();
