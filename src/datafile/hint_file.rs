@@ -3,6 +3,7 @@
 //! kept (`HintWriter`), and published the way every file is: `<id>.hint.tmp` written and
 //! fsynced, renamed `<id>.hint`, the directory fsynced.
 
+use std::io;
 use std::path::Path;
 
 use super::committed::{BatchGate, Gate};
@@ -95,4 +96,22 @@ fn publish(vfs: &dyn Vfs, dir: &Path, id: u64, tmp: &Path, bytes: &[u8]) -> Resu
         .map_err(|e| Error::io("rename", tmp, e))?;
     vfs.sync_dir(dir)
         .map_err(|e| Error::io("sync directory", dir, e))
+}
+
+/// A whole (small, immutable) file, read with one positioned read: cheaper than mapping it,
+/// touching its pages once and unmapping it again. `None` when it is longer than `max` or
+/// there is no memory for it: a hint is only a shortcut, and the scan that replaces it reads
+/// through a buffer of fixed size.
+pub(crate) fn read_whole(vfs: &dyn Vfs, path: &Path, max: u64) -> io::Result<Option<Vec<u8>>> {
+    let f = vfs.open(path, OpenMode::ReadShared)?;
+    let len = f.len()?;
+    let Some(Ok(mut buf)) = usize::try_from(len)
+        .ok()
+        .filter(|_| len <= max)
+        .map(crate::datafile::zeroed)
+    else {
+        return Ok(None);
+    };
+    f.read_exact_at(0, &mut [&mut buf])?;
+    Ok(Some(buf))
 }

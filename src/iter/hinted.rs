@@ -11,16 +11,13 @@
 //! key live all along is thus in the run of whichever listed file held it when the files were
 //! listed, even if a compaction has moved it since.
 
-use std::io;
-use std::path::Path;
-
 use super::options::ScanOptions;
+use crate::datafile::hint_file::read_whole;
 use crate::datafile::DataFile;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::filename::{self, FileKind};
 use crate::hint::{self, SortedHint};
-use crate::vfs::{OpenMode, Vfs};
 
 /// Pushes the keys of `file` that `scan` covers and whose newest record there is a put, in
 /// order, from its sorted hint.
@@ -53,20 +50,4 @@ pub(super) fn keys_from_hint(
         }
     }
     Ok(true)
-}
-
-/// A whole hint file with one positioned read; `None` when it is longer than `max` (a hint
-/// longer than its data file could describe is not one) or memory for it is lacking.
-fn read_whole(vfs: &dyn Vfs, path: &Path, max: u64) -> io::Result<Option<Vec<u8>>> {
-    let f = vfs.open(path, OpenMode::ReadShared)?;
-    let len = f.len()?;
-    let Some(Ok(mut buf)) = usize::try_from(len)
-        .ok()
-        .filter(|_| len <= max)
-        .map(crate::datafile::zeroed)
-    else {
-        return Ok(None);
-    };
-    f.read_exact_at(0, &mut [&mut buf])?;
-    Ok(Some(buf))
 }

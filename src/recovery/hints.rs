@@ -4,13 +4,14 @@ use std::io;
 use std::path::Path;
 
 use super::loader::{out_of_order, record_offset, CheckedHint, SeqRange};
+use crate::datafile::hint_file::read_whole;
 use crate::datafile::{DataFile, Found, Scanner, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::hint::{self, SortedHint};
 use crate::keydir::KeyDir;
 use crate::record;
-use crate::vfs::{OpenMode, Vfs};
+use crate::vfs::Vfs;
 
 /// Checks a sealed file's hint and hashes its records for the key directory (independent of
 /// other files: runs on any thread). `Ok(None)` when the hint is missing or fails a check
@@ -145,24 +146,6 @@ pub(super) fn sealed_len(file: &DataFile) -> Result<u64> {
         Some(b) => Ok(b.len() as u64),
         None => file.len(),
     }
-}
-
-/// A whole (small, immutable) file, read with one positioned read: cheaper than mapping it,
-/// touching its pages once and unmapping it again. `None` when it is longer than `max` or
-/// there is no memory for it: a hint is only a shortcut, and the scan that replaces it reads
-/// through a buffer of fixed size.
-pub(super) fn read_whole(vfs: &dyn Vfs, path: &Path, max: u64) -> io::Result<Option<Vec<u8>>> {
-    let f = vfs.open(path, OpenMode::ReadShared)?;
-    let len = f.len()?;
-    let Some(Ok(mut buf)) = usize::try_from(len)
-        .ok()
-        .filter(|_| len <= max)
-        .map(crate::datafile::zeroed)
-    else {
-        return Ok(None);
-    };
-    f.read_exact_at(0, &mut [&mut buf])?;
-    Ok(Some(buf))
 }
 
 /// A sealed file loaded from its hint is not scanned, but its last bytes must still be its
