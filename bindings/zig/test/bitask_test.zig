@@ -535,6 +535,18 @@ fn fillForCorruption(store: *const TestStore, val: []const u8, compact: bool) !v
     if (compact) try db.compact();
 }
 
+/// Deletes the hint files (`.hint`) of the store, one per pass, as a
+/// directory is not listed reliably while it changes.
+fn removeHints(store: *TestStore) !void {
+    while (true) {
+        var it = store.tmp.dir.iterate();
+        const hint = while (try it.next(io)) |entry| {
+            if (entry.kind == .file and std.mem.endsWith(u8, entry.name, ".hint")) break entry.name;
+        } else return;
+        try store.tmp.dir.deleteFile(io, hint);
+    }
+}
+
 /// Flips a byte inside `val` in each data file (`.log`) that holds it and
 /// whose having a hint file is `hinted`; returns how many files it changed.
 fn corruptValues(store: *TestStore, val: []const u8, hinted: bool) !usize {
@@ -562,8 +574,11 @@ test "corruption found by recovery names the file" {
     defer s.deinit();
     const val_bytes: [200]u8 = @splat('v');
     try fillForCorruption(&s, &val_bytes, false);
-    // Data files without hint files are read whole at open.
-    try testing.expect(try corruptValues(&s, &val_bytes, false) > 0);
+    // Data files without hint files are read whole at open. Every sealed
+    // file gets a hint in the background, so the hints are removed to make a
+    // store as 0.1.1 left it.
+    try removeHints(&s);
+    try testing.expect(try corruptValues(&s, &val_bytes, false) > 1);
     try testing.expectError(error.Corruption, bitask.DB.open(s.path(), .{}));
     try expectMessage(s.path());
 }
