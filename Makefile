@@ -77,7 +77,7 @@ MAN_LINKS := $(shell cat c_tests/symbols.txt)
 RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs
 
 # The C tests: programs in c_tests/ that take a scratch directory (made when not given).
-C_TESTS := test_api test_hostile test_threads test_multiprocess test_upgrade readme_example
+C_TESTS := test_api test_hostile test_threads test_multiprocess test_upgrade test_tools readme_example
 TEST_CFLAGS := -std=c11 -O1 -g -Wall -Wextra -Werror -pedantic -pthread -I$(B)/include
 TEST_CXXFLAGS := -std=c++17 -O1 -g -Wall -Wextra -Werror -pedantic -pthread -I$(B)/include
 TEST_LIBS := -L$(B)/lib -lbitask -Wl,-rpath,'$$ORIGIN/../lib'

@@ -91,6 +91,26 @@ static int64_t be_scan(void *p, uint64_t *bytes) {
     return failed("iterate", err) ? -1 : n;
 }
 
+static int64_t be_range(void *p, const char *from, size_t fl, size_t pl, uint64_t limit,
+                        uint64_t *bytes) {
+    struct db *d = p;
+    leveldb_iterator_t *it = leveldb_create_iterator(d->db, d->ro);
+    int64_t n = 0;
+    for (leveldb_iter_seek(it, from, fl); leveldb_iter_valid(it) && (uint64_t)n < limit;
+         leveldb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = leveldb_iter_key(it, &kl);
+        if (kl < pl || memcmp(k, from, pl) != 0) break;
+        leveldb_iter_value(it, &vl);
+        *bytes += vl;
+        n++;
+    }
+    char *err = NULL;
+    leveldb_iter_get_error(it, &err);
+    leveldb_iter_destroy(it);
+    return failed("iterate", err) ? -1 : n;
+}
+
 static int be_compact(void *p, const char *dir) {
     struct db *d = p;
     (void)dir;
@@ -110,4 +130,5 @@ const struct backend bench_backend = {
     .scan = be_scan,
     .compact = be_compact,
     .notes = "readseq in key order; compaction = leveldb_compact_range of all keys",
+    .range = be_range,
 };

@@ -150,6 +150,30 @@ static int64_t be_scan(void *p, uint64_t *bytes) {
     return rc == MDB_NOTFOUND ? n : fail("cursor_get", rc);
 }
 
+static int64_t be_range(void *p, const char *from, size_t fl, size_t pl, uint64_t limit,
+                        uint64_t *bytes) {
+    struct ctx *c = p;
+    int rc = mdb_txn_renew(c->rtxn);
+    if (rc) return fail("txn_renew", rc);
+    MDB_cursor *cur;
+    rc = mdb_cursor_open(c->rtxn, c->db->dbi, &cur);
+    if (rc) {
+        mdb_txn_reset(c->rtxn);
+        return fail("cursor_open", rc);
+    }
+    MDB_val key = {fl, (void *)from}, val;
+    int64_t n = 0;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0 && (uint64_t)n < limit;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size < pl || memcmp(key.mv_data, from, pl) != 0) break;
+        n++;
+        *bytes += val.mv_size;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_reset(c->rtxn);
+    return rc == 0 || rc == MDB_NOTFOUND ? n : fail("cursor_get", rc);
+}
+
 static int be_compact(void *p, const char *dir) {
     struct db *d = p;
     char tmp[4096], from[4200], to[4200];
@@ -180,4 +204,5 @@ const struct backend bench_backend = {
     .scan = be_scan,
     .compact = be_compact,
     .notes = "readseq in key order; compaction = compacting copy (mdb_env_copy2 MDB_CP_COMPACT)",
+    .range = be_range,
 };

@@ -92,6 +92,26 @@ static int64_t be_scan(void *p, uint64_t *bytes) {
     return failed("iterate", err) ? -1 : n;
 }
 
+static int64_t be_range(void *p, const char *from, size_t fl, size_t pl, uint64_t limit,
+                        uint64_t *bytes) {
+    struct db *d = p;
+    rocksdb_iterator_t *it = rocksdb_create_iterator(d->db, d->ro);
+    int64_t n = 0;
+    for (rocksdb_iter_seek(it, from, fl); rocksdb_iter_valid(it) && (uint64_t)n < limit;
+         rocksdb_iter_next(it)) {
+        size_t kl, vl;
+        const char *k = rocksdb_iter_key(it, &kl);
+        if (kl < pl || memcmp(k, from, pl) != 0) break;
+        rocksdb_iter_value(it, &vl);
+        *bytes += vl;
+        n++;
+    }
+    char *err = NULL;
+    rocksdb_iter_get_error(it, &err);
+    rocksdb_iter_destroy(it);
+    return failed("iterate", err) ? -1 : n;
+}
+
 static int be_compact(void *p, const char *dir) {
     struct db *d = p;
     (void)dir;
@@ -114,4 +134,5 @@ const struct backend bench_backend = {
     .scan = be_scan,
     .compact = be_compact,
     .notes = "readseq in key order; compaction = full manual compaction (bottommost included)",
+    .range = be_range,
 };

@@ -23,7 +23,7 @@ struct db {
 
 struct ctx {
     sqlite3 *conn;
-    sqlite3_stmt *put, *get, *del, *scan;
+    sqlite3_stmt *put, *get, *del, *scan, *range;
     pthread_mutex_t *lock; /* set on the shared context */
 };
 
@@ -104,7 +104,9 @@ static struct ctx *ctx_make(struct db *d) {
         sqlite3_prepare_v3(c->conn, "DELETE FROM kv WHERE k = ?1", -1, SQLITE_PREPARE_PERSISTENT,
                            &c->del, NULL) != SQLITE_OK ||
         sqlite3_prepare_v3(c->conn, "SELECT k, v FROM kv ORDER BY k", -1,
-                           SQLITE_PREPARE_PERSISTENT, &c->scan, NULL) != SQLITE_OK) {
+                           SQLITE_PREPARE_PERSISTENT, &c->scan, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v3(c->conn, "SELECT k, v FROM kv WHERE k >= ?1 ORDER BY k LIMIT ?2", -1,
+                           SQLITE_PREPARE_PERSISTENT, &c->range, NULL) != SQLITE_OK) {
         fail(c->conn, "prepare");
         return NULL;
     }
@@ -121,6 +123,7 @@ static void ctx_destroy(struct ctx *c) {
     sqlite3_finalize(c->get);
     sqlite3_finalize(c->del);
     sqlite3_finalize(c->scan);
+    sqlite3_finalize(c->range);
     sqlite3_close(c->conn);
     free(c);
 }
@@ -174,6 +177,26 @@ static int64_t be_scan(void *p, uint64_t *bytes) {
     return rc == SQLITE_DONE ? n : fail(c->conn, "scan");
 }
 
+static int64_t be_range(void *p, const char *from, size_t fl, size_t pl, uint64_t limit,
+                        uint64_t *bytes) {
+    struct ctx *c = p;
+    sqlite3_bind_blob(c->range, 1, from, (int)fl, SQLITE_STATIC);
+    sqlite3_bind_int64(c->range, 2, (sqlite3_int64)limit);
+    int64_t n = 0;
+    int rc;
+    while ((rc = sqlite3_step(c->range)) == SQLITE_ROW) {
+        const void *k = sqlite3_column_blob(c->range, 0);
+        if ((size_t)sqlite3_column_bytes(c->range, 0) < pl || memcmp(k, from, pl) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+        *bytes += (uint64_t)sqlite3_column_bytes(c->range, 1);
+        n++;
+    }
+    sqlite3_reset(c->range);
+    return rc == SQLITE_DONE ? n : fail(c->conn, "range");
+}
+
 static int be_compact(void *p, const char *dir) {
     struct db *d = p;
     (void)dir;
@@ -195,4 +218,5 @@ const struct backend bench_backend = {
     .scan = be_scan,
     .compact = be_compact,
     .notes = "readseq in key order; compaction = VACUUM + wal_checkpoint(TRUNCATE)",
+    .range = be_range,
 };

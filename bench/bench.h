@@ -44,6 +44,21 @@ struct backend {
     int (*compact)(void *db, const char *dir);
     /* What its iteration order is, and what compact does, for the report. */
     const char *notes;
+    /* Optional (NULL: the phase is skipped). Puts n records atomically, as one batch: key i
+     * is the kl bytes at keys + i * kl, its value the vl bytes at vals[i]. 0 on success. */
+    int (*put_batch)(void *ctx, size_t n, const char *keys, size_t kl, const char *const *vals,
+                     size_t vl);
+    /* Optional. Gets n keys at once (key i: the kl bytes at keys + i * kl) into buf (cap
+     * bytes); lens[i] receives value i's length, (size_t)-1 when missing, and offs[i] where
+     * it is in buf. 0 on success. */
+    int (*multi_get)(void *ctx, size_t n, const char *keys, size_t kl, char *buf, size_t cap,
+                     size_t *offs, size_t *lens);
+    /* Ordered scans; NULL for a store without key order. Visits, in key order, the records
+     * from the first key >= from (fl bytes) on whose keys start with the first pl bytes of
+     * from (pl <= fl; 0: any key), at most limit of them; returns the count (or -1) and adds
+     * the value bytes seen to *bytes. Each call makes its own iterator. */
+    int64_t (*range)(void *ctx, const char *from, size_t fl, size_t pl, uint64_t limit,
+                     uint64_t *bytes);
 };
 
 extern const struct backend bench_backend;

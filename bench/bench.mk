@@ -5,6 +5,13 @@
 #   make bench         build the release library and the benchmark, run it BENCH_REPEAT times,
 #                      print the report and write it to $(BENCH_OUT)
 #   make bench-quick   one short run (N = 100000) to check that everything works
+#   make bench-scale   the scale group: BENCH_SCALE_KEYS keys (10000000; 16-byte keys,
+#                      100-byte values) in bitask, LMDB and tkrzw, each in the same run: fill,
+#                      overwrite, readrandom, open after the fill and overwrite (no
+#                      compaction: bitask opens from the hints its seals wrote), open after
+#                      compaction, anonymous RSS per key, disk per key. Not part of `make
+#                      test`. 100M keys: BENCH_SCALE_KEYS=100000000 (about 30 GB of disk per
+#                      store and 4 GB of memory for bitask's key directory)
 #
 # Settings (make variables or environment): BENCH_N (keys, 1000000), BENCH_REPEAT (runs whose
 # median is reported, 3), BENCH_DIR (where the stores are written, bench/data), BENCH_STORES
@@ -28,6 +35,10 @@ BENCH_DIR ?= bench/data
 BENCH_OUT ?= bench/results.md
 BENCH_RAW ?= bench/results.tsv
 BENCH_ARGS ?=
+BENCH_SCALE_KEYS ?= 10000000
+BENCH_SCALE_STORES ?= bitask,lmdb,tkrzw
+BENCH_SCALE_REPEAT ?= 1
+BENCH_SCALE_OUT ?= bench/results-scale.md
 BENCH_COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 ifdef LIB_FILES
 BENCH_LIB_TARGET := lib
@@ -40,7 +51,7 @@ BITASK_INCLUDE ?= include
 endif
 
 
-.PHONY: bench bench-quick bench-build bench-lib bench-cargo bench-deps bench-clean
+.PHONY: bench bench-quick bench-scale bench-build bench-lib bench-cargo bench-deps bench-clean
 
 bench-build: bench-lib
 	@mkdir -p $(BENCH_BUILD)
@@ -102,5 +113,15 @@ bench-quick: bench-build
 	    --out $(BENCH_BUILD)/quick.md $(if $(BENCH_STORES),--stores $(BENCH_STORES)) \
 	    $(if $(BENCH_GROUPS),--groups $(BENCH_GROUPS)) $(BENCH_ARGS)
 
+# The figures that scale with the keys; the read group's readrandom (N reads, stopped after
+# --max-seconds) and open after the fill, the reopen group's open after compaction.
+bench-scale: bench-build
+	$(BENCH_BUILD)/bench --n $(BENCH_SCALE_KEYS) --repeat $(BENCH_SCALE_REPEAT) --dir $(BENCH_DIR) \
+	    --out $(BENCH_SCALE_OUT) --raw $(BENCH_SCALE_OUT:.md=.tsv) --commit "$(BENCH_COMMIT)" \
+	    --stores $(BENCH_SCALE_STORES) --groups fill,read,compact,reopen --quick-limits \
+	    $(BENCH_ARGS)
+	@echo "bench: report written to $(BENCH_SCALE_OUT)"
+
 bench-clean:
-	rm -rf $(BENCH_BUILD) $(BENCH_DIR) $(BENCH_OUT) $(BENCH_RAW)
+	rm -rf $(BENCH_BUILD) $(BENCH_DIR) $(BENCH_OUT) $(BENCH_RAW) $(BENCH_SCALE_OUT) \
+	    $(BENCH_SCALE_OUT:.md=.tsv)

@@ -10,10 +10,12 @@
  *            disk; reopen, N overwrites in random order (each key once): the store is now 50%
  *            garbage; close, and a copy of it to DIR/garbage (untimed)
  *   read     open DIR/main (timed, resident memory after it), readrandom N, readmissing N,
- *            readseq, readrandom N split over 2 threads
+ *            readseq, the scan phases (stores with key order: first key of a full scan,
+ *            seek, prefix scans of 100 keys), readrandom N split over 2 threads
  *   compact  compaction of DIR/garbage, as the overwrite left it (the reads on DIR/main may
  *            have made LevelDB and RocksDB compact in the background)
- *   reopen   open DIR/garbage after compaction (timed: the hint-file open for bitask),
+ *   reopen   open DIR/garbage after compaction (timed: the hint-file open for bitask), the
+ *            scan phases again (for bitask, on files that all have sorted hints),
  *            deleterandom N
  *   sync     the machine's rate of 116-byte appends + fdatasync, measured here; then 2,000
  *            durable puts from 1 thread, then from 8 threads, each on a fresh store
@@ -348,6 +350,55 @@ static double read_random(void *ctx, uint64_t ops, uint64_t n, uint64_t seed, si
     return rate;
 }
 
+/* Puts of n keys in random order, BATCH_OPS to a batch (B->put_batch); returns puts/s. */
+#define BATCH_OPS 100
+static double fill_batches(void *ctx, char *pool, uint64_t n, uint64_t seed, size_t vs) {
+    struct perm p = perm_make(n, seed);
+    char keys[BATCH_OPS * KEY_LEN];
+    const char *vals[BATCH_OPS];
+    double t0 = now();
+    uint64_t i = 0;
+    while (i < n) {
+        size_t m = 0;
+        for (; m < BATCH_OPS && i < n; m++, i++) {
+            uint64_t idx = perm_at(&p, i);
+            fmt_key(keys + m * KEY_LEN, idx);
+            vals[m] = value_for(pool, NULL, idx, 0, vs);
+        }
+        if (B->put_batch(ctx, m, keys, KEY_LEN, vals, vs) != 0) die("batch write failed");
+        if (time_up(i, t0)) break;
+    }
+    return (double)i / (now() - t0);
+}
+
+/* Uniform random reads of present keys, MULTI_KEYS at a time (B->multi_get), every value
+ * checked; returns keys/s. */
+#define MULTI_KEYS 32
+static double read_multi(void *ctx, uint64_t ops, uint64_t n, uint64_t seed, size_t vs) {
+    char keys[MULTI_KEYS * KEY_LEN];
+    uint64_t idx[MULTI_KEYS];
+    size_t cap = MULTI_KEYS * (vs + 64), offs[MULTI_KEYS], lens[MULTI_KEYS];
+    char *buf = malloc(cap);
+    uint64_t s = mix64(seed) | 1, bad = 0, i = 0;
+    double t0 = now();
+    while (i < ops) {
+        for (int j = 0; j < MULTI_KEYS; j++) {
+            idx[j] = rnd_below(&s, n);
+            fmt_key(keys + j * KEY_LEN, idx[j]);
+        }
+        if (B->multi_get(ctx, MULTI_KEYS, keys, KEY_LEN, buf, cap, offs, lens) != 0)
+            die("multi_get failed");
+        for (int j = 0; j < MULTI_KEYS; j++)
+            if (lens[j] == (size_t)-1 || !value_ok(buf + offs[j], lens[j], idx[j], vs)) bad++;
+        i += MULTI_KEYS;
+        if (time_up(i, t0)) break;
+    }
+    double rate = (double)i / (now() - t0);
+    free(buf);
+    if (bad) die("multiget: reads wrong or missing");
+    return rate;
+}
+
 static double read_missing(void *ctx, uint64_t ops, uint64_t n, uint64_t seed) {
     char k[KEY_LEN], buf[SMALL_VALUE + 64];
     uint64_t s = mix64(seed) | 1, found = 0, i = 0;
@@ -510,8 +561,51 @@ static void group_fill(void) {
     char *garbage = path_of("garbage");
     copy_dir(dir, garbage);
     free(garbage);
+    if (B->put_batch) {
+        char *bdir = path_of("batch");
+        fresh_dir(bdir);
+        db = open_store(bdir, 0, SMALL_VALUE, N);
+        ctx = ctx_of(db);
+        report("fillbatch", fill_batches(ctx, pool, N, 2, SMALL_VALUE));
+        B->ctx_free(ctx);
+        close_store(db);
+        rm_rf(bdir);
+        free(bdir);
+    }
     free(pool);
     free(dir);
+}
+
+/* The ordered-scan phases: the first key of a full scan (ms), seeks (one key each, random
+ * positions) and prefix scans of 100 keys (random prefixes of 14 of the 16 digits), as rates;
+ * each call makes its own iterator, as a program answering one query would. */
+static void scan_phases(void *ctx, const char *suffix) {
+    char name[64];
+    uint64_t bytes = 0;
+    double t0 = now();
+    if (B->range(ctx, "", 0, 0, 1, &bytes) != 1) die("range: first key not found");
+    snprintf(name, sizeof name, "scan_first%s_ms", suffix);
+    report(name, (now() - t0) * 1e3);
+    char k[KEY_LEN];
+    uint64_t groups = N / 100, done = 0, x = 21;
+    t0 = now();
+    for (; done < N && (done < 3 || now() - t0 < MAX_SECONDS); done++) {
+        x = mix64(x + done);
+        fmt_key(k, x % N);
+        if (B->range(ctx, k, KEY_LEN, 0, 1, &bytes) != 1) die("range: seek found no key");
+    }
+    snprintf(name, sizeof name, "seek%s", suffix);
+    report(name, (double)done / (now() - t0));
+    if (groups == 0) return;
+    t0 = now();
+    for (done = 0; done < N && (done < 3 || now() - t0 < MAX_SECONDS); done++) {
+        x = mix64(x + done);
+        fmt_key(k, (x % groups) * 100);
+        if (B->range(ctx, k, KEY_LEN, KEY_LEN - 2, 1000, &bytes) != 100)
+            die("range: a prefix scan did not find its 100 keys");
+    }
+    snprintf(name, sizeof name, "prefix100%s", suffix);
+    report(name, (double)done / (now() - t0));
 }
 
 static void group_read(void) {
@@ -525,6 +619,7 @@ static void group_read(void) {
     report("rss_anon_open_mib", anon / 1024.0);
     report("anon_bytes_per_key", (anon - base) * 1024.0 / (double)N);
     report("readrandom", read_random(ctx, N, N, 11, SMALL_VALUE, NULL, NULL));
+    if (B->multi_get) report("multiget", read_multi(ctx, N, N, 14, SMALL_VALUE));
     report("readmissing", read_missing(ctx, N, N, 12));
     uint64_t bytes = 0;
     double t0 = now();
@@ -536,6 +631,7 @@ static void group_read(void) {
         exit(1);
     }
     report("readseq", (double)count / el);
+    if (B->range) scan_phases(ctx, "");
     double cpu1;
     uint64_t done1;
     double readrandom_1t_rate = read_random(ctx, N, N, 13, SMALL_VALUE, &done1, &cpu1);
@@ -584,6 +680,7 @@ static void group_reopen(void) {
     report("rss_anon_hint_mib", anon / 1024.0);
     report("anon_bytes_per_key_hint", (anon - base) * 1024.0 / (double)N);
     read_random(ctx, N / 10, N, 21, SMALL_VALUE, NULL, NULL); /* the compacted store reads back right */
+    if (B->range) scan_phases(ctx, "_hint"); /* bitask: every file has a sorted hint */
     struct perm p = perm_make(N, 4);
     char k[KEY_LEN];
     double t0 = now();

@@ -92,6 +92,7 @@ check usage-error-creates-nothing test "$(status "$bin" "$work/usage-none" put k
     -a ! -e "$work/usage-none"
 # Options anywhere; -- ends them, so an argument may start with a dash; a negative number is
 # an argument.
+check add-stores-only-when-absent test "$("$bin" "$work/add-db" add fresh-key one; echo "$?"; "$bin" "$work/add-db" add fresh-key two; echo "$?"; "$bin" "$work/add-db" get fresh-key)" = "$(printf '0\n1\none')"
 check option-after-command test "$("$bin" "$db" put -e 'sp\x20ace' 'a\x20b' && "$bin" "$db" get 'sp ace')" = 'a b'
 check option-flags-together test "$("$bin" "$db" get -en 'sp\x20ace')" = 'a\x20b'
 check option-long-encoded test "$("$bin" --encoded "$db" get 'sp\x20ace')" = 'a\x20b'
@@ -160,8 +161,8 @@ check get-n-missing-is-1 test "$(status "$bin" "$db" get -n nobody)" = 1
 run "$bin" "$db" list -n
 check n-only-get test "$rc,$(first_err)" = "2,bitask: list: -n/--no-newline is an option of get"
 run "$bin" "$db" get bin --json
-check json-only-stats-list test "$rc,$(first_err)" = \
-    "2,bitask: get: --json is an option of stats and list"
+check json-only-stats-list-verify test "$rc,$(first_err)" = \
+    "2,bitask: get: --json is an option of stats, list and verify"
 
 # list: encoded keys, byte order, prefixes.
 "$bin" "$db" put apple 1
@@ -182,6 +183,21 @@ check count-prefix-encoded test "$("$bin" -e "$db" count 'nul\x00')" = 1
 check count-none test "$("$bin" "$db" count zzz)" = 0
 check dump-prefix test "$("$bin" "$db" dump ap | tr '\n' ,)" = '# bitask dump 1,apple 1,apricot 2,'
 check dump-prefix-none test "$("$bin" "$db" dump zzz)" = '# bitask dump 1'
+# --from and --to (both inclusive), --reverse; with a prefix too, and in the dump encoding.
+check list-from-to test "$("$bin" "$db" list --from apricot --to bin | tr '\n' ,)" = \
+    'apricot,banana,bin,'
+check list-reverse test "$("$bin" "$db" list --reverse --to=banana | tr '\n' ,)" = \
+    'banana,apricot,apple,'
+check list-prefix-from test "$("$bin" "$db" list ap --from apr | tr '\n' ,)" = 'apricot,'
+check list-from-encoded test "$("$bin" -e "$db" list --from 'nul\x00' | tr '\n' ,)" = 'nul\x00key,'
+check count-from test "$("$bin" "$db" count --from b)" = 4
+check dump-reverse test "$("$bin" "$db" dump ap --reverse | tr '\n' ,)" = \
+    '# bitask dump 1,apricot 2,apple 1,'
+run "$bin" "$db" get apple --reverse
+check range-only-iterating test "$rc,$(first_err)" = \
+    "2,bitask: get: --from, --to and --reverse are options of list, count and dump"
+run "$bin" "$db" list --from
+check from-missing-key test "$rc,$(first_err)" = "2,bitask: --from: missing KEY"
 
 # stats and compact.
 check stats grep -q '^key_count 6$' <("$bin" "$db" stats)
@@ -562,6 +578,45 @@ check own-form-dir-named-put sh -c 'cd "$1" && "$2" put put -- --key v && "$2" a
     sh "$work" "$bin"
 check own-form-dir-named-put-get test "$(cd "$work" && "$bin" put get -- --key)" = v
 check own-form-dir-named-ask-get test "$(cd "$work" && "$bin" ask get k)" = w
+
+# verify, backup, repair: an intact store verifies clean; a backup opens as the store; a flipped
+# byte in the middle of the active file is reported by verify (exit 3) and repaired, keeping
+# every other record and the original in bitask-quarantine.
+vr=$work/verify
+"$bin" "$vr" put one 1 && "$bin" "$vr" put two 2 && "$bin" "$vr" put three 3
+run "$bin" "$vr" verify
+check verify-intact-is-0 test "$rc" = 0
+check verify-intact-report grep -qx 'problems 0' "$work/out"
+check verify-intact-records grep -qx 'records 3' "$work/out"
+run "$bin" --json "$vr" verify
+check verify-json test "$(cat "$work/out")" = \
+    '{"data_files": 1, "hint_files": 0, "records": 3, "torn_bytes": 0, "problems": 0, "listed": []}'
+run "$bin" "$vr" backup "$work/verify-backup"
+check backup-is-0 test "$rc" = 0
+check backup-copied grep -qx 'copied 1' "$work/out"
+check backup-opens test "$("$bin" "$work/verify-backup" get two)" = 2
+mkdir "$work/not-empty" && echo mine >"$work/not-empty/notes.txt"
+run "$bin" "$vr" backup "$work/not-empty"
+check backup-refuses-foreign-is-2 test "$rc" = 2
+check backup-refuses-foreign-unchanged test "$(ls "$work/not-empty")" = notes.txt
+active=$(ls "$vr"/*.active.log)
+before=$(cksum <"$active")
+# The first record: 52-byte file header, then 29 header bytes, the key "one", the value "1".
+printf '\377' | dd of="$active" bs=1 seek=83 conv=notrunc 2>/dev/null
+run "$bin" "$vr" verify
+check verify-damaged-is-3 test "$rc" = 3
+check verify-damaged-where grep -q "^problem $(basename "$active") 52 record checksum mismatch" "$work/out"
+check verify-changed-nothing test "$(cksum <"$active")" != "$before" # still damaged
+run "$bin" "$vr" repair
+check repair-lost-is-3 test "$rc" = 3
+check repair-kept grep -qx 'records_kept 2' "$work/out"
+check repair-lost grep -qx 'records_lost 1' "$work/out"
+check repair-quarantined test -f "$vr/bitask-quarantine/$(basename "$active")"
+check repair-keeps-the-rest test "$("$bin" "$vr" get three)" = 3
+run "$bin" "$vr" verify
+check verify-after-repair-is-0 test "$rc" = 0
+run "$bin" "$work/nowhere-store" repair
+check repair-no-store-is-2 test "$rc" = 2
 
 # upgrade: a store of bitask 0.1.1, written here byte for byte (records: crc32 of key and
 # value, timestamp, key and value lengths, key, value; an empty value is a deletion). The

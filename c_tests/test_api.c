@@ -21,7 +21,7 @@ static void test_version(void) {
 }
 
 static void test_strerror(void) {
-    for (int code = BITASK_OK; code <= BITASK_ERR_INCOMPATIBLE; code++) {
+    for (int code = BITASK_OK; code <= BITASK_MISMATCH; code++) {
         const char *s = bitask_strerror(code);
         CHECK(s != NULL && s[0] != '\0');
         CHECK(strcmp(s, "unknown status code") != 0);
@@ -29,7 +29,7 @@ static void test_strerror(void) {
             CHECK(strcmp(s, bitask_strerror(other)) != 0);
     }
     CHECK(strcmp(bitask_strerror(-1), "unknown status code") == 0);
-    CHECK(strcmp(bitask_strerror(16), "unknown status code") == 0);
+    CHECK(strcmp(bitask_strerror(18), "unknown status code") == 0);
     CHECK(strcmp(bitask_strerror(INT_MAX), "unknown status code") == 0);
     CHECK(strcmp(bitask_strerror(INT_MIN), "unknown status code") == 0);
     /* The numbers are ABI. */
@@ -38,6 +38,7 @@ static void test_strerror(void) {
     CHECK(BITASK_ERR_READ_ONLY == 5 && BITASK_ERR_IO == 6 && BITASK_ERR_CORRUPTION == 7);
     CHECK(BITASK_ERR_TOO_LARGE == 8 && BITASK_ERR_INTERNAL == 9);
     CHECK(BITASK_ERR_INCOMPATIBLE == 10);
+    CHECK(BITASK_ERR_EXISTS == 15 && BITASK_KEY_EXISTS == 16 && BITASK_MISMATCH == 17);
     CHECK(sizeof(bitask_status) == sizeof(int));
 }
 
@@ -317,6 +318,79 @@ static void test_contains_remove(void) {
     bitask_close(db);
 }
 
+static void test_batches(void) {
+    const char *dir = h_path(0, "batches");
+    bitask *db = open_at(dir);
+    if (!db)
+        return;
+    CHECK_ST(bitask_put(db, KEY("gone"), KEY("x")), BITASK_OK);
+    bitask_batch *b = bitask_batch_new();
+    CHECK(b != NULL);
+    CHECK_ST(bitask_batch_put(b, KEY("a"), KEY("1")), BITASK_OK);
+    CHECK_ST(bitask_batch_remove(b, KEY("gone")), BITASK_OK);
+    CHECK_ST(bitask_batch_put(b, KEY("b"), NULL, 0), BITASK_OK);
+    CHECK_ST(bitask_batch_put(b, NULL, 0, KEY("v")), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_batch_put(NULL, KEY("k"), KEY("v")), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_batch_remove(b, NULL, 2), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_write(db, b, 2), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_write(NULL, b, 0), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_write(db, NULL, 0), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_contains(db, KEY("a")), BITASK_NOT_FOUND);
+    CHECK_ST(bitask_write(db, b, BITASK_WRITE_SYNC), BITASK_OK);
+    CHECK_ST(bitask_contains(db, KEY("gone")), BITASK_NOT_FOUND);
+    CHECK_ST(bitask_batch_clear(b), BITASK_OK);
+    CHECK_ST(bitask_batch_clear(NULL), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_write(db, b, 0), BITASK_OK);
+    bitask_batch_free(b);
+    bitask_batch_free(NULL);
+
+    /* Multi-get: values back to back in the caller's buffer, a status per key. */
+    const char keys[] = "abgonea";
+    size_t lens[] = {1, 1, 4, 1};
+    uint8_t buf[2];
+    size_t offs[4], vlens[4];
+    bitask_status sts[4];
+    CHECK_ST(bitask_multi_get(db, 4, (const uint8_t *)keys, lens, buf, sizeof buf, offs, vlens,
+                              sts),
+             BITASK_OK);
+    CHECK(sts[0] == BITASK_OK && vlens[0] == 1 && buf[offs[0]] == '1');
+    CHECK(sts[1] == BITASK_OK && vlens[1] == 0);
+    CHECK(sts[2] == BITASK_NOT_FOUND && vlens[2] == 0);
+    CHECK(sts[3] == BITASK_OK && vlens[3] == 1 && offs[3] == 1 && buf[1] == '1');
+    CHECK_ST(bitask_multi_get(db, 4, (const uint8_t *)keys, lens, buf, 1, offs, vlens, sts),
+             BITASK_OK);
+    CHECK(sts[0] == BITASK_OK && sts[3] == BITASK_BUFFER_TOO_SMALL && vlens[3] == 1);
+    size_t zero[] = {1, 0};
+    CHECK_ST(bitask_multi_get(db, 2, (const uint8_t *)keys, zero, buf, 2, offs, vlens, sts),
+             BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_multi_get(db, 1, (const uint8_t *)keys, lens, buf, 2, NULL, vlens, sts),
+             BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_multi_get(db, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL), BITASK_OK);
+
+    /* Conditional writes. */
+    CHECK_ST(bitask_put_if_absent(db, KEY("a"), KEY("2")), BITASK_KEY_EXISTS);
+    CHECK_ST(bitask_put_if_absent(db, KEY("new"), KEY("n")), BITASK_OK);
+    CHECK_ST(bitask_compare_and_set(db, KEY("a"), KEY("0"), KEY("3")), BITASK_MISMATCH);
+    CHECK_ST(bitask_compare_and_set(db, KEY("a"), NULL, 0, KEY("3")), BITASK_MISMATCH);
+    CHECK_ST(bitask_compare_and_set(db, KEY("a"), KEY("1"), KEY("3")), BITASK_OK);
+    CHECK_ST(bitask_compare_and_set(db, KEY("b"), (const uint8_t *)"", 0, NULL, 0), BITASK_OK);
+    CHECK_ST(bitask_contains(db, KEY("b")), BITASK_NOT_FOUND);
+    CHECK_ST(bitask_compare_and_set(db, KEY("b"), NULL, 0, NULL, 0), BITASK_OK);
+    CHECK_ST(bitask_compare_and_set(db, KEY("b"), NULL, 1, NULL, 0), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_put_if_absent(NULL, KEY("a"), KEY("2")), BITASK_ERR_INVALID_ARGUMENT);
+    bitask_close(db);
+    db = open_at(dir);
+    if (!db)
+        return;
+    uint8_t v[4];
+    size_t n = 0;
+    CHECK_ST(bitask_get_into(db, KEY("a"), v, sizeof v, &n), BITASK_OK);
+    CHECK(n == 1 && v[0] == '3');
+    CHECK_ST(bitask_contains(db, KEY("gone")), BITASK_NOT_FOUND);
+    CHECK_ST(bitask_contains(db, KEY("new")), BITASK_OK);
+    bitask_close(db);
+}
+
 static void test_stat_compact_sync(void) {
     const char *dir = h_path(0, "compact");
     bitask_options *o = bitask_options_new();
@@ -515,6 +589,117 @@ static void test_iteration(void) {
     bitask_close(db);
 }
 
+/* Scans with bitask_iter_new_range: the keys it yields, joined by ',' (values checked to
+ * equal their keys, or empty when keys_only), into out. */
+static void scan_into(bitask *db, const char *prefix, const char *lower, const char *upper,
+                      int flags, const char *seek, char *out, size_t cap) {
+    bitask_iter *it = NULL;
+    out[0] = '\0';
+    CHECK_ST(bitask_iter_new_range(db, (const uint8_t *)prefix, prefix ? strlen(prefix) : 0,
+                                   (const uint8_t *)lower, lower ? strlen(lower) : 0,
+                                   (const uint8_t *)upper, upper ? strlen(upper) : 0, flags, &it),
+             BITASK_OK);
+    if (!it)
+        return;
+    if (seek)
+        CHECK_ST(bitask_iter_seek(it, KEY(seek)), BITASK_OK);
+    const uint8_t *k, *v;
+    size_t kl, vl, used = 0;
+    bitask_status st;
+    while ((st = bitask_iter_next(it, &k, &kl, &v, &vl)) == BITASK_OK) {
+        if (flags & BITASK_ITER_KEYS_ONLY)
+            CHECK(v != NULL && vl == 0);
+        else
+            CHECK(vl == kl && memcmp(k, v, kl) == 0);
+        if (used + kl + 2 < cap) {
+            if (used)
+                out[used++] = ',';
+            memcpy(out + used, k, kl);
+            used += kl;
+            out[used] = '\0';
+        }
+    }
+    CHECK_ST(st, BITASK_NOT_FOUND);
+    bitask_iter_free(it);
+}
+
+#define CHECK_SCAN(db, prefix, lower, upper, flags, seek, want)                                 \
+    do {                                                                                       \
+        char got_[256];                                                                        \
+        scan_into(db, prefix, lower, upper, flags, seek, got_, sizeof got_);                   \
+        __atomic_add_fetch(&h_checks, 1, __ATOMIC_RELAXED);                                    \
+        if (strcmp(got_, want) != 0) {                                                         \
+            char what_[600];                                                                   \
+            snprintf(what_, sizeof what_, "scan yielded \"%s\", expected \"%s\"", got_, want); \
+            h_report(__FILE__, __LINE__, what_);                                               \
+        }                                                                                      \
+    } while (0)
+
+static void test_range_scans(void) {
+    bitask *db = open_at(h_path(0, "range"));
+    if (!db)
+        return;
+    const char *keys[] = {"a", "ab", "abc", "b", "ba", "c", "d"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        CHECK_ST(bitask_put(db, KEY(keys[i]), KEY(keys[i])), BITASK_OK);
+    const int R = BITASK_ITER_REVERSE, KO = BITASK_ITER_KEYS_ONLY;
+    const int LX = BITASK_ITER_LOWER_EXCLUSIVE, UI = BITASK_ITER_UPPER_INCLUSIVE;
+    CHECK_SCAN(db, NULL, NULL, NULL, 0, NULL, "a,ab,abc,b,ba,c,d");
+    CHECK_SCAN(db, NULL, NULL, NULL, R, NULL, "d,c,ba,b,abc,ab,a");
+    /* Lower inclusive and upper exclusive by default; the flags flip each. */
+    CHECK_SCAN(db, NULL, "ab", "c", 0, NULL, "ab,abc,b,ba");
+    CHECK_SCAN(db, NULL, "ab", "c", LX | UI, NULL, "abc,b,ba,c");
+    CHECK_SCAN(db, NULL, "ab", "c", R | KO, NULL, "ba,b,abc,ab");
+    CHECK_SCAN(db, "a", NULL, NULL, R, NULL, "abc,ab,a");
+    CHECK_SCAN(db, "a", "ab", NULL, 0, NULL, "ab,abc");
+    CHECK_SCAN(db, NULL, "c", "b", 0, NULL, "");
+    /* A seek: the first key >= it forward, the last key <= it in reverse, within bounds. */
+    CHECK_SCAN(db, NULL, NULL, NULL, 0, "bb", "c,d");
+    CHECK_SCAN(db, NULL, NULL, NULL, R, "bb", "ba,b,abc,ab,a");
+    CHECK_SCAN(db, NULL, "b", "d", 0, "a", "b,ba,c");
+    CHECK_SCAN(db, NULL, "b", "d", R, "zz", "c,ba,b");
+
+    /* A seek moves backwards too, and after the end. */
+    bitask_iter *it = NULL;
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    CHECK_ST(bitask_iter_new_range(db, NULL, 0, NULL, 0, NULL, 0, 0, &it), BITASK_OK);
+    while (bitask_iter_next(it, &k, &kl, &v, &vl) == BITASK_OK) {
+    }
+    CHECK_ST(bitask_iter_seek(it, KEY("ba")), BITASK_OK);
+    CHECK_ST(bitask_iter_next(it, &k, &kl, &v, &vl), BITASK_OK);
+    CHECK(kl == 2 && memcmp(k, "ba", 2) == 0);
+
+    /* Argument errors leave the iterator where it was. */
+    CHECK_ST(bitask_iter_seek(NULL, KEY("a")), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_seek(it, NULL, 1), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_seek(it, KEY("")), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_seek(it, (const uint8_t *)"a", BITASK_MAX_KEY_LEN + 1),
+             BITASK_ERR_TOO_LARGE);
+    CHECK_ST(bitask_iter_next(it, &k, &kl, &v, &vl), BITASK_OK);
+    CHECK(kl == 1 && k[0] == 'c');
+    bitask_iter_free(it);
+    it = (bitask_iter *)1;
+    CHECK_ST(bitask_iter_new_range(db, NULL, 0, NULL, 0, NULL, 0, 16, &it),
+             BITASK_ERR_INVALID_ARGUMENT);
+    CHECK(it == NULL);
+    CHECK_ST(bitask_iter_new_range(db, NULL, 0, NULL, 0, NULL, 0, -1, &it),
+             BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_new_range(NULL, NULL, 0, NULL, 0, NULL, 0, 0, &it),
+             BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_new_range(db, NULL, 0, NULL, 0, NULL, 0, 0, NULL),
+             BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_new_range(db, NULL, 0, NULL, 3, NULL, 0, 0, &it),
+             BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_new_range(db, NULL, 0, NULL, 0, NULL, 3, 0, &it),
+             BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_iter_new_range(db, NULL, 0, (const uint8_t *)"a", BITASK_MAX_KEY_LEN + 1,
+                                   NULL, 0, 0, &it),
+             BITASK_ERR_TOO_LARGE);
+    CHECK(it == NULL);
+    bitask_close(db);
+}
+
 static void test_sync_modes_and_reopen(void) {
     int modes[] = {BITASK_SYNC_NONE, BITASK_SYNC_ALWAYS, BITASK_SYNC_INTERVAL};
     for (int m = 0; m < 3; m++) {
@@ -562,9 +747,9 @@ int main(int argc, char **argv) {
         H_TEST(test_version),         H_TEST(test_strerror),
         H_TEST(test_last_error_message), H_TEST(test_options),
         H_TEST(test_open_close),      H_TEST(test_put_get),
-        H_TEST(test_get_into),        H_TEST(test_contains_remove),
+        H_TEST(test_get_into),        H_TEST(test_contains_remove), H_TEST(test_batches),
         H_TEST(test_stat_compact_sync), H_TEST(test_read_only),
-        H_TEST(test_iteration),       H_TEST(test_sync_modes_and_reopen),
+        H_TEST(test_iteration),       H_TEST(test_range_scans),       H_TEST(test_sync_modes_and_reopen),
     };
     return h_run("test_api", tests, sizeof tests / sizeof tests[0]);
 }

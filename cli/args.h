@@ -31,12 +31,18 @@ static const struct option_help option_help[] = {
     {TAKES_NO_NEWLINE,
      "  -n, --no-newline        get: print the value alone, without the newline after it\n"},
     {TAKES_JSON,
-     "  --json                  stats, list, compact --dry-run: print JSON (list: an array of\n"
-     "                          the keys, each in the dump encoding)\n"},
+     "  --json                  stats, list, verify, compact --dry-run: print JSON (list: an\n"
+     "                          array of the keys, each in the dump encoding)\n"},
     {TAKES_DRY_RUN,
      "  --dry-run               compact: merge nothing; print whether an automatic merge is\n"
      "                          due, the files it would take and why, and the bytes it would\n"
      "                          read, write and reclaim\n"},
+    {TAKES_RANGE,
+     "  --from KEY              list, count, dump: only keys >= KEY (in the dump encoding with -e)\n"},
+    {TAKES_RANGE,
+     "  --to KEY                list, count, dump: only keys <= KEY (in the dump encoding with -e)\n"},
+    {TAKES_RANGE,
+     "  --reverse               list, count, dump: in descending key order\n"},
     {TAKES_WAIT,
      "  --wait SECONDS          a writing command that finds the store locked by another\n"
      "                          writer tries again until it is free or SECONDS (fractions\n"
@@ -64,7 +70,8 @@ static const char exit_status_help[] =
     "  0  done (get, del, exists: the key was found)\n"
     "  1  not found: get, del or exists of a missing key\n"
     "  2  usage error, or the command failed (the message on standard error says which)\n"
-    "  3  upgrade: done, but some bytes of the 0.1.1 files could not be read (listed)\n"
+    "  3  upgrade: done, but some bytes of the 0.1.1 files could not be read (listed);\n"
+    "     verify: problems found; repair: done, but records were lost\n"
     "  4  locked: another process is the store's writer (DIR/db.lock); --wait waits for it\n";
 
 static const char legacy_help[] =
@@ -261,6 +268,16 @@ static int scan(int argc, char **argv, int *help, int *version) {
             opt.json = 1;
         } else if (strcmp(a, "--dry-run") == 0) {
             opt.dry_run = 1;
+        } else if (strcmp(a, "--reverse") == 0) {
+            opt.reverse = 1;
+        } else if (long_option(a, "--from", argc, argv, &i, &value)) {
+            if (!value)
+                usage_problem(NULL, "--from: missing KEY");
+            opt.from = (char *)value;
+        } else if (long_option(a, "--to", argc, argv, &i, &value)) {
+            if (!value)
+                usage_problem(NULL, "--to: missing KEY");
+            opt.to = (char *)value;
         } else if (strcmp(a, "--sync") == 0) {
             opt.sync_always = 1;
         } else if (long_option(a, "--max-file-size", argc, argv, &i, &value)) {
@@ -375,9 +392,13 @@ static struct request parse_args(int argc, char **argv) {
     } else if (opt.no_newline && !(r.cmd->takes & TAKES_NO_NEWLINE)) {
         usage_problem(r.cmd, "%s: -n/--no-newline is an option of get", r.cmd->name);
     } else if (opt.json && !(r.cmd->takes & TAKES_JSON)) {
-        usage_problem(r.cmd, "%s: --json is an option of stats, list and compact", r.cmd->name);
+        usage_problem(r.cmd, "%s: --json is an option of stats, list, verify and compact",
+                      r.cmd->name);
     } else if (opt.dry_run && !(r.cmd->takes & TAKES_DRY_RUN)) {
         usage_problem(r.cmd, "%s: --dry-run is an option of compact", r.cmd->name);
+    } else if ((opt.from || opt.to || opt.reverse) && !(r.cmd->takes & TAKES_RANGE)) {
+        usage_problem(r.cmd, "%s: --from, --to and --reverse are options of list, count and dump",
+                      r.cmd->name);
     } else {
         /* The slots past the given arguments read NULL: argv has argc + 1 slots, the operands
          * are at its front, and the slots after them are free (at most max_args - min_args, 1,

@@ -32,6 +32,9 @@ struct options {
     double wait_s;  /* --wait: how long a writer tries again to take the lock (0: not at all) */
     int sync_always;        /* --sync: the writers open with BITASK_SYNC_ALWAYS */
     uint64_t max_file_size; /* --max-file-size, or 0 for the library's default */
+    char *from;             /* --from KEY: list, count, dump start at KEY (inclusive) */
+    char *to;               /* --to KEY: ... and end at KEY (inclusive) */
+    int reverse;            /* --reverse: ... in descending key order */
     int legacy;             /* the command line of bitask 0.1.1, which has no options */
 };
 static struct options opt;

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "dump_format.h"
 #include "store.h"
+#include "tools.h"
 
 /* Stores one pair durably; the exit status. `what` names the command in errors. */
 static int store_pair(const uint8_t *key, size_t klen, const uint8_t *v, size_t vlen,
@@ -71,6 +72,24 @@ static int cmd_put(char **args) {
     return rc;
 }
 
+/* put-if-absent: writes nothing, and exits 1, when KEY has a value. */
+static int cmd_add(char **args) {
+    size_t klen, vlen;
+    if (!arg_bytes(args[0], "add", "KEY", &klen) || !arg_bytes(args[1], "add", "VALUE", &vlen))
+        return EXIT_ERROR;
+    bitask *db;
+    int rc = open_store(WRITE, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_status st = bitask_put_if_absent(db, (const uint8_t *)args[0], klen,
+                                            (const uint8_t *)args[1], vlen);
+    if (st == BITASK_KEY_EXISTS)
+        rc = EXIT_NOT_FOUND;
+    else if (st != BITASK_OK)
+        rc = fail("add", st);
+    return finish_writes(db, rc);
+}
+
 static int cmd_get(char **args) {
     size_t klen;
     if (!arg_bytes(args[0], "get", "KEY", &klen))
@@ -102,16 +121,24 @@ enum iterate_mode { LIST, DUMP, COUNT };
  * text, not bytes, and the encoding spells any key in ASCII, the same way list does, so that
  * get -e takes a key back from either. */
 static int cmd_iterate(char *prefix, enum iterate_mode mode) {
-    size_t plen = 0;
+    size_t plen = 0, from_len = 0, to_len = 0;
     static const char *const names[] = {"list", "dump", "count"};
     if (prefix && !arg_bytes(prefix, names[mode], "PREFIX", &plen))
+        return EXIT_ERROR;
+    if (opt.from && !arg_bytes(opt.from, names[mode], "--from KEY", &from_len))
+        return EXIT_ERROR;
+    if (opt.to && !arg_bytes(opt.to, names[mode], "--to KEY", &to_len))
         return EXIT_ERROR;
     bitask *db;
     int rc = open_store(READ, &db);
     if (rc != EXIT_OK)
         return rc;
     bitask_iter *it = NULL;
-    bitask_status st = bitask_iter_new(db, (const uint8_t *)prefix, plen, &it);
+    int flags = BITASK_ITER_UPPER_INCLUSIVE | (opt.reverse ? BITASK_ITER_REVERSE : 0) |
+                (mode == LIST || mode == COUNT ? BITASK_ITER_KEYS_ONLY : 0);
+    bitask_status st =
+        bitask_iter_new_range(db, (const uint8_t *)prefix, plen, (const uint8_t *)opt.from,
+                              from_len, (const uint8_t *)opt.to, to_len, flags, &it);
     if (st != BITASK_OK) {
         bitask_close(db);
         return fail("iterate", st);
@@ -439,10 +466,10 @@ static int cmd_list(char **args) { return cmd_iterate(args[0], LIST); }
 
 static int cmd_dump(char **args) { return cmd_iterate(args[0], DUMP); }
 
-/* The keys that start with PREFIX are counted by walking them; all of them, from the key
- * directory's count, without reading any. */
+/* The keys that start with PREFIX, or lie between --from and --to, are counted by walking
+ * them; all of them, from the key directory's count, without reading any. */
 static int cmd_count(char **args) {
-    if (args[0])
+    if (args[0] || opt.from || opt.to)
         return cmd_iterate(args[0], COUNT);
     bitask *db;
     int rc = open_store(READ, &db);
@@ -484,7 +511,8 @@ enum {
     TAKES_JSON = 4,
     TAKES_WAIT = 8,                /* upgrade, and the writers */
     TAKES_OPEN_OPTIONS = 16,       /* --sync and --max-file-size: the writers that open */
-    TAKES_DRY_RUN = 32,            /* compact */
+    TAKES_RANGE = 32,              /* --from, --to and --reverse: list, count, dump */
+    TAKES_DRY_RUN = 64,            /* compact */
     WRITER = TAKES_WAIT | TAKES_OPEN_OPTIONS
 };
 
@@ -509,6 +537,12 @@ static const struct command commands[] = {
      "exiting. A VALUE of - reads the value from standard input (binary data welcome); with -e,\n"
      "\\x2d is the value \"-\". Creates DIR when it does not exist (not its parents).\n",
      "Exit status: 0 stored, 2 usage error or failure, 4 locked by another writer.\n"},
+    {"add", "KEY VALUE", 2, 2, TAKES_ENCODED | WRITER, cmd_add,
+     "store VALUE under KEY only when KEY has no value",
+     "Stores VALUE under KEY when KEY has no value, durably; when it has one, writes nothing.\n"
+     "The check and the write are one step against every other writer.\n",
+     "Exit status: 0 stored, 1 KEY already has a value, 2 usage error or failure, 4 locked by\n"
+     "another writer.\n"},
     {"get", "KEY", 1, 1, TAKES_ENCODED | TAKES_NO_NEWLINE, cmd_get,
      "print the value of KEY, then a newline (-n: the value alone)",
      "Prints the value of KEY, then a newline, wherever the output goes (as sqlite3 and\n"
@@ -523,27 +557,36 @@ static const struct command commands[] = {
      "Removes KEY, durably. A missing key writes nothing.\n",
      "Exit status: 0 removed, 1 not found, 2 usage error or failure, 4 locked by another\n"
      "writer.\n"},
-    {"list", "[PREFIX]", 0, 1, TAKES_ENCODED | TAKES_JSON, cmd_list,
+    {"list", "[PREFIX]", 0, 1, TAKES_ENCODED | TAKES_JSON | TAKES_RANGE, cmd_list,
      "print the keys (those starting with PREFIX), one a line, in byte order,\n"
      "                  in the dump encoding",
      "Prints the keys, or those that start with PREFIX, one a line in key byte order, each in\n"
      "the dump encoding (so a key's spaces, newlines and other bytes cannot break the lines),\n"
      "which get -e, del -e and list -e take back. With --json, a JSON array of strings, each\n"
      "holding a key in the dump encoding: JSON strings hold text, and the encoding spells any\n"
-     "bytes in ASCII, so a key \"a b\" is \"a\\\\x20b\" in the JSON text.\n",
+     "bytes in ASCII, so a key \"a b\" is \"a\\\\x20b\" in the JSON text. --from KEY and --to KEY\n"
+     "keep the keys from KEY and up to KEY (both included), and --reverse prints them in\n"
+     "descending order.\n",
      "Exit status: 0 done (also when no key matches), 2 usage error or failure.\n"},
-    {"count", "[PREFIX]", 0, 1, TAKES_ENCODED, cmd_count,
+    {"count", "[PREFIX]", 0, 1, TAKES_ENCODED | TAKES_RANGE, cmd_count,
      "print the number of keys (that start with PREFIX)",
-     "Prints the number of keys, or of those that start with PREFIX, then a newline.\n",
+     "Prints the number of keys, or of those that start with PREFIX (and lie between --from KEY\n"
+     "and --to KEY, both included), then a newline.\n",
      "Exit status: 0 done, 2 usage error or failure.\n"},
     {"stats", "", 0, 0, TAKES_JSON, cmd_stats, "print figures about the store, one \"name value\" a line",
      "Prints key_count, live_bytes, dead_bytes, data_files, disk_bytes and torn_bytes, one\n"
      "\"name value\" a line (see bitask_stats in bitask.h); with --json, one JSON object of\n"
      "the same names and numbers.\n",
      "Exit status: 0 done, 2 usage error or failure.\n"},
-    /* verify, which reads every record and checks its checksum, belongs here among the
-     * reading commands once the library has a call for it (bitask_iter_next checks only the
-     * live records). */
+    {"verify", "", 0, 0, TAKES_JSON, cmd_verify,
+     "check every record, hint and seal without changing anything",
+     "Reads every data file of DIR without opening the store or changing anything, checks\n"
+     "every record's checksum (reading on past damage), every hint file against its data\n"
+     "file, the seals, each file's store tag and the order of sequence numbers, and prints\n"
+     "data_files, hint_files, records, torn_bytes and problems, one \"name value\" a line,\n"
+     "then a line \"problem FILE OFFSET REASON\" for each of the first 8 problems; with\n"
+     "--json, one JSON object of the same names, with the problems listed in \"listed\".\n",
+     "Exit status: 0 intact, 2 usage error or failure, 3 problems found (listed).\n"},
     {"compact", "", 0, 0, WRITER | TAKES_JSON | TAKES_DRY_RUN, cmd_compact,
      "merge the data files, dropping overwritten and removed records",
      "Merges the data files into new ones that hold only the live records, and deletes the old\n"
@@ -555,10 +598,11 @@ static const struct command commands[] = {
      "REASON FILE_BYTES LIVE_BYTES DEAD_BYTES\" per file it would take (the first 16), oldest\n"
      "first; with --json, one JSON object of the same names, files an array.\n",
      "Exit status: 0 done, 2 usage error or failure, 4 locked by another writer.\n"},
-    {"dump", "[PREFIX]", 0, 1, TAKES_ENCODED, cmd_dump,
+    {"dump", "[PREFIX]", 0, 1, TAKES_ENCODED | TAKES_RANGE, cmd_dump,
      "print every pair (whose key starts with PREFIX) in the dump format",
      "Prints every pair, or those whose keys start with PREFIX, in the dump format (below), in\n"
-     "key byte order, for load to read back.\n",
+     "key byte order (--reverse: descending), for load to read back. --from KEY and --to KEY\n"
+     "keep the pairs whose keys lie between them, both included.\n",
      "Exit status: 0 done, 2 usage error or failure.\n"},
     {"load", "", 0, 0, WRITER, cmd_load, "store every pair read from standard input in the dump format",
      "Stores every pair read from standard input in the dump format, then makes the writes\n"
@@ -569,6 +613,30 @@ static const struct command commands[] = {
      "not exist.\n",
      "Exit status: 0 done, 2 usage error, malformed input or failure, 4 locked by another\n"
      "writer.\n"},
+    {"backup", "DEST", 1, 1, TAKES_WAIT, cmd_backup,
+     "write a consistent copy of the store into DEST (hot backup; again: incremental)",
+     "Writes a consistent copy of the store into the directory DEST: sealed data files and\n"
+     "hint files are hard-linked where the file system allows (copied otherwise), the active\n"
+     "file's records copied, everything made durable. DEST must be missing, empty, or an\n"
+     "earlier backup of this store, which is brought up to date (only new files are placed;\n"
+     "files no longer in the store are removed); anything else is refused unchanged. Prints\n"
+     "linked, copied, kept, removed and bytes_copied, one \"name value\" a line. The copy\n"
+     "opens as a store. The command opens the store as its writer; a program writing to\n"
+     "the store calls bitask_checkpoint instead.\n",
+     "Exit status: 0 done, 2 usage error or failure, 4 locked by another writer.\n"},
+    {"repair", "", 0, 0, TAKES_WAIT, cmd_repair,
+     "keep every intact record of a damaged store; originals go to\n"
+     "                  DIR/" QUARANTINE_DIR,
+     "Repairs a store that no longer opens or has damaged files: every record whose checksum\n"
+     "verifies is kept, damaged data files are rewritten with their intact records, damaged\n"
+     "headers rebuilt, hint files that no longer match set aside. Every original is moved\n"
+     "into DIR/" QUARANTINE_DIR " (an open ignores it; remove it by hand). Prints\n"
+     "records_kept, files_rewritten, unreadable_bytes, records_lost, keys_lost,\n"
+     "keys_rolled_back, tombstones_rebuilt, files_quarantined and problems_remaining, one\n"
+     "\"name value\" a line.\n",
+     "Exit status: 0 repaired, nothing lost, 2 usage error or failure (a directory without a\n"
+     "store is left as it was), 3 repaired, but records were lost or problems remain, 4\n"
+     "locked by another writer.\n"},
     {"upgrade", "", 0, 0, TAKES_WAIT, cmd_upgrade,
      "convert a store written by bitask 0.1.1 into this format, in place;\n"
      "                  its files are kept in DIR/" UPGRADE_BACKUP_DIR,

@@ -172,10 +172,10 @@ fn parse_hint(data: &[u8]) -> Vec<u64> {
     };
     let (id, len) = (u64_at(16).unwrap_or(0), u64_at(24).unwrap_or(0));
     out.push(feature(1, hint::described_len(data, id).is_some() as u64));
-    match hint::parse(data, id, len) {
+    match hint::v1::parse(data, id, len) {
         None => out.push(feature(2, 0)),
         Some((count, entries)) => {
-            let mut w = HintWriter::new(id);
+            let mut w = hint::v1::HintWriter::new(id);
             let mut n = 0;
             for e in entries {
                 assert!(!e.key.is_empty() && e.key.len() <= bitask::MAX_KEY_LEN);
@@ -195,6 +195,29 @@ fn parse_hint(data: &[u8]) -> Vec<u64> {
             );
             out.push(feature(4, bucket(n)));
         }
+    }
+    if let Some(h) = hint::SortedHint::parse(data, id, len) {
+        let mut w = HintWriter::new(id);
+        let mut prev: Option<Vec<u8>> = None;
+        for e in h.iter() {
+            assert!(prev.as_deref() < Some(e.key), "keys in strict order");
+            assert!((h.min_seq()..=h.max_seq()).contains(&e.seq));
+            prev = Some(e.key.to_vec());
+            w.push(&e);
+            assert_eq!(h.seek(e.key).peek(), Some(e), "seek finds every key");
+            out.push(feature(
+                5,
+                e.tombstone as u64 | (e.expiry.is_some() as u64) << 1,
+            ));
+        }
+        let again = w.finish(len);
+        let h2 = hint::SortedHint::parse(&again, id, len).expect("a re-encoded hint parses");
+        assert!(
+            h.iter().eq(h2.iter()),
+            "an accepted hint re-encodes to its entries"
+        );
+        assert_eq!(h.max_seq(), h2.max_seq());
+        out.push(feature(6, bucket(h.len() as u64)));
     }
     out
 }

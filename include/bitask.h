@@ -62,6 +62,33 @@
 #define BITASK_DEFAULT_MERGE_BYTES_PER_SEC (128 << 20)
 
 /**
+ * bitask_write flag: make the batch durable (one fdatasync) before returning, whatever the
+ * handle's sync mode.
+ */
+#define BITASK_WRITE_SYNC 1
+
+/**
+ * bitask_iter_new_range flag: descending key order.
+ */
+#define BITASK_ITER_REVERSE 1
+
+/**
+ * bitask_iter_new_range flag: yield keys only, each with an empty value; values are never
+ * read.
+ */
+#define BITASK_ITER_KEYS_ONLY 2
+
+/**
+ * bitask_iter_new_range flag: the lower bound itself is excluded (keys > lower).
+ */
+#define BITASK_ITER_LOWER_EXCLUSIVE 4
+
+/**
+ * bitask_iter_new_range flag: the upper bound itself is included (keys <= upper).
+ */
+#define BITASK_ITER_UPPER_INCLUSIVE 8
+
+/**
  * How many files a bitask_merge_report lists (files_total counts them all).
  */
 #define BITASK_MERGE_FILES 16
@@ -126,6 +153,21 @@
  * How many regions a bitask_upgrade_report lists (regions_total counts them all).
  */
 #define BITASK_UPGRADE_REGIONS 8
+
+/**
+ * How many problems a bitask_verify_report lists (problems_total counts them all).
+ */
+#define BITASK_VERIFY_PROBLEMS 8
+
+/**
+ * Bytes of bitask_problem's file, its NUL included.
+ */
+#define BITASK_PROBLEM_FILE_LEN 64
+
+/**
+ * Bytes of bitask_problem's reason, its NUL included.
+ */
+#define BITASK_PROBLEM_REASON_LEN 160
 
 /**
  * The result of a bitask call. Every function that can fail returns one of these; it has
@@ -216,6 +258,15 @@ typedef enum {
      * (bitask_options_set_error_if_exists). Nothing was changed.
      */
     BITASK_ERR_EXISTS = 15,
+    /**
+     * bitask_put_if_absent: the key has a value; nothing was written. Not an error.
+     */
+    BITASK_KEY_EXISTS = 16,
+    /**
+     * bitask_compare_and_set: the key's value (or its absence) is not the one expected;
+     * nothing was written. Not an error.
+     */
+    BITASK_MISMATCH = 17,
 } bitask_status;
 
 /**
@@ -226,6 +277,13 @@ typedef enum {
  * call on it is in progress.
  */
 typedef struct bitask bitask;
+
+/**
+ * Puts and removes to apply atomically with bitask_write. Made by bitask_batch_new,
+ * released by bitask_batch_free. A batch belongs to one thread at a time; it is not tied to
+ * any store, and may be written to several, or to one several times.
+ */
+typedef struct bitask_batch bitask_batch;
 
 /**
  * An iterator over the entries of a store in key byte order. Made by bitask_iter_new,
@@ -428,6 +486,131 @@ typedef struct {
      */
     bool resumed;
 } bitask_upgrade_report;
+
+/**
+ * What bitask_checkpoint did, filled in by it.
+ */
+typedef struct {
+    /**
+     * Files hard-linked into the destination.
+     */
+    uint64_t linked;
+    /**
+     * Files copied (the active file's records; files a link could not reach).
+     */
+    uint64_t copied;
+    /**
+     * Files an earlier backup in the destination already held, left as they were.
+     */
+    uint64_t kept;
+    /**
+     * Files of the store removed from the destination, no longer in the store.
+     */
+    uint64_t removed;
+    /**
+     * Bytes copied.
+     */
+    uint64_t bytes_copied;
+} bitask_checkpoint_report;
+
+/**
+ * One thing bitask_verify found wrong.
+ */
+typedef struct {
+    /**
+     * The file's name inside the store's directory, NUL-terminated (cut to fit).
+     */
+    char file[BITASK_PROBLEM_FILE_LEN];
+    /**
+     * The offset in the file where the problem starts.
+     */
+    uint64_t offset;
+    /**
+     * Why, in words, NUL-terminated (cut to fit).
+     */
+    char reason[BITASK_PROBLEM_REASON_LEN];
+} bitask_problem;
+
+/**
+ * What bitask_verify or bitask_verify_path found, filled in by them.
+ */
+typedef struct {
+    /**
+     * Data files read.
+     */
+    uint64_t data_files;
+    /**
+     * Hint files checked against their data files.
+     */
+    uint64_t hint_files;
+    /**
+     * Intact records read.
+     */
+    uint64_t records;
+    /**
+     * Non-zero bytes after the last record of an active file: the torn write a crash
+     * leaves, which the next writer's open cuts away. Not a problem.
+     */
+    uint64_t torn_bytes;
+    /**
+     * Problems found; 0 means the store is intact.
+     */
+    uint64_t problems_total;
+    /**
+     * How many of them are in problems: at most BITASK_VERIFY_PROBLEMS, the first ones in
+     * file order.
+     */
+    uint64_t problems_listed;
+    /**
+     * The first problems_listed problems; the rest of the array is zero.
+     */
+    bitask_problem problems[BITASK_VERIFY_PROBLEMS];
+} bitask_verify_report;
+
+/**
+ * What bitask_repair did, filled in by it.
+ */
+typedef struct {
+    /**
+     * Intact records of the rewritten files, all kept.
+     */
+    uint64_t records_kept;
+    /**
+     * Data files rewritten with their intact records only.
+     */
+    uint64_t files_rewritten;
+    /**
+     * Bytes of those files that held no intact record.
+     */
+    uint64_t unreadable_bytes;
+    /**
+     * Records known to be lost (a lower bound: from missing sequence numbers and from
+     * intact hint files).
+     */
+    uint64_t records_lost;
+    /**
+     * Keys that lost their last record and hold no value now, as far as a hint names them.
+     */
+    uint64_t keys_lost;
+    /**
+     * Keys that lost their last record and now read as an older value, as far as a hint
+     * names them.
+     */
+    uint64_t keys_rolled_back;
+    /**
+     * Deletions whose records were damaged, written again from the intact hint file that
+     * described them, so the deleted keys stay deleted.
+     */
+    uint64_t tombstones_rebuilt;
+    /**
+     * Files moved into bitask-quarantine inside the store's directory.
+     */
+    uint64_t files_quarantined;
+    /**
+     * Problems bitask_verify still finds afterwards (files repair leaves alone).
+     */
+    uint64_t problems_remaining;
+} bitask_repair_report;
 
 #ifdef __cplusplus
 extern "C" {
@@ -770,6 +953,145 @@ bitask_status bitask_refresh(bitask *db);
 bitask_status bitask_stat(bitask *db, bitask_stats *out);
 
 /**
+ * Makes an empty batch. Returns NULL when out of memory. Release it with bitask_batch_free.
+ * Thread safety: any thread.
+ */
+bitask_batch *bitask_batch_new(void);
+
+/**
+ * Releases a batch made by bitask_batch_new. NULL is ignored. Thread safety: not while
+ * another call uses the batch.
+ */
+void bitask_batch_free(bitask_batch *batch);
+
+/**
+ * Adds a put of value under key to the batch. The bytes are copied: key and value are
+ * borrowed for the call only (value may be NULL when value_len is 0).
+ *
+ * Returns BITASK_OK; BITASK_ERR_INVALID_ARGUMENT (batch NULL, key_len 0, a NULL pointer
+ * with a non-zero length); BITASK_ERR_TOO_LARGE (a length over the limit); BITASK_ERR_IO
+ * (out of memory). A failure leaves the batch as it was. Thread safety: one thread at a time
+ * per batch.
+ */
+bitask_status bitask_batch_put(bitask_batch *batch,
+                               const uint8_t *key,
+                               size_t key_len,
+                               const uint8_t *value,
+                               size_t value_len);
+
+/**
+ * Adds a removal of key to the batch (the key is copied). Removing a key that is absent is
+ * no error in a batch: bitask_write succeeds and that operation changes nothing.
+ *
+ * Returns BITASK_OK; BITASK_ERR_INVALID_ARGUMENT (batch NULL, key_len 0, key NULL);
+ * BITASK_ERR_TOO_LARGE; BITASK_ERR_IO (out of memory). Thread safety: one thread at a time
+ * per batch.
+ */
+bitask_status bitask_batch_remove(bitask_batch *batch, const uint8_t *key, size_t key_len);
+
+/**
+ * Removes every operation from the batch, keeping its memory for the next one.
+ *
+ * Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT when batch is NULL. Thread safety: one
+ * thread at a time per batch.
+ */
+bitask_status bitask_batch_clear(bitask_batch *batch);
+
+/**
+ * Applies every operation of the batch to the store, in the order they were added, or
+ * none: after any crash the store holds all of them or none, and readers of this handle
+ * see all of them or none. The batch is written to one data file followed by one commit
+ * record; in BITASK_SYNC_ALWAYS it is made durable by one fdatasync shared with concurrent
+ * writers. The batch is borrowed for the call and left unchanged.
+ *
+ * flags: 0, or BITASK_WRITE_SYNC to make the batch durable before returning in any sync
+ * mode.
+ *
+ * Returns BITASK_OK (an empty batch writes nothing); BITASK_ERR_INVALID_ARGUMENT (db or
+ * batch NULL, an unknown flag); BITASK_ERR_TOO_LARGE (the batch's records would not fit in
+ * a data file of 2 GiB); BITASK_ERR_READ_ONLY; BITASK_ERR_NO_SPACE; BITASK_ERR_IO. An error
+ * writes nothing, except a failed fdatasync, as for bitask_put: the batch is then visible,
+ * whole, and after a reopen either all there or all absent. Thread safety: any thread,
+ * concurrently with other calls on db; the batch must not change during the call.
+ */
+bitask_status bitask_write(bitask *db, const bitask_batch *batch, unsigned int flags);
+
+/**
+ * Stores value under key only when the key has no value (as LMDB's MDB_NOOVERWRITE). The
+ * check and the write are one step: no other writer of the handle comes between them.
+ *
+ * key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call. value: value_len
+ * bytes, borrowed for the call; may be NULL when value_len is 0.
+ *
+ * Returns BITASK_OK (written); BITASK_KEY_EXISTS (the key has a value: nothing written);
+ * BITASK_ERR_INVALID_ARGUMENT; BITASK_ERR_TOO_LARGE; BITASK_ERR_READ_ONLY;
+ * BITASK_ERR_NO_SPACE; BITASK_ERR_IO; durability and failures as for bitask_put. Thread
+ * safety: any thread, concurrently.
+ */
+bitask_status bitask_put_if_absent(bitask *db,
+                                   const uint8_t *key,
+                                   size_t key_len,
+                                   const uint8_t *value,
+                                   size_t value_len);
+
+/**
+ * Compare-and-set: when the value of key is the one expected, replaces it with new_value
+ * (or removes the key); else writes nothing. The comparison and the write are one step:
+ * no other writer of the handle comes between them.
+ *
+ * expected: NULL (expected_len 0) when the key must be absent, else expected_len bytes
+ * the value must equal (an empty value: a non-NULL pointer with expected_len 0).
+ * new_value: NULL (new_len 0) to remove the key, else new_len bytes to store. Every buffer
+ * is borrowed for the call. Removing a key that is absent, as expected, writes nothing and
+ * returns BITASK_OK.
+ *
+ * Returns BITASK_OK (the value matched and new_value is stored, or the key removed);
+ * BITASK_MISMATCH (it did not match: nothing written); BITASK_ERR_INVALID_ARGUMENT;
+ * BITASK_ERR_TOO_LARGE; BITASK_ERR_READ_ONLY; BITASK_ERR_NO_SPACE; BITASK_ERR_CORRUPTION
+ * (the current value failed its checksum); BITASK_ERR_IO; durability and failures as for
+ * bitask_put. Thread safety: any thread, concurrently.
+ */
+bitask_status bitask_compare_and_set(bitask *db,
+                                     const uint8_t *key,
+                                     size_t key_len,
+                                     const uint8_t *expected,
+                                     size_t expected_len,
+                                     const uint8_t *new_value,
+                                     size_t new_len);
+
+/**
+ * Reads the values of count keys at once, as of one moment: a batch written meanwhile is
+ * seen whole or not at all. Faster than count calls of bitask_get_into: every key's index
+ * slot and record start loading before the first is read, and the call crosses into the
+ * library once.
+ *
+ * keys: the count keys back to back (borrowed for the call), key i being key_lens[i] bytes
+ * (1 to BITASK_MAX_KEY_LEN) after the keys before it. buf: caller-owned, cap bytes (may be
+ * NULL when cap is 0): the values found are copied into it back to back, in key order.
+ * value_offsets, value_lens, statuses: caller-owned arrays of count elements, written for
+ * every key on BITASK_OK: statuses[i] is BITASK_OK (the value is the value_lens[i] bytes at
+ * buf + value_offsets[i]), BITASK_NOT_FOUND (value_lens[i] 0), or BITASK_BUFFER_TOO_SMALL
+ * (the value did not fit in what was left of buf: nothing copied, value_lens[i] is its
+ * length, and later values may still be copied). Nothing is allocated: the call owns no
+ * memory when it returns.
+ *
+ * Returns BITASK_OK (every key was looked up: see statuses); BITASK_ERR_INVALID_ARGUMENT
+ * (db NULL, a NULL array or buffer with a non-zero count or cap, a key length 0);
+ * BITASK_ERR_TOO_LARGE (a key length over the limit); BITASK_ERR_CORRUPTION;
+ * BITASK_ERR_IO. After an error the arrays and buf are unspecified. Thread safety: any
+ * thread, concurrently.
+ */
+bitask_status bitask_multi_get(bitask *db,
+                               size_t count,
+                               const uint8_t *keys,
+                               const size_t *key_lens,
+                               uint8_t *buf,
+                               size_t cap,
+                               size_t *value_offsets,
+                               size_t *value_lens,
+                               bitask_status *statuses);
+
+/**
  * Makes an iterator over the keys that start with prefix (every key when prefix_len is 0),
  * in byte order (memcmp order, shorter first on a tie).
  *
@@ -790,6 +1112,56 @@ bitask_status bitask_iter_new(bitask *db,
                               const uint8_t *prefix,
                               size_t prefix_len,
                               bitask_iter **it_out);
+
+/**
+ * Makes an iterator over the keys that start with prefix and lie between lower and upper,
+ * in byte order or, with BITASK_ITER_REVERSE, its reverse. A key is yielded when all three
+ * conditions hold; each may be left out.
+ *
+ * prefix: prefix_len bytes (0 to BITASK_MAX_KEY_LEN; 0: any key). lower: lower_len bytes
+ * (0: no lower bound), included unless flags has BITASK_ITER_LOWER_EXCLUSIVE. upper:
+ * upper_len bytes (0: no upper bound), excluded unless flags has
+ * BITASK_ITER_UPPER_INCLUSIVE, so lower = "a", upper = "b" is every key of "a" up to but not
+ * including "b". Each is borrowed for the call and may be NULL when its length is 0. flags:
+ * 0 or any of BITASK_ITER_REVERSE, BITASK_ITER_KEYS_ONLY (bitask_iter_next then lends an
+ * empty value, and no value is read), BITASK_ITER_LOWER_EXCLUSIVE,
+ * BITASK_ITER_UPPER_INCLUSIVE, or-ed together. it_out: receives the iterator, owned by the
+ * caller and released with bitask_iter_free before the handle is closed; set to NULL on
+ * failure.
+ *
+ * As for bitask_iter_new, the set of keys is a snapshot taken now and values are read as
+ * the iterator reaches them; bitask_iter_seek moves the iterator within the range.
+ * bitask_iter_new(db, p, n, it) is bitask_iter_new_range(db, p, n, NULL, 0, NULL, 0, 0, it).
+ *
+ * Returns BITASK_OK; BITASK_ERR_INVALID_ARGUMENT (db or it_out NULL, a NULL pointer with a
+ * non-zero length, an unknown flag); BITASK_ERR_TOO_LARGE (a length over
+ * BITASK_MAX_KEY_LEN). A failure to read the keys is reported by the first
+ * bitask_iter_next. Thread safety: any thread, concurrently with other calls on the handle.
+ */
+bitask_status bitask_iter_new_range(bitask *db,
+                                    const uint8_t *prefix,
+                                    size_t prefix_len,
+                                    const uint8_t *lower,
+                                    size_t lower_len,
+                                    const uint8_t *upper,
+                                    size_t upper_len,
+                                    int flags,
+                                    bitask_iter **it_out);
+
+/**
+ * Moves the iterator: the next bitask_iter_next returns the first key >= key (with
+ * BITASK_ITER_REVERSE: the last key <= key) within the iterator's range, or
+ * BITASK_NOT_FOUND when there is none. The iterator may move backwards as well as forwards;
+ * keys already returned are returned again. The memory lent by the last bitask_iter_next
+ * stays valid until the next bitask_iter_next.
+ *
+ * key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call.
+ *
+ * Returns BITASK_OK; BITASK_ERR_INVALID_ARGUMENT (it NULL, key NULL, key_len 0, or the
+ * iterator's handle was closed); BITASK_ERR_TOO_LARGE (key_len over BITASK_MAX_KEY_LEN).
+ * On failure the iterator does not move. Thread safety: one thread at a time per iterator.
+ */
+bitask_status bitask_iter_seek(bitask_iter *it, const uint8_t *key, size_t key_len);
 
 /**
  * Advances to the next entry.
@@ -863,6 +1235,81 @@ bitask_status bitask_needs_merge(bitask *db, bitask_merge_report *report_out);
  * BITASK_ERR_WRITER_LOCK.
  */
 bitask_status bitask_upgrade(const char *path, bitask_upgrade_report *report_out);
+
+/**
+ * Writes a consistent copy of the store as of this call into the directory dest while
+ * writes go on (a hot backup): every write acknowledged before the call, none begun after
+ * it. Sealed data files and hint files are hard-linked where the file system allows
+ * (copied across file systems), the active file's records copied; every file and dest are
+ * fsynced before BITASK_OK. The copy opens with bitask_open as the same store (it keeps
+ * db.id). dest must be missing (it is made), empty, or an earlier backup of this store,
+ * which is brought up to date: only new files are linked or copied, and the store's files
+ * no longer in the store are removed from it. A compaction waits until the backup is done.
+ *
+ * db: a writer's handle. dest: NUL-terminated, borrowed for the call. report_out:
+ * caller-owned, may be NULL; filled in on BITASK_OK, zeroed on any other status.
+ *
+ * Returns BITASK_OK; BITASK_ERR_INVALID_ARGUMENT (db or dest NULL, dest empty or the
+ * store's own directory); BITASK_ERR_READ_ONLY; BITASK_ERR_INCOMPATIBLE (dest holds a file
+ * that is not this store's backup, or another store: nothing was changed; the message names
+ * the file); BITASK_ERR_WRITER_LOCK (a handle has the backup open for writing);
+ * BITASK_ERR_NOT_A_DIRECTORY; BITASK_ERR_PERMISSION; BITASK_ERR_NO_SPACE; BITASK_ERR_IO.
+ * A backup that fails leaves dest for the next backup into it to complete.
+ * Thread safety: any thread, concurrently with other calls on the handle.
+ */
+bitask_status bitask_checkpoint(bitask *db, const char *dest, bitask_checkpoint_report *report_out);
+
+/**
+ * Verifies the store of an open handle without changing anything: every record's
+ * checksum, every hint file against its data file, the seals, each data file's store tag,
+ * the order of sequence numbers across files. On a writer's handle the active file is read
+ * up to its last record, and a compaction waits until the verification is done.
+ *
+ * report_out: caller-owned, required; filled in on BITASK_OK (problems_total 0: intact),
+ * zeroed on any other status.
+ *
+ * Returns BITASK_OK (whatever was found: see report_out->problems_total);
+ * BITASK_ERR_INVALID_ARGUMENT (db or report_out NULL); BITASK_ERR_IO (the directory could
+ * not be listed). Thread safety: any thread, concurrently with other calls on the handle.
+ */
+bitask_status bitask_verify(bitask *db, bitask_verify_report *report_out);
+
+/**
+ * Verifies the store in the directory path as bitask_verify does, without opening it and
+ * without changing anything (it takes no lock, and may run beside a writer, whose active
+ * file's unwritten space then counts as a torn tail, not a problem).
+ *
+ * path: NUL-terminated, borrowed for the call. report_out: caller-owned, required; filled
+ * in on BITASK_OK, zeroed on any other status.
+ *
+ * Returns BITASK_OK (see report_out->problems_total); BITASK_ERR_INVALID_ARGUMENT (path or
+ * report_out NULL, path empty); BITASK_ERR_NO_SUCH_PATH; BITASK_ERR_NOT_A_DIRECTORY;
+ * BITASK_ERR_PERMISSION; BITASK_ERR_IO. Thread safety: any thread.
+ */
+bitask_status bitask_verify_path(const char *path, bitask_verify_report *report_out);
+
+/**
+ * Repairs the store in the directory path, which no handle may have open: every record
+ * whose checksum verifies is kept (read past damage), each damaged data file is rewritten
+ * with its intact records, a data file whose header is damaged gets it rebuilt, and hint
+ * files that no longer match are set aside (the next open scans instead). Every original
+ * is moved, byte for byte, into the folder bitask-quarantine inside the directory, never
+ * deleted; an open ignores that folder. Each replacement is made durable before the next
+ * (a crash leaves the original or its replacement). A repaired store never returns a value
+ * that fails its checksum; what was lost is counted in the report as far as can be told.
+ *
+ * path: NUL-terminated, borrowed for the call. report_out: caller-owned, may be NULL;
+ * filled in on BITASK_OK, zeroed on any other status.
+ *
+ * Returns BITASK_OK (report_out->problems_remaining counts what it left alone: files of
+ * another store or unreadable ones); BITASK_ERR_INVALID_ARGUMENT (path NULL or empty);
+ * BITASK_ERR_INCOMPATIBLE (the directory holds no store, or its db.id is damaged or
+ * another program's; nothing was changed); BITASK_ERR_WRITER_LOCK (a writer has the store
+ * open); BITASK_ERR_NO_SUCH_PATH; BITASK_ERR_NOT_A_DIRECTORY; BITASK_ERR_PERMISSION;
+ * BITASK_ERR_NO_SPACE; BITASK_ERR_IO. Calling it again after a failure is safe.
+ * Thread safety: any thread; it holds the store's writer lock throughout.
+ */
+bitask_status bitask_repair(const char *path, bitask_repair_report *report_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -18,10 +18,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::batch::WriteBatch;
 pub use crate::engine::Stats;
 use crate::engine::{Engine, Flusher};
 pub use crate::error::{Error, Result};
-use crate::iter::Iter;
+use crate::iter::{Iter, ScanOptions};
 use crate::merge_policy::MergeReport;
 pub use crate::options::{Options, SyncMode};
 
@@ -63,6 +64,45 @@ impl Bitask {
     #[inline]
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         self.engine.write(key.as_ref(), value.as_ref(), false)
+    }
+
+    /// Applies every operation of `batch` atomically: after any crash the store holds all of
+    /// them or none, and readers of this handle see all of them or none (a get that finds
+    /// one of them finds every later one). The batch is written to one data file with one
+    /// commit record, and with [`SyncMode::Always`] made durable by one `fdatasync`. An
+    /// error writes nothing, except a failed `fdatasync` (see [`Bitask::put`]: the batch is
+    /// then visible, and after a reopen either all there or all absent). An empty batch
+    /// writes nothing; a read-only handle returns [`Error::ReadOnly`].
+    pub fn write(&self, batch: &WriteBatch) -> Result<()> {
+        self.engine.write_batch(batch)
+    }
+
+    /// Stores `value` under `key` only when the key is absent (as LMDB's `MDB_NOOVERWRITE`).
+    /// Returns false, writing nothing, when it has a value. Atomic against every other
+    /// write of this handle.
+    pub fn put_if_absent(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<bool> {
+        self.engine.put_if_absent(key.as_ref(), value.as_ref())
+    }
+
+    /// Compare-and-set: when the value of `key` is `expected` (`None`: the key is absent),
+    /// writes `new` (`None`: removes the key) and returns true; else returns false and writes
+    /// nothing. Atomic against every other write of this handle. Removing an absent key
+    /// that was expected absent writes nothing and returns true.
+    pub fn compare_and_set(
+        &self,
+        key: impl AsRef<[u8]>,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool> {
+        self.engine.compare_and_set(key.as_ref(), expected, new)
+    }
+
+    /// The values of `keys`, in order (`None` for a key that is absent), read as of one
+    /// moment: a batch written meanwhile is seen whole or not at all. Faster than one
+    /// [`Bitask::get`] per key: every key's index slot and record start loading before the
+    /// first is read.
+    pub fn multi_get<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.engine.multi_get(keys)
     }
 
     /// The value of `key`, or [`Error::KeyNotFound`]: the name bitask 0.1 gave a read (see
@@ -133,6 +173,26 @@ impl Bitask {
         self.engine.merge_if_due()
     }
 
+    /// Writes a consistent copy of the store as of this call into `dest` while writes go on
+    /// (a hot backup): every write acknowledged before the call, none begun after it. Sealed
+    /// files and hints are hard-linked where the file system allows (copied otherwise), the
+    /// active file's records copied; everything is fsynced before this returns. The copy
+    /// opens as a store, the same one (it keeps `db.id`). `dest` must be missing, empty, or
+    /// an earlier backup of this store, which is brought up to date: only new files are
+    /// linked or copied, and the store's files no longer in the store are removed from it.
+    /// Anything else is refused with [`Error::Incompatible`], nothing changed. A compaction
+    /// waits until the backup is done. [`Error::ReadOnly`] on a read-only handle.
+    pub fn checkpoint(&self, dest: impl AsRef<Path>) -> Result<crate::CheckpointReport> {
+        self.engine.checkpoint(dest.as_ref())
+    }
+
+    /// Verifies the store without changing it (see [`crate::verify()`]). On a writer handle
+    /// the active file is read up to the end of its records, and compaction waits until
+    /// the verification is done.
+    pub fn verify(&self) -> Result<crate::VerifyReport> {
+        self.engine.verify()
+    }
+
     /// Makes every write so far durable.
     pub fn sync(&self) -> Result<()> {
         self.engine.sync_now()
@@ -170,7 +230,24 @@ impl Bitask {
 
     /// Like [`Bitask::iter_prefix`], reporting a failure to take the snapshot at once.
     pub fn try_iter_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Iter> {
-        Iter::new(self.engine.clone(), prefix.as_ref())
+        self.try_range(&ScanOptions::new().prefix(prefix))
+    }
+
+    /// The keys `scan` covers (bounds, prefix), in its direction, with their values unless
+    /// it is keys-only; like [`Bitask::iter`] otherwise. [`Iter::seek`] moves within it.
+    pub fn range(&self, scan: ScanOptions) -> Iter {
+        self.try_range(&scan)
+            .unwrap_or_else(|e| Iter::failed(self.engine.clone(), e))
+    }
+
+    /// Like [`Bitask::range`], reporting a failure to start the scan at once.
+    pub fn try_range(&self, scan: &ScanOptions) -> Result<Iter> {
+        Iter::new(self.engine.clone(), scan)
+    }
+
+    /// The engine under the handle, for the C ABI's calls that need more than this face.
+    pub(crate) fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// The directory of the store.

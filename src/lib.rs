@@ -30,7 +30,8 @@
 //! ffi/        the C ABI: status codes, messages, options, the handle, iterators, the panic
 //!             boundary (unsafe lives here and in the I/O layer)
 //! db.rs       the Rust face: Bitask, each method a few lines into engine/
-//! iter.rs     iterators over a snapshot of the keys
+//! batch.rs    WriteBatch, the operations of an atomic write
+//! iter/       ordered scans: options (bounds, prefix, direction), the sorted snapshot
 //! engine/     the running store (Engine): open, write, read, sync, stats, rotation of data
 //!             files, compaction and the automatic merge, refresh; group commit, the
 //!             background jobs, the merge thread and its pace as leaves
@@ -42,8 +43,9 @@
 //! fileset.rs  the data files known to a handle, in load order
 //! keydir/     the in-memory index: sharded API, Robin Hood tables, slot layout, hashing,
 //!             hint batches, the huge-page arena
-//! datafile/   one data file: header, reads, scanner, seal steps
-//! record.rs, hint.rs, filename.rs   the on-disk formats, bytes only
+//! datafile/   one data file: header, reads, scanner, which records a batch commits, seal
+//!             steps
+//! record.rs, hint/, filename.rs   the on-disk formats, bytes only (hint/: versions 1 and 2)
 //! vfs/        every file operation (posix; sim and fault for tests, with `testkit`)
 //! util/       lock helpers, the worker thread, two-thread maps, system calls
 //! error.rs, options.rs
@@ -59,6 +61,8 @@
 #![deny(unsafe_code)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod batch;
+pub mod checkpoint;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod datafile;
@@ -68,6 +72,7 @@ pub mod db;
 mod engine;
 pub mod error;
 pub mod ffi;
+mod filecopy;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod filename;
@@ -90,16 +95,23 @@ pub mod record;
 #[cfg(not(feature = "testkit"))]
 mod record;
 mod recovery;
+mod resync;
+pub mod salvage;
 pub mod upgrade;
 mod util;
+pub mod verify;
 pub mod vfs;
 mod writer_lock;
 
+pub use batch::WriteBatch;
+pub use checkpoint::CheckpointReport;
 pub use db::{Bitask, Stats};
 pub use error::{Error, Result};
-pub use iter::Iter;
+pub use iter::{Iter, ScanOptions};
 pub use merge_policy::{MergeFile, MergeReason, MergeReport, NotDue};
 pub use options::{
     MergeOptions, Options, SyncMode, DEFAULT_MAX_FILE_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN,
 };
+pub use salvage::{repair, RepairReport};
 pub use upgrade::{upgrade, UpgradeReport};
+pub use verify::{verify, Problem, VerifyReport};

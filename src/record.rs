@@ -4,15 +4,20 @@
 //! 0   u32  crc32 of bytes 4..end (crc32fast, IEEE)
 //! 4   u64  sequence number: grows over the store's life, decides which record wins
 //! 12  u64  timestamp, milliseconds since the Unix epoch (informational only)
-//! 20  u8   flags: bit 0 = tombstone, bit 1 = seal; other bits must be zero
-//! 21  u32  key length, 1..=MAX_KEY_LEN (0 for the seal)
-//! 25  u32  value length, 0..=MAX_VALUE_LEN (0 for tombstones, 16 for the seal)
+//! 20  u8   flags: bit 0 = tombstone, bit 1 = seal, bit 2 = batch member, bit 3 = batch
+//!          commit; other bits must be zero
+//! 21  u32  key length, 1..=MAX_KEY_LEN (0 for the seal and the commit)
+//! 25  u32  value length, 0..=MAX_VALUE_LEN (0 for tombstones, 16 for the seal and the commit)
 //! 29       key, then value
 //! ```
 //!
 //! The seal is the last record of every sealed data file: no key, and as value the file's
 //! id and the seal's own offset (u64 each). A sealed file that does not end with its seal
 //! was cut short, even when the cut fell exactly between two records.
+//!
+//! A write batch is its members (puts and tombstones with the batch bit set) followed by its
+//! commit: no key, and as value the first member's sequence number and the member count (u64
+//! each). Members count only once their commit follows them (`datafile::committed`).
 
 use crate::options::{MAX_KEY_LEN, MAX_VALUE_LEN};
 
@@ -26,6 +31,14 @@ pub const FLAG_SEAL: u8 = 2;
 pub const SEAL_VALUE_LEN: usize = 16;
 /// Bytes of the whole seal record.
 pub const SEAL_LEN: u64 = (HEADER_LEN + SEAL_VALUE_LEN) as u64;
+/// Flag bit marking a member of a write batch (with or without the tombstone bit).
+pub const FLAG_BATCH: u8 = 4;
+/// Flag bit marking a batch's commit: the record that makes the members before it count.
+pub const FLAG_COMMIT: u8 = 8;
+/// Bytes of the commit's value: the first member's sequence number and the member count.
+pub const COMMIT_VALUE_LEN: usize = 16;
+/// Bytes of the whole commit record.
+pub const COMMIT_LEN: u64 = (HEADER_LEN + COMMIT_VALUE_LEN) as u64;
 
 /// The fixed-size part of a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +67,17 @@ impl Header {
 
     pub fn is_seal(&self) -> bool {
         self.flags == FLAG_SEAL
+    }
+
+    /// A put or tombstone written as part of a batch: it counts once the batch's commit
+    /// follows it.
+    pub fn is_batch_member(&self) -> bool {
+        self.flags & FLAG_BATCH != 0
+    }
+
+    /// The record that commits the batch members before it.
+    pub fn is_commit(&self) -> bool {
+        self.flags == FLAG_COMMIT
     }
 
     /// The header's bytes, exactly as stored (a merge copies records without recomputing).
@@ -87,8 +111,13 @@ impl Header {
             key_len: u32::from_le_bytes(buf[21..25].try_into().unwrap()),
             value_len: u32::from_le_bytes(buf[25..29].try_into().unwrap()),
         };
-        let well_formed = match h.flags {
-            FLAG_SEAL => h.key_len == 0 && h.value_len as usize == SEAL_VALUE_LEN,
+        let well_formed = match h.flags & !FLAG_BATCH {
+            FLAG_SEAL if h.flags == FLAG_SEAL => {
+                h.key_len == 0 && h.value_len as usize == SEAL_VALUE_LEN
+            }
+            FLAG_COMMIT if h.flags == FLAG_COMMIT => {
+                h.key_len == 0 && h.value_len as usize == COMMIT_VALUE_LEN
+            }
             0 | FLAG_TOMBSTONE => {
                 let key_ok = h.key_len >= 1 && h.key_len as usize <= MAX_KEY_LEN;
                 let value_ok = h.value_len as usize <= MAX_VALUE_LEN
@@ -110,10 +139,19 @@ pub fn lengths(header: &[u8; HEADER_LEN]) -> (usize, usize) {
     (field(21), field(25))
 }
 
-/// True when the header is a value record's (not a tombstone's nor a seal's); for a header
-/// whose record's CRC has been checked.
+/// True when the header is a value record's, in a batch or not (not a tombstone's, a seal's
+/// nor a commit's); for a header whose record's CRC has been checked.
 pub fn is_value(header: &[u8; HEADER_LEN]) -> bool {
-    header[20] == 0
+    header[20] & !FLAG_BATCH == 0
+}
+
+/// The flags of a put (`tombstone` false) or a deletion, alone or as a batch member.
+pub fn flags(tombstone: bool, in_batch: bool) -> u8 {
+    let mut f = if tombstone { FLAG_TOMBSTONE } else { 0 };
+    if in_batch {
+        f |= FLAG_BATCH;
+    }
+    f
 }
 
 /// Total bytes of a record with these lengths.
@@ -122,6 +160,8 @@ pub fn record_len(key_len: usize, value_len: usize) -> u64 {
 }
 
 /// Builds the header of a record, computing its CRC over everything after the CRC field.
+// For the tests, which build files record by record (with `testkit`).
+#[cfg_attr(not(feature = "testkit"), allow(dead_code))]
 pub fn encode_header(
     seq: u64,
     timestamp: u64,
@@ -129,10 +169,21 @@ pub fn encode_header(
     key: &[u8],
     value: &[u8],
 ) -> [u8; HEADER_LEN] {
+    encode_flagged_header(seq, timestamp, flags(tombstone, false), key, value)
+}
+
+/// `encode_header` with the flags byte given (see `flags`).
+pub fn encode_flagged_header(
+    seq: u64,
+    timestamp: u64,
+    flags: u8,
+    key: &[u8],
+    value: &[u8],
+) -> [u8; HEADER_LEN] {
     let mut buf = [0u8; HEADER_LEN];
     buf[4..12].copy_from_slice(&seq.to_le_bytes());
     buf[12..20].copy_from_slice(&timestamp.to_le_bytes());
-    buf[20] = if tombstone { FLAG_TOMBSTONE } else { 0 };
+    buf[20] = flags;
     buf[21..25].copy_from_slice(&(key.len() as u32).to_le_bytes());
     buf[25..29].copy_from_slice(&(value.len() as u32).to_le_bytes());
     let crc = checksum(&buf, key, value);
@@ -141,6 +192,7 @@ pub fn encode_header(
 }
 
 /// Writes a whole record (header, key, value) into `rec`, which is exactly its length.
+#[cfg_attr(not(feature = "testkit"), allow(dead_code))]
 pub fn encode_contiguous(
     rec: &mut [u8],
     seq: u64,
@@ -149,10 +201,22 @@ pub fn encode_contiguous(
     key: &[u8],
     value: &[u8],
 ) {
+    encode_flagged(rec, seq, timestamp, flags(tombstone, false), key, value)
+}
+
+/// `encode_contiguous` with the flags byte given (see `flags`).
+pub fn encode_flagged(
+    rec: &mut [u8],
+    seq: u64,
+    timestamp: u64,
+    flags: u8,
+    key: &[u8],
+    value: &[u8],
+) {
     let (header, rest) = rec.split_at_mut(HEADER_LEN);
     header[4..12].copy_from_slice(&seq.to_le_bytes());
     header[12..20].copy_from_slice(&timestamp.to_le_bytes());
-    header[20] = if tombstone { FLAG_TOMBSTONE } else { 0 };
+    header[20] = flags;
     header[21..25].copy_from_slice(&(key.len() as u32).to_le_bytes());
     header[25..29].copy_from_slice(&(value.len() as u32).to_le_bytes());
     rest[..key.len()].copy_from_slice(key);
@@ -175,6 +239,31 @@ pub fn encode_seal(file_id: u64, offset: u64, last_seq: u64) -> [u8; SEAL_LEN as
     let crc = crc32fast::hash(&rec[4..]);
     rec[0..4].copy_from_slice(&crc.to_le_bytes());
     rec
+}
+
+/// The commit of the batch whose members carry sequence numbers `first..first + count`; as
+/// its own sequence number, that of the last member (informational, like the seal's).
+pub fn encode_commit(first: u64, count: u64, timestamp: u64) -> [u8; COMMIT_LEN as usize] {
+    let mut rec = [0u8; COMMIT_LEN as usize];
+    rec[4..12].copy_from_slice(&(first + count - 1).to_le_bytes());
+    rec[12..20].copy_from_slice(&timestamp.to_le_bytes());
+    rec[20] = FLAG_COMMIT;
+    rec[25..29].copy_from_slice(&(COMMIT_VALUE_LEN as u32).to_le_bytes());
+    rec[HEADER_LEN..HEADER_LEN + 8].copy_from_slice(&first.to_le_bytes());
+    rec[HEADER_LEN + 8..].copy_from_slice(&count.to_le_bytes());
+    let crc = crc32fast::hash(&rec[4..]);
+    rec[0..4].copy_from_slice(&crc.to_le_bytes());
+    rec
+}
+
+/// The first sequence number and the member count a commit's value gives.
+pub fn commit_range(value: &[u8]) -> Option<(u64, u64)> {
+    if value.len() != COMMIT_VALUE_LEN {
+        return None;
+    }
+    let first = u64::from_le_bytes(value[0..8].try_into().unwrap());
+    let count = u64::from_le_bytes(value[8..16].try_into().unwrap());
+    Some((first, count))
 }
 
 /// True when a seal's value names file `file_id` and the offset it was found at.
@@ -288,6 +377,36 @@ mod tests {
             bad[at] = byte;
             assert_eq!(Header::decode(&bad), Err(HeaderError::Malformed));
         }
+    }
+
+    #[test]
+    fn members_and_commits_decode_and_nothing_else_combines_with_them() {
+        let mut rec = vec![0u8; record_len(1, 2) as usize];
+        encode_flagged(&mut rec, 5, 0, flags(false, true), b"k", b"vv");
+        let h = Header::decode(rec[..HEADER_LEN].try_into().unwrap()).unwrap();
+        assert!(h.is_batch_member() && !h.is_tombstone());
+        assert!(is_value(rec[..HEADER_LEN].try_into().unwrap()));
+        let t = encode_flagged_header(6, 0, flags(true, true), b"k", b"");
+        let th = Header::decode(&t).unwrap();
+        assert!(th.is_batch_member() && th.is_tombstone() && !is_value(&t));
+        let c = encode_commit(5, 2, 0);
+        let ch = Header::decode(c[..HEADER_LEN].try_into().unwrap()).unwrap();
+        assert!(ch.is_commit() && !ch.is_batch_member() && verify_contiguous(&c));
+        assert_eq!((ch.seq, ch.record_len()), (6, COMMIT_LEN));
+        assert_eq!(commit_range(&c[HEADER_LEN..]), Some((5, 2)));
+        assert!(!is_value(c[..HEADER_LEN].try_into().unwrap()));
+        for bad in [
+            FLAG_COMMIT | FLAG_BATCH,
+            FLAG_SEAL | FLAG_BATCH,
+            FLAG_COMMIT | FLAG_TOMBSTONE,
+        ] {
+            let mut hb: [u8; HEADER_LEN] = c[..HEADER_LEN].try_into().unwrap();
+            hb[20] = bad;
+            assert_eq!(Header::decode(&hb), Err(HeaderError::Malformed), "{bad}");
+        }
+        let mut hb: [u8; HEADER_LEN] = c[..HEADER_LEN].try_into().unwrap();
+        hb[21] = 1;
+        assert_eq!(Header::decode(&hb), Err(HeaderError::Malformed));
     }
 
     #[test]

@@ -133,6 +133,11 @@ fn c_upgrade_from_0_1_1() {
 }
 
 #[test]
+fn c_backup_verify_and_repair() {
+    run_in_scratch(&build("test_tools", &["c_tests/test_tools.c"], false));
+}
+
+#[test]
 fn cpp_includes_the_header() {
     let exe = build("test_cpp", &["c_tests/test_cpp.cpp"], true);
     let output = Command::new(&exe).output().unwrap();

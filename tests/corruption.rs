@@ -51,7 +51,7 @@ fn build(dir: &Path) -> Store {
     model.remove(&key(3));
     // A merge output with its hint file.
     db.compact().unwrap();
-    // A file sealed by rotation (no hint file), then the active file.
+    // A file sealed by rotation (its hint written by the seal), then the active file.
     let mut ver = 10;
     history.clear();
     for k in (9..20).chain([2, 4, 9]) {
@@ -93,12 +93,13 @@ fn classify(dir: &Path) -> Vec<(PathBuf, &'static str)> {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
-        let hint_of = |n: &str| dir.join(n.replace(".log", ".hint"));
+        // Compaction outputs name their part count in their header (bytes 44..48).
+        let merged = |p: &Path| std::fs::read(p).unwrap()[44..48] != [0; 4];
         let kind = if name.ends_with(".active.log") {
             "active"
         } else if name.ends_with(".hint") {
             "hint"
-        } else if name.ends_with(".log") && hint_of(&name).exists() {
+        } else if name.ends_with(".log") && merged(&p) {
             "merged"
         } else if name.ends_with(".log") {
             "sealed"

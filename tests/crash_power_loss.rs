@@ -44,6 +44,8 @@ struct Workload {
     auto_merge: bool,
     reopen_every: u64,
     sync_every: u64,
+    /// One step in this many is a write batch of 2 to `2 + batch_max` operations (0: none).
+    batch_every: u64,
     seed: u64,
 }
 
@@ -91,6 +93,21 @@ fn plan(w: &Workload) -> Vec<Step> {
             Step::Reopen
         } else if w.sync_every > 0 && roll % 991 < 991 / w.sync_every {
             Step::Sync
+        } else if w.batch_every > 0 && roll % 983 < 983 / w.batch_every {
+            let n = 2 + rng.below(5) as usize;
+            let ops = (0..n)
+                .map(|_| {
+                    let k = key(rng.below(w.keys));
+                    if rng.pct(25) {
+                        return (k, None);
+                    }
+                    version += 1;
+                    let len = rng.below(w.max_value as u64 + 1) as usize;
+                    let v = value(&k, version, len);
+                    (k, Some(v))
+                })
+                .collect();
+            Step::Batch(ops)
         } else {
             let k = key(rng.below(w.keys));
             if model.contains_key(&k) && rng.pct(30) {
@@ -128,6 +145,10 @@ fn run(w: &Workload, steps: &[Step]) -> SimVfs {
             }
             Step::Compact if w.auto_merge => {
                 merges += db.merge_if_due().unwrap().due as usize;
+                w.sync == SyncMode::Always
+            }
+            Step::Batch(_) => {
+                db.write(&s.write_batch()).unwrap();
                 w.sync == SyncMode::Always
             }
             Step::Compact => {
@@ -445,6 +466,7 @@ fn power_loss_sync_always_with_rotation_compaction_and_reopen() {
             auto_merge: false,
             reopen_every: 40,
             sync_every: 0,
+            batch_every: 0,
             seed: 1,
         },
         true,
@@ -466,6 +488,7 @@ fn power_loss_sync_none_with_explicit_syncs() {
             auto_merge: false,
             reopen_every: 30,
             sync_every: 10,
+            batch_every: 0,
             seed: 2,
         },
         true,
@@ -487,6 +510,7 @@ fn power_loss_preallocated_active_file() {
             auto_merge: false,
             reopen_every: 35,
             sync_every: 0,
+            batch_every: 0,
             seed: 3,
         },
         true,
@@ -508,6 +532,7 @@ fn power_loss_multi_part_merges() {
             auto_merge: false,
             reopen_every: 40,
             sync_every: 0,
+            batch_every: 0,
             seed: 4,
         },
         true,
@@ -527,6 +552,7 @@ fn power_loss_during_automatic_merges_of_a_prefix() {
             max_value: 50,
             compact_every: 10,
             auto_merge: true,
+            batch_every: 0,
             reopen_every: 50,
             sync_every: 0,
             seed: 5,
@@ -548,10 +574,41 @@ fn power_loss_during_automatic_merges_without_sync() {
             max_value: 50,
             compact_every: 10,
             auto_merge: true,
+            batch_every: 0,
             reopen_every: 40,
             sync_every: 12,
             seed: 6,
         },
         true,
     );
+}
+
+/// Batches of 2 to 6 operations among single writes, in files so small that many batches
+/// need a file of their own: every prefix of a batch's bytes that a power cut can leave must
+/// recover to the store before the batch or after it, never between.
+#[test]
+fn power_loss_inside_write_batches() {
+    for (name, reserve, seed) in [
+        ("batches", Reserve::Unsupported, 5),
+        ("batches-preallocated", Reserve::ZeroExtend, 6),
+    ] {
+        check_workload(
+            Workload {
+                name,
+                sync: SyncMode::Always,
+                max_file_size: 256,
+                reserve,
+                keys: 20,
+                steps: scale(90),
+                max_value: 40,
+                compact_every: 30,
+                auto_merge: false,
+                reopen_every: 35,
+                sync_every: 0,
+                batch_every: 3,
+                seed,
+            },
+            true,
+        );
+    }
 }

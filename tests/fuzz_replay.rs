@@ -222,6 +222,7 @@ fn make_seed_corpus() {
         offset: 52,
         value_len: 5,
         tombstone: false,
+        expiry: None,
         key: b"key",
     });
     w.push(&HintEntry {
@@ -229,10 +230,21 @@ fn make_seed_corpus() {
         offset: 89,
         value_len: 0,
         tombstone: true,
+        expiry: None,
         key: b"gone",
     });
     save("hint", &w.finish(200));
     save("hint", &HintWriter::new(9).finish(52));
+    let mut w = bitask::hint::v1::HintWriter::new(7);
+    w.push(&HintEntry {
+        seq: 1,
+        offset: 52,
+        value_len: 5,
+        tombstone: false,
+        expiry: None,
+        key: b"key",
+    });
+    save("hint", &w.finish(200));
     // recovery: real stores and their crash images.
     let images = store_images();
     for img in &images {

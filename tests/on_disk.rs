@@ -269,18 +269,22 @@ fn a_sealed_file_cut_between_records_is_corruption() {
     }
 }
 
-/// The entries of hint file `path` (for data file `id` of `data_len` bytes), owned.
+/// The entries of hint file `path` (for data file `id` of `data_len` bytes), owned, in file
+/// order.
 fn hint_entries(path: &Path, id: u64, data_len: u64) -> Vec<(u64, u64, u32, bool, Vec<u8>)> {
     let bytes = std::fs::read(path).unwrap();
-    let (_, entries) = bitask::hint::parse(&bytes, id, data_len).expect("a valid hint");
-    entries
+    let hint = bitask::hint::SortedHint::parse(&bytes, id, data_len).expect("a valid hint");
+    let mut entries: Vec<_> = hint
+        .iter()
         .map(|e| (e.seq, e.offset, e.value_len, e.tombstone, e.key.to_vec()))
-        .collect()
+        .collect();
+    entries.sort_by_key(|e| e.1);
+    entries
 }
 
-/// A hint file whose sequence numbers do not grow, within the file or from the file loaded
-/// before it, makes its data file corrupt, reported at the first record out of order (as a
-/// scan in load order would find it), however the hint files are checked.
+/// A version 1 hint file (file order) whose sequence numbers do not grow, within the file or
+/// from the file loaded before it, makes its data file corrupt, reported at the first record
+/// out of order (as a scan in load order would find it), however the hint files are checked.
 #[test]
 fn hint_records_out_of_order_are_corruption_at_the_first_one() {
     let base = tempfile::tempdir().unwrap();
@@ -318,13 +322,14 @@ fn hint_records_out_of_order_are_corruption_at_the_first_one() {
     ] {
         let copy = base.path().join(name);
         copy_dir(&src, &copy);
-        let mut w = bitask::hint::HintWriter::new(id);
+        let mut w = bitask::hint::v1::HintWriter::new(id);
         for (seq, offset, value_len, tombstone, key) in changed {
             w.push(&bitask::hint::HintEntry {
                 seq: *seq,
                 offset: *offset,
                 value_len: *value_len,
                 tombstone: *tombstone,
+                expiry: None,
                 key,
             });
         }

@@ -23,7 +23,8 @@ static inline bitask_go_result bitask_go_done(int status) {
 	r.status = status;
 	r.detail = NULL;
 	r.detail_len = 0;
-	if (status == BITASK_OK || status == BITASK_NOT_FOUND || status == BITASK_BUFFER_TOO_SMALL) {
+	if (status == BITASK_OK || status == BITASK_NOT_FOUND || status == BITASK_BUFFER_TOO_SMALL ||
+			status == BITASK_KEY_EXISTS || status == BITASK_MISMATCH) {
 		return r;
 	}
 	char small[256];
@@ -120,14 +121,65 @@ static inline bitask_go_result bitask_go_sync(bitask *db) { return bitask_go_don
 static inline bitask_go_result bitask_go_refresh(bitask *db) { return bitask_go_done(bitask_refresh(db)); }
 static inline bitask_go_result bitask_go_stat(bitask *db, bitask_stats *out) { return bitask_go_done(bitask_stat(db, out)); }
 static inline bitask_go_result bitask_go_needs_merge(bitask *db, bitask_merge_report *out) { return bitask_go_done(bitask_needs_merge(db, out)); }
+static inline bitask_go_result bitask_go_checkpoint(bitask *db, const char *dest, bitask_checkpoint_report *out) { return bitask_go_done(bitask_checkpoint(db, dest, out)); }
+static inline bitask_go_result bitask_go_verify(bitask *db, bitask_verify_report *out) { return bitask_go_done(bitask_verify(db, out)); }
+static inline bitask_go_result bitask_go_verify_path(const char *path, bitask_verify_report *out) { return bitask_go_done(bitask_verify_path(path, out)); }
+static inline bitask_go_result bitask_go_repair(const char *path, bitask_repair_report *out) { return bitask_go_done(bitask_repair(path, out)); }
 
-static inline bitask_go_result bitask_go_iter_new(bitask *db, const uint8_t *p, size_t pl, bitask_iter **out) {
-	*out = NULL;
-	return bitask_go_done(bitask_iter_new(db, p, pl, out));
+static inline bitask_go_result bitask_go_iter_new_range(bitask *db, const uint8_t *p, size_t pl,
+		const uint8_t *lo, size_t lol, const uint8_t *up, size_t upl, int flags, bitask_iter **out) {
+	return bitask_go_done(bitask_iter_new_range(db, p, pl, lo, lol, up, upl, flags, out));
+}
+
+static inline bitask_go_result bitask_go_iter_seek(bitask_iter *it, const uint8_t *k, size_t kl) {
+	return bitask_go_done(bitask_iter_seek(it, k, kl));
 }
 
 static inline bitask_go_result bitask_go_iter_next(bitask_iter *it, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl) {
 	return bitask_go_done(bitask_iter_next(it, k, kl, v, vl));
+}
+
+// Builds a batch of n operations and writes it, in one cgo call. Operation i is
+// a put (dels[i] == 0) or a removal of the key of klens[i] bytes at buf + at,
+// its value the vlens[i] bytes after it (at: the sum of the lengths before).
+static inline bitask_go_result bitask_go_write(bitask *db, size_t n, const uint8_t *buf,
+		const size_t *klens, const size_t *vlens, const uint8_t *dels, unsigned int flags) {
+	bitask_batch *b = bitask_batch_new();
+	if (b == NULL) {
+		bitask_go_result r = {BITASK_ERR_INTERNAL, NULL, 0};
+		return r;
+	}
+	int st = BITASK_OK;
+	size_t at = 0;
+	for (size_t i = 0; i < n && st == BITASK_OK; i++) {
+		const uint8_t *k = buf + at;
+		if (dels[i]) {
+			st = bitask_batch_remove(b, k, klens[i]);
+		} else {
+			st = bitask_batch_put(b, k, klens[i], k + klens[i], vlens[i]);
+		}
+		at += klens[i] + vlens[i];
+	}
+	if (st == BITASK_OK) {
+		st = bitask_write(db, b, flags);
+	}
+	bitask_go_result r = bitask_go_done(st);
+	bitask_batch_free(b);
+	return r;
+}
+
+static inline bitask_go_result bitask_go_put_if_absent(bitask *db, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+	return bitask_go_done(bitask_put_if_absent(db, k, kl, v, vl));
+}
+
+static inline bitask_go_result bitask_go_compare_and_set(bitask *db, const uint8_t *k, size_t kl,
+		const uint8_t *e, size_t el, const uint8_t *v, size_t vl) {
+	return bitask_go_done(bitask_compare_and_set(db, k, kl, e, el, v, vl));
+}
+
+static inline bitask_go_result bitask_go_multi_get(bitask *db, size_t n, const uint8_t *keys,
+		const size_t *klens, uint8_t *buf, size_t cap, size_t *offs, size_t *lens, bitask_status *sts) {
+	return bitask_go_done(bitask_multi_get(db, n, keys, klens, buf, cap, offs, lens, sts));
 }
 
 #endif

@@ -14,6 +14,12 @@ import (
 var (
 	// ErrNotFound: the key is not in the store (Get, Delete, GetInto).
 	ErrNotFound = errors.New("bitask: key not found")
+	// ErrKeyExists: the key already has a value (the status of
+	// bitask_put_if_absent; PutIfAbsent reports it as false).
+	ErrKeyExists = errors.New("bitask: the key already has a value")
+	// ErrMismatch: the value is not the one expected (the status of
+	// bitask_compare_and_set; CompareAndSet reports it as false).
+	ErrMismatch = errors.New("bitask: the value is not the one expected")
 	// ErrBufferTooSmall: GetInto's buffer is shorter than the value.
 	ErrBufferTooSmall = errors.New("bitask: buffer too small")
 	// ErrInvalidArgument: an argument was rejected (an empty key, an option
@@ -107,7 +113,9 @@ const (
 	StatusNotADirectory   Status = 13
 	StatusNoSpace         Status = 14
 	StatusExists          Status = 15
-	numberOfKnownStatuses        = 16
+	StatusKeyExists       Status = 16
+	StatusMismatch        Status = 17
+	numberOfKnownStatuses        = 18
 )
 
 var sentinels = [numberOfKnownStatuses]error{
@@ -127,6 +135,8 @@ var sentinels = [numberOfKnownStatuses]error{
 	StatusNotADirectory:   ErrNotADirectory,
 	StatusNoSpace:         ErrNoSpace,
 	StatusExists:          ErrExists,
+	StatusKeyExists:       ErrKeyExists,
+	StatusMismatch:        ErrMismatch,
 }
 
 // Sentinel returns the sentinel error of a status (nil for StatusOK, and

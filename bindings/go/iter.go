@@ -42,14 +42,57 @@ type iterState struct {
 // an empty or nil prefix). Close it when done; it is closed by Close of its DB
 // too.
 func (db *DB) Iter(prefix []byte) (*Iterator, error) {
+	return db.Range(ScanOptions{Prefix: prefix})
+}
+
+// ScanOptions say what Range covers. The zero value is every key, ascending,
+// with values. A key is in the scan when it has the prefix and lies within
+// both bounds.
+type ScanOptions struct {
+	// Prefix keeps keys that start with it (any key when empty).
+	Prefix []byte
+	// Lower keeps keys >= Lower (> Lower with LowerExclusive); empty: no bound.
+	Lower []byte
+	// Upper keeps keys < Upper (<= Upper with UpperInclusive); empty: no bound.
+	Upper          []byte
+	LowerExclusive bool
+	UpperInclusive bool
+	// Reverse walks the keys in descending order.
+	Reverse bool
+	// KeysOnly yields each key with an empty value, and reads no value.
+	KeysOnly bool
+}
+
+func (o ScanOptions) flags() C.int {
+	var f C.int
+	if o.Reverse {
+		f |= C.BITASK_ITER_REVERSE
+	}
+	if o.KeysOnly {
+		f |= C.BITASK_ITER_KEYS_ONLY
+	}
+	if o.LowerExclusive {
+		f |= C.BITASK_ITER_LOWER_EXCLUSIVE
+	}
+	if o.UpperInclusive {
+		f |= C.BITASK_ITER_UPPER_INCLUSIVE
+	}
+	return f
+}
+
+// Range returns an Iterator over the keys o covers, in its direction. Close
+// it when done; it is closed by Close of its DB too.
+func (db *DB) Range(o ScanOptions) (*Iterator, error) {
 	c, err := db.acquire()
 	if err != nil {
 		return nil, err
 	}
 	defer db.release()
 	var ci *C.bitask_iter
-	r := C.bitask_go_iter_new(c, ptr(prefix), C.size_t(len(prefix)), &ci)
-	runtime.KeepAlive(prefix)
+	r := C.bitask_go_iter_new_range(c, ptr(o.Prefix), C.size_t(len(o.Prefix)),
+		ptr(o.Lower), C.size_t(len(o.Lower)), ptr(o.Upper), C.size_t(len(o.Upper)),
+		o.flags(), &ci)
+	runtime.KeepAlive(o)
 	if err := result("iter", r); err != nil {
 		return nil, err
 	}
@@ -60,6 +103,30 @@ func (db *DB) Iter(prefix []byte) (*Iterator, error) {
 	it := &Iterator{db: db, st: st}
 	runtime.SetFinalizer(it, func(it *Iterator) { it.free() })
 	return it, nil
+}
+
+// Seek moves the iterator: the next Next stops at the first key >= key (in a
+// reverse scan, the last key <= key) within its range. It may move backwards,
+// also from the end; keys already visited are visited again. After Close, or
+// an error that ended the iteration, it returns that error.
+func (it *Iterator) Seek(key []byte) error {
+	if it.err != nil {
+		return it.err
+	}
+	h := it.db.h
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if it.st.c == nil {
+		return ErrClosed
+	}
+	r := C.bitask_go_iter_seek(it.st.c, ptr(key), C.size_t(len(key)))
+	runtime.KeepAlive(key)
+	if err := result("iter seek", r); err != nil {
+		return err
+	}
+	it.done = false
+	it.key, it.value = nil, nil
+	return nil
 }
 
 // Next advances to the next key and reports whether there is one. It returns
@@ -92,8 +159,8 @@ func (it *Iterator) Next() bool {
 		}
 		return true
 	case ErrNotFound:
+		// Kept until Close: a Seek may move it back.
 		it.done = true
-		it.freeLocked()
 		return false
 	default:
 		it.err = err

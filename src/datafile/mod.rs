@@ -16,6 +16,8 @@
 //! 48  u32      crc32 of bytes 0..48
 //! ```
 
+pub mod committed;
+pub(crate) mod hint_file;
 pub(crate) mod seal;
 
 use std::path::{Path, PathBuf};
@@ -547,17 +549,46 @@ impl DataFile {
         key: &[u8],
         value: &[u8],
     ) -> Result<()> {
+        let flags = record::flags(tombstone, false);
+        self.append_flagged(offset, seq, timestamp, flags, key, value)
+    }
+
+    /// `append_record` with the flags byte given (`record::flags`: a batch member's).
+    pub fn append_flagged(
+        &self,
+        offset: u64,
+        seq: u64,
+        timestamp: u64,
+        flags: u8,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<()> {
         let rec_len = HEADER_LEN + key.len() + value.len();
         if rec_len <= SMALL_RECORD {
             let mut buf = [0u8; SMALL_RECORD];
-            record::encode_contiguous(&mut buf[..rec_len], seq, timestamp, tombstone, key, value);
+            record::encode_flagged(&mut buf[..rec_len], seq, timestamp, flags, key, value);
             return self
                 .file
                 .write_all_at(offset, &[&buf[..rec_len]])
                 .map_err(|e| Error::io("append to", self.path(), e));
         }
-        let header = record::encode_header(seq, timestamp, tombstone, key, value);
+        let header = record::encode_flagged_header(seq, timestamp, flags, key, value);
         self.write_record(offset, &header, key, value)
+    }
+
+    /// Starts loading the first lines of the record at `offset` into the cache, when the
+    /// file is mapped (a multi-get overlaps the misses of many records this way).
+    #[inline]
+    pub fn prefetch_record(&self, offset: u64) {
+        let Some(bytes) = self.file.as_bytes() else {
+            return;
+        };
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        for line in [0, 64] {
+            if let Some(b) = bytes.get(start.saturating_add(line)..) {
+                crate::util::sys::prefetch_line(b.as_ptr());
+            }
+        }
     }
 
     /// Appends a whole record at `offset`.

@@ -1,7 +1,8 @@
-//! The state of the two background jobs of the write side, shared with their threads:
-//! seals in flight (`Sealing`) and the next active file made ready ahead (`Preparer`). Both
-//! are leaves: they hold values and files, never the engine.
+//! The state of the background jobs of the write side, shared with their threads: seals in
+//! flight (`Sealing`), hint files being written (`Hinting`) and the next active file made
+//! ready ahead (`Preparer`). All are leaves: they hold values and files, never the engine.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex};
 
 use crate::datafile::DataFile;
@@ -39,6 +40,14 @@ impl Sealing {
             n = wait(&self.done, n);
         }
     }
+}
+
+/// Hint files queued or being written in the background (`engine::hinting`): counted, so
+/// compaction can wait for them, and cancelled by close.
+#[derive(Default)]
+pub(crate) struct Hinting {
+    pub jobs: Sealing,
+    pub cancelled: AtomicBool,
 }
 
 /// Bytes prefaulted per call: a file the writer has filled (and its seal has cut) before the

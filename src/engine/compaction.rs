@@ -30,7 +30,7 @@ use crate::datafile::{out_of_memory, DataFile, FileHeader, Found, Scanned, FILE_
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
 use crate::fileset::FileEntry;
-use crate::hint::{self, HintEntry, HintWriter};
+use crate::hint::{HintEntry, HintWriter};
 use crate::keydir::Location;
 use crate::record;
 use crate::util::sync::lock;
@@ -61,6 +61,8 @@ fn compact(engine: &Engine) -> Result<()> {
     }
     // Files sealed in the background become inputs once they are durable and renamed.
     engine.sealing.wait();
+    // Their hints too: none may be published for an input after it is deleted.
+    engine.wait_for_hints();
     engine.check_running()?;
     let inputs = lock(&engine.files).sealed_in_load_order();
     let plan = MergePlan {
@@ -148,11 +150,18 @@ struct Part {
     written: u64,
     pending: Vec<u8>,
     hint: HintWriter,
-    /// Where each hinted record came from: (file number, offset).
-    sources: Vec<(u32, u32)>,
+    /// Where each record copied in came from, and where it went.
+    sources: Vec<Moved>,
     hint_bytes: Vec<u8>,
     /// Sequence number of the last record copied in.
     last_seq: u64,
+}
+
+/// A record copied into a part: from (file number, offset) to an offset in the part.
+struct Moved {
+    from: (u32, u32),
+    to_offset: u32,
+    rec_len: u32,
 }
 
 impl Part {
@@ -294,9 +303,14 @@ impl Outputs<'_, '_> {
             offset,
             value_len: r.header.value_len,
             tombstone: false,
+            expiry: None,
             key: r.key,
         });
-        part.sources.push((from_no, r.offset as u32));
+        part.sources.push(Moved {
+            from: (from_no, r.offset as u32),
+            to_offset: offset as u32,
+            rec_len: len as u32,
+        });
         part.last_seq = r.header.seq;
         // A record is copied whole, and may hold a 256 MiB value: no memory for it fails the
         // merge rather than the process.
@@ -409,16 +423,13 @@ fn swap(engine: &Engine, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -
             files.admit(&engine.keydir, entry);
             no
         };
-        let (_, entries) = hint::parse(&part.hint_bytes, part.id, part.written)
-            .expect("a hint written by this merge parses");
-        for (e, &(from_no, from_off)) in entries.zip(&part.sources) {
-            let rec_len = crate::record::record_len(e.key.len(), e.value_len as usize) as u32;
+        for m in &part.sources {
             let to = Location {
                 file: no,
-                offset: e.offset as u32,
-                rec_len,
+                offset: m.to_offset,
+                rec_len: m.rec_len,
             };
-            moved.insert(pair(from_no, from_off), to);
+            moved.insert(pair(m.from.0, m.from.1), to);
         }
     }
     let mut is_input = Vec::new();

@@ -63,6 +63,8 @@ impl Engine {
             me: me.clone(),
             sealing: Arc::default(),
             sealer: Worker::new("bitask-seal"),
+            hinting: Arc::default(),
+            hinter: Worker::new("bitask-hint"),
             preparer: Arc::default(),
             dir,
             store_tag: rec.identity.tag,
@@ -74,6 +76,7 @@ impl Engine {
             torn_bytes: AtomicU64::new(rec.torn_bytes),
             loaded_seq: AtomicU64::new(rec.next_seq - 1),
             commit: GroupCommit::default(),
+            visibility: Default::default(),
             stopped: AtomicBool::new(false),
             stop_reason: Mutex::new(String::new()),
             merging: Mutex::new(()),
@@ -88,6 +91,8 @@ impl Engine {
             if let Some((id, end)) = rec.active {
                 engine.resume_active(&mut w, id, end);
             }
+            drop(w);
+            engine.hint_unhinted(&rec.unhinted);
         }
         Engine::start_merger(&engine);
         let flusher = match engine.opts.sync {

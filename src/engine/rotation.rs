@@ -112,12 +112,17 @@ impl Engine {
 
     /// Publishes a former active file that ends with its seal at `len` (see
     /// `publish_sealed_file`) and marks it sealed in the file set.
+    /// Then queues its hint file (see `hinting`).
     pub(crate) fn publish_sealed(&self, f: &DataFile, len: u64) -> Result<()> {
         crate::datafile::seal::publish_sealed_file(self.vfs(), &self.dir, f, len)?;
         if let Some(e) = lock(&self.files).by_id.get_mut(&f.id()) {
             e.active = false;
         }
         self.reopen_sealed(f);
+        let sealed = lock(&self.files).by_id.get(&f.id()).map(|e| e.file.clone());
+        if let Some(file) = sealed {
+            self.hint_later(file, false);
+        }
         Ok(())
     }
 

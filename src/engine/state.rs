@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::background::{Preparer, Sealing};
+use super::background::{Hinting, Preparer, Sealing};
 use super::durability::GroupCommit;
 use super::merger::Merger;
+use super::visibility::Visibility;
 use crate::datafile::DataFile;
 use crate::error::{Error, Result};
 use crate::filename::IdGen;
@@ -35,6 +36,8 @@ pub(crate) struct Engine {
     /// Largest sequence number loaded (read-only handles continue from it on refresh).
     pub loaded_seq: AtomicU64,
     pub commit: GroupCommit,
+    /// Odd while a write batch is being published; readers wait for it to be even.
+    pub(super) visibility: Visibility,
     pub(super) stopped: AtomicBool,
     pub(super) stop_reason: Mutex<String>,
     pub merging: Mutex<()>,
@@ -44,6 +47,9 @@ pub(crate) struct Engine {
     pub sealing: Arc<Sealing>,
     /// The thread that seals files in the background.
     pub sealer: Worker,
+    /// Hint files being written in the background, and the thread that writes them.
+    pub hinting: Arc<Hinting>,
+    pub hinter: Worker,
     /// The next active file, made ready in the background.
     pub preparer: Arc<Preparer>,
     /// This handle's own `Arc`, for background work that must not keep it alive.

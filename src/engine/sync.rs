@@ -67,6 +67,8 @@ impl Engine {
         self.merger.shutdown();
         self.preparer.discard(self.vfs(), true);
         self.sealing.wait();
+        // Seals queue hints: stopped after them.
+        self.stop_hinting();
         // Nothing is queued any more: stop the threads, so none outlives the handle.
         self.preparer.worker.shutdown();
         self.sealer.shutdown();

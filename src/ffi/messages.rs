@@ -27,6 +27,8 @@ fn describe(status: c_int) -> &'static [u8] {
         13 => b"not a directory\0",
         14 => b"no space left on device\0",
         15 => b"the store already exists\0",
+        16 => b"the key already has a value\0",
+        17 => b"the value is not the one expected\0",
         _ => b"unknown status code\0",
     }
 }

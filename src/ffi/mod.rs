@@ -3,8 +3,10 @@
 //!
 //! One file per concept: `status` (status codes and the error mapping), `messages` (status
 //! descriptions, the last error's message, the version), `panic` (the boundary
-//! every entry point runs inside), `options`, `db` (the handle and its operations), `iter`.
-//! `upgrade` converts a store of bitask 0.1.1 (`bitask_upgrade`).
+//! every entry point runs inside), `options`, `db` (the handle and its operations), `batch`
+//! (atomic write batches), `conditional` (put-if-absent, compare-and-set), `multi_get`,
+//! `iter`. `upgrade` converts a store of bitask 0.1.1 (`bitask_upgrade`); `tools` backs a
+//! store up, verifies and repairs it (`bitask_checkpoint`, `bitask_verify`, `bitask_repair`).
 //! This file holds the toolkit they share: turning C pointers and lengths into Rust
 //! references and slices after checking them, and writing out-parameters.
 //!
@@ -29,12 +31,20 @@ pub mod messages;
 pub mod options;
 // The handle.
 pub mod db;
+// Atomic write batches.
+pub mod batch;
+// Conditional writes.
+pub mod conditional;
+// Reading many keys at once.
+pub mod multi_get;
 // Iteration.
 pub mod iter;
 // What an automatic merge would take.
 pub mod merge;
 // Upgrading a store of bitask 0.1.1.
 pub mod upgrade;
+// Hot backup, verify and repair.
+pub mod tools;
 // The panic boundary: nothing for C.
 pub(crate) mod panic;
 
@@ -145,6 +155,15 @@ pub(crate) unsafe fn value_arg<'a>(ptr: *const u8, len: usize) -> Status<&'a [u8
 pub(crate) unsafe fn prefix_arg<'a>(ptr: *const u8, len: usize) -> Status<&'a [u8]> {
     // SAFETY: forwarded contract.
     unsafe { byte_arg(ptr, len, MAX_KEY_LEN, "prefix") }
+}
+
+/// A bound of a scan: 0 to `BITASK_MAX_KEY_LEN` bytes (0: no bound), named `what`.
+///
+/// # Safety
+/// As for [`byte_arg`].
+pub(crate) unsafe fn bound_arg<'a>(ptr: *const u8, len: usize, what: &str) -> Status<&'a [u8]> {
+    // SAFETY: forwarded contract.
+    unsafe { byte_arg(ptr, len, MAX_KEY_LEN, what) }
 }
 
 /// A NUL-terminated path argument, not NULL and not empty.

@@ -62,6 +62,11 @@ pub enum bitask_status {
     /// The directory already holds a store, and the open asked for a new one
     /// (bitask_options_set_error_if_exists). Nothing was changed.
     BITASK_ERR_EXISTS = 15,
+    /// bitask_put_if_absent: the key has a value; nothing was written. Not an error.
+    BITASK_KEY_EXISTS = 16,
+    /// bitask_compare_and_set: the key's value (or its absence) is not the one expected;
+    /// nothing was written. Not an error.
+    BITASK_MISMATCH = 17,
 }
 
 use bitask_status::*;
@@ -149,13 +154,13 @@ mod tests {
 
     #[test]
     fn every_code_has_a_description() {
-        for code in -1..=16 {
+        for code in -1..=18 {
             // SAFETY: bitask_strerror returns a static NUL-terminated string.
             let s = unsafe { CStr::from_ptr(bitask_strerror(code)) };
             assert!(!s.to_bytes().is_empty());
         }
         // SAFETY: as above.
-        let unknown = unsafe { CStr::from_ptr(bitask_strerror(16)) };
+        let unknown = unsafe { CStr::from_ptr(bitask_strerror(18)) };
         assert_eq!(unknown.to_bytes(), b"unknown status code");
     }
 

@@ -105,7 +105,7 @@ impl KeyDir {
         KeyDir::with_seed(self.seed, arena)
     }
 
-    fn hash(&self, key: &[u8]) -> Hash {
+    pub fn hash(&self, key: &[u8]) -> Hash {
         Hash::of(self.seed, key)
     }
 
@@ -132,7 +132,17 @@ impl KeyDir {
         key: &[u8],
         f: impl FnOnce(Location, &DataFile) -> Result<R>,
     ) -> Result<Option<R>> {
-        let h = self.hash(key);
+        self.with_entry_hashed(self.hash(key), key, f)
+    }
+
+    /// `with_entry` of a key whose hash `prefetch` returned.
+    #[inline]
+    pub fn with_entry_hashed<R>(
+        &self,
+        h: Hash,
+        key: &[u8],
+        f: impl FnOnce(Location, &DataFile) -> Result<R>,
+    ) -> Result<Option<R>> {
         let shard = self.read_shard(h);
         match shard.find(key, h)? {
             Some(i) => {
@@ -146,13 +156,13 @@ impl KeyDir {
     /// Like `with_entry`, but `f` itself tells whether a candidate is the key (`Ok(None)`: a
     /// tag collision, keep looking), so a caller that reads the record anyway confirms the
     /// key with the same read. Until `f` asks for the record's length, a lookup reads only
-    /// the hot half of the table.
+    /// the hot half of the table. `h` is the key's hash (`hash`, or `prefetch`).
+    #[inline]
     pub fn find_map<R>(
         &self,
-        key: &[u8],
+        h: Hash,
         mut f: impl FnMut(Candidate<'_>) -> Result<Option<R>>,
     ) -> Result<Option<R>> {
-        let h = self.hash(key);
         let shard = self.read_shard(h);
         let mut out = None;
         shard.probe(h, |slot| {
@@ -185,6 +195,18 @@ impl KeyDir {
             crate::util::sys::prefetch_line((&shard.cold[home] as *const Cold).cast());
         }
         h
+    }
+
+    /// Starts loading the record of the first slot whose tag matches `h` (the key's, most
+    /// likely), after `prefetch` has started loading the slot: a multi-get does this for every
+    /// key before reading any, so the misses overlap.
+    pub fn prefetch_record(&self, h: Hash) {
+        let shard = self.read_shard(h);
+        let _ = shard.probe(h, |slot| {
+            let at = shard.hot.get(slot);
+            shard.file(at.file()).prefetch_record(at.offset() as u64);
+            Ok(true)
+        });
     }
 
     /// Sets the key's location, returning the one it replaces.

@@ -4,13 +4,14 @@ use std::io;
 use std::path::Path;
 
 use super::loader::{out_of_order, record_offset, CheckedHint, SeqRange};
+use crate::datafile::hint_file::read_whole;
 use crate::datafile::{DataFile, Found, Scanner, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
-use crate::hint;
+use crate::hint::{self, SortedHint};
 use crate::keydir::KeyDir;
 use crate::record;
-use crate::vfs::{OpenMode, Vfs};
+use crate::vfs::Vfs;
 
 /// Checks a sealed file's hint and hashes its records for the key directory (independent of
 /// other files: runs on any thread). `Ok(None)` when the hint is missing or fails a check
@@ -31,7 +32,14 @@ pub(super) fn check_hint(
         Err(e) => return Err(Error::io("read", path, e)),
     };
     let bytes = &bytes[..];
-    let Some((count, entries)) = hint::parse(bytes, file.id(), data_len) else {
+    let checked = match hint::version(bytes) {
+        Some(hint::HINT_VERSION) => SortedHint::parse(bytes, file.id(), data_len)
+            .and_then(|h| sorted_batch(&h, file, keydir)),
+        Some(1) => hint::parse_v1(bytes, file.id(), data_len)
+            .map(|(count, entries)| v1_batch(count, entries, file, keydir)),
+        _ => None,
+    };
+    let Some(mut checked) = checked else {
         // A sealed file cut at a record boundary scans clean: its intact hint is the
         // evidence that records are missing.
         if let Some(described) = hint::described_len(bytes, file.id()) {
@@ -46,6 +54,51 @@ pub(super) fn check_hint(
         return Ok(None);
     };
     check_ends_with_seal(file, data_len)?;
+    checked.len = bytes.len() as u64;
+    Ok(Some(checked))
+}
+
+/// The entries of a checked version 2 hint, ready to apply; `None` when one of them does
+/// not fit the data file (the hint is then ignored, as a damaged one). Its sequence range
+/// must start at or after the data file's seq base; against the files loaded before it,
+/// `Loader::hint` checks it.
+fn sorted_batch(h: &SortedHint<'_>, file: &DataFile, keydir: &KeyDir) -> Option<CheckedHint> {
+    if !file.header.is_merge_output() && !h.is_empty() && h.min_seq() < file.header.seq_base {
+        return None;
+    }
+    let mut batch = keydir.new_batch(h.len());
+    // `parse` proved every record ends inside the data file; the key directory's own limits
+    // on offsets are checked here, per entry, without naming the file unless one fails.
+    let fits = |o: u64| (FILE_HEADER_LEN as u64..crate::keydir::MAX_OFFSET).contains(&o);
+    for e in h.iter() {
+        if !fits(e.offset) {
+            return None;
+        }
+        let rec_len = record::record_len(e.key.len(), e.value_len as usize);
+        batch.push(e.key, e.offset as u32, rec_len as u32, e.tombstone);
+    }
+    let seqs = (!h.is_empty()).then(|| SeqRange {
+        first: h.min_seq(),
+        first_offset: FILE_HEADER_LEN as u64,
+        last: h.max_seq(),
+    });
+    Some(CheckedHint {
+        len: 0,
+        batch,
+        seqs,
+        failure: None,
+        sorted: true,
+    })
+}
+
+/// The entries of a checked version 1 hint (file order), ready to apply. Their sequence
+/// numbers must grow; the first one out of order is reported as a scan would report it.
+fn v1_batch(
+    count: u64,
+    entries: hint::v1::EntryIter<'_>,
+    file: &DataFile,
+    keydir: &KeyDir,
+) -> CheckedHint {
     let data_path = file.path();
     let mut batch = keydir.new_batch(count as usize);
     let mut seqs: Option<SeqRange> = None;
@@ -77,12 +130,13 @@ pub(super) fn check_hint(
             }
         }
     }
-    Ok(Some(CheckedHint {
-        len: bytes.len() as u64,
+    CheckedHint {
+        len: 0,
         batch,
         seqs,
         failure,
-    }))
+        sorted: false,
+    }
 }
 
 /// A sealed file's length: the one its read-only mapping was made with (nothing changes a
@@ -92,24 +146,6 @@ pub(super) fn sealed_len(file: &DataFile) -> Result<u64> {
         Some(b) => Ok(b.len() as u64),
         None => file.len(),
     }
-}
-
-/// A whole (small, immutable) file, read with one positioned read: cheaper than mapping it,
-/// touching its pages once and unmapping it again. `None` when it is longer than `max` or
-/// there is no memory for it: a hint is only a shortcut, and the scan that replaces it reads
-/// through a buffer of fixed size.
-pub(super) fn read_whole(vfs: &dyn Vfs, path: &Path, max: u64) -> io::Result<Option<Vec<u8>>> {
-    let f = vfs.open(path, OpenMode::ReadShared)?;
-    let len = f.len()?;
-    let Some(Ok(mut buf)) = usize::try_from(len)
-        .ok()
-        .filter(|_| len <= max)
-        .map(crate::datafile::zeroed)
-    else {
-        return Ok(None);
-    };
-    f.read_exact_at(0, &mut [&mut buf])?;
-    Ok(Some(buf))
 }
 
 /// A sealed file loaded from its hint is not scanned, but its last bytes must still be its

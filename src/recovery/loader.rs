@@ -4,6 +4,7 @@
 use std::io;
 use std::path::Path;
 
+use crate::datafile::committed::{BatchGate, Gate};
 use crate::datafile::{DataFile, Found, Scanned, Scanner, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::keydir::{Batch, KeyDir, Location};
@@ -107,21 +108,44 @@ impl<'k> Loader<'k> {
         )
     }
 
+    /// Applies `r` as the batch rules say (`datafile::committed`): now, once its batch's
+    /// commit is read, or never, when it is out of place. The seal applies nothing.
+    fn apply_gated(
+        &mut self,
+        gate: &mut BatchGate,
+        r: &Scanned<'_>,
+        is_seal: bool,
+        no: u32,
+        path: &Path,
+    ) -> Result<()> {
+        match gate.admit(r) {
+            Gate::Counts if is_seal => Ok(()),
+            Gate::Counts => self.apply_scanned(r, no, path),
+            Gate::Held => Ok(()),
+            Gate::Committed(members) => members.iter().try_for_each(|m| {
+                let h = &m.header;
+                let len = h.record_len();
+                self.apply(&m.key, no, m.offset, len, h.seq, h.is_tombstone(), path)
+            }),
+            Gate::Misplaced(reason) => Err(Error::corruption(path, r.offset, reason)),
+        }
+    }
+
     /// Scans a sealed file; every record must be whole and valid, and the last one must be
     /// the file's seal: without it the file was cut short, perhaps exactly between records.
     pub fn sealed(&mut self, file: &DataFile, no: u32) -> Result<()> {
         let path = file.path();
         let mut scanner = file.scan()?;
         let mut seal = SealCheck::default();
+        let mut gate = BatchGate::new(file.header.is_merge_output());
         loop {
             let next = scanner
                 .next_record()
                 .map_err(|e| Error::io("read", &path, e))?;
             match next {
                 Found::Record(r) => {
-                    if !seal.admit(&r, file.id(), &path)? {
-                        self.apply_scanned(&r, no, &path)?
-                    }
+                    let is_seal = seal.admit(&r, file.id(), &path)?;
+                    self.apply_gated(&mut gate, &r, is_seal, no, &path)?;
                 }
                 Found::End if seal.seen => return Ok(()),
                 Found::End => {
@@ -134,10 +158,21 @@ impl<'k> Loader<'k> {
     }
 
     /// Queues the records of a sealed file's hint that `check_hint` accepted; returns the
-    /// hint file's length.
-    pub(super) fn hint(&mut self, hint: CheckedHint, file: &DataFile, no: u32) -> Result<u64> {
+    /// hint file's length, or `None` when a version 2 hint's sequence range starts at or
+    /// below a record already loaded: such a hint is not evidence, and the data file is
+    /// scanned instead (the scan then tells whether its records really are out of order). A
+    /// version 1 hint out of order is corruption, as before.
+    pub(super) fn hint(
+        &mut self,
+        hint: CheckedHint,
+        file: &DataFile,
+        no: u32,
+    ) -> Result<Option<u64>> {
         if let Some(seqs) = &hint.seqs {
             if seqs.first <= self.last_seq {
+                if hint.sorted {
+                    return Ok(None);
+                }
                 let path = file.path();
                 return Err(out_of_order(
                     &path,
@@ -154,13 +189,15 @@ impl<'k> Loader<'k> {
             self.last_seq = seqs.last;
         }
         self.batches.push((no, hint.batch));
-        Ok(hint.len)
+        Ok(Some(hint.len))
     }
 
     /// Scans `[start, end)` of an active file, applying records. With `strict`, a bad record
     /// followed by a valid one is corruption and a torn tail is measured; without (a reader
     /// following a live writer), the scan just stops at the first bad record, which may be a
-    /// write in progress, or at the end of a file the writer has just cut.
+    /// write in progress, or at the end of a file the writer has just cut. Either way a batch
+    /// whose commit is not there is left out whole: the file counts as ending where it starts
+    /// (a strict scan counts its bytes as torn).
     pub fn scan_active(
         &mut self,
         file: &DataFile,
@@ -173,6 +210,7 @@ impl<'k> Loader<'k> {
         let io_err = |e| Error::io("read", &path, e);
         let mut scanner = Scanner::new(&*file.file, start, end);
         let mut seal = SealCheck::default();
+        let mut gate = BatchGate::new(file.header.is_merge_output());
         loop {
             let next = match scanner.next_record() {
                 Err(e) if !strict && e.kind() == io::ErrorKind::UnexpectedEof => {
@@ -187,7 +225,7 @@ impl<'k> Loader<'k> {
                         continue;
                     }
                     return Ok(ActiveLoad {
-                        end: scanner.position(),
+                        end: gate.counted_end(scanner.position()),
                         torn_bytes: 0,
                         sealed: seal.seen,
                     });
@@ -196,23 +234,29 @@ impl<'k> Loader<'k> {
             };
             let stop = match next {
                 Found::Record(r) => {
-                    if !seal.admit(&r, file.id(), &path)? {
-                        self.apply_scanned(&r, no, &path)?;
-                    }
+                    let is_seal = seal.admit(&r, file.id(), &path)?;
+                    self.apply_gated(&mut gate, &r, is_seal, no, &path)?;
                     continue;
                 }
                 Found::End => {
+                    let cut = gate.counted_end(scanner.position());
+                    let torn = if strict && gate.holding() {
+                        nonzero_tail(file, cut, end).map_err(io_err)?
+                    } else {
+                        0
+                    };
                     return Ok(ActiveLoad {
-                        end: scanner.position(),
-                        torn_bytes: 0,
+                        end: cut,
+                        torn_bytes: torn,
                         sealed: seal.seen,
-                    })
+                    });
                 }
                 Found::Bad(bad) => bad,
             };
+            let cut = gate.counted_end(stop.offset);
             if !strict {
                 return Ok(ActiveLoad {
-                    end: stop.offset,
+                    end: cut,
                     torn_bytes: 0,
                     sealed: seal.seen,
                 });
@@ -224,9 +268,9 @@ impl<'k> Loader<'k> {
                 let reason = format!("{} followed by valid records", stop.reason);
                 return Err(Error::corruption(&path, stop.offset, reason));
             }
-            let torn = nonzero_tail(file, stop.offset, end).map_err(io_err)?;
+            let torn = nonzero_tail(file, cut, end).map_err(io_err)?;
             return Ok(ActiveLoad {
-                end: stop.offset,
+                end: cut,
                 torn_bytes: torn,
                 sealed: seal.seen,
             });
@@ -261,6 +305,8 @@ pub(super) struct CheckedHint {
     /// impossible): reported by `Loader::hint` after the first record's order check, as a
     /// scan in load order would.
     pub(super) failure: Option<Error>,
+    /// A version 2 hint (sorted, one entry per key): the file needs no new hint.
+    pub(super) sorted: bool,
 }
 
 /// The sequence numbers of a hint's records. They must grow within the file, and the first

@@ -55,6 +55,9 @@ pub struct Recovered {
     pub active: Option<(u64, u64)>,
     /// Whose files these are: new data files carry its tag.
     pub identity: Identity,
+    /// Sealed files loaded without a valid version 2 hint (none, version 1, damaged): a
+    /// writer writes theirs in the background.
+    pub unhinted: Vec<u64>,
 }
 
 /// Loads the store in `dir` into `keydir`. A writer (`read_only == false`) also repairs what
@@ -89,7 +92,8 @@ pub fn recover(vfs: &dyn Vfs, dir: &Path, read_only: bool, keydir: &KeyDir) -> R
     state.identity = owner.identity();
     if !read_only {
         state.identity = owner.settle(vfs, dir)?;
-        carry_out(vfs, dir, repairs, &mut state.files)?;
+        let sealed = carry_out(vfs, dir, repairs, &mut state.files)?;
+        state.unhinted.extend(sealed);
     }
     Ok(state)
 }
@@ -144,6 +148,7 @@ fn load(
         torn_bytes: 0,
         active: None,
         identity: Identity::UNTAGGED,
+        unhinted: Vec::new(),
     };
     // A reader measures how far the writer's active files are written before loading any,
     // newest first (see `refresh`): read oldest first, an older file could show its end from
@@ -187,12 +192,21 @@ fn load(
                 }
             }
         } else {
-            match checked_hint.transpose()?.flatten() {
-                Some(hint) => entry.hint_len = load.hint(hint, &file, no)?,
+            let checked = checked_hint.transpose()?.flatten();
+            let sorted = checked.as_ref().is_some_and(|h| h.sorted);
+            match checked
+                .map(|h| load.hint(h, &file, no))
+                .transpose()?
+                .flatten()
+            {
+                Some(len) => entry.hint_len = len,
                 None => {
                     load.flush()?;
                     load.sealed(&file, no)?
                 }
+            }
+            if !sorted || entry.hint_len == 0 {
+                state.unhinted.push(file.id());
             }
             entry.scanned_to = sealed_len(&file)?;
         }

@@ -175,7 +175,7 @@ pub(super) fn temp_data_header(vfs: &dyn Vfs, path: &Path, id: u64) -> Result<Te
 }
 
 pub(super) fn temp_hint_header(vfs: &dyn Vfs, path: &Path, id: u64) -> Result<TempHeader> {
-    let mut b = [0u8; hint::HEADER_LEN];
+    let mut b = [0u8; hint::PREFIX_LEN];
     if !read_prefix(vfs, path, &mut b)? {
         return Ok(TempHeader::Unreadable);
     }

@@ -29,12 +29,14 @@ pub(super) enum Repair {
     Activate(u64),
 }
 
+/// Carries out `repairs`; returns the ids of the files it sealed (they have no hint yet).
 pub(super) fn carry_out(
     vfs: &dyn Vfs,
     dir: &Path,
     repairs: Vec<Repair>,
     files: &mut FileSet,
-) -> Result<()> {
+) -> Result<Vec<u64>> {
+    let mut sealed = Vec::new();
     let mut removed = false;
     for r in &repairs {
         if let Repair::Remove(path) = r {
@@ -78,8 +80,9 @@ pub(super) fn carry_out(
             e.active = false;
             e.scanned_to = len;
         }
+        sealed.push(file.id());
     }
-    Ok(())
+    Ok(sealed)
 }
 
 pub(super) fn remove(vfs: &dyn Vfs, path: &Path) -> Result<()> {

@@ -231,6 +231,15 @@ impl Vfs for FaultVfs {
         self.inner.rename(from, to)
     }
 
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.fail(Kind::Space)?;
+        self.inner.hard_link(from, to)
+    }
+
+    fn same_file(&self, a: &Path, b: &Path) -> bool {
+        self.inner.same_file(a, b)
+    }
+
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         self.fail(Kind::Other)?;
         self.inner.remove_file(path)

@@ -70,6 +70,17 @@ pub trait Vfs: Send + Sync {
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VFile>>;
     /// Atomically renames `from` to `to`, replacing `to`.
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Makes `to` a second name of the file `from` (a hard link); fails when `to` exists,
+    /// with `CrossesDevices` (EXDEV) across file systems, and `Unsupported` where the file
+    /// system has no hard links. Callers copy instead when it fails. By default unsupported.
+    fn hard_link(&self, _from: &Path, _to: &Path) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    /// Whether `a` and `b` are names of one file (same device and inode); `false` when
+    /// either is missing. By default `false`, which only costs a copy.
+    fn same_file(&self, _a: &Path, _b: &Path) -> bool {
+        false
+    }
     /// Removes a file.
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Makes creations, renames and removals inside `dir` durable.

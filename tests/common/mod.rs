@@ -101,6 +101,8 @@ pub enum Step {
     Compact,
     Sync,
     Reopen,
+    /// An atomic write batch: puts (`Some` value) and removes, in order.
+    Batch(Vec<(Vec<u8>, Option<Vec<u8>>)>),
 }
 
 impl Step {
@@ -112,15 +114,39 @@ impl Step {
             Step::Remove(k) => {
                 c.remove(k);
             }
+            Step::Batch(ops) => {
+                for (k, v) in ops {
+                    match v {
+                        Some(v) => c.insert(k.clone(), v.clone()),
+                        None => c.remove(k),
+                    };
+                }
+            }
             _ => {}
         }
     }
 
-    pub fn key(&self) -> Option<&[u8]> {
+    /// The keys the step writes.
+    pub fn keys(&self) -> Vec<&[u8]> {
         match self {
-            Step::Put(k, _) | Step::Remove(k) => Some(k),
-            _ => None,
+            Step::Put(k, _) | Step::Remove(k) => vec![k],
+            Step::Batch(ops) => ops.iter().map(|(k, _)| &k[..]).collect(),
+            _ => Vec::new(),
         }
+    }
+
+    /// The step's batch, for the library.
+    pub fn write_batch(&self) -> bitask::WriteBatch {
+        let mut b = bitask::WriteBatch::new();
+        if let Step::Batch(ops) = self {
+            for (k, v) in ops {
+                match v {
+                    Some(v) => b.put(k, v).unwrap(),
+                    None => b.remove(k).unwrap(),
+                }
+            }
+        }
+        b
     }
 }
 
@@ -149,13 +175,13 @@ pub fn lost_and_resurrected(
     let sure = &prefix_states(&steps[..durable])[durable];
     let mut touched_later = std::collections::BTreeSet::new();
     for s in &steps[durable..started.min(steps.len())] {
-        if let Some(k) = s.key() {
+        for k in s.keys() {
             touched_later.insert(k.to_vec());
         }
     }
     let mut ever = std::collections::BTreeSet::new();
     for s in &steps[..durable] {
-        if let Some(k) = s.key() {
+        for k in s.keys() {
             ever.insert(k.to_vec());
         }
     }

@@ -72,6 +72,12 @@ pub const Error = error{
     /// The directory already holds a store, and `open` was asked for a new
     /// one (`.error_if_exists = true`). Nothing was changed.
     Exists,
+    /// The key already has a value (the status of `bitask_put_if_absent`;
+    /// `putIfAbsent` reports it as false).
+    KeyExists,
+    /// The value is not the one expected (the status of
+    /// `bitask_compare_and_set`; `compareAndSet` reports it as false).
+    Mismatch,
 };
 
 /// Longest key accepted, in bytes. Keys are at least 1 byte long.
@@ -97,6 +103,8 @@ pub const Status = enum(c_int) {
     not_a_directory = 13,
     no_space = 14,
     exists = 15,
+    key_exists = 16,
+    mismatch = 17,
     _,
 
     /// The library's short description of the status.
@@ -123,6 +131,8 @@ comptime {
     std.debug.assert(c.BITASK_ERR_NOT_A_DIRECTORY == @backingInt(Status.not_a_directory));
     std.debug.assert(c.BITASK_ERR_NO_SPACE == @backingInt(Status.no_space));
     std.debug.assert(c.BITASK_ERR_EXISTS == @backingInt(Status.exists));
+    std.debug.assert(c.BITASK_KEY_EXISTS == @backingInt(Status.key_exists));
+    std.debug.assert(c.BITASK_MISMATCH == @backingInt(Status.mismatch));
 }
 
 /// Converts a status code into the error of this binding (void for OK).
@@ -145,6 +155,8 @@ pub fn check(status: anytype) Error!void {
         .not_a_directory => error.NotADirectory,
         .no_space => error.NoSpace,
         .exists => error.Exists,
+        .key_exists => error.KeyExists,
+        .mismatch => error.Mismatch,
         _ => error.Internal,
     };
 }
@@ -167,6 +179,8 @@ pub fn statusOf(err: Error) Status {
         error.NotADirectory => .not_a_directory,
         error.NoSpace => .no_space,
         error.Exists => .exists,
+        error.KeyExists => .key_exists,
+        error.Mismatch => .mismatch,
     };
 }
 
@@ -284,6 +298,88 @@ fn ptrOf(s: []const u8) ?[*]const u8 {
     return if (s.len == 0) null else s.ptr;
 }
 
+const PathBuf = [std.Io.Dir.max_path_bytes + 1]u8;
+
+/// `path` NUL-terminated in `buf`; `error.InvalidArgument` when C cannot take it.
+fn cPath(buf: *PathBuf, path: []const u8) Error![*:0]const u8 {
+    if (path.len >= buf.len or std.mem.findScalar(u8, path, 0) != null) {
+        // Not representable as a C path: no library call, so no message.
+        return error.InvalidArgument;
+    }
+    @memcpy(buf[0..path.len], path);
+    buf[path.len] = 0;
+    return buf[0..path.len :0];
+}
+
+/// What `DB.checkpoint` did (see bitask_checkpoint_report in bitask.h).
+pub const CheckpointReport = c.bitask_checkpoint_report;
+/// What `DB.verify` or `verifyPath` found (see bitask_verify_report).
+pub const VerifyReport = c.bitask_verify_report;
+/// What `repair` did (see bitask_repair_report).
+pub const RepairReport = c.bitask_repair_report;
+
+/// Checks the store in the directory `path` as `DB.verify` does, without
+/// opening it and without changing anything.
+pub fn verifyPath(path: []const u8) Error!VerifyReport {
+    var path_buf: PathBuf = undefined;
+    var report: VerifyReport = undefined;
+    try check(c.bitask_verify_path(try cPath(&path_buf, path), &report));
+    return report;
+}
+
+/// Keeps every intact record of the damaged store in the directory `path`,
+/// which no writer may have open (`error.WriterLock`); the originals of what
+/// it rewrites go to bitask-quarantine inside the directory, never deleted.
+pub fn repair(path: []const u8) Error!RepairReport {
+    var path_buf: PathBuf = undefined;
+    var report: RepairReport = undefined;
+    try check(c.bitask_repair(try cPath(&path_buf, path), &report));
+    return report;
+}
+/// A non-null pointer for an empty value: null means "absent".
+const zero_byte: u8 = 0;
+
+fn optionalPtr(v: ?[]const u8) ?[*]const u8 {
+    const s = v orelse return null;
+    return if (s.len == 0) @as([*]const u8, @ptrCast(&zero_byte)) else s.ptr;
+}
+
+/// What `DB.multiGet` found for one key.
+pub const Found = union(enum) {
+    value: []u8,
+    not_found,
+    buffer_too_small: usize,
+};
+
+/// Puts and removes that `DB.write` applies atomically. Not tied to a store;
+/// one thread at a time. The bytes given are copied.
+pub const Batch = struct {
+    handle: *c.bitask_batch,
+
+    pub fn init() Error!Batch {
+        return .{ .handle = c.bitask_batch_new() orelse return error.Internal };
+    }
+
+    pub fn deinit(b: *Batch) void {
+        c.bitask_batch_free(b.handle);
+        b.* = undefined;
+    }
+
+    pub fn put(b: Batch, key: []const u8, value: []const u8) Error!void {
+        try check(c.bitask_batch_put(b.handle, ptrOf(key), key.len, ptrOf(value), value.len));
+    }
+
+    /// Adds a removal; removing an absent key is no error in a batch.
+    pub fn remove(b: Batch, key: []const u8) Error!void {
+        try check(c.bitask_batch_remove(b.handle, ptrOf(key), key.len));
+    }
+
+    /// Removes every operation, keeping the memory.
+    pub fn clear(b: Batch) void {
+        check(c.bitask_batch_clear(b.handle)) catch unreachable;
+    }
+};
+
 /// An open store.
 pub const DB = struct {
     handle: *c.bitask,
@@ -295,14 +391,8 @@ pub const DB = struct {
     /// of another program, or of another store, under a store's file names)
     /// is `error.Incompatible`, and is left as it was.
     pub fn open(path: []const u8, options: Options) Error!DB {
-        var path_buf: [std.Io.Dir.max_path_bytes + 1]u8 = undefined;
-        if (path.len >= path_buf.len or std.mem.findScalar(u8, path, 0) != null) {
-            // Not representable as a C path: no library call, so no message.
-            return error.InvalidArgument;
-        }
-        @memcpy(path_buf[0..path.len], path);
-        path_buf[path.len] = 0;
-        const cpath: [*:0]const u8 = path_buf[0..path.len :0];
+        var path_buf: PathBuf = undefined;
+        const cpath = try cPath(&path_buf, path);
 
         const opts = c.bitask_options_new() orelse return error.Internal;
         defer c.bitask_options_free(opts);
@@ -377,6 +467,74 @@ pub const DB = struct {
         return true;
     }
 
+    /// Applies every operation of `batch` atomically: after any crash the
+    /// store holds all of them or none, and readers never see part of them.
+    pub fn write(db: DB, batch: Batch) Error!void {
+        try check(c.bitask_write(db.handle, batch.handle, 0));
+    }
+
+    /// Stores `value` under `key` only when the key has no value; returns
+    /// whether it did. Atomic against every other writer of the handle.
+    pub fn putIfAbsent(db: DB, key: []const u8, value: []const u8) Error!bool {
+        check(c.bitask_put_if_absent(db.handle, ptrOf(key), key.len, ptrOf(value), value.len)) catch |err| switch (err) {
+            error.KeyExists => return false,
+            else => return err,
+        };
+        return true;
+    }
+
+    /// Stores `value` under `key` (null: removes the key) when its value is
+    /// `expected` (null: when it is absent); returns whether it did. Atomic
+    /// against every other writer of the handle.
+    pub fn compareAndSet(db: DB, key: []const u8, expected: ?[]const u8, value: ?[]const u8) Error!bool {
+        const e = optionalPtr(expected);
+        const v = optionalPtr(value);
+        const el = if (expected) |x| x.len else 0;
+        const vl = if (value) |x| x.len else 0;
+        check(c.bitask_compare_and_set(db.handle, ptrOf(key), key.len, e, el, v, vl)) catch |err| switch (err) {
+            error.Mismatch => return false,
+            else => return err,
+        };
+        return true;
+    }
+
+    /// Reads `keys` at once, as of one moment (a batch is seen whole or not
+    /// at all), the values copied back to back into `buf`: `out[i]` receives
+    /// `.value` (a slice of `buf`), `.not_found`, or `.buffer_too_small`
+    /// with the value's length (no room left in `buf` for it). `allocator`
+    /// holds the packed keys and the per-key arrays during the call.
+    pub fn multiGet(db: DB, allocator: Allocator, keys: []const []const u8, buf: []u8, out: []Found) (Error || Allocator.Error)!void {
+        std.debug.assert(out.len == keys.len);
+        if (keys.len == 0) return;
+        var total: usize = 0;
+        for (keys) |k| total += k.len;
+        const packed_keys = try allocator.alloc(u8, total);
+        defer allocator.free(packed_keys);
+        const ints = try allocator.alloc(usize, 3 * keys.len);
+        defer allocator.free(ints);
+        const statuses = try allocator.alloc(c.bitask_status, keys.len);
+        defer allocator.free(statuses);
+        const key_lens = ints[0..keys.len];
+        const offsets = ints[keys.len .. 2 * keys.len];
+        const lens = ints[2 * keys.len ..];
+        var at: usize = 0;
+        for (keys, key_lens) |k, *l| {
+            @memcpy(packed_keys[at..][0..k.len], k);
+            l.* = k.len;
+            at += k.len;
+        }
+        try check(c.bitask_multi_get(db.handle, keys.len, packed_keys.ptr, key_lens.ptr, if (buf.len == 0) null else buf.ptr, buf.len, offsets.ptr, lens.ptr, statuses.ptr));
+        for (out, statuses, offsets, lens) |*o, st, off, len| {
+            o.* = if (check(st)) |_|
+                .{ .value = buf[off..][0..len] }
+            else |err| switch (err) {
+                error.NotFound => .not_found,
+                error.BufferTooSmall => .{ .buffer_too_small = len },
+                else => return err,
+            };
+        }
+    }
+
     /// Removes `key`; `error.NotFound` (nothing written) when it is absent.
     pub fn remove(db: DB, key: []const u8) Error!void {
         try check(c.bitask_remove(db.handle, ptrOf(key), key.len));
@@ -421,6 +579,27 @@ pub const DB = struct {
         return r;
     }
 
+    /// Writes a consistent copy of the store as of the call into the
+    /// directory `dest` while writes go on (a hot backup). `dest` must be
+    /// missing, empty, or an earlier backup of this store, which is brought up
+    /// to date; anything else is `error.Incompatible`, and `dest` is left as
+    /// it was. The copy opens as the same store. A writer's handle only.
+    pub fn checkpoint(db: DB, dest: []const u8) Error!CheckpointReport {
+        var path_buf: PathBuf = undefined;
+        var report: CheckpointReport = undefined;
+        try check(c.bitask_checkpoint(db.handle, try cPath(&path_buf, dest), &report));
+        return report;
+    }
+
+    /// Checks the store without changing anything (every record's checksum,
+    /// hint files, seals, store tags, sequence order); what it finds is in the
+    /// report (`problems_total` 0: intact).
+    pub fn verify(db: DB) Error!VerifyReport {
+        var report: VerifyReport = undefined;
+        try check(c.bitask_verify(db.handle, &report));
+        return report;
+    }
+
     /// An iterator over the keys that start with `prefix` (all keys for an
     /// empty prefix), in byte order. `deinit` it before closing the store.
     pub fn iterator(db: DB, prefix: []const u8) Error!Iterator {
@@ -428,6 +607,37 @@ pub const DB = struct {
         try check(c.bitask_iter_new(db.handle, ptrOf(prefix), prefix.len, &it));
         return .{ .handle = it orelse return error.Internal };
     }
+
+    /// An iterator over the keys that `scan` covers: between its bounds, with
+    /// its prefix, in its direction. `deinit` it before closing the store.
+    pub fn range(db: DB, scan: Scan) Error!Iterator {
+        var flags: c_int = 0;
+        if (scan.reverse) flags |= c.BITASK_ITER_REVERSE;
+        if (scan.keys_only) flags |= c.BITASK_ITER_KEYS_ONLY;
+        if (scan.lower_exclusive) flags |= c.BITASK_ITER_LOWER_EXCLUSIVE;
+        if (scan.upper_inclusive) flags |= c.BITASK_ITER_UPPER_INCLUSIVE;
+        const lower = scan.lower orelse "";
+        const upper = scan.upper orelse "";
+        var it: ?*c.bitask_iter = null;
+        try check(c.bitask_iter_new_range(db.handle, ptrOf(scan.prefix), scan.prefix.len, ptrOf(lower), lower.len, ptrOf(upper), upper.len, flags, &it));
+        return .{ .handle = it orelse return error.Internal };
+    }
+};
+
+/// What `DB.range` covers. The default is every key, ascending, with values.
+pub const Scan = struct {
+    /// Only keys that start with it (any key when empty).
+    prefix: []const u8 = "",
+    /// Keys >= lower (> lower with `lower_exclusive`); null or empty: no bound.
+    lower: ?[]const u8 = null,
+    /// Keys < upper (<= upper with `upper_inclusive`); null or empty: no bound.
+    upper: ?[]const u8 = null,
+    lower_exclusive: bool = false,
+    upper_inclusive: bool = false,
+    /// Descending key order.
+    reverse: bool = false,
+    /// Entries carry an empty value, and no value is read.
+    keys_only: bool = false,
 };
 
 /// Iterates over a snapshot of the keys taken when it was made: a key removed
@@ -459,6 +669,13 @@ pub const Iterator = struct {
             else => return err,
         };
         return .{ .key = key[0..key_len], .value = value[0..value_len] };
+    }
+
+    /// Moves the iterator: the next `next` returns the first key >= `key`
+    /// (in a reverse scan, the last key <= `key`) within its range. It may
+    /// move backwards; keys already returned are returned again.
+    pub fn seek(it: *Iterator, key: []const u8) Error!void {
+        try check(c.bitask_iter_seek(it.handle, ptrOf(key), key.len));
     }
 
     pub fn deinit(it: *Iterator) void {

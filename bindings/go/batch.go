@@ -1,0 +1,177 @@
+package bitask
+
+/*
+#include "bitask_go.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// Batch holds puts and deletes that DB.Write applies atomically: after any
+// crash the store holds all of them or none, and readers never see part of
+// them. The zero value is an empty batch; a Batch belongs to one goroutine at a
+// time. Operations on one key apply in order (the last one wins).
+type Batch struct {
+	buf   []byte // keys and values back to back
+	klens []C.size_t
+	vlens []C.size_t
+	dels  []C.uint8_t
+}
+
+// Put adds a put of value under key. The bytes are copied.
+func (b *Batch) Put(key, value []byte) {
+	b.buf = append(append(b.buf, key...), value...)
+	b.klens = append(b.klens, C.size_t(len(key)))
+	b.vlens = append(b.vlens, C.size_t(len(value)))
+	b.dels = append(b.dels, 0)
+}
+
+// Delete adds a removal of key; removing an absent key is no error in a batch.
+func (b *Batch) Delete(key []byte) {
+	b.buf = append(b.buf, key...)
+	b.klens = append(b.klens, C.size_t(len(key)))
+	b.vlens = append(b.vlens, 0)
+	b.dels = append(b.dels, 1)
+}
+
+// Len is the number of operations.
+func (b *Batch) Len() int { return len(b.dels) }
+
+// Reset removes every operation, keeping the memory.
+func (b *Batch) Reset() {
+	b.buf, b.klens, b.vlens, b.dels = b.buf[:0], b.klens[:0], b.vlens[:0], b.dels[:0]
+}
+
+// Write applies every operation of b, or none (see Batch), in one call into
+// the library. An empty key or a length over the limits fails the whole batch
+// with nothing written. With SyncAlways the batch is durable when Write
+// returns, made so by one fdatasync.
+func (db *DB) Write(b *Batch) error {
+	c, err := db.acquire()
+	if err != nil {
+		return err
+	}
+	defer db.release()
+	n := len(b.dels)
+	if n == 0 {
+		return result("write", C.bitask_go_write(c, 0, nil, nil, nil, nil, 0))
+	}
+	r := C.bitask_go_write(c, C.size_t(n), ptr(b.buf), &b.klens[0], &b.vlens[0], &b.dels[0], 0)
+	runtime.KeepAlive(b)
+	return result("write", r)
+}
+
+// zero gives an empty value a non-nil pointer: a nil pointer means "absent".
+var zero [1]byte
+
+// optional is the C form of a value that may be absent (nil).
+func optional(v []byte) *C.uint8_t {
+	if v == nil {
+		return nil
+	}
+	if len(v) == 0 {
+		return (*C.uint8_t)(unsafe.Pointer(&zero[0]))
+	}
+	return ptr(v)
+}
+
+// PutIfAbsent stores value under key only when the key has no value, and
+// reports whether it did. The check and the write are one step against every
+// other writer of the handle.
+func (db *DB) PutIfAbsent(key, value []byte) (bool, error) {
+	c, err := db.acquire()
+	if err != nil {
+		return false, err
+	}
+	defer db.release()
+	r := C.bitask_go_put_if_absent(c, ptr(key), C.size_t(len(key)), ptr(value), C.size_t(len(value)))
+	runtime.KeepAlive(key)
+	runtime.KeepAlive(value)
+	if Status(r.status) == StatusKeyExists {
+		return false, nil
+	}
+	return true, result("put_if_absent", r)
+}
+
+// CompareAndSet stores value under key (or, with value nil, deletes it) when
+// the key's current value is expected (with expected nil: when the key is
+// absent), and reports whether it did. A non-nil empty slice is the empty
+// value. The comparison and the write are one step against every other writer
+// of the handle.
+func (db *DB) CompareAndSet(key, expected, value []byte) (bool, error) {
+	c, err := db.acquire()
+	if err != nil {
+		return false, err
+	}
+	defer db.release()
+	r := C.bitask_go_compare_and_set(c, ptr(key), C.size_t(len(key)),
+		optional(expected), C.size_t(len(expected)), optional(value), C.size_t(len(value)))
+	runtime.KeepAlive(key)
+	runtime.KeepAlive(expected)
+	runtime.KeepAlive(value)
+	if Status(r.status) == StatusMismatch {
+		return false, nil
+	}
+	return true, result("compare_and_set", r)
+}
+
+// MultiGet returns the values of keys, in order (nil for an absent key), read
+// as of one moment: a batch written meanwhile is seen whole or not at all. It
+// crosses into the library once (twice when a value is longer than it
+// guessed), and the values share one backing array.
+func (db *DB) MultiGet(keys [][]byte) ([][]byte, error) {
+	n := len(keys)
+	out := make([][]byte, n)
+	if n == 0 {
+		return out, nil
+	}
+	c, err := db.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer db.release()
+	total := 0
+	for _, k := range keys {
+		total += len(k)
+	}
+	packed := make([]byte, 0, total)
+	klens := make([]C.size_t, n)
+	for i, k := range keys {
+		packed = append(packed, k...)
+		klens[i] = C.size_t(len(k))
+	}
+	offs := make([]C.size_t, n)
+	lens := make([]C.size_t, n)
+	sts := make([]C.bitask_status, n)
+	buf := make([]byte, 128*n)
+	for {
+		r := C.bitask_go_multi_get(c, C.size_t(n), ptr(packed), &klens[0],
+			ptr(buf), C.size_t(len(buf)), &offs[0], &lens[0], &sts[0])
+		runtime.KeepAlive(packed)
+		runtime.KeepAlive(buf)
+		if err := result("multi_get", r); err != nil {
+			return nil, err
+		}
+		need, short := 0, false
+		for i := range sts {
+			if Status(sts[i]) != StatusNotFound {
+				need += int(lens[i])
+			}
+			short = short || Status(sts[i]) == StatusBufferTooSmall
+		}
+		if !short {
+			break
+		}
+		buf = make([]byte, need+need/4+1)
+	}
+	for i := range sts {
+		if Status(sts[i]) == StatusOK {
+			at, l := int(offs[i]), int(lens[i])
+			out[i] = buf[at : at+l : at+l]
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,118 @@
+//! Writing a batch atomically: every member record, then the commit record, appended to one
+//! data file under the writer mutex; then every member published between the two halves of
+//! the visibility epoch (`visibility`), so readers see all of it or none; then, with
+//! `SyncMode::Always`, one wait for group commit covering the whole batch.
+//!
+//! A batch is never split across data files: when it does not fit in the active file, the
+//! file is sealed and the batch goes into a new one, made large enough when the batch is
+//! larger than `max_file_size` (as a record that large gets a file of its own). A batch of one
+//! operation is written as a plain record, which is atomic by itself.
+
+use super::state::{Engine, Writer};
+use crate::batch::{BatchOp, WriteBatch};
+use crate::error::{Error, Result};
+use crate::filename;
+use crate::keydir::{Hash, Location, MAX_OFFSET};
+use crate::options::SyncMode;
+use crate::record;
+use crate::util::sync::lock;
+
+impl Engine {
+    /// Applies every operation of `batch`, or none.
+    pub(crate) fn write_batch(&self, batch: &WriteBatch) -> Result<()> {
+        if batch.is_empty() {
+            self.writer()?;
+            return Ok(());
+        }
+        let total = batch.record_bytes() + record::COMMIT_LEN;
+        let limit = MAX_OFFSET - crate::datafile::FILE_HEADER_LEN as u64 - record::SEAL_LEN;
+        if total > limit {
+            let (len, max) = (total as usize, limit as usize);
+            return Err(Error::TooLarge {
+                what: "write batch",
+                len,
+                max,
+            });
+        }
+        // The slots load while the records are written.
+        let hashes: Vec<Hash> = batch.ops().map(|op| self.keydir.prefetch(op.key)).collect();
+        let arrival = (self.opts.sync == SyncMode::Always).then(|| self.commit.arrive());
+        let mut w = lock(self.writer()?);
+        self.check_running()?;
+        let last_seq = if batch.len() == 1 {
+            let op = batch.ops().next().expect("one operation");
+            self.append_one(&mut w, hashes[0], op.key, op.value, op.tombstone)?
+        } else {
+            self.append_batch(&mut w, batch, total, &hashes)?
+        };
+        drop(arrival);
+        drop(w);
+        self.wait_if_always(last_seq)
+    }
+
+    /// Under the writer mutex: appends the members and the commit of a batch of `total`
+    /// bytes, then publishes the members; returns the last member's sequence number. A
+    /// failed append cuts the file back to where the batch started: nothing was published.
+    fn append_batch(
+        &self,
+        w: &mut Writer,
+        batch: &WriteBatch,
+        total: u64,
+        hashes: &[Hash],
+    ) -> Result<u64> {
+        // Every key is confirmed in the key directory first (a lookup may read a record's key
+        // from its file): a read error then fails the batch before anything is written,
+        // rather than stopping the handle half way through publishing it.
+        for op in batch.ops() {
+            self.keydir.get(op.key)?;
+        }
+        self.make_room(w, total)?;
+        let first = w.next_seq;
+        let start = w.active.as_ref().expect("room made").end;
+        let written = self.append_members(w, batch, start, first);
+        self.cut_back_on_error(w, start, written)?;
+        let count = batch.len() as u64;
+        self.appended(w, start, total, count);
+        let no = w.active.as_ref().expect("room made").no;
+        let publishing = self.visibility.begin();
+        let mut offset = start;
+        for (op, &hash) in batch.ops().zip(hashes) {
+            let len = record::record_len(op.key.len(), op.value.len());
+            let loc = Location {
+                file: no,
+                offset: offset as u32,
+                rec_len: len as u32,
+            };
+            if let Err(e) = self.publish(hash, op.key, loc, op.tombstone) {
+                publishing.failed(); // the handle is stopped: no read may see half of it
+                return Err(e);
+            }
+            offset += len;
+        }
+        drop(publishing);
+        Ok(first + count - 1)
+    }
+
+    /// Writes the members of `batch` from `start` with sequence numbers from `first`, then
+    /// its commit.
+    fn append_members(&self, w: &Writer, batch: &WriteBatch, start: u64, first: u64) -> Result<()> {
+        let file = &w.active.as_ref().expect("room made").file;
+        let now = filename::coarse_now_millis();
+        let mut offset = start;
+        for (
+            i,
+            BatchOp {
+                key,
+                value,
+                tombstone,
+            },
+        ) in batch.ops().enumerate()
+        {
+            let flags = record::flags(tombstone, true);
+            file.append_flagged(offset, first + i as u64, now, flags, key, value)?;
+            offset += record::record_len(key.len(), value.len());
+        }
+        let commit = record::encode_commit(first, batch.len() as u64, now);
+        file.write_at(offset, &commit, "append to")
+    }
+}
