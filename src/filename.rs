@@ -103,6 +103,14 @@ impl IdGen {
         self.last
     }
 
+    /// Hands out the `n` ids right after the last one at once (a compaction's outputs);
+    /// the next `next_id` is at least `ID_STEP` past them.
+    pub fn reserve(&mut self, n: u64) -> std::ops::Range<u64> {
+        let first = self.last + 1;
+        self.last += n;
+        first..first + n
+    }
+
     pub fn next_id(&mut self) -> u64 {
         let id = (self.clock)().max(self.last + ID_STEP);
         self.last = id;

@@ -63,7 +63,7 @@ impl Engine {
         let room = taken[n - 1].room;
         let plan = MergePlan {
             inputs: &inputs[..n],
-            ids: OutputIds::Range {
+            ids: OutputIds {
                 next: base + 1,
                 end: base + 1 + room,
             },
@@ -122,6 +122,13 @@ impl Engine {
         let mut later = unsealed.min().unwrap_or(u64::MAX);
         let mut figures = vec![FileFigures::default(); inputs.len()];
         for (i, (id, no, file)) in inputs.iter().enumerate().rev() {
+            // A cut between two outputs of one merge would leave that merge incomplete on
+            // disk, and recovery removes the outputs of an incomplete merge. Outputs made
+            // since ids are reserved never give such a cut room; those of earlier versions'
+            // compactions, whose ids could pass the files written meanwhile, might.
+            let splits = inputs
+                .get(i + 1)
+                .is_some_and(|(_, _, next)| same_merge(file, next));
             let len = file.len().unwrap_or(0);
             let hint = files.by_id.get(id).map_or(0, |e| e.hint_len);
             figures[i] = FileFigures {
@@ -129,7 +136,8 @@ impl Engine {
                 file_bytes: len + hint,
                 record_bytes: len.saturating_sub(FILE_HEADER_LEN as u64 + record::SEAL_LEN),
                 live_bytes: live.get(*no as usize).copied().unwrap_or(0),
-                room: later, // the smallest id after this file, for now
+                // The smallest id after this file, for now.
+                room: if splits { 0 } else { later },
             };
             later = later.min(*id);
         }
@@ -196,6 +204,12 @@ impl Engine {
             }
         });
     }
+}
+
+/// Both files are outputs of one merge.
+fn same_merge(a: &DataFile, b: &DataFile) -> bool {
+    let (a, b) = (&a.header, &b.header);
+    a.is_merge_output() && b.is_merge_output() && a.merge_base == b.merge_base
 }
 
 /// Live bytes per file number. The hook for expiry: once records can carry a time to live,

@@ -18,7 +18,7 @@
 //! The automatic merge (`auto_merge`) runs steps 2 to 4 on a prefix of the load order instead
 //! of every file: step 1's guarantee, that every file after the inputs has a larger id than
 //! any input, holds there by the choice of the prefix, and its outputs take ids from the room
-//! right after the inputs' largest (`OutputIds::Range`). The rest is shared (`merge`).
+//! right after the inputs' largest (`OutputIds`). The rest is shared (`merge`).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -51,14 +51,19 @@ fn compact(engine: &Engine) -> Result<()> {
     let writer = engine.writer()?;
     let _one_at_a_time = lock(&engine.merging);
     engine.check_running()?;
-    {
+    let ids = {
         // Recovery takes every file with an id up to the merge base for an input, so every
         // file written after this point must get a new id: the active file is sealed (even
         // empty) and a next file prepared in advance is thrown away.
         let mut w = lock(writer);
         engine.preparer.discard(engine.vfs(), false);
         engine.seal_active(&mut w, false)?;
-    }
+        // The outputs' ids are taken now, right after the inputs' and before any file
+        // written from here on, so that load order stays id order: a later automatic merge
+        // of a prefix relies on it (see `auto_merge`).
+        let live = engine.keydir.live_bytes();
+        w.ids.reserve(max_outputs(live, engine.opts.max_file_size))
+    };
     // Files sealed in the background become inputs once they are durable and renamed.
     engine.sealing.wait();
     // Their hints too: none may be published for an input after it is deleted.
@@ -67,20 +72,31 @@ fn compact(engine: &Engine) -> Result<()> {
     let inputs = lock(&engine.files).sealed_in_load_order();
     let plan = MergePlan {
         inputs: &inputs,
-        ids: OutputIds::Writer,
+        ids: OutputIds {
+            next: ids.start,
+            end: ids.end,
+        },
         part_size: engine.opts.max_file_size,
     };
     merge(engine, plan, None)
 }
 
-/// Where a merge's outputs get their ids.
-pub(super) enum OutputIds {
-    /// From the writer's id generator, above every file there is (`compact`, whose inputs
-    /// are every data file).
-    Writer,
-    /// From `next` up to `end` (exclusive): the free ids right after the inputs (an
-    /// automatic merge of a prefix of the load order, see `merger`).
-    Range { next: u64, end: u64 },
+/// An upper bound on the outputs a merge of `live` bytes of records into parts of
+/// `part_size` makes: a part is closed only when the next record does not fit, so two
+/// consecutive parts hold more than `part_size` together (a record larger than a part fills
+/// one alone); and one more for the last.
+fn max_outputs(live: u64, part_size: u64) -> u64 {
+    2 * (live / part_size.max(1)) + 3
+}
+
+/// Where a merge's outputs get their ids: from `next` up to `end` (exclusive), free ids
+/// right after the inputs' largest and below every file not an input, so that the outputs
+/// sort where the inputs did, by id as in load order. `compact` reserves them from the
+/// writer's id generator; an automatic merge of a prefix takes the room `ID_STEP` leaves
+/// after its last input (see `auto_merge`).
+pub(super) struct OutputIds {
+    pub next: u64,
+    pub end: u64,
 }
 
 /// What one merge takes and makes.
@@ -268,19 +284,17 @@ impl Outputs<'_, '_> {
     }
 
     fn next_id(&mut self) -> Result<u64> {
-        match &mut self.ids {
-            OutputIds::Writer => Ok(lock(self.engine.writer()?).ids.next_id()),
-            OutputIds::Range { next, end } if *next < *end => {
-                *next += 1;
-                Ok(*next - 1)
-            }
-            OutputIds::Range { .. } => Err(Error::TooManyFiles {
+        let ids = &mut self.ids;
+        if ids.next >= ids.end {
+            return Err(Error::TooManyFiles {
                 path: self.engine.dir.clone(),
                 reason: "the merge needs more outputs than there are free ids after its \
                          inputs; it was abandoned, and a later one takes more files"
                     .into(),
-            }),
+            });
         }
+        ids.next += 1;
+        Ok(ids.next - 1)
     }
 
     fn append(&mut self, r: &Scanned<'_>, from_no: u32) -> Result<()> {
