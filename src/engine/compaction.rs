@@ -61,15 +61,19 @@ fn compact(engine: &Engine) -> Result<()> {
         // The outputs' ids are taken now, right after the inputs' and before any file
         // written from here on, so that load order stays id order: a later automatic merge
         // of a prefix relies on it (see `auto_merge`).
-        let live = engine.keydir.live_bytes();
-        w.ids.reserve(max_outputs(live, engine.opts.max_file_size))
+        let (records, live) = (engine.keydir.len() as u64, engine.keydir.live_bytes());
+        w.ids
+            .reserve(max_outputs(records, live, engine.opts.max_file_size))
     };
     // Files sealed in the background become inputs once they are durable and renamed.
     engine.sealing.wait();
     // Their hints too: none may be published for an input after it is deleted.
     engine.wait_for_hints();
     engine.check_running()?;
-    let inputs = lock(&engine.files).sealed_in_load_order();
+    // Files the writer sealed since (rotating while this waited) have larger ids than the
+    // outputs': they are left to the next merge.
+    let mut inputs = lock(&engine.files).sealed_in_load_order();
+    inputs.retain(|(id, _, _)| *id < ids.start);
     let plan = MergePlan {
         inputs: &inputs,
         ids: OutputIds {
@@ -81,12 +85,15 @@ fn compact(engine: &Engine) -> Result<()> {
     merge(engine, plan, None)
 }
 
-/// An upper bound on the outputs a merge of `live` bytes of records into parts of
-/// `part_size` makes: a part is closed only when the next record does not fit, so two
-/// consecutive parts hold more than `part_size` together (a record larger than a part fills
-/// one alone); and one more for the last.
-fn max_outputs(live: u64, part_size: u64) -> u64 {
-    2 * (live / part_size.max(1)) + 3
+/// An upper bound on the outputs a merge of `records` live records of `live` bytes makes in
+/// parts of `part_size`: every part holds a record; and a part is closed only when the next
+/// record does not fit in what its header and seal leave, so two consecutive parts hold more
+/// than that together. One more for the part started before any record.
+fn max_outputs(records: u64, live: u64, part_size: u64) -> u64 {
+    let room = part_size
+        .saturating_sub(FILE_HEADER_LEN as u64 + record::SEAL_LEN)
+        .max(1);
+    records.min(2 * (live / room) + 1) + 2
 }
 
 /// Where a merge's outputs get their ids: from `next` up to `end` (exclusive), free ids
@@ -145,6 +152,10 @@ pub(super) fn merge(
     let parts = std::mem::take(&mut out.parts);
     // The merge is committed: failing to switch to its outputs leaves memory behind the disk.
     swap(engine, &parts, inputs).inspect_err(|e| engine.stop(e))?;
+    // A hint job that found an input still in the file set before the swap may be writing
+    // its hint: it must end before the input goes, or it would publish a hint of a deleted
+    // file. Jobs starting from now on find the inputs gone and write nothing.
+    engine.wait_for_hints();
     for (id, _, _) in inputs {
         for kind in [FileKind::Sealed, FileKind::Hint] {
             let p = filename::path(&engine.dir, *id, kind);
