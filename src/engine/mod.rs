@@ -9,6 +9,7 @@
 //! Within the folder, dependencies point one way: every part uses `state`; `durability` and
 //! `visibility` are leaves that take closures or nothing, never the engine.
 
+mod auto_merge;
 mod background;
 mod batch;
 mod checkpoint;
@@ -16,7 +17,9 @@ mod compaction;
 mod conditional;
 mod durability;
 mod hinting;
+mod merger;
 mod open;
+mod pace;
 mod read;
 mod refresh;
 mod rotation;
