@@ -112,4 +112,5 @@ int be_compact(void *p, const char *dir) {
 extern "C" const struct backend bench_backend = {
     "tkrzw",    be_open, be_close, be_ctx_new, be_ctx_free, be_put, be_get, be_del, be_scan,
     be_compact, "readseq in hash order (HashDBM is unordered); compaction = Rebuild()",
+    nullptr,    nullptr,  nullptr,  // no batches, no multi-get, no key order
 };
