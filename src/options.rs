@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::vfs::{PosixVfs, Vfs};
 
@@ -43,6 +44,7 @@ pub struct Options {
     pub(crate) create_if_missing: bool,
     pub(crate) error_if_exists: bool,
     pub(crate) vfs: Arc<dyn Vfs>,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl Default for Options {
@@ -54,6 +56,7 @@ impl Default for Options {
             create_if_missing: true,
             error_if_exists: false,
             vfs: Arc::new(PosixVfs),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -111,6 +114,13 @@ impl Options {
     /// system's). Tests substitute layers that inject faults or simulate power loss.
     pub fn vfs(mut self, vfs: Arc<dyn Vfs>) -> Self {
         self.vfs = vfs;
+        self
+    }
+
+    /// The clock that decides when keys put with a time to live expire (default: the
+    /// system's real-time clock). Tests substitute a [`crate::ManualClock`].
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 

@@ -440,6 +440,17 @@ impl DataFile {
         Ok(true)
     }
 
+    /// The expiry the header of the record at `offset` carries (see `record::FLAG_EXPIRES`);
+    /// reads the header only: for a record the key directory points at, whose whole record
+    /// a read of its value checks.
+    pub fn expiry_at(&self, offset: u64) -> Result<Option<u64>> {
+        let mut header = [0u8; HEADER_LEN];
+        self.file
+            .read_exact_at(offset, &mut [&mut header])
+            .map_err(|e| Error::io("read", self.path(), e))?;
+        Ok(record::expiry_of(&header))
+    }
+
     /// The key of the record at `offset`, into `key` (reads the header and the key only).
     pub fn read_key(&self, offset: u64, key: &mut Vec<u8>) -> Result<()> {
         let mut header = [0u8; HEADER_LEN];

@@ -82,6 +82,7 @@ impl Engine {
                 file: no,
                 offset: offset as u32,
                 rec_len: len as u32,
+                expires: false,
             };
             if let Err(e) = self.publish(hash, op.key, loc, op.tombstone) {
                 publishing.failed(); // the handle is stopped: no read may see half of it

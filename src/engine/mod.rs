@@ -15,6 +15,7 @@ mod checkpoint;
 mod compaction;
 mod conditional;
 mod durability;
+mod expiry;
 mod hinting;
 mod open;
 mod read;

@@ -1,0 +1,259 @@
+//! Per-key expiry: keys put with a time to live vanish from every read at the clock tick of
+//! their expiry, keep it across reopens (from scans and from hints) and compactions, and
+//! compaction drops them without any older value coming back. The clock is a `ManualClock`:
+//! no test sleeps.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bitask::db::{Bitask, Error};
+use bitask::{ManualClock, Options};
+
+const T0: u64 = 1_800_000_000_000;
+
+fn opts(clock: &Arc<ManualClock>) -> Options {
+    Options::default().max_file_size(256).clock(clock.clone())
+}
+
+fn open(dir: &Path, clock: &Arc<ManualClock>) -> Bitask {
+    Bitask::open_with(dir, opts(clock)).unwrap()
+}
+
+fn keys(db: &Bitask) -> Vec<Vec<u8>> {
+    db.iter().map(|r| r.unwrap().0).collect()
+}
+
+fn sealed_files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".log") && !n.ends_with(".active.log"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn an_expired_key_is_absent_to_every_read_at_the_tick_of_its_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let db = open(dir.path(), &clock);
+    db.put("plain", "p").unwrap();
+    db.put_with_ttl("brief", "b", Duration::from_millis(10))
+        .unwrap();
+    db.put_expiring_at("later", "l", T0 + 20).unwrap();
+    let before = db.stats();
+    assert_eq!(before.key_count, 3);
+
+    clock.set(T0 + 9);
+    assert_eq!(db.get("brief").unwrap().as_deref(), Some(&b"b"[..]));
+    assert!(db.contains("brief").unwrap());
+    assert_eq!(db.ttl("brief").unwrap(), Some(Duration::from_millis(1)));
+
+    clock.set(T0 + 10);
+    assert_eq!(db.get("brief").unwrap(), None);
+    assert!(!db.contains("brief").unwrap());
+    let mut buf = [0u8; 8];
+    assert_eq!(db.get_into("brief", &mut buf).unwrap(), None);
+    assert_eq!(db.multi_get(&["brief", "plain"]).unwrap()[0], None);
+    assert!(matches!(db.ttl("brief"), Err(Error::KeyNotFound)));
+    assert_eq!(keys(&db), vec![b"later".to_vec(), b"plain".to_vec()]);
+    let after = db.stats();
+    assert_eq!(after.key_count, 2);
+    assert!(after.live_bytes < before.live_bytes);
+    assert_eq!(
+        after.live_bytes + after.dead_bytes,
+        before.live_bytes + before.dead_bytes
+    );
+    // Removing or conditionally writing an expired key treats it as absent.
+    assert!(matches!(db.remove("brief"), Err(Error::KeyNotFound)));
+    assert!(db.put_if_absent("brief", "again").unwrap());
+    assert_eq!(db.get("brief").unwrap().as_deref(), Some(&b"again"[..]));
+    assert_eq!(db.ttl("brief").unwrap(), None);
+
+    clock.set(T0 + 20);
+    assert_eq!(db.get("later").unwrap(), None);
+    assert!(db.compare_and_set("later", None, Some(b"x")).unwrap());
+    assert_eq!(db.stats().key_count, 3);
+}
+
+#[test]
+fn expire_persist_and_ttl_rewrite_only_the_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let db = open(dir.path(), &clock);
+    db.put("k", "v").unwrap();
+    assert_eq!(db.ttl("k").unwrap(), None);
+    assert!(!db.persist("k").unwrap(), "no expiry to remove");
+    db.expire("k", Duration::from_secs(5)).unwrap();
+    assert_eq!(db.ttl("k").unwrap(), Some(Duration::from_secs(5)));
+    assert_eq!(db.expiry("k").unwrap(), Some(T0 + 5000));
+    clock.advance(2000);
+    assert_eq!(db.ttl("k").unwrap(), Some(Duration::from_secs(3)));
+    assert!(db.persist("k").unwrap());
+    assert_eq!(db.ttl("k").unwrap(), None);
+    clock.advance(10_000);
+    assert_eq!(db.get("k").unwrap().as_deref(), Some(&b"v"[..]));
+    db.expire_at("k", T0).unwrap();
+    assert_eq!(db.get("k").unwrap(), None);
+    for r in [
+        db.expire("k", Duration::from_secs(1)),
+        db.persist("k").map(drop),
+    ] {
+        assert!(matches!(r, Err(Error::KeyNotFound)), "{r:?}");
+    }
+    assert!(matches!(db.ttl("nothing"), Err(Error::KeyNotFound)));
+    assert!(matches!(db.persist("nothing"), Err(Error::KeyNotFound)));
+    // A later plain put replaces the expiring value, expiry and all.
+    db.put_with_ttl("j", "1", Duration::from_secs(1)).unwrap();
+    db.put("j", "2").unwrap();
+    clock.advance(5000);
+    assert_eq!(db.get("j").unwrap().as_deref(), Some(&b"2"[..]));
+}
+
+/// Puts a mix of keys that expire at different times, enough to fill several small files.
+fn fill(db: &Bitask) {
+    for i in 0..40u64 {
+        let key = format!("key{i:02}");
+        match i % 4 {
+            0 => db.put(&key, "forever").unwrap(),
+            1 => db.put_expiring_at(&key, "soon", T0 + 100).unwrap(),
+            2 => db.put_expiring_at(&key, "late", T0 + 10_000).unwrap(),
+            _ => db.put_expiring_at(&key, "gone", T0 + 100).unwrap(),
+        }
+    }
+}
+
+fn expect_at(db: &Bitask, now_soon_gone: bool, ctx: &str) {
+    for i in 0..40u64 {
+        let key = format!("key{i:02}");
+        let present = match i % 4 {
+            0 | 2 => true,
+            _ => !now_soon_gone,
+        };
+        assert_eq!(db.contains(&key).unwrap(), present, "{ctx}: {key}");
+    }
+    let expected = if now_soon_gone { 20 } else { 40 };
+    assert_eq!(keys(db).len(), expected, "{ctx}");
+    assert_eq!(db.stats().key_count, expected as u64, "{ctx}");
+}
+
+#[test]
+fn a_reopen_keeps_each_expiry_from_scans_and_from_hints() {
+    for with_hints in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(T0));
+        let db = open(dir.path(), &clock);
+        fill(&db);
+        db.close().unwrap();
+        // Wait for nothing: a hint written in the background may or may not be there; to
+        // test the scan, take them all away.
+        let db = open(dir.path(), &clock);
+        db.close().unwrap();
+        if !with_hints {
+            for e in std::fs::read_dir(dir.path()).unwrap() {
+                let p = e.unwrap().path();
+                if p.extension().is_some_and(|x| x == "hint") {
+                    std::fs::remove_file(p).unwrap();
+                }
+            }
+        }
+        let ctx = if with_hints { "hints" } else { "scans" };
+        let db = open(dir.path(), &clock);
+        expect_at(&db, false, ctx);
+        clock.set(T0 + 100);
+        expect_at(&db, true, ctx);
+        assert_eq!(db.ttl("key02").unwrap(), Some(Duration::from_millis(9900)));
+        let ro = Bitask::open_with(dir.path(), opts(&clock).read_only(true)).unwrap();
+        expect_at(&ro, true, ctx);
+    }
+}
+
+#[test]
+fn compaction_drops_expired_records_and_no_older_value_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let db = open(dir.path(), &clock);
+    // Older values under the keys that will expire, and a deleted key, in earlier files.
+    for i in 0..40u64 {
+        db.put(format!("key{i:02}"), "an older value").unwrap();
+    }
+    db.put("deleted", "x").unwrap();
+    db.remove("deleted").unwrap();
+    fill(&db);
+    clock.set(T0 + 100);
+    let before = db.stats();
+    db.compact().unwrap();
+    let after = db.stats();
+    expect_at(&db, true, "after compaction");
+    assert_eq!(after.dead_bytes, 0, "{after:?}");
+    assert_eq!(after.live_bytes, before.live_bytes);
+    // The dropped keys stay gone even when the clock goes back: their records are gone.
+    clock.set(T0);
+    assert_eq!(keys(&db).len(), 20);
+    db.close().unwrap();
+    for with_hints in [true, false] {
+        if !with_hints {
+            for e in std::fs::read_dir(dir.path()).unwrap() {
+                let p = e.unwrap().path();
+                if p.extension().is_some_and(|x| x == "hint") {
+                    std::fs::remove_file(p).unwrap();
+                }
+            }
+        }
+        let db = open(dir.path(), &clock);
+        assert_eq!(keys(&db).len(), 20, "hints {with_hints}");
+        assert!(!db.contains("deleted").unwrap());
+        assert!(!db.contains("key01").unwrap());
+        assert_eq!(db.get("key02").unwrap().as_deref(), Some(&b"late"[..]));
+        assert_eq!(db.expiry("key02").unwrap(), Some(T0 + 10_000));
+        db.close().unwrap();
+    }
+}
+
+#[test]
+fn a_compaction_of_files_whose_records_all_expired_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let db = open(dir.path(), &clock);
+    for i in 0..30u64 {
+        db.put_expiring_at(format!("key{i:02}"), "short-lived", T0 + 1)
+            .unwrap();
+    }
+    assert!(db.stats().data_files > 2);
+    clock.set(T0 + 1);
+    db.compact().unwrap();
+    // What is left is the merge's one output, holding no record: its file header and seal
+    // (it commits the merge: the inputs' ids are at most its merge base).
+    let left = sealed_files(dir.path());
+    assert_eq!(left.len(), 1, "{left:?}");
+    let len = std::fs::metadata(dir.path().join(&left[0])).unwrap().len();
+    assert_eq!(len, 52 + 45);
+    let s = db.stats();
+    assert_eq!(
+        (s.key_count, s.live_bytes, s.dead_bytes),
+        (0, 0, 0),
+        "{s:?}"
+    );
+    db.put("after", "v").unwrap();
+    db.close().unwrap();
+    let db = open(dir.path(), &clock);
+    clock.set(T0);
+    assert_eq!(keys(&db), vec![b"after".to_vec()]);
+}
+
+#[test]
+fn a_backup_keeps_the_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let db = open(dir.path(), &clock);
+    fill(&db);
+    db.checkpoint(dest.path().join("copy")).unwrap();
+    let copy = open(&dest.path().join("copy"), &clock);
+    expect_at(&copy, false, "backup");
+    clock.set(T0 + 100);
+    expect_at(&copy, true, "backup");
+    assert!(copy.verify().unwrap().is_clean());
+}
