@@ -341,6 +341,13 @@ static void test_ttl(void) {
     CHECK_ST(bitask_put(db, KEY("plain"), KEY("v")), BITASK_OK);
     CHECK_ST(bitask_ttl(db, KEY("plain"), &left), BITASK_OK);
     CHECK(left == -1);
+    uint64_t at = 7;
+    CHECK_ST(bitask_expiry(db, KEY("plain"), &at), BITASK_OK);
+    CHECK(at == 0);
+    CHECK_ST(bitask_expiry(db, KEY("soon"), &at), BITASK_OK);
+    CHECK(at > hour);
+    CHECK_ST(bitask_expiry(db, KEY("past"), &at), BITASK_NOT_FOUND);
+    CHECK_ST(bitask_expiry(db, KEY("soon"), NULL), BITASK_ERR_INVALID_ARGUMENT);
     int32_t removed = 7;
     CHECK_ST(bitask_persist(db, KEY("plain"), &removed), BITASK_OK);
     CHECK(removed == 0);

@@ -971,6 +971,17 @@ bitask_status bitask_persist(bitask *db, const uint8_t *key, size_t key_len, int
 bitask_status bitask_ttl(bitask *db, const uint8_t *key, size_t key_len, int64_t *ttl_ms_out);
 
 /**
+ * When key expires: *at_ms_out receives the instant (milliseconds since the Unix epoch), or
+ * 0 when the key does not expire (no live key can expire at 0, long past).
+ *
+ * key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call. at_ms_out: not NULL;
+ * written only on BITASK_OK.
+ *
+ * Returns what bitask_ttl returns. Thread safety: any thread, concurrently.
+ */
+bitask_status bitask_expiry(bitask *db, const uint8_t *key, size_t key_len, uint64_t *at_ms_out);
+
+/**
  * Reads the values of count keys at once, as of one moment: a batch written meanwhile is
  * seen whole or not at all. Faster than count calls of bitask_get_into: every key's index
  * slot and record start loading before the first is read, and the call crosses into the

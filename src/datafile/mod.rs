@@ -548,23 +548,9 @@ impl DataFile {
         Ok(())
     }
 
-    /// Appends a record of `key` and `value` at `offset`, returning its length. A small
-    /// record is assembled in one buffer, so its CRC is one call over contiguous bytes and the
-    /// append one copy.
-    pub fn append_record(
-        &self,
-        offset: u64,
-        seq: u64,
-        timestamp: u64,
-        tombstone: bool,
-        key: &[u8],
-        value: &[u8],
-    ) -> Result<()> {
-        let flags = record::flags(tombstone, false);
-        self.append_flagged(offset, seq, timestamp, flags, key, value)
-    }
-
-    /// `append_record` with the flags byte given (`record::flags`: a batch member's).
+    /// Appends a record of `key` and `value` at `offset` with the flags byte given
+    /// (`record::flags`, `record::expiring_flags`). A small record is assembled in one
+    /// buffer, so its CRC is one call over contiguous bytes and the append one copy.
     pub fn append_flagged(
         &self,
         offset: u64,

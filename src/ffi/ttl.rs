@@ -1,5 +1,5 @@
 //! Keys with a time to live: bitask_put_ttl, bitask_put_expiring_at, bitask_expire,
-//! bitask_expire_at, bitask_persist and bitask_ttl. Expiry times are milliseconds: times to
+//! bitask_expire_at, bitask_persist, bitask_ttl and bitask_expiry. Expiry times are milliseconds: times to
 //! live from now, or instants since the Unix epoch, both as the store's clock reads them
 //! (the system's real-time clock).
 
@@ -178,6 +178,39 @@ pub extern "C" fn bitask_ttl(
         };
         // SAFETY: checked not NULL; the caller promises it is writable.
         unsafe { write_out(ttl_ms_out, ms) };
+        Ok(())
+    })
+}
+
+/// When key expires: *at_ms_out receives the instant (milliseconds since the Unix epoch), or
+/// 0 when the key does not expire (no live key can expire at 0, long past).
+///
+/// key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call. at_ms_out: not NULL;
+/// written only on BITASK_OK.
+///
+/// Returns what bitask_ttl returns. Thread safety: any thread, concurrently.
+#[no_mangle]
+pub extern "C" fn bitask_expiry(
+    db: *mut bitask,
+    key: *const u8,
+    key_len: usize,
+    at_ms_out: *mut u64,
+) -> bitask_status {
+    status_boundary(|| {
+        // SAFETY: NULL or a handle from bitask_open not yet closed (it is Sync).
+        let db = unsafe { handle(db.cast_const(), "db") }?;
+        require_out(at_ms_out, "at_ms_out")?;
+        // SAFETY: the caller promises key_len readable bytes at key (checked: not NULL).
+        let key = unsafe { key_arg(key, key_len) }?;
+        let at = match db.db.expiry(key) {
+            Ok(at) => at.unwrap_or(0),
+            Err(crate::Error::KeyNotFound) => {
+                return Err(fail(BITASK_NOT_FOUND, "key not found"));
+            }
+            Err(e) => return Err(from_error(e)),
+        };
+        // SAFETY: checked not NULL; the caller promises it is writable.
+        unsafe { write_out(at_ms_out, at) };
         Ok(())
     })
 }
