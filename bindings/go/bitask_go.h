@@ -112,6 +112,34 @@ static inline bitask_go_result bitask_go_remove(bitask *db, const uint8_t *k, si
 	return bitask_go_done(bitask_remove(db, k, kl));
 }
 
+static inline bitask_go_result bitask_go_put_ttl(bitask *db, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, uint64_t ttl_ms) {
+	return bitask_go_done(bitask_put_ttl(db, k, kl, v, vl, ttl_ms));
+}
+
+static inline bitask_go_result bitask_go_put_expiring_at(bitask *db, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, uint64_t at_ms) {
+	return bitask_go_done(bitask_put_expiring_at(db, k, kl, v, vl, at_ms));
+}
+
+static inline bitask_go_result bitask_go_expire(bitask *db, const uint8_t *k, size_t kl, uint64_t ttl_ms) {
+	return bitask_go_done(bitask_expire(db, k, kl, ttl_ms));
+}
+
+static inline bitask_go_result bitask_go_expire_at(bitask *db, const uint8_t *k, size_t kl, uint64_t at_ms) {
+	return bitask_go_done(bitask_expire_at(db, k, kl, at_ms));
+}
+
+static inline bitask_go_result bitask_go_persist(bitask *db, const uint8_t *k, size_t kl, int32_t *removed) {
+	return bitask_go_done(bitask_persist(db, k, kl, removed));
+}
+
+static inline bitask_go_result bitask_go_ttl(bitask *db, const uint8_t *k, size_t kl, int64_t *ttl_ms) {
+	return bitask_go_done(bitask_ttl(db, k, kl, ttl_ms));
+}
+
+static inline bitask_go_result bitask_go_expiry(bitask *db, const uint8_t *k, size_t kl, uint64_t *at_ms) {
+	return bitask_go_done(bitask_expiry(db, k, kl, at_ms));
+}
+
 static inline bitask_go_result bitask_go_compact(bitask *db) { return bitask_go_done(bitask_compact(db)); }
 static inline bitask_go_result bitask_go_sync(bitask *db) { return bitask_go_done(bitask_sync(db)); }
 static inline bitask_go_result bitask_go_refresh(bitask *db) { return bitask_go_done(bitask_refresh(db)); }
