@@ -814,10 +814,18 @@ mod tests {
         };
         let w = DataFile::create(&PosixVfs, &path, header, None).unwrap();
         let value_at = FILE_HEADER_LEN as u64;
-        w.append_record(value_at, 1, 0, false, b"key", b"value")
-            .unwrap();
+        w.append_flagged(
+            value_at,
+            1,
+            0,
+            record::flags(false, false),
+            b"key",
+            b"value",
+        )
+        .unwrap();
         let tomb_at = value_at + record::record_len(3, 5);
-        w.append_record(tomb_at, 2, 0, true, b"gone", b"").unwrap();
+        w.append_flagged(tomb_at, 2, 0, record::flags(true, false), b"gone", b"")
+            .unwrap();
         let end = tomb_at + record::record_len(4, 0);
         assert!(
             w.read_in_place(value_at, b"key", &mut [0; 8], || true)
