@@ -370,6 +370,19 @@ static void test_ttl(void) {
     CHECK_ST(bitask_put_expiring_at(db, NULL, 0, KEY("v"), 1), BITASK_ERR_INVALID_ARGUMENT);
     CHECK_ST(bitask_expire(db, NULL, 2, 1), BITASK_ERR_INVALID_ARGUMENT);
     CHECK_ST(bitask_persist(NULL, KEY("k"), NULL), BITASK_ERR_INVALID_ARGUMENT);
+
+    /* A batch member carries its expiry. */
+    bitask_batch *b = bitask_batch_new();
+    CHECK(b != NULL);
+    CHECK_ST(bitask_batch_put_expiring_at(b, KEY("b1"), KEY("v"), 1), BITASK_OK);
+    CHECK_ST(bitask_batch_put_expiring_at(b, KEY("b2"), KEY("v"), UINT64_MAX), BITASK_OK);
+    CHECK_ST(bitask_batch_put_expiring_at(NULL, KEY("b2"), KEY("v"), 1), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_batch_put_expiring_at(b, NULL, 0, KEY("v"), 1), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_write(db, b, 0), BITASK_OK);
+    bitask_batch_free(b);
+    CHECK_ST(bitask_contains(db, KEY("b1")), BITASK_NOT_FOUND);
+    CHECK_ST(bitask_expiry(db, KEY("b2"), &at), BITASK_OK);
+    CHECK(at == UINT64_MAX);
     bitask_close(db);
 
     /* The expiry survives a reopen and a compaction. */

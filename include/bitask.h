@@ -806,6 +806,20 @@ bitask_status bitask_batch_put(bitask_batch *batch,
                                size_t value_len);
 
 /**
+ * Adds a put of value under key that expires at at_ms (milliseconds since the Unix epoch;
+ * see bitask_put_expiring_at) to the batch. An instant, not a time to live, so that the
+ * batch means the same whenever it is written. The bytes are copied, as by bitask_batch_put.
+ *
+ * Returns what bitask_batch_put returns. Thread safety: one thread at a time per batch.
+ */
+bitask_status bitask_batch_put_expiring_at(bitask_batch *batch,
+                                           const uint8_t *key,
+                                           size_t key_len,
+                                           const uint8_t *value,
+                                           size_t value_len,
+                                           uint64_t at_ms);
+
+/**
  * Adds a removal of key to the batch (the key is copied). Removing a key that is absent is
  * no error in a batch: bitask_write succeeds and that operation changes nothing.
  *

@@ -257,3 +257,27 @@ fn a_backup_keeps_the_expiry() {
     expect_at(&copy, true, "backup");
     assert!(copy.verify().unwrap().is_clean());
 }
+
+#[test]
+fn batch_members_carry_their_expiry_through_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let db = open(dir.path(), &clock);
+    let mut batch = bitask::WriteBatch::new();
+    batch.put_expiring_at("a", "1", T0 + 10).unwrap();
+    batch.put("b", "2").unwrap();
+    batch.put_expiring_at("c", "3", T0 + 20).unwrap();
+    db.write(&batch).unwrap();
+    let mut one = bitask::WriteBatch::new();
+    one.put_expiring_at("d", "4", T0 + 10).unwrap();
+    db.write(&one).unwrap();
+    assert_eq!(db.expiry("a").unwrap(), Some(T0 + 10));
+    assert_eq!(db.expiry("b").unwrap(), None);
+    assert_eq!(db.expiry("d").unwrap(), Some(T0 + 10));
+    db.close().unwrap();
+    let db = open(dir.path(), &clock);
+    clock.set(T0 + 10);
+    assert_eq!(keys(&db), vec![b"b".to_vec(), b"c".to_vec()]);
+    clock.set(T0 + 20);
+    assert_eq!(keys(&db), vec![b"b".to_vec()]);
+}

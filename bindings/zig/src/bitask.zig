@@ -339,6 +339,11 @@ pub const Batch = struct {
         try check(c.bitask_batch_put(b.handle, ptrOf(key), key.len, ptrOf(value), value.len));
     }
 
+    /// Adds a put that expires at `at_ms` (milliseconds since the Unix epoch).
+    pub fn putExpiringAt(b: Batch, key: []const u8, value: []const u8, at_ms: u64) Error!void {
+        try check(c.bitask_batch_put_expiring_at(b.handle, ptrOf(key), key.len, ptrOf(value), value.len, at_ms));
+    }
+
     /// Adds a removal; removing an absent key is no error in a batch.
     pub fn remove(b: Batch, key: []const u8) Error!void {
         try check(c.bitask_batch_remove(b.handle, ptrOf(key), key.len));

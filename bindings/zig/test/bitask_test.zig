@@ -989,6 +989,13 @@ test "keys with a time to live: expired at once, or an hour ahead, across a comp
         try testing.expect(!try db.contains("plain"));
         try testing.expectError(error.NotFound, db.expire("nothing", hour));
         try testing.expectError(error.NotFound, db.persist("nothing"));
+        var batch = try bitask.Batch.init();
+        defer batch.deinit();
+        try batch.putExpiringAt("b1", "v", 1);
+        try batch.putExpiringAt("b2", "v", std.math.maxInt(u64));
+        try db.write(batch);
+        try testing.expect(!try db.contains("b1"));
+        try testing.expectEqual(@as(?u64, std.math.maxInt(u64)), try db.expiry("b2"));
         try db.compact();
     }
     var db = try bitask.DB.open(s.path(), .{});
