@@ -1,5 +1,5 @@
-/* bitask through its public C header: default options (4 MiB data files), sync mode NONE
- * (ALWAYS when durable). Reads use bitask_get_into (one copy, no allocation). Compaction is
+/* bitask through its public C header: default options (4 MiB data files, automatic merge on
+ * unless the phase turns it off), sync mode NONE (ALWAYS when durable). Reads use bitask_get_into (one copy, no allocation). Compaction is
  * bitask_compact, which also writes the hint files. */
 #include <bitask.h>
 #include <stdio.h>
@@ -18,6 +18,7 @@ static void *be_open(const char *dir, const struct be_opts *o) {
     bitask_options *opts = bitask_options_new();
     if (!opts) return NULL;
     bitask_options_set_sync(opts, o->durable ? BITASK_SYNC_ALWAYS : BITASK_SYNC_NONE);
+    if (o->no_auto_merge) bitask_options_set_auto_merge(opts, 0);
     bitask *db = NULL;
     bitask_status st = bitask_open(dir, opts, &db);
     bitask_options_free(opts);

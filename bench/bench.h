@@ -16,6 +16,7 @@ struct be_opts {
     int durable;       /* 1: every put is on stable storage when it returns */
     size_t value_size; /* size of the values the phase writes (a hint; stores may ignore it) */
     uint64_t n;        /* keys the phase works with (a hint) */
+    int no_auto_merge; /* 1: no background merging (bitask's auto-merge off; others ignore it) */
 };
 
 /* Results of get and del. */
@@ -61,6 +62,10 @@ struct backend {
 };
 
 extern const struct backend bench_backend;
+
+/* Overwrites every key of a fresh store of n keys 4 times without compacting (workload.c;
+ * the scale group calls it at 10M keys too). */
+void overwrite_rounds_phase(const char *leaf, const char *prefix, uint64_t n, int no_auto_merge);
 
 #ifdef __cplusplus
 }

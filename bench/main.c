@@ -42,7 +42,8 @@ static const struct {
 #define NSTORES (int)(sizeof STORES / sizeof STORES[0])
 #define LIMITS NSTORES /* the slot of bench/limits' figures */
 
-static const char *GROUPS[] = {"fillseq", "fill", "read", "compact", "reopen", "sync", "big"};
+static const char *GROUPS[] = {"fillseq", "fill",  "read", "compact",
+                               "reopen",  "sync",  "big",  "overwrite4"};
 #define NGROUPS (int)(sizeof GROUPS / sizeof GROUPS[0])
 
 struct metric {
@@ -296,6 +297,14 @@ static const struct row ROWS[] = {
     {"disk_overwrite_mib", "disk after overwrite (50% garbage), MiB", MIB, NULL},
     {"compact_out_mib", "disk after compaction, MiB", MIB, NULL},
     {"disk_4k_mib", "disk after 4 KiB fillrandom, MiB", MIB, NULL},
+    {"ow4_off_ops", "overwrite ×4, no compact: bitask's auto-merge off", RATE, "write"},
+    {"ow4_on_ops", "overwrite ×4, no compact: auto-merge on (others: as they are)", RATE, "write"},
+    {"ow4_off_p99_ns", "  put p99, auto-merge off, ns", PLAIN, NULL},
+    {"ow4_on_p50_ns", "  put p50, auto-merge on, ns", PLAIN, NULL},
+    {"ow4_on_p99_ns", "  put p99, auto-merge on, ns", PLAIN, NULL},
+    {"ow4_on_p999_ns", "  put p999, auto-merge on, ns", PLAIN, NULL},
+    {"ow4_off_disk_ratio", "  disk / live bytes at the end, auto-merge off", PLAIN, NULL},
+    {"ow4_on_disk_ratio", "  disk / live bytes at the end, auto-merge on", PLAIN, NULL},
 };
 #define NROWS (int)(sizeof ROWS / sizeof ROWS[0])
 
@@ -438,6 +447,10 @@ static const struct target TARGETS[] = {
      NULL, 1, 1, 32},
     {"compaction ≥ 0.5× sequential write bandwidth (input MB/s)", VS_LIMIT, "compact_mbps",
      "seqwrite_mbps", 1, 0, 0.5},
+    {"overwrite ×4 with auto-merge ≥ 0.7× without", VS_SELF, "ow4_on_ops", "ow4_off_ops", 1, 0,
+     0.7},
+    {"  its put p99 ≤ 2× without", VS_SELF, "ow4_on_p99_ns", "ow4_off_p99_ns", 1, 1, 2},
+    {"  disk / live bytes after it ≤ 2 (×)", ABSOLUTE, "ow4_on_disk_ratio", NULL, 1, 1, 2},
 };
 #define NTARGETS (int)(sizeof TARGETS / sizeof TARGETS[0])
 

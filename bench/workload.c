@@ -21,6 +21,9 @@
  *            durable puts from 1 thread, then from 8 threads, each on a fresh store
  *   big      fresh store, N/10 puts of 4 KiB values in random order, reopen (timed),
  *            readrandom N/10; bitask also compacts and reopens (timed, with hint files)
+ *   overwrite4  fresh store, N puts, then every key overwritten 4 times, never compacted:
+ *            rate, put latency p50/p99/p999 and disk over live bytes; bitask runs it with
+ *            its automatic merge off, then on (overwrite_rounds_phase)
  *
  * Phases that only measure (fillseq, the reads, deleterandom, fillsync) stop early after S
  * seconds (default 3) and report the rate of what they did, so the slowest stores do not
@@ -273,7 +276,7 @@ static void fresh_dir(const char *dir) {
 }
 
 static void *open_store(const char *dir, int durable, size_t vs, uint64_t n) {
-    struct be_opts o = {durable, vs, n};
+    struct be_opts o = {durable, vs, n, 0};
     void *db = B->open(dir, &o);
     if (!db) die("open failed");
     return db;
@@ -755,13 +758,115 @@ static void group_big(void) {
     free(dir);
 }
 
+/* ---------- overwrite without compact: the automatic merge ---------- */
+
+/* Put latencies in a log-linear histogram: 32 buckets per power of two of nanoseconds
+ * (3% resolution), so percentiles need no per-put memory at any N. */
+#define LAT_SUB 32
+#define LAT_BUCKETS (64 * LAT_SUB)
+struct latency {
+    uint64_t count[LAT_BUCKETS];
+    uint64_t total;
+};
+
+static int lat_bucket(uint64_t ns) {
+    if (ns < LAT_SUB) return (int)ns;
+    int e = 63 - __builtin_clzll(ns); /* ns in [2^e, 2^(e+1)) */
+    int sub = (int)((ns >> (e - 5)) & (LAT_SUB - 1));
+    int b = (e - 4) * LAT_SUB + sub;
+    return b < LAT_BUCKETS ? b : LAT_BUCKETS - 1;
+}
+
+static double lat_bucket_ns(int b) {
+    if (b < LAT_SUB) return b;
+    int e = b / LAT_SUB + 4, sub = b % LAT_SUB;
+    return (double)(((uint64_t)LAT_SUB + sub) << (e - 5));
+}
+
+static double lat_percentile(const struct latency *l, double p) {
+    uint64_t want = (uint64_t)(p * (double)l->total), seen = 0;
+    for (int b = 0; b < LAT_BUCKETS; b++) {
+        seen += l->count[b];
+        if (seen > want) return lat_bucket_ns(b);
+    }
+    return 0;
+}
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The phase: a fresh store DIR/<leaf>, n puts in random order, then every key overwritten 4
+ * times (rounds in random order) without a call to compact, each put timed; reports, with
+ * the prefix "<prefix>_": the rate of the overwrites (ops/s), their latency p50/p99/p999
+ * (ns), and the bytes on disk over the live records' bytes (n records of key, value and
+ * 29-byte header), at the end of the writes and after close. no_auto_merge turns bitask's
+ * automatic merge off. Callable at any n (the scale group runs it at 10M). */
+void overwrite_rounds_phase(const char *leaf, const char *prefix, uint64_t n, int no_auto_merge) {
+    char *dir = path_of(leaf);
+    fresh_dir(dir);
+    char *pool = pool_make(SMALL_VALUE);
+    struct be_opts o = {0, SMALL_VALUE, n, no_auto_merge};
+    void *db = B->open(dir, &o);
+    if (!db) die("open failed");
+    void *ctx = ctx_of(db);
+    fill(ctx, pool, n, 0, 7, 0, SMALL_VALUE, NULL);
+    struct latency *lat = calloc(1, sizeof *lat);
+    if (!lat) die("out of memory");
+    char k[KEY_LEN], name[96];
+    double t0 = now();
+    for (uint64_t round = 1; round <= 4; round++) {
+        struct perm p = perm_make(n, 100 + round);
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t idx = perm_at(&p, i);
+            fmt_key(k, idx);
+            const char *v = value_for(pool, NULL, idx, round, SMALL_VALUE);
+            uint64_t a = now_ns();
+            if (B->put(ctx, k, KEY_LEN, v, SMALL_VALUE) != 0) die("put failed");
+            lat->count[lat_bucket(now_ns() - a)]++;
+            lat->total++;
+        }
+    }
+    double rate = (double)lat->total / (now() - t0);
+    double live = (double)n * (KEY_LEN + SMALL_VALUE + 29);
+    snprintf(name, sizeof name, "%s_ops", prefix);
+    report(name, rate);
+    const struct {
+        const char *suffix;
+        double p;
+    } pct[] = {{"p50_ns", 0.50}, {"p99_ns", 0.99}, {"p999_ns", 0.999}};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "%s_%s", prefix, pct[i].suffix);
+        report(name, lat_percentile(lat, pct[i].p));
+    }
+    snprintf(name, sizeof name, "%s_disk_ratio", prefix);
+    report(name, (double)disk_usage(dir) / live);
+    B->ctx_free(ctx);
+    close_store(db);
+    snprintf(name, sizeof name, "%s_disk_ratio_closed", prefix);
+    report(name, (double)disk_usage(dir) / live);
+    free(lat);
+    rm_rf(dir);
+    free(pool);
+    free(dir);
+}
+
+/* overwrite4: the phase with bitask's automatic merge off, then on (other stores: their own
+ * background compaction, once). */
+static void group_overwrite4(void) {
+    if (strcmp(B->name, "bitask") == 0) overwrite_rounds_phase("ow4", "ow4_off", N, 1);
+    overwrite_rounds_phase("ow4", "ow4_on", N, 0);
+}
+
 static const struct {
     const char *name;
     void (*run)(void);
 } GROUPS[] = {
     {"fillseq", group_fillseq}, {"fill", group_fill},     {"read", group_read},
     {"compact", group_compact}, {"reopen", group_reopen}, {"sync", group_sync},
-    {"big", group_big},
+    {"big", group_big},         {"overwrite4", group_overwrite4},
 };
 
 static void usage(void) {

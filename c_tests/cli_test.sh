@@ -197,8 +197,8 @@ check get-n-missing-is-1 test "$(status "$bin" "$db" get -n nobody)" = 1
 run "$bin" "$db" list -n
 check n-only-get test "$rc,$(first_err)" = "2,bitask: list: -n/--no-newline is an option of get"
 run "$bin" "$db" get bin --json
-check json-only-stats-list-verify test "$rc,$(first_err)" = \
-    "2,bitask: get: --json is an option of stats, list and verify"
+check json-only-stats-list-verify-compact test "$rc,$(first_err)" = \
+    "2,bitask: get: --json is an option of stats, list, verify and compact"
 
 # list: encoded keys, byte order, prefixes.
 "$bin" "$db" put apple 1

@@ -31,8 +31,12 @@ static const struct option_help option_help[] = {
     {TAKES_NO_NEWLINE,
      "  -n, --no-newline        get: print the value alone, without the newline after it\n"},
     {TAKES_JSON,
-     "  --json                  stats, list, verify: print JSON (list: an array of the keys,\n"
-     "                          each in the dump encoding)\n"},
+     "  --json                  stats, list, verify, compact --dry-run: print JSON (list: an\n"
+     "                          array of the keys, each in the dump encoding)\n"},
+    {TAKES_DRY_RUN,
+     "  --dry-run               compact: merge nothing; print whether an automatic merge is\n"
+     "                          due, the files it would take and why, and the bytes it would\n"
+     "                          read, write and reclaim\n"},
     {TAKES_RANGE,
      "  --from KEY              list, count, dump: only keys >= KEY (in the dump encoding with -e)\n"},
     {TAKES_RANGE,
@@ -256,6 +260,8 @@ static int scan(int argc, char **argv, int *help, int *version) {
             opt.no_newline = 1;
         } else if (strcmp(a, "--json") == 0) {
             opt.json = 1;
+        } else if (strcmp(a, "--dry-run") == 0) {
+            opt.dry_run = 1;
         } else if (strcmp(a, "--reverse") == 0) {
             opt.reverse = 1;
         } else if (long_option(a, "--from", argc, argv, &i, &value)) {
@@ -387,7 +393,10 @@ static struct request parse_args(int argc, char **argv) {
     } else if (opt.no_newline && !(r.cmd->takes & TAKES_NO_NEWLINE)) {
         usage_problem(r.cmd, "%s: -n/--no-newline is an option of get", r.cmd->name);
     } else if (opt.json && !(r.cmd->takes & TAKES_JSON)) {
-        usage_problem(r.cmd, "%s: --json is an option of stats, list and verify", r.cmd->name);
+        usage_problem(r.cmd, "%s: --json is an option of stats, list, verify and compact",
+                      r.cmd->name);
+    } else if (opt.dry_run && !(r.cmd->takes & TAKES_DRY_RUN)) {
+        usage_problem(r.cmd, "%s: --dry-run is an option of compact", r.cmd->name);
     } else if (opt.has_ttl && !(r.cmd->takes & TAKES_TTL)) {
         usage_problem(r.cmd, "%s: --ttl is an option of put", r.cmd->name);
     } else if ((opt.from || opt.to || opt.reverse) && !(r.cmd->takes & TAKES_RANGE)) {

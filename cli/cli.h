@@ -27,7 +27,8 @@ enum { EXIT_OK = 0, EXIT_NOT_FOUND = 1, EXIT_ERROR = 2, EXIT_UNREADABLE = 3, EXI
 struct options {
     int escaped;    /* -e: arguments in the dump encoding */
     int no_newline; /* -n: get prints the value alone */
-    int json;       /* --json: stats and list print JSON */
+    int json;       /* --json: stats, list and compact --dry-run print JSON */
+    int dry_run;    /* --dry-run: compact reports what an automatic merge would take */
     double wait_s;  /* --wait: how long a writer tries again to take the lock (0: not at all) */
     int sync_always;        /* --sync: the writers open with BITASK_SYNC_ALWAYS */
     uint64_t max_file_size; /* --max-file-size, or 0 for the library's default */

@@ -446,12 +446,80 @@ static int cmd_stats(char **args) {
     return rc;
 }
 
+static const char *merge_reason_name(uint32_t reason) {
+    switch (reason) {
+    case BITASK_MERGE_FRAGMENTED: return "fragmented";
+    case BITASK_MERGE_DEAD_BYTES: return "dead-bytes";
+    case BITASK_MERGE_SMALL: return "small";
+    default: return "older";
+    }
+}
+
+static const char *merge_why_not_name(uint32_t why) {
+    switch (why) {
+    case BITASK_MERGE_DUE: return "none";
+    case BITASK_MERGE_NO_SEALED_FILES: return "no-sealed-files";
+    case BITASK_MERGE_BELOW_TRIGGERS: return "below-triggers";
+    case BITASK_MERGE_NOTHING_WORTH_MERGING: return "nothing-worth-merging";
+    case BITASK_MERGE_OUTSIDE_WINDOW: return "outside-window";
+    case BITASK_MERGE_NO_SPACE: return "no-space";
+    default: return "read-only";
+    }
+}
+
+/* compact --dry-run: the report of bitask_needs_merge, as text or JSON. */
+static void print_merge_report(const bitask_merge_report *r) {
+    const struct {
+        const char *name;
+        uint64_t value;
+    } figures[] = {{"read_bytes", r->read_bytes},
+                   {"write_bytes", r->write_bytes},
+                   {"reclaim_bytes", r->reclaim_bytes},
+                   {"store_record_bytes", r->store_record_bytes},
+                   {"store_dead_bytes", r->store_dead_bytes},
+                   {"files", r->files_total}};
+    size_t count = sizeof figures / sizeof figures[0];
+    if (opt.json)
+        printf("{\"due\": %s, \"why_not\": \"%s\"", r->due ? "true" : "false",
+               merge_why_not_name(r->why_not));
+    else
+        printf("due %s\nwhy_not %s\n", r->due ? "yes" : "no", merge_why_not_name(r->why_not));
+    for (size_t i = 0; i < count; i++) {
+        unsigned long long v = (unsigned long long)figures[i].value;
+        if (opt.json)
+            printf(", \"%s\": %llu", figures[i].name, v);
+        else
+            printf("%s %llu\n", figures[i].name, v);
+    }
+    if (opt.json)
+        printf(", \"listed\": [");
+    for (uint64_t i = 0; i < r->files_listed; i++) {
+        const bitask_merge_file *f = &r->files[i];
+        const char *fmt = opt.json ? "%s{\"id\": %llu, \"reason\": \"%s\", \"file_bytes\": %llu, "
+                                     "\"live_bytes\": %llu, \"dead_bytes\": %llu}"
+                                   : "%sfile %llu %s %llu %llu %llu\n";
+        printf(fmt, opt.json && i ? ", " : "", (unsigned long long)f->file_id,
+               merge_reason_name(f->reason), (unsigned long long)f->file_bytes,
+               (unsigned long long)f->live_bytes, (unsigned long long)f->dead_bytes);
+    }
+    if (opt.json)
+        printf("]}\n");
+}
+
 static int cmd_compact(char **args) {
     (void)args;
     bitask *db;
     int rc = open_store(WRITE_EXISTING, &db);
     if (rc != EXIT_OK)
         return rc;
+    if (opt.dry_run) {
+        bitask_merge_report r;
+        bitask_status st = bitask_needs_merge(db, &r);
+        if (st == BITASK_OK)
+            print_merge_report(&r);
+        bitask_close(db);
+        return st == BITASK_OK ? EXIT_OK : fail("compact --dry-run", st);
+    }
     bitask_stats s;
     if (progress_wanted() && bitask_stat(db, &s) == BITASK_OK)
         progress("bitask: compact: merging %llu data file%s (%llu live bytes, %llu dead)...",
@@ -558,7 +626,8 @@ enum {
     TAKES_WAIT = 8,                /* upgrade, and the writers */
     TAKES_OPEN_OPTIONS = 16,       /* --sync and --max-file-size: the writers that open */
     TAKES_RANGE = 32,              /* --from, --to and --reverse: list, count, dump */
-    TAKES_TTL = 64,                /* --ttl: put */
+    TAKES_DRY_RUN = 64,            /* compact */
+    TAKES_TTL = 128,               /* --ttl: put */
     WRITER = TAKES_WAIT | TAKES_OPEN_OPTIONS
 };
 
@@ -652,11 +721,16 @@ static const struct command commands[] = {
      "then a line \"problem FILE OFFSET REASON\" for each of the first 8 problems; with\n"
      "--json, one JSON object of the same names, with the problems listed in \"listed\".\n",
      "Exit status: 0 intact, 2 usage error or failure, 3 problems found (listed).\n"},
-    {"compact", "", 0, 0, WRITER, cmd_compact,
+    {"compact", "", 0, 0, WRITER | TAKES_JSON | TAKES_DRY_RUN, cmd_compact,
      "merge the data files, dropping overwritten and removed records",
      "Merges the data files into new ones that hold only the live records, and deletes the old\n"
      "ones (dead_bytes in stats tells what it reclaims). Readers may go on meanwhile. On a\n"
-     "terminal, standard error shows what it merges while it runs.\n",
+     "terminal, standard error shows what it merges while it runs. With --dry-run it merges\n"
+     "nothing and prints what the automatic merge (bitask_needs_merge) would do now, one\n"
+     "\"name value\" a line: due (yes or no), why_not, read_bytes, write_bytes,\n"
+     "reclaim_bytes, store_record_bytes, store_dead_bytes, files, then a line \"file ID\n"
+     "REASON FILE_BYTES LIVE_BYTES DEAD_BYTES\" per file it would take (the first 16), oldest\n"
+     "first; with --json, one JSON object of the same names, files an array.\n",
      "Exit status: 0 done, 2 usage error or failure, 4 locked by another writer.\n"},
     {"dump", "[PREFIX]", 0, 1, TAKES_ENCODED | TAKES_RANGE, cmd_dump,
      "print every pair (whose key starts with PREFIX) in the dump format",

@@ -125,6 +125,10 @@ static int open_store(enum access access, bitask **db) {
     bitask_status st = bitask_options_set_read_only(o, access == READ);
     if (st == BITASK_OK && access == WRITE_EXISTING)
         st = bitask_options_set_create_if_missing(o, 0);
+    /* The tool's commands are short: a merge thread would only be stopped again at the
+     * close. compact merges on request, and a long-running writer merges on its own. */
+    if (st == BITASK_OK)
+        st = bitask_options_set_auto_merge(o, 0);
     if (st == BITASK_OK && opt.sync_always)
         st = bitask_options_set_sync(o, BITASK_SYNC_ALWAYS);
     if (st == BITASK_OK && opt.max_file_size)

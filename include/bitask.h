@@ -57,6 +57,11 @@
 #define BITASK_DEFAULT_SYNC_INTERVAL_MS 1000
 
 /**
+ * Default pace of the automatic merge, in bytes read plus written per second (128 MiB/s).
+ */
+#define BITASK_DEFAULT_MERGE_BYTES_PER_SEC (128 << 20)
+
+/**
  * bitask_write flag: make the batch durable (one fdatasync) before returning, whatever the
  * handle's sync mode.
  */
@@ -82,6 +87,67 @@
  * bitask_iter_new_range flag: the upper bound itself is included (keys <= upper).
  */
 #define BITASK_ITER_UPPER_INCLUSIVE 8
+
+/**
+ * How many files a bitask_merge_report lists (files_total counts them all).
+ */
+#define BITASK_MERGE_FILES 16
+
+/**
+ * bitask_merge_file.reason: at least 40% of the file's records are dead.
+ */
+#define BITASK_MERGE_FRAGMENTED 1
+
+/**
+ * bitask_merge_file.reason: the file holds at least 128 MiB of dead records.
+ */
+#define BITASK_MERGE_DEAD_BYTES 2
+
+/**
+ * bitask_merge_file.reason: the file is smaller than 1 MiB.
+ */
+#define BITASK_MERGE_SMALL 3
+
+/**
+ * bitask_merge_file.reason: not worth merging on its own, but older than a file that is
+ * (a merge takes the oldest files, up to the newest one worth merging).
+ */
+#define BITASK_MERGE_OLDER 4
+
+/**
+ * bitask_merge_report.why_not: a merge is due.
+ */
+#define BITASK_MERGE_DUE 0
+
+/**
+ * bitask_merge_report.why_not: the store has no sealed data file.
+ */
+#define BITASK_MERGE_NO_SEALED_FILES 1
+
+/**
+ * bitask_merge_report.why_not: too few dead bytes in the store as a whole.
+ */
+#define BITASK_MERGE_BELOW_TRIGGERS 2
+
+/**
+ * bitask_merge_report.why_not: no file is worth merging.
+ */
+#define BITASK_MERGE_NOTHING_WORTH_MERGING 3
+
+/**
+ * bitask_merge_report.why_not: the hour is outside the merge window.
+ */
+#define BITASK_MERGE_OUTSIDE_WINDOW 4
+
+/**
+ * bitask_merge_report.why_not: the file system lacks the space the merge would write.
+ */
+#define BITASK_MERGE_NO_SPACE 5
+
+/**
+ * bitask_merge_report.why_not: the handle is read-only, and never merges.
+ */
+#define BITASK_MERGE_READ_ONLY 6
 
 /**
  * How many regions a bitask_upgrade_report lists (regions_total counts them all).
@@ -267,6 +333,79 @@ typedef struct {
      */
     uint64_t torn_bytes;
 } bitask_stats;
+
+/**
+ * One data file a merge would take, in a bitask_merge_report.
+ */
+typedef struct {
+    /**
+     * The number in the file's name, "<file_id>.log".
+     */
+    uint64_t file_id;
+    /**
+     * Bytes of the file and its hint file on disk.
+     */
+    uint64_t file_bytes;
+    /**
+     * Bytes of its records that are live (the merge copies them).
+     */
+    uint64_t live_bytes;
+    /**
+     * Bytes of its records that are dead (the merge drops them).
+     */
+    uint64_t dead_bytes;
+    /**
+     * Why it is taken: BITASK_MERGE_FRAGMENTED, _DEAD_BYTES, _SMALL or _OLDER.
+     */
+    uint32_t reason;
+} bitask_merge_file;
+
+/**
+ * What bitask_needs_merge found, filled in by it.
+ */
+typedef struct {
+    /**
+     * true when a merge would start now.
+     */
+    bool due;
+    /**
+     * BITASK_MERGE_DUE, or why no merge is due (BITASK_MERGE_NO_SEALED_FILES and the rest).
+     */
+    uint32_t why_not;
+    /**
+     * Bytes the merge would read (its files, hints included).
+     */
+    uint64_t read_bytes;
+    /**
+     * Bytes it would write (the live records).
+     */
+    uint64_t write_bytes;
+    /**
+     * Bytes it would give back to the file system.
+     */
+    uint64_t reclaim_bytes;
+    /**
+     * Over all sealed files: bytes of records.
+     */
+    uint64_t store_record_bytes;
+    /**
+     * Over all sealed files: bytes of dead records.
+     */
+    uint64_t store_dead_bytes;
+    /**
+     * Files the merge would take, oldest first (listed even when due is false: what a
+     * merge would take now).
+     */
+    uint64_t files_total;
+    /**
+     * How many of them are in files: at most BITASK_MERGE_FILES, the oldest ones.
+     */
+    uint64_t files_listed;
+    /**
+     * The first files_listed files; the rest of the array is zero.
+     */
+    bitask_merge_file files[BITASK_MERGE_FILES];
+} bitask_merge_report;
 
 /**
  * Bytes of a data file of bitask 0.1.1 that bitask_upgrade could not read as records.
@@ -591,6 +730,41 @@ bitask_status bitask_options_set_create_if_missing(bitask_options *opts, bool cr
  * a time per options object.
  */
 bitask_status bitask_options_set_error_if_exists(bitask_options *opts, bool fail_if_exists);
+
+/**
+ * Whether a writer's handle merges on its own (default true): a background thread of the
+ * handle looks at the store every second and, when dead records pass the triggers (at
+ * least 16 MiB dead and half the sealed files' records, or 512 MiB), merges the oldest data
+ * files into new ones holding only their live records, at most 1 GiB of them at a time,
+ * at most BITASK_DEFAULT_MERGE_BYTES_PER_SEC, and only when the file system has room for
+ * what it writes. Writers never wait for it; bitask_close stops a merge in progress. With
+ * false, space comes back only through bitask_compact. bitask_needs_merge reports what a
+ * merge would take. Read-only handles never merge.
+ *
+ * Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL). Thread safety: one thread at
+ * a time per options object.
+ */
+bitask_status bitask_options_set_auto_merge(bitask_options *opts, bool on);
+
+/**
+ * Sets the pace of the automatic merge: at most bytes_per_sec bytes read plus written per
+ * second (default BITASK_DEFAULT_MERGE_BYTES_PER_SEC; 0: as fast as the disk goes). The
+ * merge thread sleeps to keep to it; writers never wait for it.
+ *
+ * Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL). Thread safety: one thread at
+ * a time per options object.
+ */
+bitask_status bitask_options_set_merge_bytes_per_sec(bitask_options *opts, uint64_t bytes_per_sec);
+
+/**
+ * Sets the size of the automatic merge's output files, in bytes: from 64 to 2147483648
+ * (2 GiB); the default is 256 MiB, larger than the written files so that a merged store
+ * has fewer files. bitask_compact keeps writing files of the max_file_size.
+ *
+ * Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL, size out of range; the
+ * options are unchanged). Thread safety: one thread at a time per options object.
+ */
+bitask_status bitask_options_set_merge_output_file_size(bitask_options *opts, uint64_t bytes);
 
 /**
  * Opens the store in the directory path, creating the directory when it is missing (a
@@ -1123,6 +1297,19 @@ bitask_status bitask_iter_next(bitask_iter *it,
  * owns the iterator.
  */
 void bitask_iter_free(bitask_iter *it);
+
+/**
+ * Fills *report_out with whether an automatic merge is due, which files it would take and
+ * why, and the bytes it would read, write and give back; nothing on disk changes. The
+ * figures come from one pass over the in-memory key directory.
+ *
+ * report_out: caller-owned, required; filled in on BITASK_OK, zeroed on any other status.
+ *
+ * Returns BITASK_OK; BITASK_ERR_INVALID_ARGUMENT (db or report_out NULL). On a read-only
+ * handle the report says BITASK_MERGE_READ_ONLY. Thread safety: any thread, concurrently
+ * with other calls (the figures are a snapshot while writes run).
+ */
+bitask_status bitask_needs_merge(bitask *db, bitask_merge_report *report_out);
 
 /**
  * Converts the store of bitask 0.1.1 in the directory path into a store of this format,

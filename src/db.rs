@@ -23,6 +23,7 @@ pub use crate::engine::Stats;
 use crate::engine::{Engine, Flusher};
 pub use crate::error::{Error, Result};
 use crate::iter::{Iter, ScanOptions};
+use crate::merge_policy::MergeReport;
 pub use crate::options::{Options, SyncMode};
 
 /// The size at which the active file is sealed by default, under the name bitask 0.1.1 gave
@@ -214,6 +215,21 @@ impl Bitask {
     /// files, keeping only live records, then deletes the old files.
     pub fn compact(&self) -> Result<()> {
         self.engine.compact()
+    }
+
+    /// Whether an automatic merge is due, which files it would take and why, and the bytes
+    /// it would read, write and give back (see [`crate::MergeOptions`]). On a read-only
+    /// handle, never due.
+    pub fn needs_merge(&self) -> MergeReport {
+        self.engine.needs_merge()
+    }
+
+    /// Runs the automatic merge once, now, if [`Bitask::needs_merge`] says it is due (in
+    /// the calling thread, at the pace of `MergeOptions::bytes_per_sec`); returns the report
+    /// it went by. With `Options::auto_merge(false)`, this is how a program merges a prefix
+    /// of the store on its own schedule. A failure leaves the store as it was.
+    pub fn merge_if_due(&self) -> Result<MergeReport> {
+        self.engine.merge_if_due()
     }
 
     /// Writes a consistent copy of the store as of this call into `dest` while writes go on

@@ -71,9 +71,17 @@ pub fn path(dir: &Path, id: u64, kind: FileKind) -> PathBuf {
     dir.join(name(id, kind))
 }
 
-/// Hands out file ids: the millisecond clock, but strictly greater than every id handed out
-/// or found on disk before, so a stalled or backward-stepping clock and two rotations in one
-/// millisecond never produce a duplicate or a smaller id.
+/// How far apart consecutive ids from `IdGen` are at least. The ids in between are room for
+/// the outputs of an automatic merge of a prefix of the load order: they must be larger than
+/// every input's id (recovery takes every file up to the merge base for an input) and
+/// smaller than every other file's, so that a later merge can take them together with the
+/// files before them (see `engine::merger`).
+pub const ID_STEP: u64 = 64;
+
+/// Hands out file ids: the millisecond clock, but at least `ID_STEP` greater than every id
+/// handed out or found on disk before, so a stalled or backward-stepping clock and two
+/// rotations in one millisecond never produce a duplicate or a smaller id, and merge outputs
+/// find free ids after each file.
 #[derive(Debug)]
 pub struct IdGen {
     last: u64,
@@ -90,8 +98,21 @@ impl IdGen {
         IdGen { last: floor, clock }
     }
 
+    /// The largest id handed out or found on disk so far.
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+
+    /// Hands out the `n` ids right after the last one at once (a compaction's outputs);
+    /// the next `next_id` is at least `ID_STEP` past them.
+    pub fn reserve(&mut self, n: u64) -> std::ops::Range<u64> {
+        let first = self.last + 1;
+        self.last += n;
+        first..first + n
+    }
+
     pub fn next_id(&mut self) -> u64 {
-        let id = (self.clock)().max(self.last + 1);
+        let id = (self.clock)().max(self.last + ID_STEP);
         self.last = id;
         id
     }
@@ -156,10 +177,17 @@ mod tests {
         }
         let mut g = IdGen::with_clock(0, stalled);
         let ids: Vec<u64> = (0..5).map(|_| g.next_id()).collect();
-        assert_eq!(ids, vec![1000, 1001, 1002, 1003, 1004]);
+        assert_eq!(ids, vec![1000, 1064, 1128, 1192, 1256]);
         let mut g = IdGen::with_clock(2000, backwards);
-        assert_eq!(g.next_id(), 2001);
-        assert_eq!(g.next_id(), 2002);
+        assert_eq!(g.next_id(), 2064);
+        assert_eq!(g.next_id(), 2128);
+    }
+
+    #[test]
+    fn ids_leave_room_for_merge_outputs_between_files() {
+        let mut g = IdGen::new(0);
+        let ids: Vec<u64> = (0..100).map(|_| g.next_id()).collect();
+        assert!(ids.windows(2).all(|w| w[1] - w[0] >= ID_STEP), "{ids:?}");
     }
 
     #[test]

@@ -33,7 +33,9 @@
 //! batch.rs    WriteBatch, the operations of an atomic write
 //! iter/       ordered scans: options (bounds, prefix, direction), the sorted snapshot
 //! engine/     the running store (Engine): open, write, read, sync, stats, rotation of data
-//!             files, compaction, refresh; group commit and the background jobs as leaves
+//!             files, compaction and the automatic merge, refresh; group commit, the
+//!             background jobs, the merge thread and its pace as leaves
+//! merge_policy.rs which files an automatic merge takes and why (pure figures in, plan out)
 //! recovery/   opening a directory: whose files (ownership), the repairs a crash needs, the
 //!             loader of records and hints
 //! identity.rs the store's identity file, db.id
@@ -86,6 +88,7 @@ mod hint;
 mod identity;
 pub mod iter;
 mod keydir;
+pub mod merge_policy;
 pub mod options;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
@@ -107,7 +110,10 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Bitask, Stats};
 pub use error::{Error, Result};
 pub use iter::{Iter, ScanOptions};
-pub use options::{Options, SyncMode, DEFAULT_MAX_FILE_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN};
+pub use merge_policy::{MergeFile, MergeReason, MergeReport, NotDue};
+pub use options::{
+    MergeOptions, Options, SyncMode, DEFAULT_MAX_FILE_SIZE, MAX_KEY_LEN, MAX_VALUE_LEN,
+};
 pub use salvage::{repair, RepairReport};
 pub use upgrade::{upgrade, UpgradeReport};
 pub use verify::{verify, Problem, VerifyReport};

@@ -39,6 +39,9 @@ struct Workload {
     steps: usize,
     max_value: usize,
     compact_every: u64,
+    /// Compactions are automatic merges of a prefix (`merge_if_due`, with triggers low
+    /// enough to fire on these tiny stores) instead of `compact`.
+    auto_merge: bool,
     reopen_every: u64,
     sync_every: u64,
     /// One step in this many is a write batch of 2 to `2 + batch_max` operations (0: none).
@@ -48,10 +51,18 @@ struct Workload {
 
 impl Workload {
     fn opts(&self, vfs: SimVfs) -> Options {
-        Options::default()
+        // The merge thread stays off: merges happen at the history's steps, so every run
+        // of a history writes the same operation log.
+        let opts = Options::default()
             .max_file_size(self.max_file_size)
             .sync(self.sync)
-            .vfs(Arc::new(vfs))
+            .auto_merge(false)
+            .vfs(Arc::new(vfs));
+        if self.auto_merge {
+            opts.merge(common::eager_merge(self.max_file_size))
+        } else {
+            opts
+        }
     }
 
     fn sim(&self, image: Option<&Image>) -> SimVfs {
@@ -120,6 +131,7 @@ fn run(w: &Workload, steps: &[Step]) -> SimVfs {
     let open =
         || Bitask::open_with(dir(), w.opts(vfs.clone())).expect("open on the simulated disk");
     let mut db = open();
+    let mut merges = 0;
     for (i, s) in steps.iter().enumerate() {
         vfs.mark(BEGIN | i as u64);
         let durable = match s {
@@ -129,6 +141,10 @@ fn run(w: &Workload, steps: &[Step]) -> SimVfs {
             }
             Step::Remove(k) => {
                 db.remove(k).unwrap();
+                w.sync == SyncMode::Always
+            }
+            Step::Compact if w.auto_merge => {
+                merges += db.merge_if_due().unwrap().due as usize;
                 w.sync == SyncMode::Always
             }
             Step::Batch(_) => {
@@ -154,6 +170,11 @@ fn run(w: &Workload, steps: &[Step]) -> SimVfs {
         }
     }
     drop(db);
+    assert!(
+        !w.auto_merge || merges >= 3,
+        "{}: only {merges} automatic merges ran",
+        w.name
+    );
     vfs
 }
 
@@ -442,6 +463,7 @@ fn power_loss_sync_always_with_rotation_compaction_and_reopen() {
             steps: scale(160),
             max_value: 40,
             compact_every: 30,
+            auto_merge: false,
             reopen_every: 40,
             sync_every: 0,
             batch_every: 0,
@@ -463,6 +485,7 @@ fn power_loss_sync_none_with_explicit_syncs() {
             steps: scale(160),
             max_value: 40,
             compact_every: 25,
+            auto_merge: false,
             reopen_every: 30,
             sync_every: 10,
             batch_every: 0,
@@ -484,6 +507,7 @@ fn power_loss_preallocated_active_file() {
             steps: scale(140),
             max_value: 40,
             compact_every: 30,
+            auto_merge: false,
             reopen_every: 35,
             sync_every: 0,
             batch_every: 0,
@@ -505,10 +529,55 @@ fn power_loss_multi_part_merges() {
             steps: scale(60),
             max_value: 60,
             compact_every: 8,
+            auto_merge: false,
             reopen_every: 40,
             sync_every: 0,
             batch_every: 0,
             seed: 4,
+        },
+        true,
+    );
+}
+
+#[test]
+fn power_loss_during_automatic_merges_of_a_prefix() {
+    check_workload(
+        Workload {
+            name: "auto-merge-always",
+            sync: SyncMode::Always,
+            max_file_size: 200,
+            reserve: Reserve::ZeroExtend,
+            keys: 20,
+            steps: scale(150),
+            max_value: 50,
+            compact_every: 10,
+            auto_merge: true,
+            batch_every: 0,
+            reopen_every: 50,
+            sync_every: 0,
+            seed: 5,
+        },
+        true,
+    );
+}
+
+#[test]
+fn power_loss_during_automatic_merges_without_sync() {
+    check_workload(
+        Workload {
+            name: "auto-merge-none",
+            sync: SyncMode::None,
+            max_file_size: 250,
+            reserve: Reserve::Unsupported,
+            keys: 20,
+            steps: scale(150),
+            max_value: 50,
+            compact_every: 10,
+            auto_merge: true,
+            batch_every: 0,
+            reopen_every: 40,
+            sync_every: 12,
+            seed: 6,
         },
         true,
     );
@@ -533,6 +602,7 @@ fn power_loss_inside_write_batches() {
                 steps: scale(90),
                 max_value: 40,
                 compact_every: 30,
+                auto_merge: false,
                 reopen_every: 35,
                 sync_every: 0,
                 batch_every: 3,

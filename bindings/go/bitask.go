@@ -65,6 +65,35 @@ type Options struct {
 	// the directory already holds a store: for a program that must start
 	// from an empty one.
 	ErrorIfExists bool
+	// NoAutoMerge turns off the automatic merge, which a writer's handle runs
+	// by default on a background thread once overwritten and deleted records
+	// pass its triggers (see NeedsMerge); space then comes back only through
+	// Compact. It is the library's auto_merge negated, so that the zero
+	// Options keeps the default.
+	NoAutoMerge bool
+}
+
+// MergeFile is one data file an automatic merge would take.
+type MergeFile struct {
+	ID        uint64 // the number in the file's name, <ID>.log
+	FileBytes uint64 // bytes of the file and its hint file
+	LiveBytes uint64 // bytes of live records (copied)
+	DeadBytes uint64 // bytes of dead records (dropped)
+	// Reason is why it is taken: "fragmented", "dead-bytes", "small" or
+	// "older" (older than a file worth merging: a merge takes the oldest files).
+	Reason string
+}
+
+// MergeReport says whether an automatic merge is due and what it would take.
+type MergeReport struct {
+	Due bool
+	// WhyNot is empty when Due, else "no-sealed-files", "below-triggers",
+	// "nothing-worth-merging", "outside-window", "no-space" or "read-only".
+	WhyNot                              string
+	ReadBytes, WriteBytes, ReclaimBytes uint64
+	StoreRecordBytes, StoreDeadBytes    uint64
+	FilesTotal                          uint64      // files it would take
+	Files                               []MergeFile // the first 16 of them, oldest first
 }
 
 // Stats are figures about a store.
@@ -179,6 +208,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		readOnly    C.int
 		create      C.int = 1
 		errIfExists C.int
+		noAutoMerge C.int
 	)
 	if opts != nil {
 		useOpts = 1
@@ -213,11 +243,14 @@ func Open(path string, opts *Options) (*DB, error) {
 		if opts.ErrorIfExists {
 			errIfExists = 1
 		}
+		if opts.NoAutoMerge {
+			noAutoMerge = 1
+		}
 	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	var c *C.bitask
-	r := C.bitask_go_open(cpath, useOpts, maxFileSize, syncMode, intervalMS, readOnly, create, errIfExists, &c)
+	r := C.bitask_go_open(cpath, useOpts, maxFileSize, syncMode, intervalMS, readOnly, create, errIfExists, noAutoMerge, &c)
 	if err := result("open", r); err != nil {
 		return nil, err
 	}
@@ -417,4 +450,57 @@ func (db *DB) Stats() (Stats, error) {
 		DiskBytes: uint64(s.disk_bytes),
 		TornBytes: uint64(s.torn_bytes),
 	}, nil
+}
+
+var mergeReasons = map[C.uint32_t]string{
+	C.BITASK_MERGE_FRAGMENTED: "fragmented",
+	C.BITASK_MERGE_DEAD_BYTES: "dead-bytes",
+	C.BITASK_MERGE_SMALL:      "small",
+	C.BITASK_MERGE_OLDER:      "older",
+}
+
+var mergeWhyNot = map[C.uint32_t]string{
+	C.BITASK_MERGE_DUE:                   "",
+	C.BITASK_MERGE_NO_SEALED_FILES:       "no-sealed-files",
+	C.BITASK_MERGE_BELOW_TRIGGERS:        "below-triggers",
+	C.BITASK_MERGE_NOTHING_WORTH_MERGING: "nothing-worth-merging",
+	C.BITASK_MERGE_OUTSIDE_WINDOW:        "outside-window",
+	C.BITASK_MERGE_NO_SPACE:              "no-space",
+	C.BITASK_MERGE_READ_ONLY:             "read-only",
+}
+
+// NeedsMerge reports whether an automatic merge is due, which files it would
+// take and why, and the bytes it would read, write and give back. It changes
+// nothing on disk.
+func (db *DB) NeedsMerge() (MergeReport, error) {
+	c, err := db.acquire()
+	if err != nil {
+		return MergeReport{}, err
+	}
+	defer db.release()
+	var r C.bitask_merge_report
+	if err := result("needs merge", C.bitask_go_needs_merge(c, &r)); err != nil {
+		return MergeReport{}, err
+	}
+	out := MergeReport{
+		Due:              bool(r.due),
+		WhyNot:           mergeWhyNot[r.why_not],
+		ReadBytes:        uint64(r.read_bytes),
+		WriteBytes:       uint64(r.write_bytes),
+		ReclaimBytes:     uint64(r.reclaim_bytes),
+		StoreRecordBytes: uint64(r.store_record_bytes),
+		StoreDeadBytes:   uint64(r.store_dead_bytes),
+		FilesTotal:       uint64(r.files_total),
+	}
+	for i := 0; i < int(r.files_listed) && i < len(r.files); i++ {
+		f := r.files[i]
+		out.Files = append(out.Files, MergeFile{
+			ID:        uint64(f.file_id),
+			FileBytes: uint64(f.file_bytes),
+			LiveBytes: uint64(f.live_bytes),
+			DeadBytes: uint64(f.dead_bytes),
+			Reason:    mergeReasons[f.reason],
+		})
+	}
+	return out, nil
 }

@@ -54,7 +54,8 @@ static inline bitask_go_result bitask_go_done(int status) {
 // its message too.
 static inline bitask_go_result bitask_go_open(const char *path, int use_opts,
 		uint64_t max_file_size, int sync_mode, uint32_t sync_interval_ms,
-		int read_only, int create_if_missing, int error_if_exists, bitask **db_out) {
+		int read_only, int create_if_missing, int error_if_exists, int no_auto_merge,
+		bitask **db_out) {
 	*db_out = NULL;
 	if (!use_opts) {
 		return bitask_go_done(bitask_open(path, NULL, db_out));
@@ -83,6 +84,9 @@ static inline bitask_go_result bitask_go_open(const char *path, int use_opts,
 	}
 	if (st == BITASK_OK) {
 		st = bitask_options_set_error_if_exists(o, error_if_exists != 0);
+	}
+	if (st == BITASK_OK && no_auto_merge) {
+		st = bitask_options_set_auto_merge(o, false);
 	}
 	if (st == BITASK_OK) {
 		st = bitask_open(path, o, db_out);
@@ -144,6 +148,7 @@ static inline bitask_go_result bitask_go_compact(bitask *db) { return bitask_go_
 static inline bitask_go_result bitask_go_sync(bitask *db) { return bitask_go_done(bitask_sync(db)); }
 static inline bitask_go_result bitask_go_refresh(bitask *db) { return bitask_go_done(bitask_refresh(db)); }
 static inline bitask_go_result bitask_go_stat(bitask *db, bitask_stats *out) { return bitask_go_done(bitask_stat(db, out)); }
+static inline bitask_go_result bitask_go_needs_merge(bitask *db, bitask_merge_report *out) { return bitask_go_done(bitask_needs_merge(db, out)); }
 static inline bitask_go_result bitask_go_checkpoint(bitask *db, const char *dest, bitask_checkpoint_report *out) { return bitask_go_done(bitask_checkpoint(db, dest, out)); }
 static inline bitask_go_result bitask_go_verify(bitask *db, bitask_verify_report *out) { return bitask_go_done(bitask_verify(db, out)); }
 static inline bitask_go_result bitask_go_verify_path(const char *path, bitask_verify_report *out) { return bitask_go_done(bitask_verify_path(path, out)); }

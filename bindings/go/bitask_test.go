@@ -1161,3 +1161,24 @@ func TestTTL(t *testing.T) {
 		t.Fatal("an expired key came back after compaction and reopen")
 	}
 }
+
+func TestNeedsMergeAndNoAutoMerge(t *testing.T) {
+	db, _ := openT(t, &Options{MaxFileSize: 4096, NoAutoMerge: true})
+	val := bytes.Repeat([]byte("x"), 100)
+	for round := 0; round < 4; round++ {
+		for i := 0; i < 100; i++ {
+			must(t, db.Put([]byte(fmt.Sprintf("key%03d", i)), val))
+		}
+	}
+	must(t, db.Sync())
+	r, err := db.NeedsMerge()
+	must(t, err)
+	// A few kilobytes of dead records are below the default triggers, but the
+	// report still lists what a merge would take.
+	if r.Due || r.WhyNot != "below-triggers" || r.StoreDeadBytes == 0 || len(r.Files) == 0 {
+		t.Fatalf("NeedsMerge = %+v", r)
+	}
+	if r.Files[0].Reason == "" || r.ReadBytes < r.WriteBytes {
+		t.Fatalf("NeedsMerge files = %+v", r)
+	}
+}

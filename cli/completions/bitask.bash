@@ -8,8 +8,8 @@
 
 # The commands and options, as `bitask --help` lists them (c_tests/cli_test.sh checks that).
 _bitask_commands='put add get exists del ttl expire persist list count stats verify compact dump load backup repair upgrade help'
-_bitask_options='-e --encoded -n --no-newline --json --from --to --reverse --wait --sync
-    --max-file-size --ttl
+_bitask_options='-e --encoded -n --no-newline --json --dry-run --from --to --reverse --wait
+    --sync --max-file-size --ttl
     -h --help -V --version'
 
 # Most keys to offer: the store may hold millions, and list reads them all.

@@ -17,11 +17,17 @@
 //!    that, recovery deletes the partial outputs and keeps the inputs.
 //! 4. Only then are the key directory entries moved (each only if the key still points at the
 //!    copied record) and the inputs deleted, followed by a last directory fsync.
+//!
+//! The automatic merge (`auto_merge`) runs steps 2 to 4 on a prefix of the load order instead
+//! of every file: step 1's guarantee, that every file after the inputs has a larger id than
+//! any input, holds there by the choice of the prefix, and its outputs take ids from the room
+//! right after the inputs' largest (`OutputIds`). The rest is shared (`merge`).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use super::pace::Pace;
 use super::state::Engine;
 use crate::datafile::{out_of_memory, DataFile, FileHeader, Found, Scanned, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
@@ -48,20 +54,81 @@ fn compact(engine: &Engine) -> Result<()> {
     let writer = engine.writer()?;
     let _one_at_a_time = lock(&engine.merging);
     engine.check_running()?;
-    {
+    let ids = {
         // Recovery takes every file with an id up to the merge base for an input, so every
         // file written after this point must get a new id: the active file is sealed (even
         // empty) and a next file prepared in advance is thrown away.
         let mut w = lock(writer);
         engine.preparer.discard(engine.vfs(), false);
         engine.seal_active(&mut w, false)?;
-    }
+        // The outputs' ids are taken now, right after the inputs' and before any file
+        // written from here on, so that load order stays id order: a later automatic merge
+        // of a prefix relies on it (see `auto_merge`).
+        let (records, live) = (engine.keydir.len() as u64, engine.keydir.live_bytes());
+        w.ids
+            .reserve(max_outputs(records, live, engine.opts.max_file_size))
+    };
     // Files sealed in the background become inputs once they are durable and renamed.
     engine.sealing.wait();
     // Their hints too: none may be published for an input after it is deleted.
     engine.wait_for_hints();
     engine.check_running()?;
-    let inputs = lock(&engine.files).sealed_in_load_order();
+    // Files the writer sealed since (rotating while this waited) have larger ids than the
+    // outputs': they are left to the next merge.
+    let mut inputs = lock(&engine.files).sealed_in_load_order();
+    inputs.retain(|(id, _, _)| *id < ids.start);
+    let plan = MergePlan {
+        inputs: &inputs,
+        ids: OutputIds {
+            next: ids.start,
+            end: ids.end,
+        },
+        part_size: engine.opts.max_file_size,
+    };
+    merge(engine, plan, None)
+}
+
+/// An upper bound on the outputs a merge of `records` live records of `live` bytes makes in
+/// parts of `part_size`: every part holds a record; and a part is closed only when the next
+/// record does not fit in what its header and seal leave, so two consecutive parts hold more
+/// than that together. One more for the part started before any record.
+fn max_outputs(records: u64, live: u64, part_size: u64) -> u64 {
+    let room = part_size
+        .saturating_sub(FILE_HEADER_LEN as u64 + record::SEAL_LEN)
+        .max(1);
+    records.min(2 * (live / room) + 1) + 2
+}
+
+/// Where a merge's outputs get their ids: from `next` up to `end` (exclusive), free ids
+/// right after the inputs' largest and below every file not an input, so that the outputs
+/// sort where the inputs did, by id as in load order. `compact` reserves them from the
+/// writer's id generator; an automatic merge of a prefix takes the room `ID_STEP` leaves
+/// after its last input (see `auto_merge`).
+pub(super) struct OutputIds {
+    pub next: u64,
+    pub end: u64,
+}
+
+/// What one merge takes and makes.
+pub(super) struct MergePlan<'a> {
+    /// The inputs, in load order: every sealed file, or a prefix of the load order whose ids
+    /// are all below every other file's.
+    pub inputs: &'a [(u64, u32, Arc<DataFile>)],
+    pub ids: OutputIds,
+    /// Largest output file.
+    pub part_size: u64,
+}
+
+/// Merges `plan.inputs` into new files holding their live records, commits the merge,
+/// points the key directory at the outputs and deletes the inputs (see the module
+/// documentation). The caller holds the `merging` mutex. With `pace`, the copy keeps to its
+/// rate and stops when the handle closes.
+pub(super) fn merge(
+    engine: &Engine,
+    plan: MergePlan<'_>,
+    pace: Option<&mut Pace<'_>>,
+) -> Result<()> {
+    let inputs = plan.inputs;
     let Some(merge_base) = inputs.iter().map(|(id, _, _)| *id).max() else {
         return Ok(());
     };
@@ -70,8 +137,11 @@ fn compact(engine: &Engine) -> Result<()> {
         merge_base,
         parts: Vec::new(),
         renaming: false,
+        ids: plan.ids,
+        part_size: plan.part_size,
+        pace,
     };
-    let published = out.copy_live(&inputs).and_then(|()| out.publish());
+    let published = out.copy_live(inputs).and_then(|()| out.publish());
     if let Err(e) = published {
         // After a rename the merge may be committed on disk while memory still reads the
         // inputs; a later merge of those inputs would leave two committed merges whose
@@ -82,10 +152,14 @@ fn compact(engine: &Engine) -> Result<()> {
         out.abandon();
         return Err(e);
     }
-    let parts = out.parts;
+    let parts = std::mem::take(&mut out.parts);
     // The merge is committed: failing to switch to its outputs leaves memory behind the disk.
-    swap(engine, &parts, &inputs).inspect_err(|e| engine.stop(e))?;
-    for (id, _, _) in &inputs {
+    swap(engine, &parts, inputs).inspect_err(|e| engine.stop(e))?;
+    // A hint job that found an input still in the file set before the swap may be writing
+    // its hint: it must end before the input goes, or it would publish a hint of a deleted
+    // file. Jobs starting from now on find the inputs gone and write nothing.
+    engine.wait_for_hints();
+    for (id, _, _) in inputs {
         for kind in [FileKind::Sealed, FileKind::Hint] {
             let p = filename::path(&engine.dir, *id, kind);
             match engine.opts.vfs.remove_file(&p) {
@@ -136,15 +210,18 @@ impl Part {
     }
 }
 
-struct Outputs<'a> {
+struct Outputs<'a, 'p> {
     engine: &'a Engine,
     merge_base: u64,
     parts: Vec<Part>,
     /// A rename to a final name was attempted: the merge may be committed on disk.
     renaming: bool,
+    ids: OutputIds,
+    part_size: u64,
+    pace: Option<&'a mut Pace<'p>>,
 }
 
-impl Outputs<'_> {
+impl Outputs<'_, '_> {
     /// Copies the live records of the inputs, in load order and file order, so the outputs
     /// keep the records' sequence order. Which records are live comes from one pass over the
     /// key directory, not a lookup per record.
@@ -198,7 +275,7 @@ impl Outputs<'_> {
             // fsyncs at publication find little left to write. Only a hint.
             let _ = p.file.file.start_writeback();
         }
-        let id = lock(self.engine.writer()?).ids.next_id();
+        let id = self.next_id()?;
         let path = filename::path(&self.engine.dir, id, FileKind::TempData);
         // The real header (with the part count) is written when the merge is published.
         let file = DataFile::create(
@@ -224,11 +301,29 @@ impl Outputs<'_> {
         Ok(())
     }
 
+    fn next_id(&mut self) -> Result<u64> {
+        let ids = &mut self.ids;
+        if ids.next >= ids.end {
+            return Err(Error::TooManyFiles {
+                path: self.engine.dir.clone(),
+                reason: "the merge needs more outputs than there are free ids after its \
+                         inputs; it was abandoned, and a later one takes more files"
+                    .into(),
+            });
+        }
+        ids.next += 1;
+        Ok(ids.next - 1)
+    }
+
     fn append(&mut self, r: &Scanned<'_>, from_no: u32) -> Result<()> {
         let len = r.header.record_len();
+        if let Some(pace) = self.pace.as_deref_mut() {
+            // Read and written.
+            pace.spend(2 * len, &self.engine.dir)?;
+        }
         let full = self.parts.last().is_some_and(|p| {
             let end = p.end() + len + record::SEAL_LEN;
-            p.end() > FILE_HEADER_LEN as u64 && end > self.engine.opts.max_file_size
+            p.end() > FILE_HEADER_LEN as u64 && end > self.part_size
         });
         if full {
             self.start_part()?;

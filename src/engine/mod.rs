@@ -9,6 +9,7 @@
 //! Within the folder, dependencies point one way: every part uses `state`; `durability` and
 //! `visibility` are leaves that take closures or nothing, never the engine.
 
+mod auto_merge;
 mod background;
 mod batch;
 mod checkpoint;
@@ -17,7 +18,9 @@ mod conditional;
 mod durability;
 mod expiry;
 mod hinting;
+mod merger;
 mod open;
+mod pace;
 mod read;
 mod refresh;
 mod rotation;

@@ -80,6 +80,7 @@ impl Engine {
             stopped: AtomicBool::new(false),
             stop_reason: Mutex::new(String::new()),
             merging: Mutex::new(()),
+            merger: Arc::default(),
             refreshing: Mutex::new(()),
             syncing: Mutex::new(()),
             _lock: lock_file,
@@ -93,6 +94,7 @@ impl Engine {
             drop(w);
             engine.hint_unhinted(&rec.unhinted);
         }
+        Engine::start_merger(&engine);
         let flusher = match engine.opts.sync {
             SyncMode::Interval(every) if !engine.opts.read_only => {
                 Some(Flusher::start(every, Engine::flush_tick(&engine)))

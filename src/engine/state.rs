@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::background::{Hinting, Preparer, Sealing};
 use super::durability::GroupCommit;
+use super::merger::Merger;
 use super::visibility::Visibility;
 use crate::datafile::DataFile;
 use crate::error::{Error, Result};
@@ -40,6 +41,8 @@ pub(crate) struct Engine {
     pub(super) stopped: AtomicBool,
     pub(super) stop_reason: Mutex<String>,
     pub merging: Mutex<()>,
+    /// The automatic merge's thread, and the signal that stops a merge when closing.
+    pub merger: Arc<Merger>,
     /// Files being sealed in the background.
     pub sealing: Arc<Sealing>,
     /// The thread that seals files in the background.

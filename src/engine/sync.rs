@@ -63,6 +63,8 @@ impl Engine {
     /// Trims the active file's reserved tail and syncs it when durability was asked for.
     pub(crate) fn finish(&self) -> Result<()> {
         let Some(w) = &self.writer else { return Ok(()) };
+        // First: a merge in progress abandons at its next record, and none starts after.
+        self.merger.shutdown();
         self.preparer.discard(self.vfs(), true);
         self.sealing.wait();
         // Seals queue hints: stopped after them.

@@ -57,7 +57,7 @@ impl From<Stats> for bitask_stats {
 }
 
 /// Borrows the handle behind `db`.
-fn db_ref<'a>(db: *mut bitask) -> Result<&'a bitask, bitask_status> {
+pub(super) fn db_ref<'a>(db: *mut bitask) -> Result<&'a bitask, bitask_status> {
     // SAFETY: the caller passes NULL or a handle from bitask_open that bitask_close has not
     // released; the handle is only read through shared references (it is Sync).
     unsafe { handle(db.cast_const(), "db") }

@@ -41,6 +41,8 @@ pub mod ttl;
 pub mod multi_get;
 // Iteration.
 pub mod iter;
+// What an automatic merge would take.
+pub mod merge;
 // Upgrading a store of bitask 0.1.1.
 pub mod upgrade;
 // Hot backup, verify and repair.

@@ -9,7 +9,8 @@ use super::status::bitask_status::{self, *};
 use super::status::fail;
 use super::{handle_mut, Status};
 use crate::options::{
-    Options, SyncMode, DEFAULT_MAX_FILE_SIZE, MAX_MAX_FILE_SIZE, MIN_MAX_FILE_SIZE,
+    MergeOptions, Options, SyncMode, DEFAULT_MAX_FILE_SIZE, MAX_MAX_FILE_SIZE,
+    MAX_MERGE_OUTPUT_SIZE, MIN_MAX_FILE_SIZE,
 };
 
 /// Sync mode: the operating system writes data back when it likes. A successful put
@@ -37,6 +38,9 @@ pub struct bitask_options {
     read_only: bool,
     create_if_missing: bool,
     error_if_exists: bool,
+    auto_merge: bool,
+    merge_bytes_per_sec: u64,
+    merge_output_file_size: u64,
 }
 
 impl bitask_options {
@@ -54,6 +58,12 @@ impl bitask_options {
             .read_only(self.read_only)
             .create_if_missing(self.create_if_missing)
             .error_if_exists(self.error_if_exists)
+            .auto_merge(self.auto_merge)
+            .merge(MergeOptions {
+                bytes_per_sec: self.merge_bytes_per_sec,
+                output_file_size: self.merge_output_file_size,
+                ..MergeOptions::default()
+            })
     }
 }
 
@@ -66,6 +76,9 @@ impl Default for bitask_options {
             read_only: false,
             create_if_missing: true,
             error_if_exists: false,
+            auto_merge: true,
+            merge_bytes_per_sec: MergeOptions::default().bytes_per_sec,
+            merge_output_file_size: MergeOptions::default().output_file_size,
         }
     }
 }
@@ -228,4 +241,106 @@ pub extern "C" fn bitask_options_set_error_if_exists(
         o.error_if_exists = fail_if_exists;
         Ok(())
     })
+}
+
+/// Whether a writer's handle merges on its own (default true): a background thread of the
+/// handle looks at the store every second and, when dead records pass the triggers (at
+/// least 16 MiB dead and half the sealed files' records, or 512 MiB), merges the oldest data
+/// files into new ones holding only their live records, at most 1 GiB of them at a time,
+/// at most BITASK_DEFAULT_MERGE_BYTES_PER_SEC, and only when the file system has room for
+/// what it writes. Writers never wait for it; bitask_close stops a merge in progress. With
+/// false, space comes back only through bitask_compact. bitask_needs_merge reports what a
+/// merge would take. Read-only handles never merge.
+///
+/// Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL). Thread safety: one thread at
+/// a time per options object.
+#[no_mangle]
+pub extern "C" fn bitask_options_set_auto_merge(
+    opts: *mut bitask_options,
+    on: bool,
+) -> bitask_status {
+    with_opts(opts, |o| {
+        o.auto_merge = on;
+        Ok(())
+    })
+}
+
+/// Default pace of the automatic merge, in bytes read plus written per second (128 MiB/s).
+pub const BITASK_DEFAULT_MERGE_BYTES_PER_SEC: u64 = 128 << 20;
+
+/// Sets the pace of the automatic merge: at most bytes_per_sec bytes read plus written per
+/// second (default BITASK_DEFAULT_MERGE_BYTES_PER_SEC; 0: as fast as the disk goes). The
+/// merge thread sleeps to keep to it; writers never wait for it.
+///
+/// Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL). Thread safety: one thread at
+/// a time per options object.
+#[no_mangle]
+pub extern "C" fn bitask_options_set_merge_bytes_per_sec(
+    opts: *mut bitask_options,
+    bytes_per_sec: u64,
+) -> bitask_status {
+    with_opts(opts, |o| {
+        o.merge_bytes_per_sec = bytes_per_sec;
+        Ok(())
+    })
+}
+
+/// Sets the size of the automatic merge's output files, in bytes: from 64 to 2147483648
+/// (2 GiB); the default is 256 MiB, larger than the written files so that a merged store
+/// has fewer files. bitask_compact keeps writing files of the max_file_size.
+///
+/// Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL, size out of range; the
+/// options are unchanged). Thread safety: one thread at a time per options object.
+#[no_mangle]
+pub extern "C" fn bitask_options_set_merge_output_file_size(
+    opts: *mut bitask_options,
+    bytes: u64,
+) -> bitask_status {
+    with_opts(opts, |o| {
+        if !(MIN_MAX_FILE_SIZE..=MAX_MERGE_OUTPUT_SIZE).contains(&bytes) {
+            return Err(fail(
+                BITASK_ERR_INVALID_ARGUMENT,
+                format!(
+                    "merge output file size {bytes} is outside \
+                     {MIN_MAX_FILE_SIZE}..={MAX_MERGE_OUTPUT_SIZE}"
+                ),
+            ));
+        }
+        o.merge_output_file_size = bytes;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    #[test]
+    fn merge_options_reach_the_rust_options() {
+        let o = bitask_options_new();
+        assert_eq!(bitask_options_set_auto_merge(o, false), BITASK_OK);
+        assert_eq!(bitask_options_set_merge_bytes_per_sec(o, 7), BITASK_OK);
+        assert_eq!(
+            bitask_options_set_merge_output_file_size(o, 63),
+            BITASK_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            bitask_options_set_merge_output_file_size(o, 1 << 20),
+            BITASK_OK
+        );
+        // SAFETY: o came from bitask_options_new and is not freed yet.
+        let rust = unsafe { &*o }.to_options();
+        assert!(!rust.auto_merge);
+        assert_eq!(rust.merge.bytes_per_sec, 7);
+        assert_eq!(rust.merge.output_file_size, 1 << 20);
+        assert_eq!(
+            bitask_options_set_auto_merge(std::ptr::null_mut(), true),
+            BITASK_ERR_INVALID_ARGUMENT
+        );
+        bitask_options_free(o);
+        assert_eq!(
+            MergeOptions::default().bytes_per_sec,
+            BITASK_DEFAULT_MERGE_BYTES_PER_SEC
+        );
+    }
 }

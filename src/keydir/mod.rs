@@ -277,6 +277,24 @@ impl KeyDir {
         out
     }
 
+    /// The bytes of live records in each file, indexed by file number, in one sequential
+    /// pass over the tables (what the merge policy weighs files by). Numbers mean the same
+    /// file in every shard on a writer's handle, the only one that merges.
+    pub fn live_bytes_by_file(&self) -> Vec<u64> {
+        let mut out: Vec<u64> = Vec::new();
+        for shard in self.read_all() {
+            for i in shard.occupied() {
+                let loc = shard.location(i);
+                let no = loc.file as usize;
+                if out.len() <= no {
+                    out.resize(no + 1, 0);
+                }
+                out[no] += loc.rec_len as u64;
+            }
+        }
+        out
+    }
+
     /// Every live entry's record, named by its open file rather than by its file number, in
     /// one sequential pass over the tables. A number means a file only in the shard that holds
     /// it, and only while its lock is held: a read-only handle's refresh numbers new files and

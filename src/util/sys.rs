@@ -5,7 +5,8 @@
 //! - a cache-line prefetch, so that the writer's key-directory slot loads while it appends
 //!   the record (see `keydir`);
 //! - the kernel's coarse real-time clock, for records' timestamps (see `filename`);
-//! - handing freed heap memory back to the kernel after an open (see `recovery`).
+//! - handing freed heap memory back to the kernel after an open (see `recovery`);
+//! - the hour of the day in local time, for the automatic merge's window (see `options`).
 
 #![allow(unsafe_code)]
 
@@ -88,6 +89,22 @@ pub(crate) fn release_free_heap() {
 
 /// The flags `/proc/self/smaps` lists for the mapping holding `addr` (for tests of what a
 /// mapping was advised).
+/// The hour of the day (0..24) in the local time zone; 0 when the time cannot be had.
+pub(crate) fn local_hour() -> u8 {
+    // SAFETY: time(NULL) only reads the clock.
+    let now = unsafe { libc::time(std::ptr::null_mut()) };
+    // SAFETY: tm is plain data, all zeros a valid value.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: localtime_r reads `now` and writes only `tm`, both live locals; it is the
+    // reentrant form, safe beside other threads.
+    let ok = unsafe { !libc::localtime_r(&now, &mut tm).is_null() };
+    if ok {
+        tm.tm_hour.clamp(0, 23) as u8
+    } else {
+        0
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn vm_flags(addr: usize) -> String {
     let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();

@@ -250,6 +250,10 @@ impl Vfs for FaultVfs {
         self.inner.sync_dir(dir)
     }
 
+    fn free_space(&self, dir: &Path) -> io::Result<Option<u64>> {
+        self.inner.free_space(dir)
+    }
+
     fn lock_exclusive(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
         self.fail(Kind::Other)?;
         let lock = self.inner.lock_exclusive(path)?;

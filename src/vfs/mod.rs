@@ -85,6 +85,11 @@ pub trait Vfs: Send + Sync {
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Makes creations, renames and removals inside `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Bytes free for this process in the file system holding `dir`; `None` when the layer
+    /// cannot tell (the automatic merge then starts without checking).
+    fn free_space(&self, _dir: &Path) -> io::Result<Option<u64>> {
+        Ok(None)
+    }
     /// Takes an exclusive advisory lock on `path` (created if missing, never deleted). Fails
     /// with `ErrorKind::WouldBlock` when another holder has it, and like `open` when `path`
     /// is not a regular file. Released when dropped.

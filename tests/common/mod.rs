@@ -250,3 +250,19 @@ pub fn report(line: &str) {
         }
     }
 }
+
+/// Automatic-merge options that fire on stores of a few kilobytes with data files of
+/// `file_size` bytes: any dead byte counts, a merge reads at most four files' worth and
+/// writes outputs of two files' size (so merges have several parts), at full speed.
+pub fn eager_merge(file_size: u64) -> bitask::MergeOptions {
+    bitask::MergeOptions {
+        min_dead_bytes: 0,
+        store_fragmentation: 0.2,
+        file_fragmentation: 0.3,
+        small_file_bytes: 0,
+        max_merge_bytes: 4 * file_size,
+        output_file_size: 2 * file_size,
+        bytes_per_sec: 0,
+        ..bitask::MergeOptions::default()
+    }
+}

@@ -244,7 +244,37 @@ pub const Options = struct {
     /// directory already holds a store: for a program that must start from
     /// an empty one.
     error_if_exists: bool = false,
+    /// Whether a writer's handle merges on its own, on a background thread,
+    /// once overwritten and removed records pass the triggers (see
+    /// `needsMerge`). With false, space comes back only through `compact`.
+    auto_merge: bool = true,
 };
+
+/// Why a file is in a merge (`MergeFile.reason`).
+pub const MergeReason = enum(u32) {
+    fragmented = c.BITASK_MERGE_FRAGMENTED,
+    dead_bytes = c.BITASK_MERGE_DEAD_BYTES,
+    small = c.BITASK_MERGE_SMALL,
+    /// Older than a file worth merging: a merge takes the oldest files.
+    older = c.BITASK_MERGE_OLDER,
+    _,
+};
+
+/// Why no merge is due (`MergeReport.why_not`).
+pub const NotDue = enum(u32) {
+    due = c.BITASK_MERGE_DUE,
+    no_sealed_files = c.BITASK_MERGE_NO_SEALED_FILES,
+    below_triggers = c.BITASK_MERGE_BELOW_TRIGGERS,
+    nothing_worth_merging = c.BITASK_MERGE_NOTHING_WORTH_MERGING,
+    outside_window = c.BITASK_MERGE_OUTSIDE_WINDOW,
+    no_space = c.BITASK_MERGE_NO_SPACE,
+    read_only = c.BITASK_MERGE_READ_ONLY,
+    _,
+};
+
+/// Whether an automatic merge is due and what it would take (`needsMerge`):
+/// the C report as it is, its `files` holding the first `files_listed`.
+pub const MergeReport = c.bitask_merge_report;
 
 /// Figures about a store.
 pub const Stats = struct {
@@ -383,6 +413,7 @@ pub const DB = struct {
         try check(c.bitask_options_set_read_only(opts, options.read_only));
         try check(c.bitask_options_set_create_if_missing(opts, options.create_if_missing));
         try check(c.bitask_options_set_error_if_exists(opts, options.error_if_exists));
+        try check(c.bitask_options_set_auto_merge(opts, options.auto_merge));
 
         var handle: ?*c.bitask = null;
         try check(c.bitask_open(cpath, opts, &handle));
@@ -592,6 +623,15 @@ pub const DB = struct {
             .disk_bytes = s.disk_bytes,
             .torn_bytes = s.torn_bytes,
         };
+    }
+
+    /// Whether an automatic merge is due, which files it would take and why
+    /// (`MergeReason`, `NotDue` name the numbers), and the bytes it would
+    /// read, write and give back. Changes nothing on disk.
+    pub fn needsMerge(db: DB) Error!MergeReport {
+        var r: c.bitask_merge_report = undefined;
+        try check(c.bitask_needs_merge(db.handle, &r));
+        return r;
     }
 
     /// Writes a consistent copy of the store as of the call into the

@@ -867,6 +867,28 @@ test "the README's example" {
     try testing.expect(second == null);
 }
 
+test "needsMerge lists what a merge would take; auto_merge can be off" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    var db = try bitask.DB.open(s.path(), .{ .max_file_size = 4096, .auto_merge = false });
+    defer db.close();
+    const val_bytes: [100]u8 = @splat('x');
+    const val: []const u8 = &val_bytes;
+    var kb: [16]u8 = undefined;
+    for (0..4) |_| {
+        for (0..100) |i| try db.put(try std.fmt.bufPrint(&kb, "key{d:0>3}", .{i}), val);
+    }
+    try db.sync();
+    const r = try db.needsMerge();
+    // A few kilobytes of dead records are below the default triggers.
+    try testing.expect(!r.due);
+    try testing.expectEqual(bitask.NotDue.below_triggers, @as(bitask.NotDue, @fromBackingInt(@intCast(r.why_not))));
+    try testing.expect(r.files_listed > 0);
+    try testing.expect(r.store_dead_bytes > 0);
+    try testing.expect(r.read_bytes >= r.write_bytes);
+}
+
 test "checkpoint, verify and repair" {
     var s: TestStore = undefined;
     s.init();
