@@ -10,6 +10,8 @@ use std::time::Duration;
 use bitask::db::{Bitask, Error};
 use bitask::{ManualClock, Options};
 
+mod common;
+
 const T0: u64 = 1_800_000_000_000;
 
 fn opts(clock: &Arc<ManualClock>) -> Options {
@@ -280,4 +282,49 @@ fn batch_members_carry_their_expiry_through_a_reopen() {
     assert_eq!(keys(&db), vec![b"b".to_vec(), b"c".to_vec()]);
     clock.set(T0 + 20);
     assert_eq!(keys(&db), vec![b"b".to_vec()]);
+}
+
+#[test]
+fn the_automatic_merge_counts_expired_bytes_as_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let file = 4096;
+    let manual = Options::default()
+        .max_file_size(file)
+        .clock(clock.clone())
+        .auto_merge(false)
+        .merge(common::eager_merge(file));
+    let db = Bitask::open_with(dir.path(), manual.clone()).unwrap();
+    for i in 0..150u64 {
+        db.put_expiring_at(format!("key{i:03}"), [b'v'; 60], T0 + 100)
+            .unwrap();
+    }
+    db.sync().unwrap();
+    let r = db.needs_merge();
+    assert!(
+        !r.due && r.store_dead_bytes == 0,
+        "nothing has expired yet: {r:?}"
+    );
+    clock.set(T0 + 100);
+    let r = db.needs_merge();
+    assert!(r.due, "{r:?}");
+    assert_eq!(r.store_dead_bytes, r.store_record_bytes, "{r:?}");
+    assert_eq!(r.write_bytes, 0, "{r:?}");
+    let before = db.stats();
+    let done = db.merge_if_due().unwrap();
+    assert_eq!(done.files, r.files);
+    let after = db.stats();
+    assert!(
+        after.dead_bytes < before.dead_bytes,
+        "{before:?} -> {after:?}"
+    );
+    assert_eq!((after.key_count, after.live_bytes), (0, 0), "{after:?}");
+    // What the merge took is gone for good: with the clock back, only the keys of files it
+    // did not take can show again.
+    drop(db);
+    clock.set(T0);
+    let db = Bitask::open_with(dir.path(), manual).unwrap();
+    let left = keys(&db).len() as u64;
+    assert!(left < 150, "{left} keys");
+    assert_eq!(db.stats().key_count, left);
 }
