@@ -328,3 +328,87 @@ fn the_automatic_merge_counts_expired_bytes_as_dead() {
     assert!(left < 150, "{left} keys");
     assert_eq!(db.stats().key_count, left);
 }
+
+/// The expiry of every entry of the sorted hints in `dir`, by key.
+fn hinted_expiries(dir: &Path) -> std::collections::BTreeMap<Vec<u8>, Option<u64>> {
+    let mut out = std::collections::BTreeMap::new();
+    for name in sealed_files(dir) {
+        let data = dir.join(&name);
+        let Ok(bytes) = std::fs::read(data.with_extension("hint")) else {
+            continue;
+        };
+        let id: u64 = name.trim_end_matches(".log").parse().unwrap();
+        let len = std::fs::metadata(&data).unwrap().len();
+        let hint = bitask::hint::SortedHint::parse(&bytes, id, len).expect("a valid hint");
+        for e in hint.iter() {
+            out.insert(e.key.to_vec(), e.expiry);
+        }
+    }
+    out
+}
+
+#[test]
+fn hints_carry_each_expiry_and_verify_checks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let db = open(dir.path(), &clock);
+    fill(&db);
+    db.compact().unwrap();
+    let hinted = hinted_expiries(dir.path());
+    assert_eq!(hinted.len(), 40, "{hinted:?}");
+    assert_eq!(hinted[&b"key00"[..]], None);
+    assert_eq!(hinted[&b"key01"[..]], Some(T0 + 100));
+    assert_eq!(hinted[&b"key02"[..]], Some(T0 + 10_000));
+    assert!(db.verify().unwrap().is_clean());
+    db.close().unwrap();
+    // A hint whose entry says another expiry than its record is a problem verify reports.
+    let name = sealed_files(dir.path())[0].clone();
+    let hint_path = dir.path().join(&name).with_extension("hint");
+    let mut bytes = std::fs::read(&hint_path).unwrap();
+    let at = (T0 + 100).to_le_bytes();
+    let pos = bytes
+        .windows(8)
+        .position(|w| w == at)
+        .expect("an expiry in the hint");
+    bytes[pos] ^= 1;
+    let crc_at = bytes.len() - 4;
+    let crc = crc32fast::hash(&bytes[..crc_at]);
+    bytes[crc_at..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(&hint_path, &bytes).unwrap();
+    let report = bitask::verify(dir.path()).unwrap();
+    assert!(!report.is_clean(), "{report:?}");
+}
+
+#[test]
+fn a_repair_keeps_each_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let db = open(dir.path(), &clock);
+    fill(&db);
+    db.close().unwrap();
+    // Damage one record in the middle of a sealed file, so the repair rewrites the file.
+    let name = sealed_files(dir.path())[1].clone();
+    let path = dir.path().join(&name);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = 52 + 40;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let report = bitask::repair(dir.path()).unwrap();
+    assert!(
+        report.records_lost > 0 || report.files_rewritten > 0,
+        "{report:?}"
+    );
+    let db = open(dir.path(), &clock);
+    let before: Vec<_> = keys(&db);
+    let expiring: Vec<_> = before
+        .iter()
+        .filter(|k| db.expiry(k).unwrap().is_some())
+        .cloned()
+        .collect();
+    assert!(!expiring.is_empty());
+    clock.set(T0 + 100);
+    for k in &expiring {
+        let n: u64 = std::str::from_utf8(&k[3..]).unwrap().parse().unwrap();
+        assert_eq!(db.contains(k).unwrap(), n % 4 == 2, "{k:?}");
+    }
+}
