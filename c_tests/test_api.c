@@ -347,6 +347,7 @@ static void test_ttl(void) {
     CHECK_ST(bitask_expiry(db, KEY("soon"), &at), BITASK_OK);
     CHECK(at > hour);
     CHECK_ST(bitask_expiry(db, KEY("past"), &at), BITASK_NOT_FOUND);
+    CHECK(at == 0); /* out-parameters are cleared on failure */
     CHECK_ST(bitask_expiry(db, KEY("soon"), NULL), BITASK_ERR_INVALID_ARGUMENT);
     int32_t removed = 7;
     CHECK_ST(bitask_persist(db, KEY("plain"), &removed), BITASK_OK);
@@ -362,8 +363,12 @@ static void test_ttl(void) {
 
     CHECK_ST(bitask_expire(db, KEY("never"), hour), BITASK_NOT_FOUND);
     CHECK_ST(bitask_expire_at(db, KEY("never"), 1), BITASK_NOT_FOUND);
+    removed = 5;
     CHECK_ST(bitask_persist(db, KEY("never"), &removed), BITASK_NOT_FOUND);
+    CHECK(removed == 0);
+    left = 5;
     CHECK_ST(bitask_ttl(db, KEY("never"), &left), BITASK_NOT_FOUND);
+    CHECK(left == 0);
     CHECK_ST(bitask_ttl(db, KEY("soon"), NULL), BITASK_ERR_INVALID_ARGUMENT);
     CHECK_ST(bitask_ttl(NULL, KEY("soon"), &left), BITASK_ERR_INVALID_ARGUMENT);
     CHECK_ST(bitask_put_ttl(NULL, KEY("k"), KEY("v"), 1), BITASK_ERR_INVALID_ARGUMENT);

@@ -1134,8 +1134,8 @@ bitask_status bitask_expire_at(bitask *db, const uint8_t *key, size_t key_len, u
  * written.
  *
  * key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call. removed_out: NULL,
- * or where to store 1 when an expiry was removed and 0 when the key had none (written only
- * on BITASK_OK).
+ * or where to store 1 when an expiry was removed and 0 when the key had none (0 on any
+ * other status).
  *
  * Returns BITASK_OK; BITASK_NOT_FOUND (the key has no value: nothing written);
  * BITASK_ERR_INVALID_ARGUMENT (db NULL, key_len 0, key NULL); BITASK_ERR_TOO_LARGE;
@@ -1149,7 +1149,7 @@ bitask_status bitask_persist(bitask *db, const uint8_t *key, size_t key_len, int
  * milliseconds (0 in its last millisecond), or -1 when the key does not expire.
  *
  * key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call. ttl_ms_out: not
- * NULL; written only on BITASK_OK.
+ * NULL; set to 0 on any status but BITASK_OK.
  *
  * Returns BITASK_OK; BITASK_NOT_FOUND (the key has no value, or has expired);
  * BITASK_ERR_INVALID_ARGUMENT (db or ttl_ms_out NULL, key_len 0, key NULL);
@@ -1163,7 +1163,7 @@ bitask_status bitask_ttl(bitask *db, const uint8_t *key, size_t key_len, int64_t
  * 0 when the key does not expire (no live key can expire at 0, long past).
  *
  * key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call. at_ms_out: not NULL;
- * written only on BITASK_OK.
+ * set to 0 on any status but BITASK_OK.
  *
  * Returns what bitask_ttl returns. Thread safety: any thread, concurrently.
  */

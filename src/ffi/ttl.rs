@@ -119,8 +119,8 @@ pub extern "C" fn bitask_expire_at(
 /// written.
 ///
 /// key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call. removed_out: NULL,
-/// or where to store 1 when an expiry was removed and 0 when the key had none (written only
-/// on BITASK_OK).
+/// or where to store 1 when an expiry was removed and 0 when the key had none (0 on any
+/// other status).
 ///
 /// Returns BITASK_OK; BITASK_NOT_FOUND (the key has no value: nothing written);
 /// BITASK_ERR_INVALID_ARGUMENT (db NULL, key_len 0, key NULL); BITASK_ERR_TOO_LARGE;
@@ -134,6 +134,8 @@ pub extern "C" fn bitask_persist(
     removed_out: *mut i32,
 ) -> bitask_status {
     status_boundary(|| {
+        // SAFETY: NULL (skipped) or writable, as the caller promises.
+        unsafe { write_out(removed_out, 0) };
         // SAFETY: NULL or a handle from bitask_open not yet closed (it is Sync).
         let db = unsafe { handle(db.cast_const(), "db") }?;
         // SAFETY: the caller promises key_len readable bytes at key (checked: not NULL).
@@ -149,7 +151,7 @@ pub extern "C" fn bitask_persist(
 /// milliseconds (0 in its last millisecond), or -1 when the key does not expire.
 ///
 /// key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call. ttl_ms_out: not
-/// NULL; written only on BITASK_OK.
+/// NULL; set to 0 on any status but BITASK_OK.
 ///
 /// Returns BITASK_OK; BITASK_NOT_FOUND (the key has no value, or has expired);
 /// BITASK_ERR_INVALID_ARGUMENT (db or ttl_ms_out NULL, key_len 0, key NULL);
@@ -166,6 +168,8 @@ pub extern "C" fn bitask_ttl(
         // SAFETY: NULL or a handle from bitask_open not yet closed (it is Sync).
         let db = unsafe { handle(db.cast_const(), "db") }?;
         require_out(ttl_ms_out, "ttl_ms_out")?;
+        // SAFETY: checked not NULL; the caller promises it is writable.
+        unsafe { write_out(ttl_ms_out, 0) };
         // SAFETY: the caller promises key_len readable bytes at key (checked: not NULL).
         let key = unsafe { key_arg(key, key_len) }?;
         let ms = match db.db.ttl(key) {
@@ -186,7 +190,7 @@ pub extern "C" fn bitask_ttl(
 /// 0 when the key does not expire (no live key can expire at 0, long past).
 ///
 /// key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call. at_ms_out: not NULL;
-/// written only on BITASK_OK.
+/// set to 0 on any status but BITASK_OK.
 ///
 /// Returns what bitask_ttl returns. Thread safety: any thread, concurrently.
 #[no_mangle]
@@ -200,6 +204,8 @@ pub extern "C" fn bitask_expiry(
         // SAFETY: NULL or a handle from bitask_open not yet closed (it is Sync).
         let db = unsafe { handle(db.cast_const(), "db") }?;
         require_out(at_ms_out, "at_ms_out")?;
+        // SAFETY: checked not NULL; the caller promises it is writable.
+        unsafe { write_out(at_ms_out, 0) };
         // SAFETY: the caller promises key_len readable bytes at key (checked: not NULL).
         let key = unsafe { key_arg(key, key_len) }?;
         let at = match db.db.expiry(key) {
