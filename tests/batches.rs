@@ -368,8 +368,11 @@ fn a_failed_batch_write_leaves_nothing() {
                 }
                 at += 1;
             }
+            // Without sync, the write itself calls no fdatasync: the one sealing the full
+            // active file runs on the background seal thread, perhaps after the disarm.
+            let may_miss = fault == Fault::SyncFail && sync == SyncMode::None;
             assert!(
-                at > 1,
+                at > 1 || may_miss,
                 "{fault:?} {sync:?}: the batch's write never met the fault"
             );
         }

@@ -121,57 +121,86 @@ func (db *DB) CompareAndSet(key, expected, value []byte) (bool, error) {
 // MultiGet returns the values of keys, in order (nil for an absent key), read
 // as of one moment: a batch written meanwhile is seen whole or not at all. It
 // crosses into the library once (twice when a value is longer than it
-// guessed), and the values share one backing array.
+// guessed), and the values share one backing array. A program that reads many
+// batches saves the allocations with a MultiGetter.
 func (db *DB) MultiGet(keys [][]byte) ([][]byte, error) {
+	var m MultiGetter
+	return m.Get(db, keys)
+}
+
+// MultiGetter holds the buffers of multi-gets and reuses them from one Get to
+// the next, so that reading batch after batch allocates nothing once the
+// buffers have grown to the batches' size. Its zero value is ready to use. A
+// MultiGetter is not safe for concurrent use: give each goroutine its own.
+type MultiGetter struct {
+	packed            []byte
+	klens, offs, lens []C.size_t
+	sts               []C.bitask_status
+	buf               []byte
+	out               [][]byte
+}
+
+// Get is DB.MultiGet through m's buffers: the slice it returns and the values
+// in it are m's, valid until the next Get on m (copy what must outlive it).
+func (m *MultiGetter) Get(db *DB, keys [][]byte) ([][]byte, error) {
 	n := len(keys)
-	out := make([][]byte, n)
+	m.out = resize(m.out, n)
+	for i := range m.out {
+		m.out[i] = nil
+	}
 	if n == 0 {
-		return out, nil
+		return m.out, nil
 	}
 	c, err := db.acquire()
 	if err != nil {
 		return nil, err
 	}
 	defer db.release()
-	total := 0
-	for _, k := range keys {
-		total += len(k)
-	}
-	packed := make([]byte, 0, total)
-	klens := make([]C.size_t, n)
+	m.packed = m.packed[:0]
+	m.klens = resize(m.klens, n)
 	for i, k := range keys {
-		packed = append(packed, k...)
-		klens[i] = C.size_t(len(k))
+		m.packed = append(m.packed, k...)
+		m.klens[i] = C.size_t(len(k))
 	}
-	offs := make([]C.size_t, n)
-	lens := make([]C.size_t, n)
-	sts := make([]C.bitask_status, n)
-	buf := make([]byte, 128*n)
+	m.offs = resize(m.offs, n)
+	m.lens = resize(m.lens, n)
+	m.sts = resize(m.sts, n)
+	if len(m.buf) < 128*n {
+		m.buf = make([]byte, 128*n)
+	}
 	for {
-		r := C.bitask_go_multi_get(c, C.size_t(n), ptr(packed), &klens[0],
-			ptr(buf), C.size_t(len(buf)), &offs[0], &lens[0], &sts[0])
-		runtime.KeepAlive(packed)
-		runtime.KeepAlive(buf)
+		r := C.bitask_go_multi_get(c, C.size_t(n), ptr(m.packed), &m.klens[0],
+			ptr(m.buf), C.size_t(len(m.buf)), &m.offs[0], &m.lens[0], &m.sts[0])
+		runtime.KeepAlive(m.packed)
+		runtime.KeepAlive(m.buf)
 		if err := result("multi_get", r); err != nil {
 			return nil, err
 		}
 		need, short := 0, false
-		for i := range sts {
-			if Status(sts[i]) != StatusNotFound {
-				need += int(lens[i])
+		for i := range m.sts {
+			if Status(m.sts[i]) != StatusNotFound {
+				need += int(m.lens[i])
 			}
-			short = short || Status(sts[i]) == StatusBufferTooSmall
+			short = short || Status(m.sts[i]) == StatusBufferTooSmall
 		}
 		if !short {
 			break
 		}
-		buf = make([]byte, need+need/4+1)
+		m.buf = make([]byte, need+need/4+1)
 	}
-	for i := range sts {
-		if Status(sts[i]) == StatusOK {
-			at, l := int(offs[i]), int(lens[i])
-			out[i] = buf[at : at+l : at+l]
+	for i := range m.sts {
+		if Status(m.sts[i]) == StatusOK {
+			at, l := int(m.offs[i]), int(m.lens[i])
+			m.out[i] = m.buf[at : at+l : at+l]
 		}
 	}
-	return out, nil
+	return m.out, nil
+}
+
+// resize returns s with length n, reusing its array when it is large enough.
+func resize[T any](s []T, n int) []T {
+	if cap(s) >= n {
+		return s[:n]
+	}
+	return make([]T, n)
 }

@@ -181,3 +181,45 @@ func BenchmarkMultiGet32(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkMultiGetter32(b *testing.B) {
+	db, keys := benchmarkStore(b)
+	defer db.Close()
+	batch := make([][]byte, 32)
+	var m MultiGetter
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j := range batch {
+			batch[j] = keys[(i*7919+j*104729)%len(keys)]
+		}
+		if _, err := m.Get(db, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestMultiGetterReusesItsBuffers(t *testing.T) {
+	db, _ := openT(t, nil)
+	must(t, db.Put([]byte("a"), []byte("1")))
+	must(t, db.Put([]byte("b"), bytes.Repeat([]byte("2"), 500)))
+	var m MultiGetter
+	got, err := m.Get(db, [][]byte{[]byte("a"), []byte("x"), []byte("b")})
+	must(t, err)
+	if string(got[0]) != "1" || got[1] != nil || len(got[2]) != 500 {
+		t.Fatalf("first Get = %q", got)
+	}
+	// A smaller batch after a larger one: no value of the first may show.
+	got, err = m.Get(db, [][]byte{[]byte("x"), []byte("a")})
+	must(t, err)
+	if len(got) != 2 || got[0] != nil || string(got[1]) != "1" {
+		t.Fatalf("second Get = %q", got)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := m.Get(db, [][]byte{[]byte("a"), []byte("b")}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 1 {
+		t.Fatalf("a Get through grown buffers allocates %v times", allocs)
+	}
+}
