@@ -169,9 +169,12 @@ static inline bitask_go_result bitask_go_iter_next(bitask_iter *it, const uint8_
 
 // Builds a batch of n operations and writes it, in one cgo call. Operation i is
 // a put (dels[i] == 0) or a removal of the key of klens[i] bytes at buf + at,
-// its value the vlens[i] bytes after it (at: the sum of the lengths before).
+// its value the vlens[i] bytes after it (at: the sum of the lengths before). A
+// put expires at expiries[i] (milliseconds since the Unix epoch) when expiries
+// is not NULL and expiries[i] is not 0.
 static inline bitask_go_result bitask_go_write(bitask *db, size_t n, const uint8_t *buf,
-		const size_t *klens, const size_t *vlens, const uint8_t *dels, unsigned int flags) {
+		const size_t *klens, const size_t *vlens, const uint8_t *dels, const uint64_t *expiries,
+		unsigned int flags) {
 	bitask_batch *b = bitask_batch_new();
 	if (b == NULL) {
 		bitask_go_result r = {BITASK_ERR_INTERNAL, NULL, 0};
@@ -183,6 +186,8 @@ static inline bitask_go_result bitask_go_write(bitask *db, size_t n, const uint8
 		const uint8_t *k = buf + at;
 		if (dels[i]) {
 			st = bitask_batch_remove(b, k, klens[i]);
+		} else if (expiries != NULL && expiries[i] != 0) {
+			st = bitask_batch_put_expiring_at(b, k, klens[i], k + klens[i], vlens[i], expiries[i]);
 		} else {
 			st = bitask_batch_put(b, k, klens[i], k + klens[i], vlens[i]);
 		}
