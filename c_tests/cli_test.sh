@@ -118,6 +118,42 @@ check get-empty-value test "$("$bin" "$db" get empty | od -An -c | tr -d ' ')" =
 # Binary values through standard input, and -e arguments.
 for i in $(seq 0 255); do printf "\\x$(printf %02x "$i")"; done >"$work/all-bytes"
 check put-stdin "$bin" "$db" put bin - <"$work/all-bytes"
+
+# Keys with a time to live (an hour ahead, or at once: nothing here waits for a clock).
+tdb=$work/ttl-db
+check ttl-put "$bin" "$tdb" put --ttl 3600 hour one
+check ttl-put-plain "$bin" "$tdb" put plain two
+check ttl-put-zero "$bin" "$tdb" put gone three --ttl 0
+check ttl-zero-is-absent test "$(status "$bin" "$tdb" get gone)" = 1
+check ttl-left grep -qx '3[56][0-9][0-9]\.[0-9][0-9][0-9]' <("$bin" "$tdb" ttl hour)
+check ttl-none test "$("$bin" "$tdb" ttl plain)" = -1
+check ttl-missing-is-1 test "$(status "$bin" "$tdb" ttl nobody)" = 1
+check ttl-fraction "$bin" "$tdb" expire plain 1.5
+check ttl-fraction-left grep -qx '1\.[0-9][0-9][0-9]' <("$bin" "$tdb" ttl plain)
+check ttl-expire-bad-is-2 test "$(status "$bin" "$tdb" expire plain soon)" = 2
+check ttl-option-of-put-only test "$(status "$bin" "$tdb" get hour --ttl 5)" = 2
+check ttl-bad-option-is-2 test "$(status "$bin" "$tdb" put k v --ttl -1)" = 2
+check ttl-expire "$bin" "$tdb" expire plain 7200
+check ttl-expire-left grep -qx '7[01][0-9][0-9]\.[0-9][0-9][0-9]' <("$bin" "$tdb" ttl plain)
+check ttl-persist "$bin" "$tdb" persist plain
+check ttl-persisted test "$("$bin" "$tdb" ttl plain)" = -1
+check ttl-persist-again "$bin" "$tdb" persist plain
+check ttl-persist-missing-is-1 test "$(status "$bin" "$tdb" persist nobody)" = 1
+check ttl-expire-missing-is-1 test "$(status "$bin" "$tdb" expire nobody 5)" = 1
+"$bin" "$tdb" dump >"$work/ttl-dump"
+check ttl-dump-carries-expiry grep -qx 'hour one [0-9]\{13\}' "$work/ttl-dump"
+check ttl-dump-plain grep -qx 'plain two' "$work/ttl-dump"
+check ttl-dump-leaves-expired-out test "$(grep -c '^gone' "$work/ttl-dump")" = 0
+check ttl-load "$bin" "$work/ttl-copy" load <"$work/ttl-dump"
+check ttl-load-keeps-expiry test "$("$bin" "$work/ttl-copy" dump)" = "$(cat "$work/ttl-dump")"
+printf 'past x 1\n' | "$bin" "$work/ttl-copy" load 2>/dev/null
+check ttl-load-past-is-absent test "$(status "$bin" "$work/ttl-copy" get past)" = 1
+run "$bin" "$work/ttl-copy" load <<<'k v 0'
+check ttl-load-zero-expiry-is-2 test "$rc" = 2
+check ttl-load-zero-expiry-says grep -q 'line 1, column 5: the EXPIRY cannot be 0' "$work/err"
+check ttl-expire-now "$bin" "$tdb" expire hour 0
+check ttl-expired-is-absent test "$(status "$bin" "$tdb" exists hour)" = 1
+check ttl-count test "$("$bin" "$tdb" count)" = 1
 { cat "$work/all-bytes"; printf '\n'; } >"$work/all-bytes-nl"
 "$bin" "$db" get bin >"$work/got"
 check get-binary cmp -s "$work/got" "$work/all-bytes-nl"

@@ -318,6 +318,92 @@ static void test_contains_remove(void) {
     bitask_close(db);
 }
 
+/* Expiry without a clock to move: instants an hour ahead and long past. */
+static void test_ttl(void) {
+    const char *dir = h_path(0, "ttl");
+    bitask *db = open_at(dir);
+    if (!db)
+        return;
+    const uint64_t hour = 3600 * 1000;
+    int64_t left = 0;
+    CHECK_ST(bitask_put_ttl(db, KEY("soon"), KEY("v"), hour), BITASK_OK);
+    CHECK_ST(bitask_ttl(db, KEY("soon"), &left), BITASK_OK);
+    CHECK(left > 0 && left <= (int64_t)hour);
+    CHECK_ST(bitask_put_expiring_at(db, KEY("past"), KEY("v"), 1), BITASK_OK);
+    CHECK_ST(bitask_contains(db, KEY("past")), BITASK_NOT_FOUND);
+    CHECK_ST(bitask_ttl(db, KEY("past"), &left), BITASK_NOT_FOUND);
+    CHECK_ST(bitask_put_ttl(db, KEY("zero"), KEY("v"), 0), BITASK_OK);
+    CHECK_ST(bitask_contains(db, KEY("zero")), BITASK_NOT_FOUND);
+    bitask_stats s;
+    CHECK_ST(bitask_stat(db, &s), BITASK_OK);
+    CHECK(s.key_count == 1);
+
+    CHECK_ST(bitask_put(db, KEY("plain"), KEY("v")), BITASK_OK);
+    CHECK_ST(bitask_ttl(db, KEY("plain"), &left), BITASK_OK);
+    CHECK(left == -1);
+    uint64_t at = 7;
+    CHECK_ST(bitask_expiry(db, KEY("plain"), &at), BITASK_OK);
+    CHECK(at == 0);
+    CHECK_ST(bitask_expiry(db, KEY("soon"), &at), BITASK_OK);
+    CHECK(at > hour);
+    CHECK_ST(bitask_expiry(db, KEY("past"), &at), BITASK_NOT_FOUND);
+    CHECK(at == 0); /* out-parameters are cleared on failure */
+    CHECK_ST(bitask_expiry(db, KEY("soon"), NULL), BITASK_ERR_INVALID_ARGUMENT);
+    int32_t removed = 7;
+    CHECK_ST(bitask_persist(db, KEY("plain"), &removed), BITASK_OK);
+    CHECK(removed == 0);
+    CHECK_ST(bitask_expire(db, KEY("plain"), hour), BITASK_OK);
+    CHECK_ST(bitask_ttl(db, KEY("plain"), &left), BITASK_OK);
+    CHECK(left > 0);
+    CHECK_ST(bitask_persist(db, KEY("plain"), &removed), BITASK_OK);
+    CHECK(removed == 1);
+    CHECK_ST(bitask_persist(db, KEY("plain"), NULL), BITASK_OK);
+    CHECK_ST(bitask_expire_at(db, KEY("plain"), 1), BITASK_OK);
+    CHECK_ST(bitask_contains(db, KEY("plain")), BITASK_NOT_FOUND);
+
+    CHECK_ST(bitask_expire(db, KEY("never"), hour), BITASK_NOT_FOUND);
+    CHECK_ST(bitask_expire_at(db, KEY("never"), 1), BITASK_NOT_FOUND);
+    removed = 5;
+    CHECK_ST(bitask_persist(db, KEY("never"), &removed), BITASK_NOT_FOUND);
+    CHECK(removed == 0);
+    left = 5;
+    CHECK_ST(bitask_ttl(db, KEY("never"), &left), BITASK_NOT_FOUND);
+    CHECK(left == 0);
+    CHECK_ST(bitask_ttl(db, KEY("soon"), NULL), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_ttl(NULL, KEY("soon"), &left), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_put_ttl(NULL, KEY("k"), KEY("v"), 1), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_put_expiring_at(db, NULL, 0, KEY("v"), 1), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_expire(db, NULL, 2, 1), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_persist(NULL, KEY("k"), NULL), BITASK_ERR_INVALID_ARGUMENT);
+
+    /* A batch member carries its expiry. */
+    bitask_batch *b = bitask_batch_new();
+    CHECK(b != NULL);
+    CHECK_ST(bitask_batch_put_expiring_at(b, KEY("b1"), KEY("v"), 1), BITASK_OK);
+    CHECK_ST(bitask_batch_put_expiring_at(b, KEY("b2"), KEY("v"), UINT64_MAX), BITASK_OK);
+    CHECK_ST(bitask_batch_put_expiring_at(NULL, KEY("b2"), KEY("v"), 1), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_batch_put_expiring_at(b, NULL, 0, KEY("v"), 1), BITASK_ERR_INVALID_ARGUMENT);
+    CHECK_ST(bitask_write(db, b, 0), BITASK_OK);
+    bitask_batch_free(b);
+    CHECK_ST(bitask_contains(db, KEY("b1")), BITASK_NOT_FOUND);
+    CHECK_ST(bitask_expiry(db, KEY("b2"), &at), BITASK_OK);
+    CHECK(at == UINT64_MAX);
+    bitask_close(db);
+
+    /* The expiry survives a reopen and a compaction. */
+    db = open_at(dir);
+    if (!db)
+        return;
+    CHECK_ST(bitask_ttl(db, KEY("soon"), &left), BITASK_OK);
+    CHECK(left > 0);
+    CHECK_ST(bitask_compact(db), BITASK_OK);
+    CHECK_ST(bitask_ttl(db, KEY("soon"), &left), BITASK_OK);
+    CHECK(left > 0);
+    CHECK_ST(bitask_contains(db, KEY("past")), BITASK_NOT_FOUND);
+    CHECK_ST(bitask_contains(db, KEY("plain")), BITASK_NOT_FOUND);
+    bitask_close(db);
+}
+
 static void test_batches(void) {
     const char *dir = h_path(0, "batches");
     bitask *db = open_at(dir);
@@ -747,7 +833,8 @@ int main(int argc, char **argv) {
         H_TEST(test_version),         H_TEST(test_strerror),
         H_TEST(test_last_error_message), H_TEST(test_options),
         H_TEST(test_open_close),      H_TEST(test_put_get),
-        H_TEST(test_get_into),        H_TEST(test_contains_remove), H_TEST(test_batches),
+        H_TEST(test_get_into),        H_TEST(test_contains_remove), H_TEST(test_ttl),
+        H_TEST(test_batches),
         H_TEST(test_stat_compact_sync), H_TEST(test_read_only),
         H_TEST(test_iteration),       H_TEST(test_range_scans),       H_TEST(test_sync_modes_and_reopen),
     };

@@ -43,6 +43,8 @@ static const struct option_help option_help[] = {
      "  --to KEY                list, count, dump: only keys <= KEY (in the dump encoding with -e)\n"},
     {TAKES_RANGE,
      "  --reverse               list, count, dump: in descending key order\n"},
+    {TAKES_TTL,
+     "  --ttl SECONDS           put: the value expires SECONDS (fractions too) from now\n"},
     {TAKES_WAIT,
      "  --wait SECONDS          a writing command that finds the store locked by another\n"
      "                          writer tries again until it is free or SECONDS (fractions\n"
@@ -67,8 +69,8 @@ static void print_options(FILE *out, const struct command *cmd) {
 
 static const char exit_status_help[] =
     "Exit status:\n"
-    "  0  done (get, del, exists: the key was found)\n"
-    "  1  not found: get, del or exists of a missing key\n"
+    "  0  done (get, del, exists, ttl, expire, persist: the key was found)\n"
+    "  1  not found: get, del, exists, ttl, expire or persist of a missing key\n"
     "  2  usage error, or the command failed (the message on standard error says which)\n"
     "  3  upgrade: done, but some bytes of the 0.1.1 files could not be read (listed);\n"
     "     verify: problems found; repair: done, but records were lost\n"
@@ -83,7 +85,8 @@ static const char legacy_help[] =
 
 static const char dump_format_help[] =
     "Dump format: a first line \"# bitask dump 1\", then one line \"KEY VALUE\" per pair, in\n"
-    "key byte order. Bytes 0x21-0x7e other than \\ and \" stand for themselves; any other byte,\n"
+    "key byte order, or \"KEY VALUE EXPIRY\" for a key that expires (EXPIRY: milliseconds\n"
+    "since the Unix epoch). Bytes 0x21-0x7e other than \\ and \" stand for themselves; any other byte,\n"
     "and a # that begins a key, is written \\xHH; an empty value is written \"\". load skips\n"
     "empty lines and lines that start with # (but refuses \"# bitask dump N\" for a version N\n"
     "other than 1), reads CRLF line ends as LF, and stops at the first malformed line.\n";
@@ -98,12 +101,13 @@ static void print_help(void) {
         char head[64];
         snprintf(head, sizeof head, "%s%s%s", commands[i].name, *commands[i].args ? " " : "",
                  commands[i].args);
-        printf("  %-15s %s\n", head, commands[i].summary);
+        /* A usage longer than the column keeps two spaces before its summary. */
+        printf("  %-15s %s%s\n", head, strlen(head) >= 15 ? " " : "", commands[i].summary);
     }
     fputs("\n", stdout);
     print_options(stdout, NULL);
     fputs("\n"
-          "Reading commands (get, exists, list, count, stats, dump) open the store read-only, so\n"
+          "Reading commands (get, exists, ttl, list, count, stats, dump) open the store read-only, so\n"
           "they work while another process writes, and never create DIR; writing commands make\n"
           "their writes durable before they exit.\n"
           "\n",
@@ -203,16 +207,6 @@ static int long_option(const char *arg, const char *name, int argc, char **argv,
     return 1;
 }
 
-/* --wait's SECONDS: digits, with a fraction or not. Returns 0 when it is not such a number. */
-static int parse_seconds(const char *a, double *out) {
-    size_t whole = strspn(a, "0123456789"), frac = 0;
-    if (a[whole] == '.')
-        frac = 1 + strspn(a + whole + 1, "0123456789");
-    if (whole + frac == 0 || (whole == 0 && frac == 1) || a[whole + frac] != '\0')
-        return 0;
-    *out = strtod(a, NULL); /* the "C" locale's decimal point: the tool never sets a locale */
-    return 1;
-}
 
 /* --max-file-size's BYTES: digits and an optional K, M or G (KiB, MiB, GiB), within what
  * the library accepts, which it is asked about. Returns 0 (with the usage error said) when
@@ -285,6 +279,13 @@ static int scan(int argc, char **argv, int *help, int *version) {
                 usage_problem(NULL, "--max-file-size: missing BYTES");
             else
                 parse_file_size(value, &opt.max_file_size);
+        } else if (long_option(a, "--ttl", argc, argv, &i, &value)) {
+            if (!value)
+                usage_problem(NULL, "--ttl: missing SECONDS");
+            else if (!parse_seconds(value, &opt.ttl_s))
+                usage_problem(NULL, "--ttl: not a number: '%.200s'", value);
+            else
+                opt.has_ttl = 1;
         } else if (long_option(a, "--wait", argc, argv, &i, &value)) {
             if (!value)
                 usage_problem(NULL, "--wait: missing SECONDS");
@@ -396,6 +397,8 @@ static struct request parse_args(int argc, char **argv) {
                       r.cmd->name);
     } else if (opt.dry_run && !(r.cmd->takes & TAKES_DRY_RUN)) {
         usage_problem(r.cmd, "%s: --dry-run is an option of compact", r.cmd->name);
+    } else if (opt.has_ttl && !(r.cmd->takes & TAKES_TTL)) {
+        usage_problem(r.cmd, "%s: --ttl is an option of put", r.cmd->name);
     } else if ((opt.from || opt.to || opt.reverse) && !(r.cmd->takes & TAKES_RANGE)) {
         usage_problem(r.cmd, "%s: --from, --to and --reverse are options of list, count and dump",
                       r.cmd->name);

@@ -35,6 +35,8 @@ struct options {
     char *from;             /* --from KEY: list, count, dump start at KEY (inclusive) */
     char *to;               /* --to KEY: ... and end at KEY (inclusive) */
     int reverse;            /* --reverse: ... in descending key order */
+    double ttl_s;           /* --ttl SECONDS: put stores a value that expires */
+    int has_ttl;
     int legacy;             /* the command line of bitask 0.1.1, which has no options */
 };
 static struct options opt;

@@ -9,13 +9,33 @@
 #include "store.h"
 #include "tools.h"
 
-/* Stores one pair durably; the exit status. `what` names the command in errors. */
+/* SECONDS of --wait, --ttl and expire: digits, with a fraction or not. Returns 0 when it is not such a number. */
+static int parse_seconds(const char *a, double *out) {
+    size_t whole = strspn(a, "0123456789"), frac = 0;
+    if (a[whole] == '.')
+        frac = 1 + strspn(a + whole + 1, "0123456789");
+    if (whole + frac == 0 || (whole == 0 && frac == 1) || a[whole + frac] != '\0')
+        return 0;
+    *out = strtod(a, NULL); /* the "C" locale's decimal point: the tool never sets a locale */
+    return 1;
+}
+
+/* SECONDS (of --ttl or expire) in milliseconds, rounded to the nearest. */
+static uint64_t seconds_to_ms(double s) {
+    double ms = s * 1000.0 + 0.5;
+    return ms >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)ms;
+}
+
+/* Stores one pair durably (expiring after --ttl, when given); the exit status. `what` names
+ * the command in errors. */
 static int store_pair(const uint8_t *key, size_t klen, const uint8_t *v, size_t vlen,
                       const char *what) {
     bitask *db;
     int rc = open_store(WRITE, &db);
     if (rc == EXIT_OK) {
-        bitask_status st = bitask_put(db, key, klen, v, vlen);
+        bitask_status st = opt.has_ttl
+                               ? bitask_put_ttl(db, key, klen, v, vlen, seconds_to_ms(opt.ttl_s))
+                               : bitask_put(db, key, klen, v, vlen);
         rc = finish_writes(db, st == BITASK_OK ? EXIT_OK : fail(what, st));
     }
     return rc;
@@ -114,6 +134,66 @@ static int cmd_del(char **args) {
     return finish_writes(db, rc);
 }
 
+/* ttl: the seconds KEY has left (to the millisecond), or -1 when it does not expire. */
+static int cmd_ttl(char **args) {
+    size_t klen;
+    if (!arg_bytes(args[0], "ttl", "KEY", &klen))
+        return EXIT_ERROR;
+    bitask *db;
+    int rc = open_store(READ, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    int64_t left = 0;
+    bitask_status st = bitask_ttl(db, (const uint8_t *)args[0], klen, &left);
+    if (st == BITASK_OK && left < 0)
+        puts("-1");
+    else if (st == BITASK_OK)
+        printf("%lld.%03lld\n", (long long)(left / 1000), (long long)(left % 1000));
+    else
+        rc = st == BITASK_NOT_FOUND ? EXIT_NOT_FOUND : fail("ttl", st);
+    bitask_close(db);
+    return rc;
+}
+
+/* expire KEY SECONDS: KEY keeps its value and expires SECONDS from now. */
+static int cmd_expire(char **args) {
+    size_t klen;
+    double s;
+    if (!arg_bytes(args[0], "expire", "KEY", &klen))
+        return EXIT_ERROR;
+    if (!parse_seconds(args[1], &s)) {
+        fprintf(stderr, "bitask: expire: SECONDS is not a number: '%.200s'\n", args[1]);
+        return EXIT_ERROR;
+    }
+    bitask *db;
+    int rc = open_store(WRITE_EXISTING, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_status st = bitask_expire(db, (const uint8_t *)args[0], klen, seconds_to_ms(s));
+    if (st == BITASK_NOT_FOUND)
+        rc = EXIT_NOT_FOUND;
+    else if (st != BITASK_OK)
+        rc = fail("expire", st);
+    return finish_writes(db, rc);
+}
+
+/* persist KEY: KEY keeps its value and no longer expires. */
+static int cmd_persist(char **args) {
+    size_t klen;
+    if (!arg_bytes(args[0], "persist", "KEY", &klen))
+        return EXIT_ERROR;
+    bitask *db;
+    int rc = open_store(WRITE_EXISTING, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_status st = bitask_persist(db, (const uint8_t *)args[0], klen, NULL);
+    if (st == BITASK_NOT_FOUND)
+        rc = EXIT_NOT_FOUND;
+    else if (st != BITASK_OK)
+        rc = fail("persist", st);
+    return finish_writes(db, rc);
+}
+
 enum iterate_mode { LIST, DUMP, COUNT };
 
 /* list and dump: the pairs whose keys start with prefix (any, for NULL). list --json prints
@@ -159,10 +239,20 @@ static int cmd_iterate(char *prefix, enum iterate_mode mode) {
             encode(stdout, k, kl, ENCODE_KEY | ENCODE_JSON);
             putchar('"');
         } else {
+            uint64_t at = 0;
+            if (mode == DUMP) {
+                st = bitask_expiry(db, k, kl, &at);
+                if (st == BITASK_NOT_FOUND)
+                    continue; /* it expired since the iterator read it */
+                if (st != BITASK_OK)
+                    break;
+            }
             encode(stdout, k, kl, ENCODE_KEY);
             if (mode == DUMP) {
                 putchar(' ');
                 encode(stdout, v, vl, 0);
+                if (at)
+                    printf(" %llu", (unsigned long long)at);
             }
             putchar('\n');
         }
@@ -186,7 +276,27 @@ static int cmd_iterate(char *prefix, enum iterate_mode mode) {
 /* What is wrong with a line of a dump, or NULL; *column (from 1) tells where. Decodes the key
  * and the value in place, into their lengths. */
 static const char *parse_pair(char *line, size_t n, size_t *column, long *klen, char **value,
-                              long *vlen, struct decode_error *e) {
+                              long *vlen, uint64_t *expiry, struct decode_error *e) {
+    /* A third field of digits, after a second space: the expiry, milliseconds since the Unix
+     * epoch (a VALUE never holds a space: it is written \x20). Anything else after a second
+     * space is a space inside the VALUE, and reported as such below. */
+    *expiry = 0;
+    char *first = memchr(line, ' ', n);
+    char *second = first ? memchr(first + 1, ' ', n - (size_t)(first + 1 - line)) : NULL;
+    const char *at = second ? second + 1 : NULL;
+    size_t an = at ? n - (size_t)(at - line) : 0;
+    if (at && an > 0 && strspn(at, "0123456789") >= an) {
+        if (an > 19) {
+            *column = (size_t)(at - line) + 1;
+            return "the EXPIRY is too large";
+        }
+        *expiry = strtoull(at, NULL, 10);
+        if (*expiry == 0) {
+            *column = (size_t)(at - line) + 1;
+            return "the EXPIRY cannot be 0";
+        }
+        n = (size_t)(second - line);
+    }
     char *space = memchr(line, ' ', n);
     size_t kn = space ? (size_t)(space - line) : n;
     *column = 1;
@@ -262,9 +372,10 @@ static int cmd_load(char **args) {
         }
         size_t column;
         long klen = -1, vlen = -1;
+        uint64_t expiry = 0;
         char *value = NULL;
         struct decode_error e;
-        const char *why = parse_pair(line, n, &column, &klen, &value, &vlen, &e);
+        const char *why = parse_pair(line, n, &column, &klen, &value, &vlen, &expiry, &e);
         if (why) {
             progress_clear();
             fprintf(stderr, "bitask: load: line %ld, column %zu: %s\n", lineno, column, why);
@@ -272,7 +383,10 @@ static int cmd_load(char **args) {
             break;
         }
         bitask_status st =
-            bitask_put(db, (const uint8_t *)line, (size_t)klen, (const uint8_t *)value, (size_t)vlen);
+            expiry ? bitask_put_expiring_at(db, (const uint8_t *)line, (size_t)klen,
+                                            (const uint8_t *)value, (size_t)vlen, expiry)
+                   : bitask_put(db, (const uint8_t *)line, (size_t)klen, (const uint8_t *)value,
+                                (size_t)vlen);
         if (st != BITASK_OK) {
             char what[64];
             snprintf(what, sizeof what, "load: line %ld", lineno);
@@ -513,6 +627,7 @@ enum {
     TAKES_OPEN_OPTIONS = 16,       /* --sync and --max-file-size: the writers that open */
     TAKES_RANGE = 32,              /* --from, --to and --reverse: list, count, dump */
     TAKES_DRY_RUN = 64,            /* compact */
+    TAKES_TTL = 128,               /* --ttl: put */
     WRITER = TAKES_WAIT | TAKES_OPEN_OPTIONS
 };
 
@@ -531,11 +646,12 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"put", "KEY VALUE", 2, 2, TAKES_ENCODED | WRITER, cmd_put,
+    {"put", "KEY VALUE", 2, 2, TAKES_ENCODED | WRITER | TAKES_TTL, cmd_put,
      "store VALUE under KEY; VALUE - reads the value from standard input",
      "Stores VALUE under KEY, replacing any value it had, and makes the write durable before\n"
      "exiting. A VALUE of - reads the value from standard input (binary data welcome); with -e,\n"
-     "\\x2d is the value \"-\". Creates DIR when it does not exist (not its parents).\n",
+     "\\x2d is the value \"-\". With --ttl SECONDS, KEY expires SECONDS from now: from then on\n"
+     "it is absent. Creates DIR when it does not exist (not its parents).\n",
      "Exit status: 0 stored, 2 usage error or failure, 4 locked by another writer.\n"},
     {"add", "KEY VALUE", 2, 2, TAKES_ENCODED | WRITER, cmd_add,
      "store VALUE under KEY only when KEY has no value",
@@ -556,6 +672,24 @@ static const struct command commands[] = {
     {"del", "KEY", 1, 1, TAKES_ENCODED | WRITER, cmd_del, "remove KEY",
      "Removes KEY, durably. A missing key writes nothing.\n",
      "Exit status: 0 removed, 1 not found, 2 usage error or failure, 4 locked by another\n"
+     "writer.\n"},
+    {"ttl", "KEY", 1, 1, TAKES_ENCODED, cmd_ttl,
+     "print the seconds KEY has left before it expires (-1: it does not)",
+     "Prints the seconds KEY has left before it expires, to the millisecond (\"4.250\"), or -1\n"
+     "when it does not expire, then a newline. A missing or expired key prints nothing.\n",
+     "Exit status: 0 found, 1 not found, 2 usage error or failure.\n"},
+    {"expire", "KEY SECONDS", 2, 2, TAKES_ENCODED | WRITER, cmd_expire,
+     "make KEY expire SECONDS from now, keeping its value",
+     "Makes KEY expire SECONDS (fractions too) from now, keeping its value, durably: its\n"
+     "record is written again with the new expiry. 0 makes it absent at once. A missing key\n"
+     "writes nothing.\n",
+     "Exit status: 0 done, 1 not found, 2 usage error or failure, 4 locked by another\n"
+     "writer.\n"},
+    {"persist", "KEY", 1, 1, TAKES_ENCODED | WRITER, cmd_persist,
+     "make KEY never expire, keeping its value",
+     "Removes the expiry of KEY, keeping its value, durably. A key that does not expire, or a\n"
+     "missing one, writes nothing.\n",
+     "Exit status: 0 done, 1 not found, 2 usage error or failure, 4 locked by another\n"
      "writer.\n"},
     {"list", "[PREFIX]", 0, 1, TAKES_ENCODED | TAKES_JSON | TAKES_RANGE, cmd_list,
      "print the keys (those starting with PREFIX), one a line, in byte order,\n"

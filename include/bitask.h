@@ -980,6 +980,20 @@ bitask_status bitask_batch_put(bitask_batch *batch,
                                size_t value_len);
 
 /**
+ * Adds a put of value under key that expires at at_ms (milliseconds since the Unix epoch;
+ * see bitask_put_expiring_at) to the batch. An instant, not a time to live, so that the
+ * batch means the same whenever it is written. The bytes are copied, as by bitask_batch_put.
+ *
+ * Returns what bitask_batch_put returns. Thread safety: one thread at a time per batch.
+ */
+bitask_status bitask_batch_put_expiring_at(bitask_batch *batch,
+                                           const uint8_t *key,
+                                           size_t key_len,
+                                           const uint8_t *value,
+                                           size_t value_len,
+                                           uint64_t at_ms);
+
+/**
  * Adds a removal of key to the batch (the key is copied). Removing a key that is absent is
  * no error in a batch: bitask_write succeeds and that operation changes nothing.
  *
@@ -1058,6 +1072,102 @@ bitask_status bitask_compare_and_set(bitask *db,
                                      size_t expected_len,
                                      const uint8_t *new_value,
                                      size_t new_len);
+
+/**
+ * Stores value under key, as bitask_put does, with a time to live of ttl_ms milliseconds:
+ * from then on the key is absent to every read (bitask_get, bitask_contains, iteration,
+ * bitask_stat), and the next bitask_compact drops its record. ttl_ms 0 stores a key that
+ * is absent at once.
+ *
+ * key, value: as for bitask_put, borrowed for the call.
+ *
+ * Returns what bitask_put returns, with the same durability and failures. Thread safety:
+ * any thread, concurrently.
+ */
+bitask_status bitask_put_ttl(bitask *db,
+                             const uint8_t *key,
+                             size_t key_len,
+                             const uint8_t *value,
+                             size_t value_len,
+                             uint64_t ttl_ms);
+
+/**
+ * Stores value under key, as bitask_put does, expiring at at_ms (milliseconds since the
+ * Unix epoch): absent from that instant on. An instant already past stores a key that is
+ * absent at once.
+ *
+ * key, value: as for bitask_put, borrowed for the call.
+ *
+ * Returns what bitask_put returns, with the same durability and failures. Thread safety:
+ * any thread, concurrently.
+ */
+bitask_status bitask_put_expiring_at(bitask *db,
+                                     const uint8_t *key,
+                                     size_t key_len,
+                                     const uint8_t *value,
+                                     size_t value_len,
+                                     uint64_t at_ms);
+
+/**
+ * Makes key expire ttl_ms milliseconds from now, keeping its value: its record is written
+ * again with the new expiry (one record, as atomic and durable as a bitask_put).
+ *
+ * key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call.
+ *
+ * Returns BITASK_OK; BITASK_NOT_FOUND (the key has no value: nothing written);
+ * BITASK_ERR_INVALID_ARGUMENT (db NULL, key_len 0, key NULL); BITASK_ERR_TOO_LARGE;
+ * BITASK_ERR_READ_ONLY; BITASK_ERR_NO_SPACE; BITASK_ERR_CORRUPTION; BITASK_ERR_IO;
+ * durability and failures as for bitask_put. Thread safety: any thread, concurrently.
+ */
+bitask_status bitask_expire(bitask *db, const uint8_t *key, size_t key_len, uint64_t ttl_ms);
+
+/**
+ * bitask_expire, at the instant at_ms (milliseconds since the Unix epoch).
+ *
+ * Returns what bitask_expire returns. Thread safety: any thread, concurrently.
+ */
+bitask_status bitask_expire_at(bitask *db, const uint8_t *key, size_t key_len, uint64_t at_ms);
+
+/**
+ * Removes key's expiry, keeping its value. When the key had one, its record is written
+ * again without it (as atomic and durable as a bitask_put); when it had none, nothing is
+ * written.
+ *
+ * key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call. removed_out: NULL,
+ * or where to store 1 when an expiry was removed and 0 when the key had none (0 on any
+ * other status).
+ *
+ * Returns BITASK_OK; BITASK_NOT_FOUND (the key has no value: nothing written);
+ * BITASK_ERR_INVALID_ARGUMENT (db NULL, key_len 0, key NULL); BITASK_ERR_TOO_LARGE;
+ * BITASK_ERR_READ_ONLY; BITASK_ERR_NO_SPACE; BITASK_ERR_CORRUPTION; BITASK_ERR_IO.
+ * Thread safety: any thread, concurrently.
+ */
+bitask_status bitask_persist(bitask *db, const uint8_t *key, size_t key_len, int32_t *removed_out);
+
+/**
+ * The time key has left before it expires: *ttl_ms_out receives the remaining
+ * milliseconds (0 in its last millisecond), or -1 when the key does not expire.
+ *
+ * key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call. ttl_ms_out: not
+ * NULL; set to 0 on any status but BITASK_OK.
+ *
+ * Returns BITASK_OK; BITASK_NOT_FOUND (the key has no value, or has expired);
+ * BITASK_ERR_INVALID_ARGUMENT (db or ttl_ms_out NULL, key_len 0, key NULL);
+ * BITASK_ERR_TOO_LARGE; BITASK_ERR_CORRUPTION; BITASK_ERR_IO. Thread safety: any thread,
+ * concurrently.
+ */
+bitask_status bitask_ttl(bitask *db, const uint8_t *key, size_t key_len, int64_t *ttl_ms_out);
+
+/**
+ * When key expires: *at_ms_out receives the instant (milliseconds since the Unix epoch), or
+ * 0 when the key does not expire (no live key can expire at 0, long past).
+ *
+ * key: key_len bytes (1 to BITASK_MAX_KEY_LEN), borrowed for the call. at_ms_out: not NULL;
+ * set to 0 on any status but BITASK_OK.
+ *
+ * Returns what bitask_ttl returns. Thread safety: any thread, concurrently.
+ */
+bitask_status bitask_expiry(bitask *db, const uint8_t *key, size_t key_len, uint64_t *at_ms_out);
 
 /**
  * Reads the values of count keys at once, as of one moment: a batch written meanwhile is

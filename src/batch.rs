@@ -25,6 +25,7 @@ struct Op {
     key_len: usize,
     value_len: usize,
     tombstone: bool,
+    expiry: Option<u64>,
 }
 
 /// One operation of a batch, as the write path reads it.
@@ -33,6 +34,8 @@ pub(crate) struct BatchOp<'a> {
     pub key: &'a [u8],
     pub value: &'a [u8],
     pub tombstone: bool,
+    /// The expiry of a put that expires (milliseconds since the Unix epoch).
+    pub expiry: Option<u64>,
 }
 
 impl WriteBatch {
@@ -44,12 +47,24 @@ impl WriteBatch {
     /// Adds a put of `value` under `key`. A key that is empty or too long, or a value that is
     /// too long, is refused here (the batch is unchanged).
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        self.push(key.as_ref(), value.as_ref(), false)
+        self.push(key.as_ref(), value.as_ref(), false, None)
+    }
+
+    /// Adds a put of `value` under `key` that expires at `at_millis` (milliseconds since the
+    /// Unix epoch; see [`crate::Bitask::put_expiring_at`]). An instant rather than a time to
+    /// live, so that the batch means the same whenever it is written.
+    pub fn put_expiring_at(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        at_millis: u64,
+    ) -> Result<()> {
+        self.push(key.as_ref(), value.as_ref(), false, Some(at_millis))
     }
 
     /// Adds a removal of `key`.
     pub fn remove(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
-        self.push(key.as_ref(), &[], true)
+        self.push(key.as_ref(), &[], true, None)
     }
 
     /// Removes every operation, keeping the memory for the next batch.
@@ -69,7 +84,13 @@ impl WriteBatch {
         self.ops.is_empty()
     }
 
-    fn push(&mut self, key: &[u8], value: &[u8], tombstone: bool) -> Result<()> {
+    fn push(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        tombstone: bool,
+        expiry: Option<u64>,
+    ) -> Result<()> {
         check_limits(key, value)?;
         let at = self.bytes.len();
         self.bytes
@@ -82,6 +103,7 @@ impl WriteBatch {
             key_len: key.len(),
             value_len: value.len(),
             tombstone,
+            expiry,
         });
         self.record_bytes += record::record_len(key.len(), value.len());
         Ok(())
@@ -95,6 +117,7 @@ impl WriteBatch {
                 key: &self.bytes[op.at..key_end],
                 value: &self.bytes[key_end..key_end + op.value_len],
                 tombstone: op.tombstone,
+                expiry: op.expiry,
             }
         })
     }

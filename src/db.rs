@@ -66,6 +66,65 @@ impl Bitask {
         self.engine.write(key.as_ref(), value.as_ref(), false)
     }
 
+    /// [`Bitask::put`], of a value that expires `ttl` from now (as the handle's
+    /// [`crate::Clock`] reads it): from then on the key is absent to every read, and the
+    /// next compaction drops its record. A zero `ttl` stores a key that is already absent.
+    pub fn put_with_ttl(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        ttl: std::time::Duration,
+    ) -> Result<()> {
+        let at = self.engine.expiry_after(ttl);
+        self.put_expiring_at(key, value, at)
+    }
+
+    /// [`Bitask::put`], of a value that expires at `at_millis` (milliseconds since the Unix
+    /// epoch, compared with the handle's [`crate::Clock`]): absent from that instant on.
+    pub fn put_expiring_at(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        at_millis: u64,
+    ) -> Result<()> {
+        self.engine
+            .write_expiring(key.as_ref(), value.as_ref(), false, Some(at_millis))
+    }
+
+    /// Makes `key` expire `ttl` from now, keeping its value: rewrites its record with the
+    /// new expiry (one record, as atomic and durable as a put). [`Error::KeyNotFound`]
+    /// (nothing written) when the key is absent.
+    pub fn expire(&self, key: impl AsRef<[u8]>, ttl: std::time::Duration) -> Result<()> {
+        let at = self.engine.expiry_after(ttl);
+        self.expire_at(key, at)
+    }
+
+    /// [`Bitask::expire`], at `at_millis` (milliseconds since the Unix epoch).
+    pub fn expire_at(&self, key: impl AsRef<[u8]>, at_millis: u64) -> Result<()> {
+        self.engine
+            .set_expiry(key.as_ref(), Some(at_millis), false)
+            .map(drop)
+    }
+
+    /// Removes `key`'s expiry, keeping its value: true when it had one (its record is
+    /// rewritten without it), false when it had none (nothing written).
+    /// [`Error::KeyNotFound`] when the key is absent.
+    pub fn persist(&self, key: impl AsRef<[u8]>) -> Result<bool> {
+        self.engine.set_expiry(key.as_ref(), None, true)
+    }
+
+    /// The time `key` has left before it expires, `None` when it does not expire;
+    /// [`Error::KeyNotFound`] when it is absent (or has expired).
+    pub fn ttl(&self, key: impl AsRef<[u8]>) -> Result<Option<std::time::Duration>> {
+        self.engine.ttl(key.as_ref())
+    }
+
+    /// When `key` expires (milliseconds since the Unix epoch), `None` when it does not;
+    /// [`Error::KeyNotFound`] when it is absent (or has expired).
+    pub fn expiry(&self, key: impl AsRef<[u8]>) -> Result<Option<u64>> {
+        self.engine.expiry(key.as_ref())?.ok_or(Error::KeyNotFound)
+    }
+
     /// Applies every operation of `batch` atomically: after any crash the store holds all of
     /// them or none, and readers of this handle see all of them or none (a get that finds
     /// one of them finds every later one). The batch is written to one data file with one

@@ -63,6 +63,7 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod clock;
 #[cfg(feature = "testkit")]
 #[doc(hidden)]
 pub mod datafile;
@@ -105,6 +106,7 @@ mod writer_lock;
 
 pub use batch::WriteBatch;
 pub use checkpoint::CheckpointReport;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::{Bitask, Stats};
 pub use error::{Error, Result};
 pub use iter::{Iter, ScanOptions};

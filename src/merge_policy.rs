@@ -21,8 +21,8 @@ pub struct FileFigures {
     pub file_bytes: u64,
     /// Bytes of its records (header and seal left out).
     pub record_bytes: u64,
-    /// Bytes of its records that are live. Once records can expire, expired bytes are
-    /// dead and are left out of this figure (see `engine::auto_merge::live_by_file`).
+    /// Bytes of its records that are live. The bytes of records whose expiry has passed
+    /// are dead and are left out of this figure (see `engine::auto_merge::live_by_file`).
     pub live_bytes: u64,
     /// Free ids after the prefix that ends with this file: how many outputs a merge cut
     /// here could number; 0 when no merge may end here.

@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::vfs::{PosixVfs, Vfs};
 
@@ -146,6 +147,7 @@ pub struct Options {
     pub(crate) auto_merge: bool,
     pub(crate) merge: MergeOptions,
     pub(crate) vfs: Arc<dyn Vfs>,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl Default for Options {
@@ -159,6 +161,7 @@ impl Default for Options {
             auto_merge: true,
             merge: MergeOptions::default(),
             vfs: Arc::new(PosixVfs),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -233,6 +236,13 @@ impl Options {
     /// system's). Tests substitute layers that inject faults or simulate power loss.
     pub fn vfs(mut self, vfs: Arc<dyn Vfs>) -> Self {
         self.vfs = vfs;
+        self
+    }
+
+    /// The clock that decides when keys put with a time to live expire (default: the
+    /// system's real-time clock). Tests substitute a [`crate::ManualClock`].
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
         self
     }
 

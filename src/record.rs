@@ -3,9 +3,10 @@
 //! ```text
 //! 0   u32  crc32 of bytes 4..end (crc32fast, IEEE)
 //! 4   u64  sequence number: grows over the store's life, decides which record wins
-//! 12  u64  timestamp, milliseconds since the Unix epoch (informational only)
+//! 12  u64  timestamp, milliseconds since the Unix epoch (informational only); with the
+//!          expires flag, the record's expiry instead (milliseconds since the Unix epoch)
 //! 20  u8   flags: bit 0 = tombstone, bit 1 = seal, bit 2 = batch member, bit 3 = batch
-//!          commit; other bits must be zero
+//!          commit, bit 4 = expires (a put only); other bits must be zero
 //! 21  u32  key length, 1..=MAX_KEY_LEN (0 for the seal and the commit)
 //! 25  u32  value length, 0..=MAX_VALUE_LEN (0 for tombstones, 16 for the seal and the commit)
 //! 29       key, then value
@@ -39,6 +40,12 @@ pub const FLAG_COMMIT: u8 = 8;
 pub const COMMIT_VALUE_LEN: usize = 16;
 /// Bytes of the whole commit record.
 pub const COMMIT_LEN: u64 = (HEADER_LEN + COMMIT_VALUE_LEN) as u64;
+/// Flag bit marking a put that expires: its timestamp field holds the expiry (milliseconds
+/// since the Unix epoch) instead of the time of the write. Only on a put, in a batch or not.
+/// The expiry sits in the header rather than after it so that every record keeps its key at
+/// `HEADER_LEN` and its length as `HEADER_LEN + key + value`: a copy (compaction, backup)
+/// carries the expiry unchanged, and a reader of an older version refuses the unknown bit.
+pub const FLAG_EXPIRES: u8 = 16;
 
 /// The fixed-size part of a record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +87,11 @@ impl Header {
         self.flags == FLAG_COMMIT
     }
 
+    /// The expiry of a put that expires (milliseconds since the Unix epoch).
+    pub fn expiry(&self) -> Option<u64> {
+        (self.flags & FLAG_EXPIRES != 0).then_some(self.timestamp)
+    }
+
     /// The header's bytes, exactly as stored (a merge copies records without recomputing).
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut buf = [0u8; HEADER_LEN];
@@ -111,7 +123,8 @@ impl Header {
             key_len: u32::from_le_bytes(buf[21..25].try_into().unwrap()),
             value_len: u32::from_le_bytes(buf[25..29].try_into().unwrap()),
         };
-        let well_formed = match h.flags & !FLAG_BATCH {
+        let well_formed = match h.flags & !FLAG_BATCH & !FLAG_EXPIRES {
+            _ if h.flags & FLAG_EXPIRES != 0 && h.flags & !FLAG_BATCH != FLAG_EXPIRES => false,
             FLAG_SEAL if h.flags == FLAG_SEAL => {
                 h.key_len == 0 && h.value_len as usize == SEAL_VALUE_LEN
             }
@@ -142,7 +155,18 @@ pub fn lengths(header: &[u8; HEADER_LEN]) -> (usize, usize) {
 /// True when the header is a value record's, in a batch or not (not a tombstone's, a seal's
 /// nor a commit's); for a header whose record's CRC has been checked.
 pub fn is_value(header: &[u8; HEADER_LEN]) -> bool {
-    header[20] & !FLAG_BATCH == 0
+    header[20] & !FLAG_BATCH & !FLAG_EXPIRES == 0
+}
+
+/// The expiry a header of a checked record carries, if any (see `FLAG_EXPIRES`).
+pub fn expiry_of(header: &[u8; HEADER_LEN]) -> Option<u64> {
+    (header[20] & FLAG_EXPIRES != 0).then(|| u64::from_le_bytes(header[12..20].try_into().unwrap()))
+}
+
+/// True when a record expiring at `expiry` is expired at `now` (both in milliseconds since
+/// the Unix epoch): from its expiry on, a key is absent.
+pub fn is_expired(expiry: Option<u64>, now: u64) -> bool {
+    expiry.is_some_and(|at| at <= now)
 }
 
 /// The flags of a put (`tombstone` false) or a deletion, alone or as a batch member.
@@ -152,6 +176,12 @@ pub fn flags(tombstone: bool, in_batch: bool) -> u8 {
         f |= FLAG_BATCH;
     }
     f
+}
+
+/// The flags of a put that expires, alone or as a batch member; its timestamp field is then
+/// the expiry.
+pub fn expiring_flags(in_batch: bool) -> u8 {
+    flags(false, in_batch) | FLAG_EXPIRES
 }
 
 /// Total bytes of a record with these lengths.
@@ -407,6 +437,33 @@ mod tests {
         let mut hb: [u8; HEADER_LEN] = c[..HEADER_LEN].try_into().unwrap();
         hb[21] = 1;
         assert_eq!(Header::decode(&hb), Err(HeaderError::Malformed));
+    }
+
+    #[test]
+    fn an_expiring_put_carries_its_expiry_and_nothing_else_combines_with_it() {
+        let mut rec = vec![0u8; record_len(1, 2) as usize];
+        encode_flagged(&mut rec, 5, 777, expiring_flags(false), b"k", b"vv");
+        let hb: [u8; HEADER_LEN] = rec[..HEADER_LEN].try_into().unwrap();
+        let h = Header::decode(&hb).unwrap();
+        assert_eq!((h.expiry(), expiry_of(&hb)), (Some(777), Some(777)));
+        assert!(is_value(&hb) && verify_contiguous(&rec));
+        let mut in_batch = hb;
+        in_batch[20] = expiring_flags(true);
+        assert_eq!(Header::decode(&in_batch).unwrap().expiry(), Some(777));
+        let plain = encode_header(5, 777, false, b"k", b"vv");
+        assert_eq!(Header::decode(&plain).unwrap().expiry(), None);
+        for bad in [
+            FLAG_EXPIRES | FLAG_TOMBSTONE,
+            FLAG_EXPIRES | FLAG_TOMBSTONE | FLAG_BATCH,
+            FLAG_EXPIRES | FLAG_SEAL,
+            FLAG_EXPIRES | FLAG_COMMIT,
+        ] {
+            let mut b = hb;
+            b[20] = bad;
+            assert_eq!(Header::decode(&b), Err(HeaderError::Malformed), "{bad}");
+        }
+        assert!(!is_expired(None, u64::MAX));
+        assert!(!is_expired(Some(10), 9) && is_expired(Some(10), 10));
     }
 
     #[test]

@@ -256,6 +256,8 @@ pub(crate) fn check_hint(
             r.header.seq == e.seq
                 && r.header.value_len == e.value_len
                 && r.header.is_tombstone() == e.tombstone
+                // Version 1 hints never carry an expiry (no version writing them had one).
+                && (!hint.newest_per_key || r.header.expiry() == e.expiry)
                 && r.header.key_len as usize == e.key.len()
                 && r.key_crc == crc32fast::hash(e.key)
                 && (!hint.newest_per_key

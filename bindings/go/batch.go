@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"runtime"
+	"time"
 	"unsafe"
 )
 
@@ -19,6 +20,8 @@ type Batch struct {
 	klens []C.size_t
 	vlens []C.size_t
 	dels  []C.uint8_t
+	// The expiry of each operation (0: none), from the first put that expires on.
+	expiries []C.uint64_t
 }
 
 // Put adds a put of value under key. The bytes are copied.
@@ -27,6 +30,28 @@ func (b *Batch) Put(key, value []byte) {
 	b.klens = append(b.klens, C.size_t(len(key)))
 	b.vlens = append(b.vlens, C.size_t(len(value)))
 	b.dels = append(b.dels, 0)
+	b.noExpiry()
+}
+
+// PutExpiringAt adds a put of value under key that expires at the instant at
+// (to the millisecond; see DB.PutExpiringAt). The bytes are copied.
+func (b *Batch) PutExpiringAt(key, value []byte, at time.Time) {
+	if b.expiries == nil {
+		b.expiries = make([]C.uint64_t, len(b.dels), len(b.dels)+1)
+	}
+	b.Put(key, value)
+	ms := unixMillis(at)
+	if ms == 0 {
+		ms = 1 // long past, as 0 would be; 0 means no expiry here
+	}
+	b.expiries[len(b.expiries)-1] = ms
+}
+
+// noExpiry records that the last operation does not expire, once some does.
+func (b *Batch) noExpiry() {
+	if b.expiries != nil {
+		b.expiries = append(b.expiries, 0)
+	}
 }
 
 // Delete adds a removal of key; removing an absent key is no error in a batch.
@@ -35,6 +60,7 @@ func (b *Batch) Delete(key []byte) {
 	b.klens = append(b.klens, C.size_t(len(key)))
 	b.vlens = append(b.vlens, 0)
 	b.dels = append(b.dels, 1)
+	b.noExpiry()
 }
 
 // Len is the number of operations.
@@ -43,6 +69,7 @@ func (b *Batch) Len() int { return len(b.dels) }
 // Reset removes every operation, keeping the memory.
 func (b *Batch) Reset() {
 	b.buf, b.klens, b.vlens, b.dels = b.buf[:0], b.klens[:0], b.vlens[:0], b.dels[:0]
+	b.expiries = nil
 }
 
 // Write applies every operation of b, or none (see Batch), in one call into
@@ -57,9 +84,13 @@ func (db *DB) Write(b *Batch) error {
 	defer db.release()
 	n := len(b.dels)
 	if n == 0 {
-		return result("write", C.bitask_go_write(c, 0, nil, nil, nil, nil, 0))
+		return result("write", C.bitask_go_write(c, 0, nil, nil, nil, nil, nil, 0))
 	}
-	r := C.bitask_go_write(c, C.size_t(n), ptr(b.buf), &b.klens[0], &b.vlens[0], &b.dels[0], 0)
+	var expiries *C.uint64_t
+	if b.expiries != nil {
+		expiries = &b.expiries[0]
+	}
+	r := C.bitask_go_write(c, C.size_t(n), ptr(b.buf), &b.klens[0], &b.vlens[0], &b.dels[0], expiries, 0)
 	runtime.KeepAlive(b)
 	return result("write", r)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestBatchWriteIsAtomicAndOrdered(t *testing.T) {
@@ -221,5 +222,30 @@ func TestMultiGetterReusesItsBuffers(t *testing.T) {
 	})
 	if allocs > 1 {
 		t.Fatalf("a Get through grown buffers allocates %v times", allocs)
+	}
+}
+
+func TestBatchPutExpiringAt(t *testing.T) {
+	db, _ := openT(t, nil)
+	var b Batch
+	b.Put([]byte("plain"), []byte("1"))
+	b.PutExpiringAt([]byte("past"), []byte("2"), time.UnixMilli(1))
+	b.PutExpiringAt([]byte("later"), []byte("3"), time.Now().Add(time.Hour))
+	b.Delete([]byte("nothing"))
+	must(t, db.Write(&b))
+	if has, _ := db.Has([]byte("past")); has {
+		t.Fatal("a batch member that expired is present")
+	}
+	if _, expires, err := db.TTL([]byte("later")); err != nil || !expires {
+		t.Fatalf("TTL(later) = %v, %v", expires, err)
+	}
+	if _, expires, err := db.TTL([]byte("plain")); err != nil || expires {
+		t.Fatalf("TTL(plain) = %v, %v; want no expiry", expires, err)
+	}
+	b.Reset()
+	b.Put([]byte("past"), []byte("again"))
+	must(t, db.Write(&b))
+	if _, expires, err := db.TTL([]byte("past")); err != nil || expires {
+		t.Fatalf("after Reset, TTL(past) = %v, %v; want no expiry", expires, err)
 	}
 }

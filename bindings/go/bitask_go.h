@@ -116,6 +116,34 @@ static inline bitask_go_result bitask_go_remove(bitask *db, const uint8_t *k, si
 	return bitask_go_done(bitask_remove(db, k, kl));
 }
 
+static inline bitask_go_result bitask_go_put_ttl(bitask *db, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, uint64_t ttl_ms) {
+	return bitask_go_done(bitask_put_ttl(db, k, kl, v, vl, ttl_ms));
+}
+
+static inline bitask_go_result bitask_go_put_expiring_at(bitask *db, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, uint64_t at_ms) {
+	return bitask_go_done(bitask_put_expiring_at(db, k, kl, v, vl, at_ms));
+}
+
+static inline bitask_go_result bitask_go_expire(bitask *db, const uint8_t *k, size_t kl, uint64_t ttl_ms) {
+	return bitask_go_done(bitask_expire(db, k, kl, ttl_ms));
+}
+
+static inline bitask_go_result bitask_go_expire_at(bitask *db, const uint8_t *k, size_t kl, uint64_t at_ms) {
+	return bitask_go_done(bitask_expire_at(db, k, kl, at_ms));
+}
+
+static inline bitask_go_result bitask_go_persist(bitask *db, const uint8_t *k, size_t kl, int32_t *removed) {
+	return bitask_go_done(bitask_persist(db, k, kl, removed));
+}
+
+static inline bitask_go_result bitask_go_ttl(bitask *db, const uint8_t *k, size_t kl, int64_t *ttl_ms) {
+	return bitask_go_done(bitask_ttl(db, k, kl, ttl_ms));
+}
+
+static inline bitask_go_result bitask_go_expiry(bitask *db, const uint8_t *k, size_t kl, uint64_t *at_ms) {
+	return bitask_go_done(bitask_expiry(db, k, kl, at_ms));
+}
+
 static inline bitask_go_result bitask_go_compact(bitask *db) { return bitask_go_done(bitask_compact(db)); }
 static inline bitask_go_result bitask_go_sync(bitask *db) { return bitask_go_done(bitask_sync(db)); }
 static inline bitask_go_result bitask_go_refresh(bitask *db) { return bitask_go_done(bitask_refresh(db)); }
@@ -141,9 +169,12 @@ static inline bitask_go_result bitask_go_iter_next(bitask_iter *it, const uint8_
 
 // Builds a batch of n operations and writes it, in one cgo call. Operation i is
 // a put (dels[i] == 0) or a removal of the key of klens[i] bytes at buf + at,
-// its value the vlens[i] bytes after it (at: the sum of the lengths before).
+// its value the vlens[i] bytes after it (at: the sum of the lengths before). A
+// put expires at expiries[i] (milliseconds since the Unix epoch) when expiries
+// is not NULL and expiries[i] is not 0.
 static inline bitask_go_result bitask_go_write(bitask *db, size_t n, const uint8_t *buf,
-		const size_t *klens, const size_t *vlens, const uint8_t *dels, unsigned int flags) {
+		const size_t *klens, const size_t *vlens, const uint8_t *dels, const uint64_t *expiries,
+		unsigned int flags) {
 	bitask_batch *b = bitask_batch_new();
 	if (b == NULL) {
 		bitask_go_result r = {BITASK_ERR_INTERNAL, NULL, 0};
@@ -155,6 +186,8 @@ static inline bitask_go_result bitask_go_write(bitask *db, size_t n, const uint8
 		const uint8_t *k = buf + at;
 		if (dels[i]) {
 			st = bitask_batch_remove(b, k, klens[i]);
+		} else if (expiries != NULL && expiries[i] != 0) {
+			st = bitask_batch_put_expiring_at(b, k, klens[i], k + klens[i], vlens[i], expiries[i]);
 		} else {
 			st = bitask_batch_put(b, k, klens[i], k + klens[i], vlens[i]);
 		}

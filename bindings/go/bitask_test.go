@@ -1081,6 +1081,87 @@ func TestIncompatible(t *testing.T) {
 	t.Logf("Open: %v", err)
 }
 
+// Expiry with the system clock and no waiting: instants an hour ahead and long
+// past.
+func TestTTL(t *testing.T) {
+	db, dir := openT(t, &Options{MaxFileSize: 4096})
+	must(t, db.PutTTL([]byte("soon"), []byte("v"), time.Hour))
+	must(t, db.PutExpiringAt([]byte("past"), []byte("v"), time.UnixMilli(1)))
+	must(t, db.PutTTL([]byte("zero"), []byte("v"), 0))
+	must(t, db.Put([]byte("plain"), []byte("v")))
+	for _, k := range []string{"past", "zero"} {
+		if has, err := db.Has([]byte(k)); err != nil || has {
+			t.Fatalf("Has(%q) = %v, %v; want false: it expired", k, has, err)
+		}
+		if _, err := db.Get([]byte(k)); err != ErrNotFound {
+			t.Fatalf("Get(%q) = %v; want ErrNotFound", k, err)
+		}
+	}
+	left, expires, err := db.TTL([]byte("soon"))
+	if err != nil || !expires || left <= 0 || left > time.Hour {
+		t.Fatalf("TTL(soon) = %v, %v, %v", left, expires, err)
+	}
+	if _, expires, err := db.TTL([]byte("plain")); err != nil || expires {
+		t.Fatalf("TTL(plain) = %v, %v; want no expiry", expires, err)
+	}
+	if _, _, err := db.TTL([]byte("past")); err != ErrNotFound {
+		t.Fatalf("TTL(past) = %v; want ErrNotFound", err)
+	}
+	at, expires, err := db.Expiry([]byte("soon"))
+	if err != nil || !expires || at.Before(time.Now()) {
+		t.Fatalf("Expiry(soon) = %v, %v, %v", at, expires, err)
+	}
+	s, err := db.Stats()
+	must(t, err)
+	if s.KeyCount != 2 {
+		t.Fatalf("Stats().KeyCount = %d; want 2 (expired keys are absent)", s.KeyCount)
+	}
+	removed, err := db.Persist([]byte("plain"))
+	if err != nil || removed {
+		t.Fatalf("Persist(plain) = %v, %v; want false: it had no expiry", removed, err)
+	}
+	must(t, db.Expire([]byte("plain"), time.Hour))
+	if _, expires, _ := db.TTL([]byte("plain")); !expires {
+		t.Fatal("Expire did not set an expiry")
+	}
+	if removed, err := db.Persist([]byte("plain")); err != nil || !removed {
+		t.Fatalf("Persist(plain) = %v, %v; want true", removed, err)
+	}
+	must(t, db.ExpireAt([]byte("plain"), time.UnixMilli(1)))
+	if has, _ := db.Has([]byte("plain")); has {
+		t.Fatal("ExpireAt in the past left the key present")
+	}
+	if err := db.Expire([]byte("nothing"), time.Hour); err != ErrNotFound {
+		t.Fatalf("Expire(nothing) = %v; want ErrNotFound", err)
+	}
+	if _, err := db.Persist([]byte("nothing")); err != ErrNotFound {
+		t.Fatalf("Persist(nothing) = %v; want ErrNotFound", err)
+	}
+	it, err := db.Iter(nil)
+	must(t, err)
+	var keys []string
+	for it.Next() {
+		keys = append(keys, string(it.Key()))
+	}
+	must(t, it.Err())
+	it.Close()
+	if fmt.Sprint(keys) != "[soon]" {
+		t.Fatalf("iteration = %v; want [soon]", keys)
+	}
+	// The expiry survives a compaction and a reopen.
+	must(t, db.Compact())
+	must(t, db.Close())
+	db2, err := Open(dir, nil)
+	must(t, err)
+	defer db2.Close()
+	if _, expires, err := db2.TTL([]byte("soon")); err != nil || !expires {
+		t.Fatalf("TTL(soon) after reopen = %v, %v", expires, err)
+	}
+	if has, _ := db2.Has([]byte("past")); has {
+		t.Fatal("an expired key came back after compaction and reopen")
+	}
+}
+
 func TestNeedsMergeAndNoAutoMerge(t *testing.T) {
 	db, _ := openT(t, &Options{MaxFileSize: 4096, NoAutoMerge: true})
 	val := bytes.Repeat([]byte("x"), 100)

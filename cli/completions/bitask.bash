@@ -7,9 +7,9 @@
 # bitask is first completed), or source it from ~/.bashrc.
 
 # The commands and options, as `bitask --help` lists them (c_tests/cli_test.sh checks that).
-_bitask_commands='put add get exists del list count stats verify compact dump load backup repair upgrade help'
+_bitask_commands='put add get exists del ttl expire persist list count stats verify compact dump load backup repair upgrade help'
 _bitask_options='-e --encoded -n --no-newline --json --dry-run --from --to --reverse --wait
-    --sync --max-file-size
+    --sync --max-file-size --ttl
     -h --help -V --version'
 
 # Most keys to offer: the store may hold millions, and list reads them all.
@@ -28,7 +28,7 @@ _bitask() {
     fi
     COMPREPLY=()
     case $prev in
-    --wait | --max-file-size) return ;; # a number: nothing to offer
+    --wait | --max-file-size | --ttl) return ;; # a number: nothing to offer
     --from | --to) return ;;             # a key of any store: nothing offered
     esac
 
@@ -41,7 +41,7 @@ _bitask() {
         if [[ -z $dashdash ]]; then
             case $w in
             --) dashdash=1 && continue ;;
-            --wait | --max-file-size | --from | --to) i=$((i + 1)) && continue ;;
+            --wait | --max-file-size | --ttl | --from | --to) i=$((i + 1)) && continue ;;
             -e | --encoded) encoded=1 && continue ;;
             -[0-9]*) ;;
             -?*) continue ;;
@@ -70,7 +70,7 @@ _bitask() {
     2)
         case ${ops[1]} in
         help) mapfile -t COMPREPLY < <(compgen -W "${_bitask_commands% help}" -- "$cur") ;;
-        put | add | get | exists | del | list | count | dump) _bitask_keys "${ops[0]}" ;;
+        put | add | get | exists | del | ttl | expire | persist | list | count | dump) _bitask_keys "${ops[0]}" ;;
         backup) compopt -o filenames 2>/dev/null && mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
         esac
         ;;

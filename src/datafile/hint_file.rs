@@ -72,7 +72,7 @@ fn entry<'k>(offset: u64, h: &Header, key: &'k [u8]) -> HintEntry<'k> {
         offset,
         value_len: h.value_len,
         tombstone: h.is_tombstone(),
-        expiry: None,
+        expiry: h.expiry(),
         key,
     }
 }

@@ -440,6 +440,17 @@ impl DataFile {
         Ok(true)
     }
 
+    /// The expiry the header of the record at `offset` carries (see `record::FLAG_EXPIRES`);
+    /// reads the header only: for a record the key directory points at, whose whole record
+    /// a read of its value checks.
+    pub fn expiry_at(&self, offset: u64) -> Result<Option<u64>> {
+        let mut header = [0u8; HEADER_LEN];
+        self.file
+            .read_exact_at(offset, &mut [&mut header])
+            .map_err(|e| Error::io("read", self.path(), e))?;
+        Ok(record::expiry_of(&header))
+    }
+
     /// The key of the record at `offset`, into `key` (reads the header and the key only).
     pub fn read_key(&self, offset: u64, key: &mut Vec<u8>) -> Result<()> {
         let mut header = [0u8; HEADER_LEN];
@@ -537,23 +548,9 @@ impl DataFile {
         Ok(())
     }
 
-    /// Appends a record of `key` and `value` at `offset`, returning its length. A small
-    /// record is assembled in one buffer, so its CRC is one call over contiguous bytes and the
-    /// append one copy.
-    pub fn append_record(
-        &self,
-        offset: u64,
-        seq: u64,
-        timestamp: u64,
-        tombstone: bool,
-        key: &[u8],
-        value: &[u8],
-    ) -> Result<()> {
-        let flags = record::flags(tombstone, false);
-        self.append_flagged(offset, seq, timestamp, flags, key, value)
-    }
-
-    /// `append_record` with the flags byte given (`record::flags`: a batch member's).
+    /// Appends a record of `key` and `value` at `offset` with the flags byte given
+    /// (`record::flags`, `record::expiring_flags`). A small record is assembled in one
+    /// buffer, so its CRC is one call over contiguous bytes and the append one copy.
     pub fn append_flagged(
         &self,
         offset: u64,
@@ -817,10 +814,18 @@ mod tests {
         };
         let w = DataFile::create(&PosixVfs, &path, header, None).unwrap();
         let value_at = FILE_HEADER_LEN as u64;
-        w.append_record(value_at, 1, 0, false, b"key", b"value")
-            .unwrap();
+        w.append_flagged(
+            value_at,
+            1,
+            0,
+            record::flags(false, false),
+            b"key",
+            b"value",
+        )
+        .unwrap();
         let tomb_at = value_at + record::record_len(3, 5);
-        w.append_record(tomb_at, 2, 0, true, b"gone", b"").unwrap();
+        w.append_flagged(tomb_at, 2, 0, record::flags(true, false), b"gone", b"")
+            .unwrap();
         let end = tomb_at + record::record_len(4, 0);
         assert!(
             w.read_in_place(value_at, b"key", &mut [0; 8], || true)

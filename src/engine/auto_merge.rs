@@ -212,8 +212,19 @@ fn same_merge(a: &DataFile, b: &DataFile) -> bool {
     a.is_merge_output() && b.is_merge_output() && a.merge_base == b.merge_base
 }
 
-/// Live bytes per file number. The hook for expiry: once records can carry a time to live,
-/// the bytes of expired records are dead, and are left out here.
+/// Live bytes per file number. The bytes of records whose expiry has passed are dead, and
+/// are left out (their expiries are read from the records' headers: only the entries marked
+/// as expiring, in the shards that hold any; one that cannot be read counts as live).
 fn live_by_file(engine: &Engine) -> Vec<u64> {
-    engine.keydir.live_bytes_by_file()
+    let mut live = engine.keydir.live_bytes_by_file();
+    let now = engine.now();
+    let _ = engine.keydir.for_each_expiring(|loc, file| {
+        if record::is_expired(file.expiry_at(loc.offset as u64)?, now) {
+            if let Some(bytes) = live.get_mut(loc.file as usize) {
+                *bytes = bytes.saturating_sub(loc.rec_len as u64);
+            }
+        }
+        Ok(())
+    });
+    live
 }

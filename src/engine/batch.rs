@@ -41,7 +41,11 @@ impl Engine {
         self.check_running()?;
         let last_seq = if batch.len() == 1 {
             let op = batch.ops().next().expect("one operation");
-            self.append_one(&mut w, hashes[0], op.key, op.value, op.tombstone)?
+            if op.tombstone {
+                self.append_one(&mut w, hashes[0], op.key, op.value, true)?
+            } else {
+                self.append_expiring(&mut w, hashes[0], op.key, op.value, op.expiry)?
+            }
         } else {
             self.append_batch(&mut w, batch, total, &hashes)?
         };
@@ -82,6 +86,7 @@ impl Engine {
                 file: no,
                 offset: offset as u32,
                 rec_len: len as u32,
+                expires: op.expiry.is_some(),
             };
             if let Err(e) = self.publish(hash, op.key, loc, op.tombstone) {
                 publishing.failed(); // the handle is stopped: no read may see half of it
@@ -105,11 +110,16 @@ impl Engine {
                 key,
                 value,
                 tombstone,
+                expiry,
             },
         ) in batch.ops().enumerate()
         {
-            let flags = record::flags(tombstone, true);
-            file.append_flagged(offset, first + i as u64, now, flags, key, value)?;
+            // A member that expires carries its expiry where the others carry the time.
+            let (flags, timestamp) = match expiry {
+                Some(at) if !tombstone => (record::expiring_flags(true), at),
+                _ => (record::flags(tombstone, true), now),
+            };
+            file.append_flagged(offset, first + i as u64, timestamp, flags, key, value)?;
             offset += record::record_len(key.len(), value.len());
         }
         let commit = record::encode_commit(first, batch.len() as u64, now);

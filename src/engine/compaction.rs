@@ -7,6 +7,9 @@
 //! 2. Live records are copied unchanged (same sequence number, timestamp and CRC) into
 //!    `<id>.log.tmp` with hints in `<id>.hint.tmp`. Tombstones are dropped: every file older
 //!    than a tombstone is an input, so no remaining file can hold an older value of its key.
+//!    Puts whose expiry has passed (as of the start of the copy) are dropped for the same
+//!    reason, and their keys leave the key directory at the swap; an input whose live
+//!    records have all expired contributes nothing, and is deleted with the others.
 //! 3. Each output's header records the merge base (largest input id) and `part i of n`;
 //!    outputs and hints are fsynced, then the directory; then all are renamed to their final
 //!    names and the directory fsynced again. The merge is committed once all `n` parts exist:
@@ -189,6 +192,7 @@ struct Moved {
     from: (u32, u32),
     to_offset: u32,
     rec_len: u32,
+    expires: bool,
 }
 
 impl Part {
@@ -230,6 +234,7 @@ impl Outputs<'_, '_> {
                 .push((loc.offset, loc.rec_len));
         }
         self.start_part()?;
+        let now = self.engine.now();
         for (_, no, file) in inputs {
             let Some(mut records) = live.remove(no) else {
                 continue;
@@ -246,7 +251,9 @@ impl Outputs<'_, '_> {
                     Found::Record(r)
                         if r.header.record_len() == rec_len as u64 && !r.header.is_tombstone() =>
                     {
-                        self.append(&r, *no)?
+                        if !record::is_expired(r.header.expiry(), now) {
+                            self.append(&r, *no)?
+                        }
                     }
                     Found::Record(_) | Found::End => {
                         let reason = "the key directory points at no live record here";
@@ -328,13 +335,14 @@ impl Outputs<'_, '_> {
             offset,
             value_len: r.header.value_len,
             tombstone: false,
-            expiry: None,
+            expiry: r.header.expiry(),
             key: r.key,
         });
         part.sources.push(Moved {
             from: (from_no, r.offset as u32),
             to_offset: offset as u32,
             rec_len: len as u32,
+            expires: r.header.expiry().is_some(),
         });
         part.last_seq = r.header.seq;
         // A record is copied whole, and may hold a 256 MiB value: no memory for it fails the
@@ -453,6 +461,7 @@ fn swap(engine: &Engine, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -
                 file: no,
                 offset: m.to_offset,
                 rec_len: m.rec_len,
+                expires: m.expires,
             };
             moved.insert(pair(m.from.0, m.from.1), to);
         }
@@ -470,6 +479,25 @@ fn swap(engine: &Engine, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -
         }
         moved.get(&pair(loc.file, loc.offset)).copied()
     });
+    // What still points into an input is a put the copy dropped as expired. Under the
+    // writer mutex: a put of such a key meanwhile replaces the entry (and takes its bytes
+    // off the live count) or finds it gone, never both.
+    {
+        let mut dropped = 0u64;
+        let _w = lock(engine.writer()?);
+        engine.keydir.remove_where(|loc| {
+            let gone = is_input.get(loc.file as usize).copied().unwrap_or(false);
+            if gone {
+                dropped += loc.rec_len as u64;
+            }
+            gone
+        });
+        let live = engine.live_bytes.load(std::sync::atomic::Ordering::Relaxed);
+        engine.live_bytes.store(
+            live.saturating_sub(dropped),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
     for (id, _, _) in inputs {
         engine.forget_file(*id);
     }

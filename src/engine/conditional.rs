@@ -48,7 +48,7 @@ impl Engine {
         let arrival = (self.opts.sync == SyncMode::Always).then(|| self.commit.arrive());
         let mut w = lock(self.writer()?);
         self.check_running()?;
-        if self.keydir.get(key)?.is_some() {
+        if self.with_live_entry(key, |_, _| Ok(()))?.is_some() {
             return Ok(false);
         }
         let seq = self.append_one(&mut w, hash, key, value, false)?;

@@ -16,6 +16,7 @@ mod checkpoint;
 mod compaction;
 mod conditional;
 mod durability;
+mod expiry;
 mod hinting;
 mod merger;
 mod open;

@@ -27,7 +27,7 @@ impl Engine {
     pub(crate) fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
         self.settled()?;
-        self.keydir.with_entry(key, |loc, file| {
+        self.with_live_entry(key, |loc, file| {
             let mut buf = crate::datafile::zeroed(loc.value_len(key.len()))
                 .map_err(|e| Error::io("read", file.path(), e))?;
             file.read_value(loc.offset as u64, key, &mut buf)?;
@@ -45,7 +45,7 @@ impl Engine {
     ) -> Result<Option<B>> {
         check_key(key)?;
         self.settled()?;
-        self.keydir.with_entry(key, |loc, file| {
+        self.with_live_entry(key, |loc, file| {
             let len = loc.value_len(key.len());
             let mut buf = make(len);
             file.read_value(loc.offset as u64, key, &mut buf.as_mut()[..len])?;
@@ -72,6 +72,10 @@ impl Engine {
     ) -> Result<Option<usize>> {
         self.keydir.find_map(hash, |c| {
             let offset = c.offset as u64;
+            if c.expires() && record::is_expired(c.file.expiry_at(offset)?, self.now()) {
+                // Absent if it is the key's; if another key's, keep looking.
+                return Ok(None);
+            }
             if let Some(found) = c.file.read_in_place(offset, key, buf, || c.same_hash()) {
                 return found;
             }
@@ -97,7 +101,7 @@ impl Engine {
     pub(crate) fn contains(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
         self.settled()?;
-        Ok(self.keydir.get(key)?.is_some())
+        Ok(self.with_live_entry(key, |_, _| Ok(()))?.is_some())
     }
 
     /// The values of `keys`, in order (`None` for an absent key), as of one moment between
@@ -109,12 +113,15 @@ impl Engine {
                 out.clear();
             }
             let found = self.keydir.with_entry_hashed(hash, key, |loc, file| {
+                if self.expired(loc, file)? {
+                    return Ok(None);
+                }
                 let mut buf = crate::datafile::zeroed(loc.value_len(key.len()))
                     .map_err(|e| Error::io("read", file.path(), e))?;
                 file.read_value(loc.offset as u64, key, &mut buf)?;
-                Ok(buf)
+                Ok(Some(buf))
             })?;
-            out.push(found);
+            out.push(found.flatten());
             Ok(())
         })?;
         Ok(out)

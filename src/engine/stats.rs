@@ -26,7 +26,13 @@ pub struct Stats {
 
 impl Engine {
     pub(crate) fn stats(&self) -> Stats {
-        let live = self.live_bytes.load(Ordering::Relaxed);
+        // Keys past their expiry count as absent, their bytes as dead, as of now. Their
+        // expiries are read from the records' headers; a read that fails leaves them in.
+        let (expired_keys, expired_bytes) = self.expired_totals().unwrap_or((0, 0));
+        let live = self
+            .live_bytes
+            .load(Ordering::Relaxed)
+            .saturating_sub(expired_bytes);
         let active_end = self
             .writer
             .as_ref()
@@ -46,7 +52,7 @@ impl Engine {
             disk += len + e.hint_len;
         }
         Stats {
-            key_count: self.keydir.len() as u64,
+            key_count: (self.keydir.len() as u64).saturating_sub(expired_keys),
             live_bytes: live,
             dead_bytes: records.saturating_sub(live),
             data_files: files.by_id.len() as u64,

@@ -19,16 +19,32 @@ pub(super) fn check_key(key: &[u8]) -> Result<()> {
 
 impl Engine {
     pub(crate) fn write(&self, key: &[u8], value: &[u8], tombstone: bool) -> Result<()> {
+        self.write_expiring(key, value, tombstone, None)
+    }
+
+    /// `write`, of a put that expires at `expiry` (milliseconds since the Unix epoch) when
+    /// given.
+    pub(crate) fn write_expiring(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        tombstone: bool,
+        expiry: Option<u64>,
+    ) -> Result<()> {
         crate::batch::check_limits(key, value)?;
         // The slot is a cache (and TLB) miss; it loads while the record is written.
         let hash = self.keydir.prefetch(key);
         let arrival = (self.opts.sync == SyncMode::Always).then(|| self.commit.arrive());
         let mut w = lock(self.writer()?);
         self.check_running()?;
-        if tombstone && self.keydir.get(key)?.is_none() {
+        if tombstone && self.with_live_entry(key, |_, _| Ok(()))?.is_none() {
             return Err(Error::KeyNotFound);
         }
-        let seq = self.append_one(&mut w, hash, key, value, tombstone)?;
+        let seq = if tombstone {
+            self.append_one(&mut w, hash, key, value, true)?
+        } else {
+            self.append_expiring(&mut w, hash, key, value, expiry)?
+        };
         drop(arrival);
         drop(w);
         self.wait_if_always(seq)
@@ -65,17 +81,48 @@ impl Engine {
         value: &[u8],
         tombstone: bool,
     ) -> Result<u64> {
+        let flags = record::flags(tombstone, false);
+        self.append_flagged(w, hash, key, value, flags, filename::coarse_now_millis())
+    }
+
+    /// `append_one` of a put, which expires at `expiry` when given.
+    pub(super) fn append_expiring(
+        &self,
+        w: &mut Writer,
+        hash: Hash,
+        key: &[u8],
+        value: &[u8],
+        expiry: Option<u64>,
+    ) -> Result<u64> {
+        match expiry {
+            None => self.append_one(w, hash, key, value, false),
+            Some(at) => self.append_flagged(w, hash, key, value, record::expiring_flags(false), at),
+        }
+    }
+
+    /// `append_one` with the record's flags and timestamp field given (for a put that
+    /// expires, the field is its expiry).
+    fn append_flagged(
+        &self,
+        w: &mut Writer,
+        hash: Hash,
+        key: &[u8],
+        value: &[u8],
+        flags: u8,
+        timestamp: u64,
+    ) -> Result<u64> {
+        let tombstone = flags & record::FLAG_TOMBSTONE != 0;
         let len = record::record_len(key.len(), value.len());
         self.make_room(w, len)?;
         let seq = w.next_seq;
-        let now = filename::coarse_now_millis();
         let active = w.active.as_mut().expect("rotate leaves an active file");
         let offset = active.end;
         let appended = active
             .file
-            .append_record(offset, seq, now, tombstone, key, value);
+            .append_flagged(offset, seq, timestamp, flags, key, value);
         self.cut_back_on_error(w, offset, appended)?;
-        let loc = self.appended(w, offset, len, 1);
+        let mut loc = self.appended(w, offset, len, 1);
+        loc.expires = flags & record::FLAG_EXPIRES != 0;
         // Published now, before the `fdatasync` of `SyncMode::Always`, so a put whose sync
         // fails has been visible (as `put` documents). Publishing after the sync would not
         // make "nothing written" true: a failed fdatasync does not say whether the record
@@ -119,6 +166,7 @@ impl Engine {
             file: active.no,
             offset: offset as u32,
             rec_len: len as u32,
+            expires: false,
         };
         w.next_seq += records;
         if ask_next {

@@ -76,6 +76,32 @@ pub extern "C" fn bitask_batch_put(
     })
 }
 
+/// Adds a put of value under key that expires at at_ms (milliseconds since the Unix epoch;
+/// see bitask_put_expiring_at) to the batch. An instant, not a time to live, so that the
+/// batch means the same whenever it is written. The bytes are copied, as by bitask_batch_put.
+///
+/// Returns what bitask_batch_put returns. Thread safety: one thread at a time per batch.
+#[no_mangle]
+pub extern "C" fn bitask_batch_put_expiring_at(
+    batch: *mut bitask_batch,
+    key: *const u8,
+    key_len: usize,
+    value: *const u8,
+    value_len: usize,
+    at_ms: u64,
+) -> bitask_status {
+    status_boundary(|| {
+        let b = batch_mut(batch)?;
+        // SAFETY: the caller promises key_len readable bytes at key (checked: not NULL).
+        let key = unsafe { key_arg(key, key_len) }?;
+        // SAFETY: as for the key.
+        let value = unsafe { value_arg(value, value_len) }?;
+        b.batch
+            .put_expiring_at(key, value, at_ms)
+            .map_err(from_error)
+    })
+}
+
 /// Adds a removal of key to the batch (the key is copied). Removing a key that is absent is
 /// no error in a batch: bitask_write succeeds and that operation changes nothing.
 ///

@@ -35,6 +35,8 @@ pub mod db;
 pub mod batch;
 // Conditional writes.
 pub mod conditional;
+// Keys with a time to live.
+pub mod ttl;
 // Reading many keys at once.
 pub mod multi_get;
 // Iteration.

@@ -9,7 +9,8 @@
 //! lookup per key of the range before the first is returned. A tombstone adds nothing: if
 //! the key is live, its live record is in a newer file, whose own run or records name it. A
 //! key live all along is thus in the run of whichever listed file held it when the files were
-//! listed, even if a compaction has moved it since.
+//! listed, even if a compaction has moved it since. A put whose expiry (which the hint
+//! entry carries) has passed adds nothing either, for the same reason.
 
 use super::options::ScanOptions;
 use crate::datafile::hint_file::read_whole;
@@ -41,11 +42,14 @@ pub(super) fn keys_from_hint(
     let Some(sorted) = SortedHint::parse(&bytes, file.id(), data_len) else {
         return Ok(false);
     };
+    let now = shared.now();
     for e in sorted.seek(scan.start()) {
         if scan.past_end(e.key) {
             break;
         }
-        if !e.tombstone && scan.covers(e.key) {
+        // An expired put is the newest record of its key in this file: if the key is live,
+        // its live record is newer, in a file whose own run names it.
+        if !e.tombstone && !crate::record::is_expired(e.expiry, now) && scan.covers(e.key) {
             push(e.key);
         }
     }

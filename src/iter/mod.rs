@@ -92,7 +92,7 @@ impl Iter {
         while let Some(i) = self.advance() {
             let k = self.keys.get(i).expect("advance stays within the snapshot");
             let keys_only = self.keys_only;
-            let found = self.shared.keydir.with_entry(k, |loc, file| {
+            let found = self.shared.with_live_entry(k, |loc, file| {
                 if keys_only {
                     value.clear();
                     return Ok(());

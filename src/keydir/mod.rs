@@ -54,7 +54,12 @@ pub struct Candidate<'a> {
 impl Candidate<'_> {
     /// Length of the whole record, from the table's cold half (one more memory access).
     pub fn rec_len(&self) -> u32 {
-        self.shard.cold[self.slot].rec_len
+        self.shard.cold[self.slot].rec_len()
+    }
+
+    /// True when the record is a put that expires (from the cold half, like `rec_len`).
+    pub fn expires(&self) -> bool {
+        self.shard.cold[self.slot].expires()
     }
 
     /// True when the slot carries the looked-up key's whole 32-bit hash, not just its tag
@@ -342,6 +347,47 @@ impl KeyDir {
         }
     }
 
+    /// Runs `f` on the location and file of every entry that is a put that expires, shard by
+    /// shard under each read lock (shards without any are skipped at once).
+    pub fn for_each_expiring(
+        &self,
+        mut f: impl FnMut(Location, &DataFile) -> Result<()>,
+    ) -> Result<()> {
+        for shard in self.read_all() {
+            if shard.expiring == 0 {
+                continue;
+            }
+            for i in shard.occupied() {
+                if shard.cold[i].expires() {
+                    let loc = shard.location(i);
+                    f(loc, shard.file(loc.file))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the entries for which `f` says so, shard by shard under each write lock.
+    pub fn remove_where(&self, mut f: impl FnMut(Location) -> bool) {
+        for mut shard in self.write_all() {
+            let mut i = 0;
+            while i < shard.capacity() {
+                if !shard.hot.get(i).is_empty() && f(shard.location(i)) {
+                    // Shifts the following entries back into slot `i`: look at it again.
+                    // A shrink re-places everything: start over (rare, and each pass
+                    // removes at least one entry).
+                    let cap = shard.capacity();
+                    shard.remove_at(i);
+                    if shard.capacity() != cap {
+                        i = 0;
+                    }
+                    continue;
+                }
+                i += 1;
+            }
+        }
+    }
+
     /// Adds an open data file under number `no` to every shard's file table.
     pub fn add_file(&self, no: u32, file: Arc<DataFile>) {
         for mut shard in self.write_all() {
@@ -371,7 +417,7 @@ impl KeyDir {
     pub fn live_bytes(&self) -> u64 {
         self.read_all()
             // An empty slot's cold half is all zeros, so no slot needs telling apart.
-            .map(|s| s.cold.iter().map(|c| c.rec_len as u64).sum::<u64>())
+            .map(|s| s.cold.iter().map(|c| c.rec_len() as u64).sum::<u64>())
             .sum()
     }
 
@@ -414,7 +460,8 @@ impl KeyDir {
                         let loc = Location {
                             file: *file,
                             offset: r.offset,
-                            rec_len: r.rec_len,
+                            rec_len: r.rec_len & !batch::EXPIRES,
+                            expires: r.rec_len & batch::EXPIRES != 0,
                         };
                         // Records are read only to tell apart keys whose 32-bit hashes match:
                         // rare, unless a key is in more than one batch. The batch's record is
@@ -538,6 +585,7 @@ mod tests {
                 file: 0,
                 offset: self.end as u32,
                 rec_len: record::record_len(key.len(), value_len) as u32,
+                expires: false,
             };
             self.end += loc.rec_len as u64;
             loc
@@ -687,6 +735,8 @@ mod tests {
                     file: n % 3,
                     offset: 100 + n * 40,
                     rec_len: 40,
+                    // Some expire: the bit must follow its entry through every move.
+                    expires: n % 5 == 0,
                 };
                 Entry { hash, loc }
             })
@@ -696,6 +746,7 @@ mod tests {
         }
         assert!(shard.hot.segments.len() > 1);
         assert!(shard.hot.segments.iter().all(|s| s.in_arena()));
+        assert_eq!(shard.expiring, 4000);
         let at = |shard: &Shard, e: &Entry| shard.find_at(e.hash, e.loc.file, e.loc.offset);
         for e in &entries {
             let i = at(&shard, e).expect("present");
@@ -710,6 +761,17 @@ mod tests {
             assert_eq!(at(&shard, e).is_some(), n % 2 == 1, "{n}");
         }
         assert_eq!(shard.len, 10_000);
+        assert_eq!(shard.expiring, 2000);
+        let e = entries[1];
+        let i = at(&shard, &e).unwrap();
+        shard.set_location(
+            i,
+            Location {
+                expires: true,
+                ..e.loc
+            },
+        );
+        assert_eq!((shard.expiring, shard.location(i).rec_len), (2001, 40));
     }
 
     #[test]
@@ -764,6 +826,7 @@ mod tests {
             file: 0,
             offset: 9999,
             rec_len: a.rec_len,
+            expires: a.expires,
         };
         fx.kd.remap(|loc| (loc == a).then_some(moved));
         assert_eq!(fx.kd.locations(|_| true).len(), 2);

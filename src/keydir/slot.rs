@@ -10,6 +10,8 @@ pub struct Location {
     pub offset: u32,
     /// Length of the whole record (header, key and value).
     pub rec_len: u32,
+    /// The record is a put that expires (its header holds the expiry).
+    pub expires: bool,
 }
 
 impl Location {
@@ -55,11 +57,49 @@ const _: () = assert!(crate::options::MAX_MAX_FILE_SIZE <= MAX_OFFSET);
 pub(super) struct Hot(pub(super) u64);
 
 /// What only writes and table growth read, in a parallel array: the key's 32-bit hash (which
-/// places it in a resized table) and the record's length.
+/// places it in a resized table) and the record's length, whose top bit (`EXPIRES_BIT`; a
+/// record is shorter than 2^29 bytes) marks a put that expires, so that stores without
+/// expiring keys spend no memory on them.
 #[derive(Clone, Copy, Default, Debug)]
 pub(super) struct Cold {
     pub(super) h32: u32,
-    pub(super) rec_len: u32,
+    len_and_expires: u32,
+}
+
+/// The bit of `Cold`'s length word marking a record that expires.
+const EXPIRES_BIT: u32 = 1 << 31;
+
+const _: () = assert!(
+    (crate::record::HEADER_LEN + crate::options::MAX_KEY_LEN + crate::options::MAX_VALUE_LEN)
+        < EXPIRES_BIT as usize
+);
+
+impl Cold {
+    #[inline]
+    pub(super) fn new(h32: u32, loc: Location) -> Cold {
+        let mut c = Cold {
+            h32,
+            len_and_expires: 0,
+        };
+        c.set(loc);
+        c
+    }
+
+    /// The record's length (0 for an empty slot).
+    #[inline]
+    pub(super) fn rec_len(self) -> u32 {
+        self.len_and_expires & !EXPIRES_BIT
+    }
+
+    #[inline]
+    pub(super) fn expires(self) -> bool {
+        self.len_and_expires & EXPIRES_BIT != 0
+    }
+
+    #[inline]
+    pub(super) fn set(&mut self, loc: Location) {
+        self.len_and_expires = loc.rec_len | if loc.expires { EXPIRES_BIT } else { 0 };
+    }
 }
 
 impl Hot {

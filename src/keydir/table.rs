@@ -104,6 +104,8 @@ pub struct Shard {
     pub(super) cold: Vec<Cold>,
     pub(super) arena: Arena,
     pub(super) len: usize,
+    /// How many entries are puts that expire: a shard without any is not searched for them.
+    pub(super) expiring: usize,
     pub(super) files: Vec<Option<Arc<DataFile>>>,
 }
 
@@ -167,14 +169,17 @@ impl Shard {
         Location {
             file: hot.file(),
             offset: hot.offset(),
-            rec_len: self.cold[i].rec_len,
+            rec_len: self.cold[i].rec_len(),
+            expires: self.cold[i].expires(),
         }
     }
 
     #[inline]
     pub(super) fn set_location(&mut self, i: usize, loc: Location) {
         self.hot.set(i, self.hot.get(i).with_location(loc));
-        self.cold[i].rec_len = loc.rec_len;
+        self.expiring -= self.cold[i].expires() as usize;
+        self.expiring += loc.expires as usize;
+        self.cold[i].set(loc);
     }
 
     /// Probes the slots that could hold hash `h`, in order, until `hit` accepts one whose tag
@@ -265,10 +270,7 @@ impl Shard {
     #[inline]
     pub(super) fn place_from(&mut self, entry: Entry, v: Vacancy) {
         let hot = Hot::new(entry.hash.tag, 0, entry.loc.file, entry.loc.offset);
-        let cold = Cold {
-            h32: entry.hash.h32,
-            rec_len: entry.loc.rec_len,
-        };
+        let cold = Cold::new(entry.hash.h32, entry.loc);
         self.place_pair(hot, cold, v);
     }
 
@@ -276,6 +278,7 @@ impl Shard {
     /// evicted resident is carried on as the words it was, nothing decoded.
     #[inline]
     pub(super) fn place_pair(&mut self, mut hot: Hot, mut cold: Cold, v: Vacancy) {
+        self.expiring += cold.expires() as usize;
         let (mut i, mut d) = (v.slot, v.dist);
         loop {
             let resident = self.hot.get(i);
@@ -300,6 +303,7 @@ impl Shard {
     /// Removes slot `i`, shifting the following displaced entries back (no tombstones).
     #[inline]
     pub(super) fn remove_at(&mut self, mut i: usize) {
+        self.expiring -= self.cold[i].expires() as usize;
         let mut j = self.next(i);
         while !self.hot.get(j).is_empty() && self.hot.get(j).stored_dist() > 0 {
             let dist = self.dist(j);
@@ -335,6 +339,7 @@ impl Shard {
         let old_hot = std::mem::replace(&mut self.hot, HotTable::new(&self.arena, cap));
         let old_cold = std::mem::replace(&mut self.cold, vec![Cold::default(); cap]);
         self.len = 0;
+        self.expiring = 0;
         let old = old_hot.iter();
         for (hot, cold) in old.zip(old_cold).filter(|(h, _)| !h.is_empty()) {
             let slot = self.home(cold.h32);

@@ -75,7 +75,8 @@ fn sorted_batch(h: &SortedHint<'_>, file: &DataFile, keydir: &KeyDir) -> Option<
             return None;
         }
         let rec_len = record::record_len(e.key.len(), e.value_len as usize);
-        batch.push(e.key, e.offset as u32, rec_len as u32, e.tombstone);
+        let expires = e.expiry.is_some();
+        batch.push_record(e.key, e.offset as u32, rec_len as u32, e.tombstone, expires);
     }
     let seqs = (!h.is_empty()).then(|| SeqRange {
         first: h.min_seq(),

@@ -14,11 +14,18 @@ use crate::record;
 /// memory is handed back to the kernel.
 const TRIM_AFTER_RECORDS: usize = 64 * 1024;
 
-pub(super) fn location(no: u32, offset: u64, rec_len: u64, path: &Path) -> Result<Location> {
+pub(super) fn location(
+    no: u32,
+    offset: u64,
+    rec_len: u64,
+    expires: bool,
+    path: &Path,
+) -> Result<Location> {
     Ok(Location {
         file: no,
         offset: record_offset(offset, path)?,
         rec_len: rec_len as u32,
+        expires,
     })
 }
 
@@ -71,41 +78,30 @@ impl<'k> Loader<'k> {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn apply(
         &mut self,
         key: &[u8],
         no: u32,
         offset: u64,
-        rec_len: u64,
-        seq: u64,
-        tombstone: bool,
+        h: &record::Header,
         path: &Path,
     ) -> Result<()> {
-        if seq <= self.last_seq {
-            return Err(out_of_order(path, offset, seq, self.last_seq));
+        if h.seq <= self.last_seq {
+            return Err(out_of_order(path, offset, h.seq, self.last_seq));
         }
-        self.last_seq = seq;
-        if tombstone {
+        self.last_seq = h.seq;
+        if h.is_tombstone() {
             self.keydir.remove(key)?;
         } else {
+            let expires = h.expiry().is_some();
             self.keydir
-                .insert(key, location(no, offset, rec_len, path)?)?;
+                .insert(key, location(no, offset, h.record_len(), expires, path)?)?;
         }
         Ok(())
     }
 
     fn apply_scanned(&mut self, r: &Scanned<'_>, no: u32, path: &Path) -> Result<()> {
-        let h = r.header;
-        self.apply(
-            r.key,
-            no,
-            r.offset,
-            h.record_len(),
-            h.seq,
-            h.is_tombstone(),
-            path,
-        )
+        self.apply(r.key, no, r.offset, &r.header, path)
     }
 
     /// Applies `r` as the batch rules say (`datafile::committed`): now, once its batch's
@@ -122,11 +118,9 @@ impl<'k> Loader<'k> {
             Gate::Counts if is_seal => Ok(()),
             Gate::Counts => self.apply_scanned(r, no, path),
             Gate::Held => Ok(()),
-            Gate::Committed(members) => members.iter().try_for_each(|m| {
-                let h = &m.header;
-                let len = h.record_len();
-                self.apply(&m.key, no, m.offset, len, h.seq, h.is_tombstone(), path)
-            }),
+            Gate::Committed(members) => members
+                .iter()
+                .try_for_each(|m| self.apply(&m.key, no, m.offset, &m.header, path)),
             Gate::Misplaced(reason) => Err(Error::corruption(path, r.offset, reason)),
         }
     }

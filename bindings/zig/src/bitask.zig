@@ -369,6 +369,11 @@ pub const Batch = struct {
         try check(c.bitask_batch_put(b.handle, ptrOf(key), key.len, ptrOf(value), value.len));
     }
 
+    /// Adds a put that expires at `at_ms` (milliseconds since the Unix epoch).
+    pub fn putExpiringAt(b: Batch, key: []const u8, value: []const u8, at_ms: u64) Error!void {
+        try check(c.bitask_batch_put_expiring_at(b.handle, ptrOf(key), key.len, ptrOf(value), value.len, at_ms));
+    }
+
     /// Adds a removal; removing an absent key is no error in a batch.
     pub fn remove(b: Batch, key: []const u8) Error!void {
         try check(c.bitask_batch_remove(b.handle, ptrOf(key), key.len));
@@ -538,6 +543,56 @@ pub const DB = struct {
     /// Removes `key`; `error.NotFound` (nothing written) when it is absent.
     pub fn remove(db: DB, key: []const u8) Error!void {
         try check(c.bitask_remove(db.handle, ptrOf(key), key.len));
+    }
+
+    /// Stores `value` under `key`, as `put` does, expiring `ttl_ms`
+    /// milliseconds from now: from then on the key is absent to every read,
+    /// iteration and `stats` included, and the next `compact` drops its
+    /// record. A `ttl_ms` of 0 stores a key that is absent at once.
+    pub fn putTtl(db: DB, key: []const u8, value: []const u8, ttl_ms: u64) Error!void {
+        try check(c.bitask_put_ttl(db.handle, ptrOf(key), key.len, ptrOf(value), value.len, ttl_ms));
+    }
+
+    /// Stores `value` under `key`, as `put` does, expiring at `at_ms`
+    /// (milliseconds since the Unix epoch).
+    pub fn putExpiringAt(db: DB, key: []const u8, value: []const u8, at_ms: u64) Error!void {
+        try check(c.bitask_put_expiring_at(db.handle, ptrOf(key), key.len, ptrOf(value), value.len, at_ms));
+    }
+
+    /// Makes `key` expire `ttl_ms` milliseconds from now, keeping its value;
+    /// `error.NotFound` (nothing written) when it is absent.
+    pub fn expire(db: DB, key: []const u8, ttl_ms: u64) Error!void {
+        try check(c.bitask_expire(db.handle, ptrOf(key), key.len, ttl_ms));
+    }
+
+    /// Makes `key` expire at `at_ms` (milliseconds since the Unix epoch),
+    /// keeping its value; `error.NotFound` when it is absent.
+    pub fn expireAt(db: DB, key: []const u8, at_ms: u64) Error!void {
+        try check(c.bitask_expire_at(db.handle, ptrOf(key), key.len, at_ms));
+    }
+
+    /// Removes `key`'s expiry, keeping its value: true when it had one, false
+    /// when it had none (nothing written); `error.NotFound` when it is absent.
+    pub fn persist(db: DB, key: []const u8) Error!bool {
+        var removed: i32 = 0;
+        try check(c.bitask_persist(db.handle, ptrOf(key), key.len, &removed));
+        return removed != 0;
+    }
+
+    /// The milliseconds `key` has left before it expires, `null` when it does
+    /// not expire; `error.NotFound` when it is absent or has expired.
+    pub fn ttl(db: DB, key: []const u8) Error!?u64 {
+        var left: i64 = 0;
+        try check(c.bitask_ttl(db.handle, ptrOf(key), key.len, &left));
+        return if (left < 0) null else @intCast(left);
+    }
+
+    /// When `key` expires (milliseconds since the Unix epoch), `null` when it
+    /// does not expire; `error.NotFound` when it is absent or has expired.
+    pub fn expiry(db: DB, key: []const u8) Error!?u64 {
+        var at: u64 = 0;
+        try check(c.bitask_expiry(db.handle, ptrOf(key), key.len, &at));
+        return if (at == 0) null else at;
     }
 
     /// Merges the sealed data files into new ones holding only live records.

@@ -980,3 +980,49 @@ test "batches, conditional writes and multiGet" {
     try testing.expectEqualStrings("2", found[2].value);
     try testing.expectEqual(@as(usize, 1), found[3].buffer_too_small);
 }
+
+test "keys with a time to live: expired at once, or an hour ahead, across a compaction and a reopen" {
+    var s: TestStore = undefined;
+    s.init();
+    defer s.deinit();
+    const hour: u64 = 3600 * 1000;
+    {
+        var db = try bitask.DB.open(s.path(), .{});
+        defer db.close();
+        try db.putTtl("soon", "v", hour);
+        try db.putExpiringAt("past", "v", 1);
+        try db.putTtl("zero", "v", 0);
+        try db.put("plain", "v");
+        try testing.expect(!try db.contains("past"));
+        try testing.expect(!try db.contains("zero"));
+        try testing.expectError(error.NotFound, db.get(testing.allocator, "past"));
+        const left = (try db.ttl("soon")).?;
+        try testing.expect(left > 0 and left <= hour);
+        try testing.expect((try db.expiry("soon")).? > hour);
+        try testing.expectEqual(@as(?u64, null), try db.ttl("plain"));
+        try testing.expectEqual(@as(?u64, null), try db.expiry("plain"));
+        try testing.expectError(error.NotFound, db.ttl("past"));
+        try testing.expectEqual(@as(u64, 2), (try db.stats()).key_count);
+        try testing.expect(!try db.persist("plain"));
+        try db.expire("plain", hour);
+        try testing.expect((try db.ttl("plain")) != null);
+        try testing.expect(try db.persist("plain"));
+        try db.expireAt("plain", 1);
+        try testing.expect(!try db.contains("plain"));
+        try testing.expectError(error.NotFound, db.expire("nothing", hour));
+        try testing.expectError(error.NotFound, db.persist("nothing"));
+        var batch = try bitask.Batch.init();
+        defer batch.deinit();
+        try batch.putExpiringAt("b1", "v", 1);
+        try batch.putExpiringAt("b2", "v", std.math.maxInt(u64));
+        try db.write(batch);
+        try testing.expect(!try db.contains("b1"));
+        try testing.expectEqual(@as(?u64, std.math.maxInt(u64)), try db.expiry("b2"));
+        try db.compact();
+    }
+    var db = try bitask.DB.open(s.path(), .{});
+    defer db.close();
+    try testing.expect((try db.ttl("soon")) != null);
+    try testing.expect(!try db.contains("past"));
+    try testing.expect(!try db.contains("plain"));
+}
