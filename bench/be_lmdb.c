@@ -163,7 +163,10 @@ static int64_t be_range(void *p, const char *from, size_t fl, size_t pl, uint64_
     }
     MDB_val key = {fl, (void *)from}, val;
     int64_t n = 0;
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0 && (uint64_t)n < limit;
+    /* LMDB refuses an empty key (MDB_BAD_VALSIZE, in a tree deep enough to search): a scan
+     * from the start is MDB_FIRST. */
+    MDB_cursor_op first = fl ? MDB_SET_RANGE : MDB_FIRST;
+    for (rc = mdb_cursor_get(cur, &key, &val, first); rc == 0 && (uint64_t)n < limit;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         if (key.mv_size < pl || memcmp(key.mv_data, from, pl) != 0) break;
         n++;

@@ -499,3 +499,44 @@ fn random_operations_with_expiry_match_a_model() {
         }
     }
 }
+
+/// The merge thread notices records that expire with no write at all: between writes it
+/// looks only at figures that need no record read, and those do not change as keys expire,
+/// so it evaluates a store with expiring keys every so many looks anyway.
+#[test]
+fn the_merge_thread_merges_files_whose_records_expired_without_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(T0));
+    let file = 4096;
+    let opts = Options::default()
+        .max_file_size(file)
+        .clock(clock.clone())
+        .merge(bitask::MergeOptions {
+            check_every: Duration::from_millis(1),
+            ..common::eager_merge(file)
+        });
+    let db = Bitask::open_with(dir.path(), opts).unwrap();
+    for i in 0..150u64 {
+        db.put_expiring_at(format!("key{i:03}"), [b'v'; 60], T0 + 100)
+            .unwrap();
+    }
+    db.sync().unwrap();
+    let sealed = sealed_files(dir.path()).len();
+    assert!(sealed > 2, "{sealed} sealed files");
+    // Nothing is dead yet: the thread has nothing to merge, however often it looks.
+    for _ in 0..200 {
+        std::thread::yield_now();
+    }
+    assert_eq!(db.stats().dead_bytes, 0);
+    clock.set(T0 + 100);
+    // The thread's own pace: polled, with a bound far beyond the 60 looks it takes.
+    let merged = (0..20_000).any(|_| {
+        std::thread::sleep(Duration::from_millis(1));
+        sealed_files(dir.path()).len() < sealed
+    });
+    assert!(
+        merged,
+        "no merge after the records expired: {:?}",
+        db.stats()
+    );
+}

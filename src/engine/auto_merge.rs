@@ -26,6 +26,20 @@ const SPARE_SPACE: u64 = 64 << 20;
 
 type Inputs = Vec<(u64, u32, Arc<DataFile>)>;
 
+/// How many looks of the merge thread pass at most between two evaluations of a store with
+/// expiring keys (a minute at the default `check_every`): each reads the header of every
+/// expiring entry.
+const EXPIRY_LOOK_EVERY: u32 = 60;
+
+/// What the merge thread remembers between looks.
+#[derive(Default)]
+struct Look {
+    /// (sealed files, data files, dead bytes without expiry) at the last evaluation.
+    last_seen: Option<(u64, u64, u64)>,
+    /// Looks since the last evaluation.
+    since_full: u32,
+}
+
 impl Engine {
     /// Whether a merge is due, and which files it would take (`Bitask::needs_merge`).
     pub(crate) fn needs_merge(&self) -> MergeReport {
@@ -158,12 +172,14 @@ impl Engine {
     }
 
     /// One look of the merge thread: a merge if one is due. Cheap when nothing changed: the
-    /// key directory is walked only when the file list or the dead bytes did.
-    fn merge_tick(&self, last_seen: &mut Option<(u64, u64, u64)>) {
+    /// key directory is walked only when the file list or the dead bytes did, or, in a store
+    /// with expiring keys (whose records turn dead as time passes, with no write), every
+    /// `EXPIRY_LOOK_EVERY` looks.
+    fn merge_tick(&self, look: &mut Look) {
         if self.check_running().is_err() {
             return;
         }
-        let s = self.stats();
+        let s = self.stats_without_expiry();
         // Sealed files count apart: a file whose background seal ends changes neither the
         // number of files nor the dead bytes, yet becomes a candidate.
         let sealed = lock(&self.files)
@@ -172,10 +188,13 @@ impl Engine {
             .filter(|e| !e.active)
             .count() as u64;
         let now = (sealed, s.data_files, s.dead_bytes);
-        if *last_seen == Some(now) || s.dead_bytes == 0 {
+        look.since_full += 1;
+        let expiry_due = look.since_full >= EXPIRY_LOOK_EVERY && self.keydir.has_expiring();
+        if !expiry_due && (look.last_seen == Some(now) || s.dead_bytes == 0) {
             return;
         }
-        *last_seen = Some(now);
+        look.last_seen = Some(now);
+        look.since_full = 0;
         // A failed merge leaves the store as it was; the next look tries again. So does one
         // held back by the clock or the disk, whose reasons pass without the store changing.
         let held_back = match self.merge_if_due() {
@@ -183,7 +202,7 @@ impl Engine {
             Err(_) => true,
         };
         if held_back {
-            *last_seen = None;
+            look.last_seen = None;
         }
     }
 
@@ -193,11 +212,11 @@ impl Engine {
             return;
         }
         let weak: Weak<Engine> = Arc::downgrade(engine);
-        let mut last_seen = None;
+        let mut look = Look::default();
         engine.merger.start(engine.opts.merge.check_every, move || {
             match weak.upgrade() {
                 Some(e) => {
-                    e.merge_tick(&mut last_seen);
+                    e.merge_tick(&mut look);
                     true
                 }
                 None => false,

@@ -347,6 +347,11 @@ impl KeyDir {
         }
     }
 
+    /// Whether any entry is a put that expires.
+    pub fn has_expiring(&self) -> bool {
+        self.read_all().any(|shard| shard.expiring > 0)
+    }
+
     /// Runs `f` on the location and file of every entry that is a put that expires, shard by
     /// shard under each read lock (shards without any are skipped at once).
     pub fn for_each_expiring(
