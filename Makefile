@@ -173,7 +173,7 @@ test: all
 	@echo "make test: all suites passed"
 
 test-cargo:
-	$(CARGO) test --profile $(CARGO_TEST_PROFILE) --features testkit
+	$(CARGO) test --profile $(CARGO_TEST_PROFILE) --features testkit --no-fail-fast
 
 # The exports, c_tests/symbols.txt and the Debian symbols file name the same functions (the
 # crate's package has no debian/, as Cargo.toml excludes it).

@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bitask::vfs::fault::{Fault, FaultVfs, Plan};
@@ -187,9 +187,11 @@ fn readers_never_see_half_a_batch() {
     };
     write(0);
     let done = Arc::new(AtomicBool::new(false));
+    let checked: Arc<[AtomicU64; 2]> = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
     let readers: Vec<_> = (0..2)
         .map(|r| {
             let (db, done, keys) = (db.clone(), done.clone(), keys.clone());
+            let checked = checked.clone();
             std::thread::spawn(move || {
                 let version =
                     |v: Option<Vec<u8>>| u64::from_le_bytes(v.unwrap().try_into().unwrap());
@@ -210,13 +212,18 @@ fn readers_never_see_half_a_batch() {
                         }
                     }
                     checks += 1;
+                    checked[r].store(checks, Ordering::Release);
                 }
                 checks
             })
         })
         .collect();
-    for n in 1..2000 {
+    // Batches go on until each reader has checked a few times (on a loaded machine a
+    // reader may not run at all during the first 2000).
+    let mut n = 1;
+    while n < 2000 || checked.iter().any(|c| c.load(Ordering::Acquire) < 10) {
         write(n);
+        n += 1;
     }
     done.store(true, Ordering::Release);
     for r in readers {
