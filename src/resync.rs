@@ -38,7 +38,8 @@ pub struct Damage {
 pub struct FileScan {
     /// The file's length in bytes.
     pub len: u64,
-    /// Intact records in file order, sequence numbers strictly increasing.
+    /// Intact records that count, in file order, sequence numbers strictly increasing (but
+    /// a batch's commit, which carries its last member's): members only with their commit.
     pub records: Vec<Intact>,
     /// Offset of the seal, when the file holds a valid one naming itself.
     pub seal: Option<u64>,

@@ -411,3 +411,38 @@ fn verify_and_repair_leave_a_store_with_whole_batches_alone() {
         assert_eq!(snapshot(&dir), before);
     }
 }
+
+#[test]
+fn a_batch_cut_short_at_the_end_of_the_active_file_is_a_torn_tail() {
+    // What a crash in the batch's write leaves: its members, part of its commit, nothing
+    // after. Not a problem: the next open cuts the file where the batch starts.
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("db");
+    let db = Bitask::open_with(&dir, Options::default()).unwrap();
+    let mut model = Content::new();
+    for k in 0..5 {
+        db.put(key(k), value(&key(k), 1, 20)).unwrap();
+        model.insert(key(k), value(&key(k), 1, 20));
+    }
+    let mut batch = bitask::WriteBatch::new();
+    batch.put(key(10), value(&key(10), 1, 20)).unwrap();
+    batch.remove(key(2)).unwrap();
+    batch.put(key(11), value(&key(11), 1, 20)).unwrap();
+    db.write(&batch).unwrap();
+    db.close().unwrap();
+    let (active, _) = files(&dir)
+        .into_iter()
+        .find(|(_, k)| *k == "active")
+        .unwrap();
+    let bytes = std::fs::read(&active).unwrap();
+    std::fs::write(&active, &bytes[..COMMIT_AT + 20]).unwrap();
+    let found = bitask::verify(&dir).unwrap();
+    assert!(found.is_clean(), "{:?}", found.problems);
+    // The members count as the tail, not as records.
+    assert_eq!(found.records, 5, "{found:?}");
+    assert!(found.torn_bytes > 0, "{found:?}");
+    let report = bitask::repair(&dir).unwrap();
+    assert_eq!(report.files_rewritten, 0, "{report:?}");
+    let db = Bitask::open_with(&dir, Options::default()).unwrap();
+    assert_eq!(common::read_all(&db).unwrap(), model);
+}
