@@ -56,7 +56,7 @@ for args in "--version" "-V" "$db --version" "--version $db" "$db get k -V" "-V 
 done
 # A command's help tells its own usage, options and exit statuses.
 run "$bin" help get
-check help-get-usage grep -qx 'usage: bitask \[OPTIONS\] DIR get KEY' "$work/out"
+check help-get-usage grep -qx 'usage: bitask \[OPTIONS\] DIR get KEY\.\.\.' "$work/out"
 check help-get-options grep -q '^  -e, --encoded' "$work/out"
 check help-get-short test "$(wc -l <"$work/out")" -lt "$("$bin" --help | wc -l)"
 check help-put-same test "$("$bin" "$db" put --help)" = "$("$bin" help put)"
@@ -80,19 +80,40 @@ usage_case nothing "bitask: missing DIR and COMMAND"
 usage_case no-command "bitask: missing COMMAND after $db" "$db"
 usage_case get-no-key "bitask: get: missing KEY" "$db" get
 usage_case put-no-value "bitask: put: missing VALUE" "$db" put k
-usage_case get-extra "bitask: get: unexpected argument 'b'" "$db" get a b
+usage_case exists-extra "bitask: exists: unexpected argument 'b'" "$db" exists a b
 usage_case stats-extra "bitask: stats: unexpected argument 'x'" "$db" stats x
 usage_case unknown-command "bitask: unknown command 'frob'" "$db" frob
 usage_case unknown-option "bitask: unknown option '--colour'" "$db" get k --colour
 usage_case unknown-short "bitask: unknown option '-q'" -q "$db" get k
-usage_case command-first "bitask: get: the directory comes first: bitask DIR get KEY" get "$db" k
+usage_case command-first "bitask: get: the directory comes first: bitask DIR get KEY..." get "$db" k
 check usage-get-line test "$(sed -n 2p <("$bin" "$db" get 2>&1))" = \
-    'usage: bitask [OPTIONS] DIR get KEY'
+    'usage: bitask [OPTIONS] DIR get KEY...'
 check usage-error-creates-nothing test "$(status "$bin" "$work/usage-none" put k)" = 2 \
     -a ! -e "$work/usage-none"
 # Options anywhere; -- ends them, so an argument may start with a dash; a negative number is
 # an argument.
 check add-stores-only-when-absent test "$("$bin" "$work/add-db" add fresh-key one; echo "$?"; "$bin" "$work/add-db" add fresh-key two; echo "$?"; "$bin" "$work/add-db" get fresh-key)" = "$(printf '0\n1\none')"
+# cas: 0 stored, 1 (nothing written) when the value is another or there is none.
+check cas-stores-only-on-a-match test "$("$bin" "$work/cas-db" put k one; "$bin" "$work/cas-db" cas k one two; echo "$?"; "$bin" "$work/cas-db" cas k one three; echo "$?"; "$bin" "$work/cas-db" cas absent one two; echo "$?"; "$bin" "$work/cas-db" get k; "$bin" "$work/cas-db" exists absent; echo "$?")" = "$(printf '0\n1\n1\ntwo\n1')"
+check cas-encoded test "$("$bin" -e "$work/cas-db" cas k two 'a\x20b'; "$bin" "$work/cas-db" get k)" = 'a b'
+# batch: puts ("KEY VALUE") and removals ("KEY" alone) applied together; a malformed line
+# anywhere writes none of them.
+"$bin" "$work/batch-db" put c old
+check batch-applies-every-operation test "$(printf '# a batch\na 1\nb two\\x20words\nc\nd ""\r\n' | "$bin" "$work/batch-db" batch 2>/dev/null; echo "$?"; "$bin" "$work/batch-db" dump)" = "$(printf '0\n# bitask dump 1\na 1\nb two\\x20words\nd ""')"
+run "$bin" "$work/batch-db" batch < <(printf 'e 5\nf 6\na\nbad\\q 1\n')
+check batch-malformed-writes-nothing test "$rc:$(first_err):$("$bin" "$work/batch-db" count):$(status "$bin" "$work/batch-db" exists e):$(status "$bin" "$work/batch-db" exists a)" = \
+    "2:bitask: batch: line 4, column 4: \\ begins \\xHH, two hex digits; nothing written:3:1:0"
+check batch-empty-key-refused test "$(printf '\\x \n' | status "$bin" "$work/batch-db" batch)" = 2
+# get of several keys: "KEY VALUE" lines in the dump format, in the order given; 1 when any
+# is missing.
+run "$bin" "$work/batch-db" get d b a
+check get-several test "$rc:$(cat "$work/out")" = "$(printf '0:d ""\nb two\\x20words\na 1')"
+run "$bin" "$work/batch-db" get b zz a
+check get-several-one-missing test "$rc:$(cat "$work/out")" = "$(printf '1:b two\\x20words\na 1')"
+check get-several-loads-back test "$("$bin" "$work/batch-db" get a b | "$bin" "$work/batch-copy" load 2>/dev/null && "$bin" "$work/batch-copy" dump)" = "$(printf '# bitask dump 1\na 1\nb two\\x20words')"
+big=$(head -c 100000 /dev/zero | tr '\0' x)
+"$bin" "$work/batch-db" put big "$big"
+check get-several-large-values test "$("$bin" "$work/batch-db" get big a big | cut -c1-12 | tr '\n' ,)" = "big xxxxxxxx,a 1,big xxxxxxxx,"
 check option-after-command test "$("$bin" "$db" put -e 'sp\x20ace' 'a\x20b' && "$bin" "$db" get 'sp ace')" = 'a b'
 check option-flags-together test "$("$bin" "$db" get -en 'sp\x20ace')" = 'a\x20b'
 check option-long-encoded test "$("$bin" --encoded "$db" get 'sp\x20ace')" = 'a\x20b'

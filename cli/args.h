@@ -382,11 +382,11 @@ static struct request parse_args(int argc, char **argv) {
     r.args = ops + 2;
     if (nargs < r.cmd->min_args) {
         /* The first missing placeholder of the usage line: "put KEY VALUE" with one
-         * argument misses VALUE. */
+         * argument misses VALUE ("get KEY..." with none, KEY). */
         const char *p = r.cmd->args;
         for (int k = 0; k < nargs; k++)
             p = strchr(p, ' ') + 1;
-        usage_problem(r.cmd, "%s: missing %.*s", r.cmd->name, (int)strcspn(p, " "), p);
+        usage_problem(r.cmd, "%s: missing %.*s", r.cmd->name, (int)strcspn(p, " ."), p);
     } else if (nargs > r.cmd->max_args) {
         usage_problem(r.cmd, "%s: unexpected argument '%.200s'", r.cmd->name,
                       r.args[r.cmd->max_args]);
@@ -403,11 +403,11 @@ static struct request parse_args(int argc, char **argv) {
         usage_problem(r.cmd, "%s: --from, --to and --reverse are options of list, count and dump",
                       r.cmd->name);
     } else {
-        /* The slots past the given arguments read NULL: argv has argc + 1 slots, the operands
-         * are at its front, and the slots after them are free (at most max_args - min_args, 1,
-         * of them). */
-        for (int k = nargs; k < r.cmd->max_args; k++)
-            r.args[k] = NULL;
+        /* The slot past the given arguments reads NULL: argv has argc + 1 slots, the operands
+         * are at its front, and the slot after them is free (max_args - min_args is at most 1,
+         * or max_args is ANY_ARGS: then the arguments end at the NULL). */
+        if (nargs < r.cmd->max_args)
+            r.args[nargs] = NULL;
     }
     return r;
 }

@@ -110,11 +110,108 @@ static int cmd_add(char **args) {
     return finish_writes(db, rc);
 }
 
+/* get with several keys: one "KEY VALUE" line in the dump format for each key found, in the
+ * order given, all read as of one moment (bitask_multi_get); EXIT_NOT_FOUND when any is
+ * absent. */
+static int print_values(char **args, size_t count) {
+    size_t *lens = calloc(count, sizeof *lens), total = 0;
+    for (size_t i = 0; lens && i < count; i++) {
+        if (!arg_bytes(args[i], "get", "KEY", &lens[i])) {
+            free(lens);
+            return EXIT_ERROR;
+        }
+        total += lens[i];
+    }
+    size_t *offsets = calloc(count, sizeof *offsets), *vlens = calloc(count, sizeof *vlens);
+    bitask_status *sts = calloc(count, sizeof *sts);
+    uint8_t *keys = malloc(total ? total : 1), *buf = NULL;
+    int rc = EXIT_OK;
+    if (!lens || !offsets || !vlens || !sts || !keys) {
+        fputs("bitask: get: out of memory\n", stderr);
+        rc = EXIT_ERROR;
+    }
+    for (size_t i = 0, at = 0; rc == EXIT_OK && i < count; at += lens[i], i++)
+        memcpy(keys + at, args[i], lens[i]);
+    bitask *db = NULL;
+    if (rc == EXIT_OK)
+        rc = open_store(READ, &db);
+    size_t cap = 1 << 16;
+    while (rc == EXIT_OK) {
+        uint8_t *grown = realloc(buf, cap);
+        if (!grown) {
+            fputs("bitask: get: out of memory\n", stderr);
+            rc = EXIT_ERROR;
+            break;
+        }
+        buf = grown;
+        bitask_status st = bitask_multi_get(db, count, keys, lens, buf, cap, offsets, vlens, sts);
+        if (st != BITASK_OK) {
+            rc = fail("get", st);
+            break;
+        }
+        size_t need = 0;
+        int small = 0;
+        for (size_t i = 0; i < count; i++) {
+            need += vlens[i];
+            small |= sts[i] == BITASK_BUFFER_TOO_SMALL;
+        }
+        if (!small)
+            break;
+        cap = need; /* enough for every value: the next call copies them all */
+    }
+    for (size_t i = 0, at = 0; rc == EXIT_OK && i < count; at += lens[i], i++) {
+        if (sts[i] == BITASK_NOT_FOUND)
+            continue;
+        encode(stdout, keys + at, lens[i], ENCODE_KEY);
+        putchar(' ');
+        encode(stdout, buf + offsets[i], vlens[i], 0);
+        putchar('\n');
+    }
+    for (size_t i = 0; rc == EXIT_OK && i < count; i++)
+        if (sts[i] == BITASK_NOT_FOUND)
+            rc = EXIT_NOT_FOUND;
+    if (db)
+        bitask_close(db);
+    free(buf);
+    free(keys);
+    free(sts);
+    free(vlens);
+    free(offsets);
+    free(lens);
+    return rc;
+}
+
 static int cmd_get(char **args) {
+    size_t count = 0;
+    while (args[count])
+        count++;
+    if (count > 1)
+        return print_values(args, count);
     size_t klen;
     if (!arg_bytes(args[0], "get", "KEY", &klen))
         return EXIT_ERROR;
     return print_value((const uint8_t *)args[0], klen, opt.escaped, "get");
+}
+
+/* compare-and-set: stores NEW under KEY only while its value is OLD; exits 1, writing
+ * nothing, when it is not (or KEY has no value). */
+static int cmd_cas(char **args) {
+    size_t klen, olen, nlen;
+    if (!arg_bytes(args[0], "cas", "KEY", &klen) || !arg_bytes(args[1], "cas", "OLD", &olen) ||
+        !arg_bytes(args[2], "cas", "NEW", &nlen))
+        return EXIT_ERROR;
+    bitask *db;
+    int rc = open_store(WRITE_EXISTING, &db);
+    if (rc != EXIT_OK)
+        return rc;
+    bitask_status st =
+        bitask_compare_and_set(db, (const uint8_t *)args[0], klen, (const uint8_t *)args[1],
+                               olen, (const uint8_t *)args[2], nlen);
+    if (st == BITASK_MISMATCH)
+        rc = EXIT_NOT_FOUND;
+    else if (st != BITASK_OK)
+        rc = fail("cas", st);
+    return finish_writes(db, rc);
 }
 
 static int cmd_del(char **args) {
@@ -415,6 +512,79 @@ static int cmd_load(char **args) {
     return rc != EXIT_OK ? rc : synced;
 }
 
+/* Reads operations from standard input, a put a line in the dump format ("KEY VALUE") or a
+ * removal ("KEY" alone), and applies them as one batch: all of them, durably, or none. A
+ * malformed line writes nothing. */
+static int cmd_batch(char **args) {
+    (void)args;
+    bitask_batch *batch = bitask_batch_new();
+    if (!batch) {
+        fputs("bitask: batch: out of memory\n", stderr);
+        return EXIT_ERROR;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    long lineno = 0, ops = 0;
+    int rc = EXIT_OK;
+    while (rc == EXIT_OK && (got = getline(&line, &cap, stdin)) >= 0) {
+        lineno++;
+        size_t n = (size_t)got;
+        if (n > 0 && line[n - 1] == '\n')
+            n--;
+        if (n > 0 && line[n - 1] == '\r')
+            n--;
+        if (n == 0 || line[0] == '#')
+            continue;
+        size_t column = 1;
+        long klen = -1, vlen = -1;
+        char *value = NULL;
+        struct decode_error e;
+        const char *why = NULL;
+        bitask_status st = BITASK_OK;
+        if (!memchr(line, ' ', n)) {
+            if ((klen = decode(line, n, &e)) < 0) {
+                column = e.at + 1;
+                why = e.why;
+            } else if (klen == 0) {
+                why = "a KEY cannot be empty";
+            } else {
+                st = bitask_batch_remove(batch, (const uint8_t *)line, (size_t)klen);
+            }
+        } else if (!(why = parse_pair(line, n, &column, &klen, &value, &vlen, &e))) {
+            st = bitask_batch_put(batch, (const uint8_t *)line, (size_t)klen,
+                                  (const uint8_t *)value, (size_t)vlen);
+        }
+        if (why) {
+            fprintf(stderr, "bitask: batch: line %ld, column %zu: %s; nothing written\n", lineno,
+                    column, why);
+            rc = EXIT_ERROR;
+        } else if (st != BITASK_OK) {
+            char what[64];
+            snprintf(what, sizeof what, "batch: line %ld", lineno);
+            rc = fail(what, st);
+        } else {
+            ops++;
+        }
+    }
+    free(line);
+    if (rc == EXIT_OK && ferror(stdin)) {
+        perror("bitask: batch: reading standard input");
+        rc = EXIT_ERROR;
+    }
+    bitask *db = NULL;
+    if (rc == EXIT_OK)
+        rc = open_store(WRITE, &db);
+    if (rc == EXIT_OK) {
+        bitask_status st = bitask_write(db, batch, BITASK_WRITE_SYNC);
+        rc = finish_writes(db, st == BITASK_OK ? EXIT_OK : fail("batch", st));
+        if (rc == EXIT_OK)
+            fprintf(stderr, "bitask: wrote a batch of %ld operation%s\n", ops, ops == 1 ? "" : "s");
+    }
+    bitask_batch_free(batch);
+    return rc;
+}
+
 static int cmd_stats(char **args) {
     (void)args;
     bitask *db;
@@ -631,6 +801,9 @@ enum {
     WRITER = TAKES_WAIT | TAKES_OPEN_OPTIONS
 };
 
+/* max_args of a command that takes any number of arguments (get KEY...). */
+#define ANY_ARGS 0x7fffffff
+
 struct command {
     const char *name;
     /* Its arguments as its usage line shows them: "KEY VALUE", "[PREFIX]", "". */
@@ -659,13 +832,24 @@ static const struct command commands[] = {
      "The check and the write are one step against every other writer.\n",
      "Exit status: 0 stored, 1 KEY already has a value, 2 usage error or failure, 4 locked by\n"
      "another writer.\n"},
-    {"get", "KEY", 1, 1, TAKES_ENCODED | TAKES_NO_NEWLINE, cmd_get,
-     "print the value of KEY, then a newline (-n: the value alone)",
+    {"cas", "KEY OLD NEW", 3, 3, TAKES_ENCODED | WRITER, cmd_cas,
+     "store NEW under KEY only while its value is OLD (compare-and-set)",
+     "Stores NEW under KEY, durably, when the value of KEY is OLD; when it is another value,\n"
+     "or KEY has none, writes nothing. The comparison and the write are one step against\n"
+     "every other writer.\n",
+     "Exit status: 0 stored, 1 the value of KEY is not OLD (nothing written), 2 usage error or\n"
+     "failure (also when DIR holds no store), 4 locked by another writer.\n"},
+    {"get", "KEY...", 1, ANY_ARGS, TAKES_ENCODED | TAKES_NO_NEWLINE, cmd_get,
+     "print the value of KEY, then a newline (-n: the value alone);\n"
+     "                  of several KEYs, \"KEY VALUE\" lines in the dump format",
      "Prints the value of KEY, then a newline, wherever the output goes (as sqlite3 and\n"
      "redis-cli do); -n prints the value's bytes alone. A missing key prints nothing. The\n"
      "keys that list prints are KEYs for get -e:\n"
-     "  bitask DIR list | while IFS= read -r k; do bitask -e DIR get \"$k\"; done\n",
-     "Exit status: 0 found, 1 not found, 2 usage error or failure.\n"},
+     "  bitask DIR list | while IFS= read -r k; do bitask -e DIR get \"$k\"; done\n"
+     "With several KEYs, all are read as of one moment (a batch written meanwhile is seen\n"
+     "whole or not at all), and each one found is printed as a line \"KEY VALUE\" in the dump\n"
+     "format, in the order given: load reads them back. Missing keys print nothing.\n",
+     "Exit status: 0 found (every KEY), 1 not found (some KEY), 2 usage error or failure.\n"},
     {"exists", "KEY", 1, 1, TAKES_ENCODED, cmd_exists, "exit 0 when KEY has a value, 1 when not",
      "Tells, by its exit status alone, whether KEY has a value, without reading it.\n",
      "Exit status: 0 present, 1 absent, 2 usage error or failure.\n"},
@@ -747,6 +931,15 @@ static const struct command commands[] = {
      "not exist.\n",
      "Exit status: 0 done, 2 usage error, malformed input or failure, 4 locked by another\n"
      "writer.\n"},
+    {"batch", "", 0, 0, WRITER, cmd_batch,
+     "apply the operations read from standard input as one atomic batch",
+     "Reads operations from standard input, one a line: \"KEY VALUE\" in the dump format (as\n"
+     "load reads) stores VALUE under KEY, a KEY alone (dump-encoded, without a space) removes\n"
+     "it. Then applies them all as one batch, in their order, durably: after any crash the\n"
+     "store holds all of them or none. Lines starting with # are skipped. A malformed line\n"
+     "writes nothing, naming its line and column. Creates DIR when it does not exist.\n",
+     "Exit status: 0 written, 2 usage error, malformed input or failure (nothing written), 4\n"
+     "locked by another writer.\n"},
     {"backup", "DEST", 1, 1, TAKES_WAIT, cmd_backup,
      "write a consistent copy of the store into DEST (hot backup; again: incremental)",
      "Writes a consistent copy of the store into the directory DEST: sealed data files and\n"

@@ -205,7 +205,9 @@ impl Job<'_> {
                 continue; // another program's file or a newer format: not ours to judge
             }
             let len = raw.len().map_err(|e| Error::io("stat", &path, e))?;
-            let scan = resync::scan_range(&*raw, &path, id, len)?;
+            // Whether it was a compaction output is in the damaged header: read as one
+            // written by puts, its batches count only with their commits.
+            let scan = resync::scan_range(&*raw, &path, id, len, false)?;
             drop(raw);
             let header = rebuilt_header(self.identity.tag, id, &scan, checked);
             self.rewrite(&scan, id, kind, header, checked)?;
@@ -241,7 +243,7 @@ impl Job<'_> {
             let kept: HashSet<u64> = scan.records.iter().map(|r| r.header.seq).collect();
             let mut seqs = None;
             for e in entries {
-                if kept.contains(&e.seq) || e.tombstone {
+                if kept.contains(&e.seq) || (e.tombstone && !in_broken_batch(scan, e.seq)) {
                     continue; // kept, or a deletion written again
                 }
                 self.report.records_lost += 1;
@@ -359,10 +361,18 @@ fn lost_deletions<'a>(scan: &FileScan, described: &'a [Described]) -> Vec<&'a De
     let kept: HashSet<u64> = scan.records.iter().map(|r| r.header.seq).collect();
     let mut lost: Vec<&Described> = described
         .iter()
-        .filter(|d| d.tombstone && !kept.contains(&d.seq))
+        .filter(|d| d.tombstone && !kept.contains(&d.seq) && !in_broken_batch(scan, d.seq))
         .collect();
     lost.sort_by_key(|d| d.seq);
     lost
+}
+
+/// Whether `seq` is one of a broken batch's (`FileScan::broken_batches`): a deletion there
+/// is not written again, as the rest of its batch is lost.
+fn in_broken_batch(scan: &FileScan, seq: u64) -> bool {
+    scan.broken_batches
+        .iter()
+        .any(|(first, last)| (*first..=*last).contains(&seq))
 }
 
 /// The record of a deletion written again: its key and sequence number; the time it was

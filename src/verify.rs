@@ -70,15 +70,21 @@ pub(crate) struct Checked {
     pub scan: FileScan,
 }
 
-/// `verify` through `vfs`; `active_end` bounds the scan of one active file (id, end): a live
-/// writer's, whose bytes past its last record are its reservation, not a torn write.
-pub(crate) fn verify_with(
-    vfs: &dyn Vfs,
-    dir: &Path,
-    active_end: Option<(u64, u64)>,
-) -> Result<VerifyReport> {
+/// What a live writer's handle knew of its files when a verification began.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Live {
+    /// The active file (id, end of its records): its bytes past that end are its
+    /// reservation and the writes since, not a torn write.
+    pub active: Option<(u64, u64)>,
+    /// The largest id of the handle's files: a file with a larger one was made since (and
+    /// may be half made: its header not yet written).
+    pub newest: u64,
+}
+
+/// `verify` through `vfs`; `live` for a writer's handle (see `Live`).
+pub(crate) fn verify_with(vfs: &dyn Vfs, dir: &Path, live: Option<Live>) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
-    let (checked, hints) = read_store(vfs, dir, active_end, &mut report)?;
+    let (checked, hints) = read_store(vfs, dir, live, &mut report)?;
     for (id, name) in hints {
         report.hint_files += 1;
         let data = checked
@@ -103,7 +109,7 @@ pub(crate) fn verify_with(
 pub(crate) fn read_store(
     vfs: &dyn Vfs,
     dir: &Path,
-    active_end: Option<(u64, u64)>,
+    live: Option<Live>,
     report: &mut VerifyReport,
 ) -> Result<(Vec<Checked>, Vec<(u64, String)>)> {
     let identity = match identity::read(vfs, dir) {
@@ -139,7 +145,11 @@ pub(crate) fn read_store(
             }
             _ => continue,
         }
-        let end = active_end.filter(|(a, _)| *a == id).map(|(_, end)| end);
+        if live.is_some_and(|l| id > l.newest) {
+            continue;
+        }
+        let active = live.and_then(|l| l.active);
+        let end = active.filter(|(a, _)| *a == id).map(|(_, end)| end);
         if let Some(c) = check_data_file(vfs, dir, (id, kind, &name), end, identity, report) {
             checked.push(c);
         }
@@ -156,7 +166,6 @@ fn check_data_file(
     identity: Option<Identity>,
     report: &mut VerifyReport,
 ) -> Option<Checked> {
-    report.data_files += 1;
     let mut kind = kind;
     let mut opened = DataFile::open(vfs, &dir.join(name), OpenMode::ReadShared, id);
     if kind == FileKind::Active && matches!(&opened, Err(e) if crate::recovery::is_vanished(e)) {
@@ -168,11 +177,15 @@ fn check_data_file(
     let end = end.filter(|_| kind == FileKind::Active);
     let file = match opened {
         Ok(f) => f,
+        // Listed, then gone: a writer's compaction removed it meanwhile (not damage).
+        Err(e) if crate::recovery::is_vanished(&e) => return None,
         Err(e) => {
+            report.data_files += 1;
             report.problem(name, offset_of(&e), reason_of(&e));
             return None;
         }
     };
+    report.data_files += 1;
     let owner = identity.unwrap_or(Identity::UNTAGGED);
     if !owner.owns(file.header.store) {
         report.problem(name, 12, "the file carries another store's tag");
@@ -215,6 +228,7 @@ pub(crate) fn hint_problem(vfs: &dyn Vfs, path: &Path, data: &Checked) -> Option
     let bytes = match read_hint(vfs, path, data.scan.len) {
         Ok(Some(b)) => b,
         Ok(None) => return Some((0, "hint file longer than its data file allows".into())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None, // removed meanwhile
         Err(e) => return Some((0, crate::error::os_words(&e))),
     };
     check_hint(&bytes, data.id, data.scan.len, &data.scan.records)

@@ -215,3 +215,35 @@ fn a_destination_with_foreign_files_is_refused_unchanged() {
         Err(Error::ReadOnly)
     ));
 }
+
+#[test]
+fn verify_on_a_handle_beside_its_writes_and_compactions_finds_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("db");
+    let db = Arc::new(Bitask::open_with(&dir, opts()).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (db, stop) = (db.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                // Two values fill a 4 KiB file: the writer rotates every other put, often
+                // faster than the next file is prepared, and makes it then and there (its
+                // name visible before its header is written).
+                db.put(key(n % 50), value(&key(n % 50), n, 1500)).unwrap();
+                if n % 200 == 0 {
+                    db.compact().unwrap();
+                }
+            }
+        })
+    };
+    for _ in 0..1000 {
+        let on_handle = db.verify().unwrap();
+        assert!(on_handle.is_clean(), "{:?}", on_handle.problems);
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    let of_dir = bitask::verify(&dir).unwrap();
+    assert!(of_dir.is_clean(), "{:?}", of_dir.problems);
+}

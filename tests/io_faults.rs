@@ -5,7 +5,8 @@
 //! error (an I/O error naming the cause, `Stopped`, or `KeyNotFound`), reads never return a
 //! value the key did not have, nothing panics and no file or lock stays open after the
 //! handle is gone; after the fault clears, the store reopens with content matching the model
-//! and accepts writes.
+//! and accepts writes. The workload's write batches, put-if-absent and compare-and-set calls
+//! fail as cleanly, and a batch that failed is, after the reopen, there whole or not at all.
 //!
 //! Also a real full disk: a tiny tmpfs in a user namespace (skipped, with a message, where
 //! user namespaces are not allowed), filled until puts fail.
@@ -27,6 +28,16 @@ use common::{key, value, Content, Rng};
 enum Step {
     Put(Vec<u8>, Vec<u8>),
     Remove(Vec<u8>),
+    /// A write batch on distinct keys: a put (`Some`) or a removal of each.
+    Batch(Vec<(Vec<u8>, Option<Vec<u8>>)>),
+    PutIfAbsent(Vec<u8>, Vec<u8>),
+    /// Compare-and-set of a key to a value (`None`: removal), expecting the value the model
+    /// holds for it, or (`stale`) one it never had.
+    Cas {
+        key: Vec<u8>,
+        new: Option<Vec<u8>>,
+        stale: bool,
+    },
     Get(Vec<u8>),
     Iterate,
     Compact,
@@ -50,7 +61,33 @@ fn plan(seed: u64, n: usize) -> Vec<Step> {
                     Step::Put(k.clone(), value(&k, version, len))
                 }
                 45..=59 => Step::Remove(k),
-                60..=79 => Step::Get(k),
+                60..=71 => Step::Get(k),
+                72..=75 => {
+                    let mut keys: Vec<u64> = (0..2 + rng.below(3)).map(|_| rng.below(12)).collect();
+                    keys.sort_unstable();
+                    keys.dedup();
+                    let ops = keys.into_iter().map(|n| {
+                        let k = key(n);
+                        if rng.below(4) == 0 {
+                            return (k, None);
+                        }
+                        version += 1;
+                        let v = value(&k, version, rng.below(40) as usize);
+                        (k, Some(v))
+                    });
+                    Step::Batch(ops.collect())
+                }
+                76..=77 => {
+                    version += 1;
+                    let v = value(&k, version, rng.below(40) as usize);
+                    Step::PutIfAbsent(k, v)
+                }
+                78..=79 => {
+                    version += 1;
+                    let new = (rng.below(5) != 0).then(|| value(&k, version, 20));
+                    let stale = rng.below(4) == 0;
+                    Step::Cas { key: k, new, stale }
+                }
                 80..=84 => Step::Iterate,
                 85..=87 => Step::Compact,
                 88..=90 => Step::AutoMerge,
@@ -86,6 +123,33 @@ impl Possible {
     }
 }
 
+/// The puts of batches whose write failed, which must be there whole or not at all after
+/// the reopen, while no later write touched their keys (values are unique: each is there or
+/// not).
+#[derive(Default, Debug)]
+struct FailedBatches(Vec<Vec<(Vec<u8>, Vec<u8>)>>);
+
+impl FailedBatches {
+    /// A later write of `k`: the batches holding it can no longer be judged.
+    fn touch(&mut self, k: &[u8]) {
+        self.0.retain(|b| b.iter().all(|(bk, _)| bk != k));
+    }
+
+    /// What is wrong with `got`, the content after the reopen, if anything.
+    fn check(&self, got: &Content) -> Result<(), String> {
+        for b in &self.0 {
+            let there = b.iter().filter(|(k, v)| got.get(k) == Some(v)).count();
+            if there != 0 && there != b.len() {
+                return Err(format!(
+                    "a failed batch is half there after reopen: {there} of {} puts",
+                    b.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What one run of the workload under one fault plan found wrong, if anything.
 fn run_once(
     inner: Arc<dyn Vfs>,
@@ -93,7 +157,7 @@ fn run_once(
     sync: SyncMode,
     steps: &[Step],
     plan: Plan,
-) -> (Result<(), String>, u64, bool) {
+) -> (Result<(), String>, u64, bool, u64) {
     let fv = FaultVfs::new(inner.clone());
     // Merges run at the workload's steps, not on the merge thread, so that every run makes
     // the same operations and "the Nth one fails" means the same one.
@@ -120,6 +184,7 @@ fn run_once(
         }
     };
     let mut model = Possible::default();
+    let mut failed = FailedBatches::default();
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| -> Result<(), String> {
         fv.arm(plan);
         let fv_dyn: Arc<dyn Vfs> = Arc::new(fv.clone());
@@ -146,6 +211,12 @@ fn run_once(
             }
             let Some(h) = db.as_ref() else { continue };
             match s {
+                Step::Put(k, _) | Step::Remove(k) | Step::PutIfAbsent(k, _) => failed.touch(k),
+                Step::Cas { key, .. } => failed.touch(key),
+                Step::Batch(ops) => ops.iter().for_each(|(k, _)| failed.touch(k)),
+                _ => {}
+            }
+            match s {
                 Step::Put(k, v) => match h.put(k, v) {
                     Ok(()) => model.settle(k, Some(v.clone())),
                     Err(e @ Error::Stopped(_)) => clean(&e, &what)?,
@@ -167,6 +238,59 @@ fn run_once(
                         model.maybe(k, None);
                     }
                 },
+                Step::Batch(ops) => {
+                    let mut batch = bitask::WriteBatch::new();
+                    for (k, v) in ops {
+                        match v {
+                            Some(v) => batch.put(k, v).unwrap(),
+                            None => batch.remove(k).unwrap(),
+                        }
+                    }
+                    match h.write(&batch) {
+                        Ok(()) => ops.iter().for_each(|(k, v)| model.settle(k, v.clone())),
+                        Err(e) => {
+                            clean(&e, &what)?;
+                            ops.iter().for_each(|(k, v)| model.maybe(k, v.clone()));
+                            let puts = ops
+                                .iter()
+                                .filter_map(|(k, v)| Some((k.clone(), v.clone()?)));
+                            failed.0.push(puts.collect());
+                        }
+                    }
+                }
+                Step::PutIfAbsent(k, v) => match h.put_if_absent(k, v) {
+                    Ok(true) if model.allows(k, None) => model.settle(k, Some(v.clone())),
+                    Ok(true) => return Err(format!("{what}: stored over a present key")),
+                    Ok(false) if model.get(k) == [None] => {
+                        return Err(format!("{what}: refused for an absent key"))
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        clean(&e, &what)?;
+                        model.maybe(k, Some(v.clone()));
+                    }
+                },
+                Step::Cas { key: k, new, stale } => {
+                    let expected = if *stale {
+                        Some(b"never a value".to_vec())
+                    } else {
+                        model.get(k).into_iter().next().flatten()
+                    };
+                    match h.compare_and_set(k, expected.as_deref(), new.as_deref()) {
+                        Ok(true) if model.allows(k, expected.as_ref()) => {
+                            model.settle(k, new.clone())
+                        }
+                        Ok(true) => return Err(format!("{what}: set on a value it did not have")),
+                        Ok(false) if model.get(k) == [expected] => {
+                            return Err(format!("{what}: refused though the value matched"))
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            clean(&e, &what)?;
+                            model.maybe(k, new.clone());
+                        }
+                    }
+                }
                 Step::Get(k) => match h.get(k) {
                     Ok(v) if model.allows(k, v.as_ref()) => {}
                     Ok(v) => {
@@ -231,16 +355,22 @@ fn run_once(
                     fv.held_locks()
                 ))
             } else {
-                verify(inner, dir, sync, &model)
+                verify(inner, dir, sync, &model, &failed)
             }
         }
     };
-    (result, injected, hit)
+    (result, injected, hit, failed.0.len() as u64)
 }
 
 /// After the fault: the store opens on the plain file system, matches the model, takes a
 /// write and keeps it across a reopen.
-fn verify(inner: Arc<dyn Vfs>, dir: &Path, sync: SyncMode, model: &Possible) -> Result<(), String> {
+fn verify(
+    inner: Arc<dyn Vfs>,
+    dir: &Path,
+    sync: SyncMode,
+    model: &Possible,
+    failed: &FailedBatches,
+) -> Result<(), String> {
     let opts = || {
         Options::default()
             .max_file_size(200)
@@ -249,6 +379,7 @@ fn verify(inner: Arc<dyn Vfs>, dir: &Path, sync: SyncMode, model: &Possible) -> 
     };
     let db = open_retrying(dir, opts).map_err(|e| format!("reopen after the fault: {e}"))?;
     let got = common::read_all(&db).map_err(|e| format!("read after the fault: {e}"))?;
+    failed.check(&got)?;
     for (k, v) in &got {
         if !model.allows(k, Some(v)) {
             return Err(format!(
@@ -282,6 +413,8 @@ fn verify(inner: Arc<dyn Vfs>, dir: &Path, sync: SyncMode, model: &Possible) -> 
 struct Totals {
     runs: u64,
     injected: u64,
+    /// Failed batches judged after the reopen (whole or absent).
+    failed_batches: u64,
     failures: Vec<String>,
 }
 
@@ -307,7 +440,8 @@ fn fault_loop(
             (Arc::new(SimVfs::new()), Path::new("/db").to_path_buf())
         };
         let plan = Plan { fault, at, sticky };
-        let (result, injected, hit) = run_once(inner, &dir, sync, &steps, plan);
+        let (result, injected, hit, batches) = run_once(inner, &dir, sync, &steps, plan);
+        totals.failed_batches += batches;
         totals.runs += 1;
         totals.injected += injected;
         if let Err(e) = result {
@@ -335,9 +469,10 @@ fn run_kind(fault: Fault) {
         }
     }
     common::report(&format!(
-        "io-faults {fault:?}: {} runs, {} faults injected (once and from then on, sync always on the real file system and sync none on the simulated one); failures {}",
+        "io-faults {fault:?}: {} runs, {} faults injected (once and from then on, sync always on the real file system and sync none on the simulated one); {} failed batches judged; failures {}",
         t.runs,
         t.injected,
+        t.failed_batches,
         t.failures.len()
     ));
     common::assert_no_failures(&t.failures);

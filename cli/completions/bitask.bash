@@ -7,7 +7,7 @@
 # bitask is first completed), or source it from ~/.bashrc.
 
 # The commands and options, as `bitask --help` lists them (c_tests/cli_test.sh checks that).
-_bitask_commands='put add get exists del ttl expire persist list count stats verify compact dump load backup repair upgrade help'
+_bitask_commands='put add cas get exists del ttl expire persist list count stats verify compact dump load batch backup repair upgrade help'
 _bitask_options='-e --encoded -n --no-newline --json --dry-run --from --to --reverse --wait
     --sync --max-file-size --ttl
     -h --help -V --version'
@@ -70,9 +70,12 @@ _bitask() {
     2)
         case ${ops[1]} in
         help) mapfile -t COMPREPLY < <(compgen -W "${_bitask_commands% help}" -- "$cur") ;;
-        put | add | get | exists | del | ttl | expire | persist | list | count | dump) _bitask_keys "${ops[0]}" ;;
+        put | add | cas | get | exists | del | ttl | expire | persist | list | count | dump) _bitask_keys "${ops[0]}" ;;
         backup) compopt -o filenames 2>/dev/null && mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
         esac
+        ;;
+    *) # get takes any number of keys
+        [[ ${ops[1]} == get ]] && _bitask_keys "${ops[0]}"
         ;;
     esac
     if declare -F __ltrim_colon_completions >/dev/null; then

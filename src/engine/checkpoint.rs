@@ -53,18 +53,22 @@ impl Engine {
 
 impl Engine {
     /// Verifies the store's files (`verify::verify_with`) as of this call: on a writer
-    /// handle under the compaction mutex, with background seals finished and the active
-    /// file read to the end of its records.
+    /// handle under the compaction mutex, with background seals finished, the active file
+    /// read to the end of its records, and files made since left out.
     pub(crate) fn verify(&self) -> Result<crate::verify::VerifyReport> {
         let Some(writer) = &self.writer else {
             return crate::verify::verify_with(self.vfs(), &self.dir, None);
         };
         let _no_compaction = lock(&self.merging);
-        let active = {
+        let live = {
             let w = lock(writer);
             self.sealing.wait();
-            w.active.as_ref().map(|a| (a.file.id(), a.end))
+            let newest = lock(&self.files).by_id.keys().max().copied().unwrap_or(0);
+            crate::verify::Live {
+                active: w.active.as_ref().map(|a| (a.file.id(), a.end)),
+                newest,
+            }
         };
-        crate::verify::verify_with(self.vfs(), &self.dir, active)
+        crate::verify::verify_with(self.vfs(), &self.dir, Some(live))
     }
 }
