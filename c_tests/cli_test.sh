@@ -167,6 +167,7 @@ check ttl-dump-plain grep -qx 'plain two' "$work/ttl-dump"
 check ttl-dump-leaves-expired-out test "$(grep -c '^gone' "$work/ttl-dump")" = 0
 check ttl-load "$bin" "$work/ttl-copy" load <"$work/ttl-dump"
 check ttl-load-keeps-expiry test "$("$bin" "$work/ttl-copy" dump)" = "$(cat "$work/ttl-dump")"
+check ttl-batch-keeps-expiry test "$("$bin" "$work/ttl-batch" batch <"$work/ttl-dump" 2>/dev/null; "$bin" "$work/ttl-batch" dump)" = "$(cat "$work/ttl-dump")"
 printf 'past x 1\n' | "$bin" "$work/ttl-copy" load 2>/dev/null
 check ttl-load-past-is-absent test "$(status "$bin" "$work/ttl-copy" get past)" = 1
 run "$bin" "$work/ttl-copy" load <<<'k v 0'

@@ -539,6 +539,7 @@ static int cmd_batch(char **args) {
         size_t column = 1;
         long klen = -1, vlen = -1;
         char *value = NULL;
+        uint64_t expiry = 0;
         struct decode_error e;
         const char *why = NULL;
         bitask_status st = BITASK_OK;
@@ -551,9 +552,12 @@ static int cmd_batch(char **args) {
             } else {
                 st = bitask_batch_remove(batch, (const uint8_t *)line, (size_t)klen);
             }
-        } else if (!(why = parse_pair(line, n, &column, &klen, &value, &vlen, &e))) {
-            st = bitask_batch_put(batch, (const uint8_t *)line, (size_t)klen,
-                                  (const uint8_t *)value, (size_t)vlen);
+        } else if (!(why = parse_pair(line, n, &column, &klen, &value, &vlen, &expiry, &e))) {
+            st = expiry ? bitask_batch_put_expiring_at(batch, (const uint8_t *)line, (size_t)klen,
+                                                       (const uint8_t *)value, (size_t)vlen,
+                                                       expiry)
+                        : bitask_batch_put(batch, (const uint8_t *)line, (size_t)klen,
+                                           (const uint8_t *)value, (size_t)vlen);
         }
         if (why) {
             fprintf(stderr, "bitask: batch: line %ld, column %zu: %s; nothing written\n", lineno,
@@ -934,7 +938,8 @@ static const struct command commands[] = {
     {"batch", "", 0, 0, WRITER, cmd_batch,
      "apply the operations read from standard input as one atomic batch",
      "Reads operations from standard input, one a line: \"KEY VALUE\" in the dump format (as\n"
-     "load reads) stores VALUE under KEY, a KEY alone (dump-encoded, without a space) removes\n"
+     "load reads, with its optional third field, the expiry) stores VALUE under KEY, a KEY\n"
+     "alone (dump-encoded, without a space) removes\n"
      "it. Then applies them all as one batch, in their order, durably: after any crash the\n"
      "store holds all of them or none. Lines starting with # are skipped. A malformed line\n"
      "writes nothing, naming its line and column. Creates DIR when it does not exist.\n",
