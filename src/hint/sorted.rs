@@ -159,6 +159,7 @@ impl<'a> SortedHint<'a> {
         self.cursor_at(0)
     }
 
+    #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
     /// Entry `pos`, if there is one.
     pub fn entry(&self, pos: usize) -> Option<HintEntry<'a>> {
         self.cursor_at(pos).next()
@@ -211,6 +212,7 @@ pub struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
     /// Entries before the cursor.
     pub fn position(&self) -> usize {
         self.pos
@@ -229,6 +231,7 @@ impl<'a> Cursor<'a> {
         .map(|(e, _)| e)
     }
 
+    #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
     /// The entry before the cursor, moving the cursor back before it. Decodes from the
     /// start of its index block: at most `INDEX_EVERY` entries.
     pub fn prev(&mut self) -> Option<HintEntry<'a>> {

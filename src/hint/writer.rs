@@ -35,11 +35,13 @@ impl HintWriter {
         }
     }
 
+    #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
     /// Entries pushed so far.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
