@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::datafile::hint_map::MappedHint;
 use crate::datafile::DataFile;
 use crate::error::{Error, Result};
 use crate::keydir::{KeyDir, MAX_FILES};
@@ -29,8 +30,27 @@ pub struct FileEntry {
     pub active: bool,
     /// Size of its hint file, 0 when it has none.
     pub hint_len: u64,
+    /// What ordered scans can use of its sorted hint.
+    pub sorted_run: SortedRun,
     /// For read-only handles: how far the file has been scanned.
     pub scanned_to: u64,
+}
+
+/// What an ordered scan can use of a sealed file's sorted hint (`iter::runs`): the hint is
+/// checked in full once, then mapped once, and every later scan uses the mapping.
+#[derive(Clone, Default)]
+pub enum SortedRun {
+    /// Not known to be checked: a scan opens the hint, if there is one, and checks every
+    /// entry. Failing that, the scan reads the data file's records; the next scan looks
+    /// again (the writer may have written the hint meanwhile, and a failed open costs
+    /// nothing beside a read of the data file).
+    #[default]
+    Unknown,
+    /// Checked in full already (by the open, or made by this handle from a checked scan of
+    /// the data file): a scan maps it and checks its layout only.
+    Checked,
+    /// Mapped and ready.
+    Mapped(Arc<MappedHint>),
 }
 
 /// Position of a file in load order: merge outputs sort with the newest file they replaced,

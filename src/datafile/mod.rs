@@ -18,6 +18,7 @@
 
 pub mod committed;
 pub(crate) mod hint_file;
+pub(crate) mod hint_map;
 pub(crate) mod seal;
 
 use std::path::{Path, PathBuf};

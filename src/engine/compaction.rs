@@ -32,7 +32,7 @@ use super::state::Engine;
 use crate::datafile::{out_of_memory, DataFile, FileHeader, Found, Scanned, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
-use crate::fileset::FileEntry;
+use crate::fileset::{FileEntry, SortedRun};
 use crate::hint::{HintEntry, HintWriter};
 use crate::keydir::Location;
 use crate::record;
@@ -451,6 +451,7 @@ fn swap(engine: &Engine, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -
                 file,
                 active: false,
                 hint_len: part.hint_bytes.len() as u64,
+                sorted_run: SortedRun::Checked,
                 scanned_to: part.written,
             };
             files.admit(&engine.keydir, entry);

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use super::state::Engine;
 use crate::datafile::hint_file::write_hint;
 use crate::datafile::DataFile;
+use crate::fileset::SortedRun;
 use crate::util::sync::lock;
 
 impl Engine {
@@ -55,6 +56,7 @@ impl Engine {
         if let Ok(len) = write_hint(self.vfs(), &self.dir, file) {
             if let Some(e) = lock(&self.files).by_id.get_mut(&file.id()) {
                 e.hint_len = len;
+                e.sorted_run = SortedRun::Checked;
             }
         }
     }

@@ -13,7 +13,7 @@ use super::state::Engine;
 use crate::datafile::DataFile;
 use crate::error::Result;
 use crate::filename::{self, FileKind};
-use crate::fileset::FileEntry;
+use crate::fileset::{FileEntry, SortedRun};
 use crate::recovery;
 use crate::util::sync::lock;
 use crate::vfs::OpenMode;
@@ -184,6 +184,7 @@ fn record_progress(engine: &Engine, p: Pending, scanned_to: u64) {
             file: p.file,
             active: p.active,
             hint_len: 0,
+            sorted_run: SortedRun::Unknown,
             scanned_to,
         }),
     }

@@ -20,7 +20,7 @@ use crate::datafile::seal::{write_seal, SealFailed};
 use crate::datafile::{DataFile, FileHeader, Reservation, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
-use crate::fileset::FileEntry;
+use crate::fileset::{FileEntry, SortedRun};
 use crate::options::SyncMode;
 use crate::record;
 use crate::util::sync::lock;
@@ -295,6 +295,7 @@ impl Engine {
             file: file.clone(),
             active: true,
             hint_len: 0,
+            sorted_run: SortedRun::Unknown,
             scanned_to: end,
         };
         lock(&self.files).admit(&self.keydir, entry);

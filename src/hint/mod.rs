@@ -17,7 +17,7 @@ mod writer;
 pub use entry::{described_len, header_names, max_len, version, HintEntry, PREFIX_LEN};
 // Cursor and INDEX_EVERY: for the tests (`testkit`) and the reverse scans to come.
 #[cfg_attr(not(feature = "testkit"), allow(unused_imports))]
-pub use sorted::{Cursor, SortedHint, INDEX_EVERY};
+pub use sorted::{Cursor, Layout, SortedHint, INDEX_EVERY};
 pub use v1::parse as parse_v1;
 pub use writer::HintWriter;
 

@@ -26,6 +26,15 @@ const TRAILER_LEN: usize = 12;
 /// Entries per block of the sparse index.
 pub const INDEX_EVERY: usize = 16;
 
+/// Where a parsed hint's entries and index lie in its bytes (`SortedHint::layout`).
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    index_at: usize,
+    len: usize,
+    min_seq: u64,
+    max_seq: u64,
+}
+
 /// A version 2 hint file that passed every check: its checksum, header, every entry (well
 /// formed, its record inside the data file before the seal, its sequence number within the
 /// header's range), strict key order, the index. Cheap to copy.
@@ -44,6 +53,26 @@ impl<'a> SortedHint<'a> {
     /// Checks `bytes`, a whole version 2 hint file, for data file `data_id` of `data_len`
     /// bytes; `None` when anything is off (the caller scans the data file instead).
     pub fn parse(bytes: &'a [u8], data_id: u64, data_len: u64) -> Option<SortedHint<'a>> {
+        let hint = SortedHint::parse_layout(bytes, data_id, data_len)?;
+        hint.check_entries(data_len)?;
+        Some(hint)
+    }
+
+    /// The layout of a hint checked in full before (by `parse`, when the store was opened,
+    /// or made by this process from a checked scan): the header, the trailer and the index's
+    /// size only, in constant time, so a scan can use the hint of every file without reading
+    /// them all first. The file is immutable; if it has changed nonetheless, decoding stays
+    /// in bounds: an entry that does not decode ends the run, and the scan checks every key
+    /// against the key directory, so a changed hint can hide keys but never show wrong data.
+    pub fn parse_checked_before(
+        bytes: &'a [u8],
+        data_id: u64,
+        data_len: u64,
+    ) -> Option<SortedHint<'a>> {
+        SortedHint::parse_layout(bytes, data_id, data_len)
+    }
+
+    fn parse_layout(bytes: &'a [u8], data_id: u64, data_len: u64) -> Option<SortedHint<'a>> {
         if bytes.len() < HEADER_LEN + TRAILER_LEN
             || version(bytes) != Some(super::HINT_VERSION)
             || bytes[FLAGS_AT..FLAGS_AT + 4] != [0; 4]
@@ -65,15 +94,36 @@ impl<'a> SortedHint<'a> {
         {
             return None;
         }
-        let hint = SortedHint {
+        Some(SortedHint {
             entries,
             index: &bytes[index_at..index_end],
             len: count,
             min_seq: u64_at(bytes, MIN_SEQ_AT),
             max_seq: u64_at(bytes, MAX_SEQ_AT),
-        };
-        hint.check_entries(data_len)?;
-        Some(hint)
+        })
+    }
+
+    /// Where the parts of this hint lie in its bytes, for `with_layout`.
+    pub fn layout(&self) -> Layout {
+        Layout {
+            index_at: HEADER_LEN + self.entries.len(),
+            len: self.len,
+            min_seq: self.min_seq,
+            max_seq: self.max_seq,
+        }
+    }
+
+    /// The hint `layout` describes in `bytes`, which it was taken from: a view without any
+    /// check but the slices' bounds.
+    pub fn with_layout(bytes: &'a [u8], layout: Layout) -> Option<SortedHint<'a>> {
+        let index_end = bytes.len().checked_sub(TRAILER_LEN)?;
+        Some(SortedHint {
+            entries: bytes.get(HEADER_LEN..layout.index_at)?,
+            index: bytes.get(layout.index_at..index_end)?,
+            len: layout.len,
+            min_seq: layout.min_seq,
+            max_seq: layout.max_seq,
+        })
     }
 
     /// Walks every entry once: well formed, in strict key order, records inside the data
@@ -148,10 +198,19 @@ impl<'a> SortedHint<'a> {
         } else {
             c.at = self.entries.len();
         }
-        while c.pos < pos {
-            c.next();
-        }
+        // A hint not checked entry by entry may stop decoding short of `pos`.
+        while c.pos < pos && c.next().is_some() {}
         c
+    }
+
+    /// The cursor whose `Cursor::raw` gave `(pos, at)`: a scan keeps the two numbers instead
+    /// of a borrow of the hint.
+    pub fn cursor_raw(&self, (pos, at): (usize, usize)) -> Cursor<'a> {
+        Cursor {
+            hint: *self,
+            pos,
+            at,
+        }
     }
 
     /// A cursor before the first entry.
@@ -168,16 +227,28 @@ impl<'a> SortedHint<'a> {
     /// A cursor before the first entry whose key is at least `key` (at the end when there is
     /// none): a binary search over the index, then at most `INDEX_EVERY` entries forward.
     pub fn seek(&self, key: &[u8]) -> Cursor<'a> {
+        self.seek_by(|k| k.cmp(key) == Ordering::Less)
+    }
+
+    /// A cursor before the first entry whose key is above `key` (after the last entry whose
+    /// key is at most `key`, where a reverse scan from `key` starts).
+    pub fn seek_after(&self, key: &[u8]) -> Cursor<'a> {
+        self.seek_by(|k| k <= key)
+    }
+
+    /// A cursor before the first entry whose key is not `below` (true up to some key of the
+    /// order, then false).
+    fn seek_by(&self, below: impl Fn(&[u8]) -> bool) -> Cursor<'a> {
         let blocks = self.len.div_ceil(INDEX_EVERY);
-        // Blocks whose first key is below `key`: the answer lies in the last of them, or is
-        // the first entry of the next.
-        let below = partition_point(blocks, |b| {
+        // Blocks whose first key is below: the answer lies in the last of them, or is the
+        // first entry of the next.
+        let below_blocks = partition_point(blocks, |b| {
             self.cursor_at(b * INDEX_EVERY)
                 .peek()
-                .is_some_and(|e| e.key < key)
+                .is_some_and(|e| below(e.key))
         });
-        let mut c = self.cursor_at(below.saturating_sub(1) * INDEX_EVERY);
-        while c.peek().is_some_and(|e| e.key.cmp(key) == Ordering::Less) {
+        let mut c = self.cursor_at(below_blocks.saturating_sub(1) * INDEX_EVERY);
+        while c.peek().is_some_and(|e| below(e.key)) {
             c.next();
         }
         c
@@ -218,20 +289,24 @@ impl<'a> Cursor<'a> {
         self.pos
     }
 
+    /// The cursor as two numbers, for `SortedHint::cursor_raw`.
+    pub fn raw(&self) -> (usize, usize) {
+        (self.pos, self.at)
+    }
+
     /// The entry after the cursor, without moving.
     pub fn peek(&self) -> Option<HintEntry<'a>> {
         if self.pos >= self.hint.len {
             return None;
         }
-        // Checked by `SortedHint::parse`: decoding cannot fail.
+        // In bounds even for a hint not checked entry by entry (`parse_checked_before`).
         decode(
-            &self.hint.entries[self.at..],
+            self.hint.entries.get(self.at..)?,
             ENTRY_TOMBSTONE | ENTRY_EXPIRES,
         )
         .map(|(e, _)| e)
     }
 
-    #[cfg_attr(not(feature = "testkit"), allow(dead_code))]
     /// The entry before the cursor, moving the cursor back before it. Decodes from the
     /// start of its index block: at most `INDEX_EVERY` entries.
     pub fn prev(&mut self) -> Option<HintEntry<'a>> {
@@ -252,7 +327,7 @@ impl<'a> Iterator for Cursor<'a> {
             return None;
         }
         let (e, n) = decode(
-            &self.hint.entries[self.at..],
+            self.hint.entries.get(self.at..)?,
             ENTRY_TOMBSTONE | ENTRY_EXPIRES,
         )?;
         self.pos += 1;

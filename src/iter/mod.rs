@@ -1,63 +1,61 @@
-//! Ordered scans: the keys a scan covers (`options`), taken as a sorted snapshot when the
-//! iterator is made (`snapshot`), values read as the iterator reaches them.
+//! Ordered scans: what a scan covers (`options`), the sorted runs it reads (`runs`: each
+//! sealed file's sorted hint in place, and the keys of the other files in memory, `keys`),
+//! and their k-way merge (`merge`), each key checked against the key directory when the
+//! iterator reaches it. A scan costs time in proportion to the keys it visits and memory in
+//! proportion to the runs, not to the store.
 
-mod hinted;
+mod keys;
+mod merge;
 mod options;
-mod snapshot;
+mod runs;
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use merge::Merge;
 pub use options::ScanOptions;
-use snapshot::{snapshot, KeySnapshot};
 
 /// Iterator over `(key, value)` pairs in key byte order (or its reverse), from
 /// [`crate::Bitask::iter`] or [`crate::Bitask::range`]. Keys are those present when the
 /// iterator was made; a key removed since is skipped, and a key overwritten since yields its
-/// newest value.
+/// newest value. A key written since it was made may or may not be visited.
 pub struct Iter {
     shared: Arc<Engine>,
-    keys: KeySnapshot,
-    /// Forward: the index of the next key. Reverse: one past it (0 is the end).
-    pos: usize,
-    reverse: bool,
-    keys_only: bool,
-    /// A failure taking the snapshot, reported by the first `next`.
+    scan: ScanOptions,
+    merge: Merge,
+    /// The key last taken from the merge: each key is visited once, and only in order.
+    last: Option<Vec<u8>>,
+    /// A buffer the merge writes its next key into.
+    next: Vec<u8>,
+    /// A failure listing the runs, reported by the first `next`.
     failed: Option<Error>,
 }
 
 impl Iter {
     pub(crate) fn new(shared: Arc<Engine>, scan: &ScanOptions) -> Result<Iter> {
-        let keys = snapshot(&shared, scan)?;
-        let pos = if scan.reverse { keys.len() } else { 0 };
-        Ok(Iter {
+        let runs = runs::list_runs(&shared)?;
+        let mut it = Iter {
+            merge: Merge::new(runs, scan.reverse),
             shared,
-            keys,
-            pos,
-            reverse: scan.reverse,
-            keys_only: scan.keys_only,
+            scan: scan.clone(),
+            last: None,
+            next: Vec::new(),
             failed: None,
-        })
+        };
+        it.position(None);
+        Ok(it)
     }
 
     pub(crate) fn failed(shared: Arc<Engine>, error: Error) -> Iter {
         Iter {
             shared,
-            keys: KeySnapshot::default(),
-            pos: 0,
-            reverse: false,
-            keys_only: false,
+            scan: ScanOptions::default(),
+            merge: Merge::new(Vec::new(), false),
+            last: None,
+            next: Vec::new(),
             failed: Some(error),
-        }
-    }
-
-    /// Number of keys in the snapshot not yet visited.
-    pub fn remaining(&self) -> usize {
-        if self.reverse {
-            self.pos
-        } else {
-            self.keys.len() - self.pos
         }
     }
 
@@ -65,20 +63,60 @@ impl Iter {
     /// or the last key `<= key` in a reverse one, within the scan's bounds. It may move
     /// backwards as well as forwards, and keys already visited are visited again.
     pub fn seek(&mut self, key: impl AsRef<[u8]>) {
-        let key = key.as_ref();
-        self.pos = self.keys.rank(key, self.reverse);
+        self.position(Some(key.as_ref()));
     }
 
-    /// The index of the next key in the snapshot, moving past it; `None` at the end.
-    fn advance(&mut self) -> Option<usize> {
-        if self.reverse {
-            self.pos = self.pos.checked_sub(1)?;
-            Some(self.pos)
-        } else if self.pos < self.keys.len() {
-            self.pos += 1;
-            Some(self.pos - 1)
+    /// Starts the merge at `key` (see `seek`), or at the scan's own start.
+    fn position(&mut self, key: Option<&[u8]>) {
+        self.last = None;
+        if self.scan.reverse {
+            let bound = self.scan.reverse_start();
+            let start = match (key, bound) {
+                (Some(k), Some((b, after))) if b.as_slice() < k => Some((b, after)),
+                (Some(k), _) => Some((k.to_vec(), true)),
+                (None, bound) => bound,
+            };
+            match start {
+                Some((k, after)) => self.merge.position(Some(&k), after),
+                None => self.merge.position(None, false),
+            }
         } else {
-            None
+            let from = key.map_or(self.scan.start(), |k| k.max(self.scan.start()));
+            let from = from.to_vec();
+            self.merge.position(Some(&from), false);
+        }
+    }
+
+    /// The merge's next key in the scan's order, each once; `None` at the end of the scan.
+    fn next_candidate(&mut self) -> Option<&[u8]> {
+        let want = if self.scan.reverse {
+            Ordering::Less
+        } else {
+            Ordering::Greater
+        };
+        loop {
+            if !self.merge.next_key(&mut self.next) {
+                return None;
+            }
+            // The same key from several runs, or a run out of order (a hint changed under
+            // its mapping), is passed over.
+            if self.last.as_ref().is_some_and(|l| self.next.cmp(l) != want) {
+                continue;
+            }
+            let last = self.last.get_or_insert_with(Vec::new);
+            std::mem::swap(last, &mut self.next);
+            let past = if self.scan.reverse {
+                last.as_slice() < self.scan.start()
+            } else {
+                self.scan.past_end(last)
+            };
+            if past {
+                self.merge.finish();
+                return None;
+            }
+            if self.scan.covers(last) {
+                return self.last.as_deref();
+            }
         }
     }
 
@@ -89,10 +127,10 @@ impl Iter {
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
-        while let Some(i) = self.advance() {
-            let k = self.keys.get(i).expect("advance stays within the snapshot");
-            let keys_only = self.keys_only;
-            let found = self.shared.with_live_entry(k, |loc, file| {
+        let keys_only = self.scan.keys_only;
+        let shared = self.shared.clone();
+        while let Some(k) = self.next_candidate() {
+            let found = shared.with_live_entry(k, |loc, file| {
                 if keys_only {
                     value.clear();
                     return Ok(());

@@ -85,6 +85,22 @@ impl ScanOptions {
         lower.max(self.prefix.as_slice())
     }
 
+    /// Where a reverse scan starts: before the first key `>= k` (`after`: `> k`) for the
+    /// returned `(k, after)`, from its upper bound or its prefix, whichever is tighter;
+    /// `None`: at the end. Keys past it are not covered.
+    pub(crate) fn reverse_start(&self) -> Option<(Vec<u8>, bool)> {
+        let upper = match &self.upper {
+            Bound::Included(k) => Some((k.clone(), true)),
+            Bound::Excluded(k) => Some((k.clone(), false)),
+            Bound::Unbounded => None,
+        };
+        let past_prefix = prefix_successor(&self.prefix).map(|k| (k, false));
+        match (upper, past_prefix) {
+            (Some(u), Some(p)) => Some(if p.0 <= u.0 { p } else { u }),
+            (u, p) => u.or(p),
+        }
+    }
+
     /// True when no key from `key` on (in byte order) is covered: `key` is past the upper
     /// bound, or past every key with the prefix.
     pub(crate) fn past_end(&self, key: &[u8]) -> bool {
@@ -113,6 +129,15 @@ impl ScanOptions {
     }
 }
 
+/// The smallest key above every key that starts with `prefix`; `None` when there is none
+/// (an empty prefix, or one of 0xff bytes only).
+fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let last = prefix.iter().rposition(|&b| b != 0xff)?;
+    let mut k = prefix[..=last].to_vec();
+    k[last] += 1;
+    Some(k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +157,32 @@ mod tests {
         assert!(o.covers(b"a\0"));
         assert!(o.covers(b"c"));
         assert!(!o.covers(b"c\0"));
+    }
+
+    #[test]
+    fn a_reverse_scan_starts_at_the_tighter_of_its_upper_bound_and_prefix() {
+        let start = |o: ScanOptions| {
+            o.reverse_start()
+                .map(|(k, after)| (String::from_utf8(k).unwrap(), after))
+        };
+        assert_eq!(start(ScanOptions::new()), None);
+        assert_eq!(
+            start(ScanOptions::new().prefix("b")),
+            Some(("c".into(), false))
+        );
+        assert_eq!(
+            start(ScanOptions::new().prefix("b").until("z")),
+            Some(("c".into(), false))
+        );
+        assert_eq!(
+            start(ScanOptions::new().prefix("b").until("b5")),
+            Some(("b5".into(), false))
+        );
+        let o = ScanOptions::new().prefix("a").upper(Bound::Included(b"a7"));
+        assert_eq!(start(o), Some(("a7".into(), true)));
+        assert_eq!(prefix_successor(b"a\xff\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(b"\xff"), None);
+        assert_eq!(prefix_successor(b""), None);
     }
 
     #[test]

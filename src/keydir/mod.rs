@@ -18,7 +18,6 @@
 //! under the shard's write lock.
 
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -295,43 +294,6 @@ impl KeyDir {
         out
     }
 
-    /// Every live entry's record, named by its open file rather than by its file number, in
-    /// one sequential pass over the tables. A number means a file only in the shard that holds
-    /// it, and only while its lock is held: a read-only handle's refresh numbers new files and
-    /// swaps in a whole directory numbered afresh, shard by shard, and a compaction frees the
-    /// numbers of its inputs. So each shard's entries are paired with its own file table under
-    /// its read lock. The files come back once each, and the `Arc`s keep them open (and
-    /// readable, even deleted) for as long as the caller keeps them.
-    pub fn records(&self) -> Records {
-        let mut out = Records::default();
-        let mut index_of: HashMap<*const DataFile, u32> = HashMap::new();
-        // This shard's numbers, translated on first use (`u32::MAX`: not yet).
-        let mut here: Vec<u32> = Vec::new();
-        for shard in self.read_all() {
-            here.clear();
-            here.resize(shard.files.len(), u32::MAX);
-            out.records.reserve(shard.len);
-            for i in shard.occupied() {
-                let at = shard.hot.get(i);
-                let no = at.file() as usize;
-                let file = match here.get(no) {
-                    Some(&known) if known != u32::MAX => known,
-                    _ => {
-                        let file = shard.open_file(no as u32);
-                        let index = *index_of.entry(Arc::as_ptr(file)).or_insert_with(|| {
-                            out.files.push(file.clone());
-                            out.files.len() as u32 - 1
-                        });
-                        here[no] = index;
-                        index
-                    }
-                };
-                out.records.push((file, at.offset()));
-            }
-        }
-        out
-    }
-
     /// Rewrites locations in one sequential pass, shard by shard under each write lock:
     /// `f` returns the new location of an entry, or `None` to leave it.
     pub fn remap(&self, f: impl Fn(Location) -> Option<Location>) {
@@ -528,15 +490,6 @@ impl KeyDir {
     }
 }
 
-/// The live records of a directory, from `KeyDir::records`.
-#[derive(Default)]
-pub struct Records {
-    /// The files the records are in.
-    pub files: Vec<Arc<DataFile>>,
-    /// Each record's file (an index into `files`) and offset.
-    pub records: Vec<(u32, u32)>,
-}
-
 /// Below this many records, `apply_batches` does not start a second thread.
 const PARALLEL_MIN: usize = 64 * 1024;
 
@@ -630,52 +583,6 @@ mod tests {
         let live: u64 = model.values().map(|l| l.rec_len as u64).sum();
         assert_eq!(fx.kd.live_bytes(), live);
         assert!(fx.file.file.len().unwrap() > 0);
-    }
-
-    #[test]
-    fn records_name_each_entry_by_the_file_its_own_shard_means() {
-        let mut fx = Fixture::new();
-        let keys: Vec<Vec<u8>> = (0..500).map(|i| format!("key-{i}").into_bytes()).collect();
-        let locs: Vec<Location> = keys.iter().map(|k| fx.record(k, 10)).collect();
-        // A directory numbering the same file 5, and another file 0, as a read-only
-        // handle's reload may; halfway through swapping it in, number 0 means one file in
-        // half of the shards and another in the rest.
-        let decoy = DataFile::create(
-            &PosixVfs,
-            &fx._dir.path().join("2.active.log"),
-            FileHeader {
-                id: 2,
-                ..Default::default()
-            },
-            None,
-        )
-        .unwrap();
-        let other = fx.kd.new_like();
-        other.add_file(0, Arc::new(decoy));
-        other.add_file(5, fx.file.clone());
-        for (k, l) in keys.iter().zip(&locs) {
-            fx.kd.insert(k, *l).unwrap();
-            other.insert(k, Location { file: 5, ..*l }).unwrap();
-        }
-        let theirs = other.shards.into_vec().into_iter().take(SHARDS / 2);
-        for (mine, new) in fx.kd.shards.iter().zip(theirs) {
-            *mine.0.write().unwrap() = new.0.into_inner().unwrap();
-        }
-        let got = fx.kd.records();
-        assert_eq!(got.files.len(), 1);
-        assert!(Arc::ptr_eq(&got.files[0], &fx.file));
-        let mut read = Vec::new();
-        for (file, offset) in got.records {
-            let mut key = Vec::new();
-            got.files[file as usize]
-                .read_key(offset as u64, &mut key)
-                .unwrap();
-            read.push(key);
-        }
-        read.sort();
-        let mut want = keys.clone();
-        want.sort();
-        assert_eq!(read, want);
     }
 
     #[test]

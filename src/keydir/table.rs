@@ -119,15 +119,6 @@ impl Shard {
             .expect("every file the key directory points into is in its file table")
     }
 
-    /// `file`, as the `Arc` that keeps it open.
-    #[inline]
-    pub(super) fn open_file(&self, no: u32) -> &Arc<DataFile> {
-        self.files
-            .get(no as usize)
-            .and_then(|f| f.as_ref())
-            .expect("every file the key directory points into is in its file table")
-    }
-
     #[inline]
     pub(super) fn capacity(&self) -> usize {
         self.hot.len()

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use crate::datafile::{DataFile, FILE_HEADER_LEN};
 use crate::error::Result;
 use crate::filename::{self, FileKind};
-use crate::fileset::{load_key, FileEntry, FileSet};
+use crate::fileset::{load_key, FileEntry, FileSet, SortedRun};
 use crate::identity::Identity;
 use crate::keydir::KeyDir;
 use crate::util::parallel;
@@ -178,6 +178,7 @@ fn load(
             file: file.clone(),
             active,
             hint_len: 0,
+            sorted_run: SortedRun::Unknown,
             scanned_to: FILE_HEADER_LEN as u64,
         };
         if active {
@@ -207,6 +208,8 @@ fn load(
             }
             if !sorted || entry.hint_len == 0 {
                 state.unhinted.push(file.id());
+            } else {
+                entry.sorted_run = SortedRun::Checked;
             }
             entry.scanned_to = sealed_len(&file)?;
         }

@@ -1,0 +1,202 @@
+//! The sorted runs a scan merges: one per sealed file with a sorted hint, walked in place
+//! through its mapping (`MappedHint`), and one in memory (`KeyRun`) for the other files.
+//! A run yields the keys of puts, each once, in key order both ways; tombstones and puts
+//! expired when the scan was made are passed over (if such a key is live, its live record is
+//! newer, in a file whose own run names it).
+
+use std::sync::Arc;
+
+use super::keys::KeyRun;
+use crate::datafile::hint_map::MappedHint;
+use crate::datafile::DataFile;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::fileset::SortedRun;
+use crate::hint::HintEntry;
+use crate::record::is_expired;
+use crate::util::sync::lock;
+
+pub(super) enum Run {
+    Hint {
+        hint: Arc<MappedHint>,
+        /// The cursor, as `Cursor::raw` gives it.
+        at: (usize, usize),
+        now: u64,
+    },
+    Keys {
+        keys: KeyRun,
+        /// Keys before the cursor.
+        pos: usize,
+    },
+}
+
+impl Run {
+    /// Moves the cursor before the first key `>= key` (`after`: `> key`).
+    pub(super) fn seek(&mut self, key: &[u8], after: bool) {
+        match self {
+            Run::Hint { hint, at, .. } => {
+                let view = hint.view();
+                let c = if after {
+                    view.seek_after(key)
+                } else {
+                    view.seek(key)
+                };
+                *at = c.raw();
+            }
+            Run::Keys { keys, pos } => *pos = keys.rank(key, after),
+        }
+    }
+
+    /// Moves the cursor to the end (`reverse`) or the start.
+    pub(super) fn rewind(&mut self, reverse: bool) {
+        match self {
+            Run::Hint { hint, at, .. } => {
+                let view = hint.view();
+                *at = view.cursor_at(if reverse { view.len() } else { 0 }).raw();
+            }
+            Run::Keys { keys, pos } => *pos = if reverse { keys.len() } else { 0 },
+        }
+    }
+
+    /// The key after the cursor (`reverse`: before it), into `out`, moving past it; false
+    /// at the end.
+    pub(super) fn step(&mut self, reverse: bool, out: &mut Vec<u8>) -> bool {
+        let key = match self {
+            Run::Hint { hint, at, now } => {
+                let mut c = hint.view().cursor_raw(*at);
+                let wanted = |e: &HintEntry<'_>| !e.tombstone && !is_expired(e.expiry, *now);
+                let found = loop {
+                    let e = if reverse { c.prev() } else { c.next() };
+                    match e {
+                        Some(e) if wanted(&e) => break Some(e.key),
+                        Some(_) => {}
+                        None => break None,
+                    }
+                };
+                *at = c.raw();
+                found
+            }
+            Run::Keys { keys, pos } => {
+                if reverse {
+                    pos.checked_sub(1).map(|p| {
+                        *pos = p;
+                        keys.get(p).expect("within the run")
+                    })
+                } else {
+                    keys.get(*pos).inspect(|_| *pos += 1)
+                }
+            }
+        };
+        match key {
+            Some(k) => {
+                out.clear();
+                out.extend_from_slice(k);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The runs of every file the handle has now: the sealed files' hints (each mapped once
+/// and kept in its `FileEntry` for later scans), and one run in memory for the rest, read
+/// from their records. Each run holds what it reads (a mapping, or a copy): it stays
+/// readable when compaction or the writer deletes its file.
+pub(super) fn list_runs(shared: &Engine) -> Result<Vec<Run>> {
+    let now = shared.now();
+    let listed = list_files(shared);
+    let mut runs = Vec::with_capacity(listed.len() + 1);
+    let mut unhinted: Vec<(Arc<DataFile>, u64)> = Vec::new();
+    for f in listed {
+        match f.kind {
+            Listed::Active(end) => unhinted.push((f.file, end)),
+            Listed::Sealed(sorted) => match mapped_hint(shared, &f.file, sorted)? {
+                Some(hint) => runs.push(Run::Hint {
+                    hint,
+                    at: (0, 0),
+                    now,
+                }),
+                None => {
+                    let end = f.file.len()?;
+                    unhinted.push((f.file, end))
+                }
+            },
+        }
+    }
+    if !unhinted.is_empty() {
+        let files: Vec<(&DataFile, u64)> = unhinted.iter().map(|(f, e)| (&**f, *e)).collect();
+        runs.push(Run::Keys {
+            keys: KeyRun::read(&files, now)?,
+            pos: 0,
+        });
+    }
+    Ok(runs)
+}
+
+struct ListedFile {
+    file: Arc<DataFile>,
+    kind: Listed,
+}
+
+enum Listed {
+    /// Still appended to: its records end here.
+    Active(u64),
+    Sealed(SortedRun),
+}
+
+/// The handle's files, with where an active file's records end: for the writer, the end of
+/// what it has appended (read after the listing: the writer's lock is never taken under the
+/// file set's); for a read-only handle, how far its last refresh read.
+fn list_files(shared: &Engine) -> Vec<ListedFile> {
+    let mut listed: Vec<ListedFile> = lock(&shared.files)
+        .by_id
+        .values()
+        .map(|e| ListedFile {
+            file: e.file.clone(),
+            kind: if e.active {
+                Listed::Active(e.scanned_to)
+            } else {
+                Listed::Sealed(e.sorted_run.clone())
+            },
+        })
+        .collect();
+    if let Some(writer) = &shared.writer {
+        let writing = lock(writer).active.as_ref().map(|a| (a.file.id(), a.end));
+        for f in &mut listed {
+            if let Listed::Active(end) = &mut f.kind {
+                *end = match writing {
+                    Some((id, written)) if id == f.file.id() => written,
+                    // Sealed since the listing: every record is whole.
+                    _ => f.file.len().unwrap_or(*end),
+                };
+            }
+        }
+    }
+    listed
+}
+
+/// The mapped sorted hint of sealed file `file`, mapping it (and recording the mapping in
+/// its entry) the first time; `None` when it has none a scan can use.
+fn mapped_hint(
+    shared: &Engine,
+    file: &Arc<DataFile>,
+    sorted: SortedRun,
+) -> Result<Option<Arc<MappedHint>>> {
+    let checked_before = match sorted {
+        SortedRun::Mapped(hint) => return Ok(Some(hint)),
+        SortedRun::Checked => true,
+        SortedRun::Unknown => false,
+    };
+    let data_len = file.len()?;
+    let Some(hint) = MappedHint::open(shared.vfs(), &shared.dir, file, data_len, checked_before)
+    else {
+        return Ok(None);
+    };
+    let hint = Arc::new(hint);
+    if let Some(e) = lock(&shared.files).by_id.get_mut(&file.id()) {
+        if Arc::ptr_eq(&e.file, file) {
+            e.sorted_run = SortedRun::Mapped(hint.clone());
+        }
+    }
+    Ok(Some(hint))
+}
