@@ -273,10 +273,11 @@ impl Bitask {
     }
 
     /// All keys in byte order, with their values read as the iterator reaches them (keys
-    /// removed meanwhile are skipped). The keys are a snapshot taken now.
+    /// removed meanwhile are skipped). The keys are those present now.
     ///
-    /// Taking the snapshot reads the keys back from the data files; if that fails, the
-    /// iterator's first item is the error (use [`Bitask::try_iter_prefix`] to get it at once).
+    /// Making the iterator reads the sorted hints of the sealed files (mapped once per
+    /// handle) and the keys of the active file; if that fails, the iterator's first item is
+    /// the error (use [`Bitask::try_iter_prefix`] to get it at once).
     pub fn iter(&self) -> Iter {
         self.iter_prefix(b"")
     }
@@ -287,7 +288,7 @@ impl Bitask {
             .unwrap_or_else(|e| Iter::failed(self.engine.clone(), e))
     }
 
-    /// Like [`Bitask::iter_prefix`], reporting a failure to take the snapshot at once.
+    /// Like [`Bitask::iter_prefix`], reporting a failure to make the iterator at once.
     pub fn try_iter_prefix(&self, prefix: impl AsRef<[u8]>) -> Result<Iter> {
         self.try_range(&ScanOptions::new().prefix(prefix))
     }

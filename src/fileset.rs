@@ -18,6 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::datafile::hint_map::MappedHint;
+use crate::datafile::key_run::KeyRun;
 use crate::datafile::DataFile;
 use crate::error::{Error, Result};
 use crate::keydir::{KeyDir, MAX_FILES};
@@ -32,6 +33,9 @@ pub struct FileEntry {
     pub hint_len: u64,
     /// What ordered scans can use of its sorted hint.
     pub sorted_run: SortedRun,
+    /// For a file without a sorted hint a scan can use (the active file; a file sealed since
+    /// and not hinted yet): its keys as the last scan read them, which the next extends.
+    pub keys_read: Option<Arc<KeyRun>>,
     /// For read-only handles: how far the file has been scanned.
     pub scanned_to: u64,
 }

@@ -19,6 +19,7 @@
 pub mod committed;
 pub(crate) mod hint_file;
 pub(crate) mod hint_map;
+pub mod key_run;
 pub(crate) mod seal;
 
 use std::path::{Path, PathBuf};

@@ -452,6 +452,7 @@ fn swap(engine: &Engine, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -
                 active: false,
                 hint_len: part.hint_bytes.len() as u64,
                 sorted_run: SortedRun::Checked,
+                keys_read: None,
                 scanned_to: part.written,
             };
             files.admit(&engine.keydir, entry);

@@ -40,7 +40,17 @@ impl Engine {
         key: &[u8],
         f: impl FnOnce(Location, &DataFile) -> Result<R>,
     ) -> Result<Option<R>> {
-        let found = self.keydir.with_entry(key, |loc, file| {
+        self.with_live_entry_hashed(self.keydir.hash(key), key, f)
+    }
+
+    /// `with_live_entry` of a key whose hash `KeyDir::prefetch` returned.
+    pub(crate) fn with_live_entry_hashed<R>(
+        &self,
+        h: crate::keydir::Hash,
+        key: &[u8],
+        f: impl FnOnce(Location, &DataFile) -> Result<R>,
+    ) -> Result<Option<R>> {
+        let found = self.keydir.with_entry_hashed(h, key, |loc, file| {
             if self.expired(loc, file)? {
                 return Ok(None);
             }

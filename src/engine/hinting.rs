@@ -57,6 +57,7 @@ impl Engine {
             if let Some(e) = lock(&self.files).by_id.get_mut(&file.id()) {
                 e.hint_len = len;
                 e.sorted_run = SortedRun::Checked;
+                e.keys_read = None;
             }
         }
     }

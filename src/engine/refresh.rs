@@ -185,6 +185,7 @@ fn record_progress(engine: &Engine, p: Pending, scanned_to: u64) {
             active: p.active,
             hint_len: 0,
             sorted_run: SortedRun::Unknown,
+            keys_read: None,
             scanned_to,
         }),
     }

@@ -296,6 +296,7 @@ impl Engine {
             active: true,
             hint_len: 0,
             sorted_run: SortedRun::Unknown,
+            keys_read: None,
             scanned_to: end,
         };
         lock(&self.files).admit(&self.keydir, entry);

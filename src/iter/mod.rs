@@ -1,19 +1,20 @@
 //! Ordered scans: what a scan covers (`options`), the sorted runs it reads (`runs`: each
-//! sealed file's sorted hint in place, and the keys of the other files in memory, `keys`),
+//! sealed file's sorted hint in place, and the keys of the other files in memory),
 //! and their k-way merge (`merge`), each key checked against the key directory when the
 //! iterator reaches it. A scan costs time in proportion to the keys it visits and memory in
 //! proportion to the runs, not to the store.
 
-mod keys;
 mod merge;
 mod options;
 mod runs;
 
 use std::cmp::Ordering;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::keydir::Hash;
 use merge::Merge;
 pub use options::ScanOptions;
 
@@ -29,6 +30,14 @@ pub struct Iter {
     last: Option<Vec<u8>>,
     /// A buffer the merge writes its next key into.
     next: Vec<u8>,
+    /// The next keys to visit, taken from the merge ahead of time so that their key
+    /// directory slots and records load together (`AHEAD`), each with its hash.
+    ahead: VecDeque<(Vec<u8>, Hash)>,
+    /// Buffers of keys visited, for `ahead` to reuse.
+    spare: Vec<Vec<u8>>,
+    /// How many keys the next `look_ahead` takes: 1 after a positioning, doubling up to
+    /// `AHEAD`, so a scan that reads one key (a seek) looks up one key.
+    take: usize,
     /// A failure listing the runs, reported by the first `next`.
     failed: Option<Error>,
 }
@@ -42,6 +51,9 @@ impl Iter {
             scan: scan.clone(),
             last: None,
             next: Vec::new(),
+            ahead: VecDeque::new(),
+            spare: Vec::new(),
+            take: 1,
             failed: None,
         };
         it.position(None);
@@ -55,6 +67,9 @@ impl Iter {
             merge: Merge::new(Vec::new(), false),
             last: None,
             next: Vec::new(),
+            ahead: VecDeque::new(),
+            spare: Vec::new(),
+            take: 1,
             failed: Some(error),
         }
     }
@@ -69,6 +84,10 @@ impl Iter {
     /// Starts the merge at `key` (see `seek`), or at the scan's own start.
     fn position(&mut self, key: Option<&[u8]>) {
         self.last = None;
+        while let Some((k, _)) = self.ahead.pop_front() {
+            self.spare.push(k);
+        }
+        self.take = 1;
         if self.scan.reverse {
             let bound = self.scan.reverse_start();
             let start = match (key, bound) {
@@ -128,26 +147,58 @@ impl Iter {
             return Err(e);
         }
         let keys_only = self.scan.keys_only;
-        let shared = self.shared.clone();
-        while let Some(k) = self.next_candidate() {
-            let found = shared.with_live_entry(k, |loc, file| {
+        loop {
+            if self.ahead.is_empty() {
+                self.look_ahead();
+            }
+            let Some((k, h)) = self.ahead.pop_front() else {
+                return Ok(false);
+            };
+            let found = self.shared.with_live_entry_hashed(h, &k, |loc, file| {
                 if keys_only {
                     value.clear();
                     return Ok(());
                 }
                 crate::datafile::resize_zeroed(value, loc.value_len(k.len()))
                     .map_err(|e| Error::io("read", file.path(), e))?;
-                file.read_value(loc.offset as u64, k, value)
+                file.read_value(loc.offset as u64, &k, value)
             })?;
             if found.is_some() {
                 key.clear();
-                key.extend_from_slice(k);
+                key.extend_from_slice(&k);
+            }
+            self.spare.push(k);
+            if found.is_some() {
                 return Ok(true);
             }
         }
-        Ok(false)
+    }
+
+    /// Takes the next keys from the merge (`take` of them), starting to load the key directory slot
+    /// of each, then its record: their cache misses overlap, as a multi-get's do, instead of
+    /// costing one after the other. The scan's range bounds what is taken, so a short scan
+    /// (a seek, a prefix) looks no further than its end.
+    fn look_ahead(&mut self) {
+        while self.ahead.len() < self.take {
+            let mut buf = self.spare.pop().unwrap_or_default();
+            let Some(k) = self.next_candidate() else {
+                self.spare.push(buf);
+                break;
+            };
+            buf.clear();
+            buf.extend_from_slice(k);
+            let h = self.shared.keydir.prefetch(&buf);
+            self.ahead.push_back((buf, h));
+        }
+        for (_, h) in &self.ahead {
+            self.shared.keydir.prefetch_record(*h);
+        }
+        self.take = (self.take * 2).min(AHEAD);
     }
 }
+
+/// Keys a scan takes from the merge ahead of the one it visits (see `Iter::look_ahead`).
+const AHEAD: usize = 16;
 
 impl Iterator for Iter {
     type Item = Result<(Vec<u8>, Vec<u8>)>;

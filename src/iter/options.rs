@@ -104,12 +104,19 @@ impl ScanOptions {
     /// True when no key from `key` on (in byte order) is covered: `key` is past the upper
     /// bound, or past every key with the prefix.
     pub(crate) fn past_end(&self, key: &[u8]) -> bool {
-        !self.below_upper(key) || (key > self.prefix.as_slice() && !key.starts_with(&self.prefix))
+        !self.below_upper(key) || (!self.has_prefix(key) && key > self.prefix.as_slice())
     }
 
     /// True when `key` is within the bounds and has the prefix.
     pub(crate) fn covers(&self, key: &[u8]) -> bool {
-        key.starts_with(&self.prefix) && self.above_lower(key) && self.below_upper(key)
+        self.has_prefix(key) && self.above_lower(key) && self.below_upper(key)
+    }
+
+    /// `key.starts_with(prefix)`, without a call to compare nothing when the prefix is
+    /// empty (a scan asks this of every key).
+    #[inline]
+    fn has_prefix(&self, key: &[u8]) -> bool {
+        self.prefix.is_empty() || key.starts_with(&self.prefix)
     }
 
     fn above_lower(&self, key: &[u8]) -> bool {

@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use super::keys::KeyRun;
 use crate::datafile::hint_map::MappedHint;
-use crate::datafile::DataFile;
+use crate::datafile::key_run::KeyRun;
+use crate::datafile::{DataFile, FILE_HEADER_LEN};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::fileset::SortedRun;
@@ -24,7 +24,7 @@ pub(super) enum Run {
         now: u64,
     },
     Keys {
-        keys: KeyRun,
+        keys: Arc<KeyRun>,
         /// Keys before the cursor.
         pos: usize,
     },
@@ -99,43 +99,85 @@ impl Run {
 }
 
 /// The runs of every file the handle has now: the sealed files' hints (each mapped once
-/// and kept in its `FileEntry` for later scans), and one run in memory for the rest, read
-/// from their records. Each run holds what it reads (a mapping, or a copy): it stays
-/// readable when compaction or the writer deletes its file.
+/// and kept in its `FileEntry` for later scans), and for the other files their keys, read
+/// from their records (an active file's kept in its entry too, and only its new records read
+/// by later scans). Each run holds what it reads (a mapping, or a copy): it stays readable
+/// when compaction or the writer deletes its file.
 pub(super) fn list_runs(shared: &Engine) -> Result<Vec<Run>> {
     let now = shared.now();
     let listed = list_files(shared);
     let mut runs = Vec::with_capacity(listed.len() + 1);
-    let mut unhinted: Vec<(Arc<DataFile>, u64)> = Vec::new();
     for f in listed {
-        match f.kind {
-            Listed::Active(end) => unhinted.push((f.file, end)),
+        let end = match f.kind {
+            Listed::Active(end) => end,
             Listed::Sealed(sorted) => match mapped_hint(shared, &f.file, sorted)? {
-                Some(hint) => runs.push(Run::Hint {
-                    hint,
-                    at: (0, 0),
-                    now,
-                }),
-                None => {
-                    let end = f.file.len()?;
-                    unhinted.push((f.file, end))
+                Some(hint) => {
+                    runs.push(Run::Hint {
+                        hint,
+                        at: (0, 0),
+                        now,
+                    });
+                    continue;
                 }
+                None => f.file.len()?,
             },
+        };
+        for keys in key_runs(shared, &f.file, f.keys_read, end, now)? {
+            runs.push(Run::Keys { keys, pos: 0 });
         }
     }
-    if !unhinted.is_empty() {
-        let files: Vec<(&DataFile, u64)> = unhinted.iter().map(|(f, e)| (&**f, *e)).collect();
-        runs.push(Run::Keys {
-            keys: KeyRun::read(&files, now)?,
-            pos: 0,
-        });
-    }
     Ok(runs)
+}
+
+/// The keys of `file` up to `end`, as one or two sorted runs: what an earlier scan read
+/// (`read`), and the records since, merged into it once they are many (and the merged run
+/// recorded for the next scan).
+fn key_runs(
+    shared: &Engine,
+    file: &Arc<DataFile>,
+    read: Option<Arc<KeyRun>>,
+    end: u64,
+    now: u64,
+) -> Result<Vec<Arc<KeyRun>>> {
+    let Some(read) = read else {
+        let keys = Arc::new(KeyRun::read(file, FILE_HEADER_LEN as u64, end, now)?);
+        keep_keys_read(shared, file, &keys, true);
+        return Ok(vec![keys]);
+    };
+    if read.end() >= end {
+        return Ok(vec![read]);
+    }
+    let since = KeyRun::read(file, read.end(), end, now)?;
+    // Merging costs a copy of the run: worth it once the new keys are an eighth of it, so a
+    // scan reads each record a bounded number of times.
+    if since.len() * 8 < read.len() {
+        return Ok(vec![read, Arc::new(since)]);
+    }
+    let merged = Arc::new(read.merged(&since));
+    keep_keys_read(shared, file, &merged, false);
+    Ok(vec![merged])
+}
+
+/// Records `keys` as what scans have read of `file`, when it reads further than what its
+/// entry has; `first`: only for an active file (a sealed file's keys are kept only while
+/// they were kept for it as an active file, until its hint is written).
+fn keep_keys_read(shared: &Engine, file: &Arc<DataFile>, keys: &Arc<KeyRun>, first: bool) {
+    let mut files = lock(&shared.files);
+    let Some(e) = files.by_id.get_mut(&file.id()) else {
+        return;
+    };
+    if !Arc::ptr_eq(&e.file, file) || (first && !e.active) {
+        return;
+    }
+    if e.keys_read.as_ref().is_none_or(|k| k.end() < keys.end()) {
+        e.keys_read = Some(keys.clone());
+    }
 }
 
 struct ListedFile {
     file: Arc<DataFile>,
     kind: Listed,
+    keys_read: Option<Arc<KeyRun>>,
 }
 
 enum Listed {
@@ -158,6 +200,7 @@ fn list_files(shared: &Engine) -> Vec<ListedFile> {
             } else {
                 Listed::Sealed(e.sorted_run.clone())
             },
+            keys_read: e.keys_read.clone(),
         })
         .collect();
     if let Some(writer) = &shared.writer {

@@ -179,6 +179,7 @@ fn load(
             active,
             hint_len: 0,
             sorted_run: SortedRun::Unknown,
+            keys_read: None,
             scanned_to: FILE_HEADER_LEN as u64,
         };
         if active {
