@@ -119,7 +119,11 @@ impl Iter {
             }
             // The same key from several runs, or a run out of order (a hint changed under
             // its mapping), is passed over.
-            if self.last.as_ref().is_some_and(|l| self.next.cmp(l) != want) {
+            if self
+                .last
+                .as_ref()
+                .is_some_and(|l| merge::compare_keys(&self.next, l) != want)
+            {
                 continue;
             }
             let last = self.last.get_or_insert_with(Vec::new);
@@ -154,21 +158,20 @@ impl Iter {
             let Some((k, h)) = self.ahead.pop_front() else {
                 return Ok(false);
             };
-            let found = self.shared.with_live_entry_hashed(h, &k, |loc, file| {
-                if keys_only {
-                    value.clear();
-                    return Ok(());
-                }
-                crate::datafile::resize_zeroed(value, loc.value_len(k.len()))
-                    .map_err(|e| Error::io("read", file.path(), e))?;
-                file.read_value(loc.offset as u64, &k, value)
-            })?;
-            if found.is_some() {
+            let found = if keys_only {
+                value.clear();
+                self.shared
+                    .with_live_entry_hashed(h, &k, |_, _| Ok(()))?
+                    .is_some()
+            } else {
+                self.shared.read_live_into(h, &k, value)?
+            };
+            if found {
                 key.clear();
                 key.extend_from_slice(&k);
             }
             self.spare.push(k);
-            if found.is_some() {
+            if found {
                 return Ok(true);
             }
         }
