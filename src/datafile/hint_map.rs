@@ -58,6 +58,16 @@ impl MappedHint {
         Some(MappedHint { bytes, layout })
     }
 
+    /// Mapped, rather than read into memory.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.bytes, HintBytes::Mapped(_))
+    }
+
+    /// The hint file's length.
+    pub fn len(&self) -> usize {
+        self.bytes().len()
+    }
+
     fn bytes(&self) -> &[u8] {
         match &self.bytes {
             HintBytes::Mapped(f) => f.as_bytes().unwrap_or_default(),

@@ -2,9 +2,11 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::loader::{out_of_order, record_offset, CheckedHint, SeqRange};
 use crate::datafile::hint_file::read_whole;
+use crate::datafile::hint_map::MappedHint;
 use crate::datafile::{DataFile, Found, Scanner, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
@@ -25,6 +27,9 @@ pub(super) fn check_hint(
 ) -> Result<Option<CheckedHint>> {
     let path = filename::path(dir, file.id(), FileKind::Hint);
     let data_len = sealed_len(file)?;
+    if let Some(checked) = check_mapped(vfs, dir, file, data_len, keydir)? {
+        return Ok(Some(checked));
+    }
     let bytes = match read_whole(vfs, &path, hint::max_len(data_len)) {
         Ok(Some(b)) => b,
         Ok(None) => return Ok(None),
@@ -55,6 +60,32 @@ pub(super) fn check_hint(
     };
     check_ends_with_seal(file, data_len)?;
     checked.len = bytes.len() as u64;
+    Ok(Some(checked))
+}
+
+/// A version 2 hint checked through a mapping, kept for ordered scans (`MappedHint`), so the
+/// open copies nothing; `Ok(None)` when the hint is not one that maps and checks (missing,
+/// of version 1, damaged, or past the mapping budget): `check_hint` then reads it, and tells
+/// which.
+fn check_mapped(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    file: &DataFile,
+    data_len: u64,
+    keydir: &KeyDir,
+) -> Result<Option<CheckedHint>> {
+    let Some(mapped) = MappedHint::open(vfs, dir, file, data_len, false) else {
+        return Ok(None);
+    };
+    if !mapped.is_mapped() {
+        return Ok(None);
+    }
+    let Some(mut checked) = sorted_batch(&mapped.view(), file, keydir) else {
+        return Ok(None);
+    };
+    check_ends_with_seal(file, data_len)?;
+    checked.len = mapped.len() as u64;
+    checked.mapped = Some(Arc::new(mapped));
     Ok(Some(checked))
 }
 
@@ -89,6 +120,7 @@ fn sorted_batch(h: &SortedHint<'_>, file: &DataFile, keydir: &KeyDir) -> Option<
         seqs,
         failure: None,
         sorted: true,
+        mapped: None,
     })
 }
 
@@ -137,6 +169,7 @@ fn v1_batch(
         seqs,
         failure,
         sorted: false,
+        mapped: None,
     }
 }
 

@@ -3,8 +3,10 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::datafile::committed::{BatchGate, Gate};
+use crate::datafile::hint_map::MappedHint;
 use crate::datafile::{DataFile, Found, Scanned, Scanner, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::keydir::{Batch, KeyDir, Location};
@@ -301,6 +303,8 @@ pub(super) struct CheckedHint {
     pub(super) failure: Option<Error>,
     /// A version 2 hint (sorted, one entry per key): the file needs no new hint.
     pub(super) sorted: bool,
+    /// The hint's mapping, for ordered scans (when it was checked through one).
+    pub(super) mapped: Option<Arc<MappedHint>>,
 }
 
 /// The sequence numbers of a hint's records. They must grow within the file, and the first

@@ -194,8 +194,9 @@ fn load(
                 }
             }
         } else {
-            let checked = checked_hint.transpose()?.flatten();
+            let mut checked = checked_hint.transpose()?.flatten();
             let sorted = checked.as_ref().is_some_and(|h| h.sorted);
+            let mapped = checked.as_mut().and_then(|h| h.mapped.take());
             match checked
                 .map(|h| load.hint(h, &file, no))
                 .transpose()?
@@ -210,7 +211,7 @@ fn load(
             if !sorted || entry.hint_len == 0 {
                 state.unhinted.push(file.id());
             } else {
-                entry.sorted_run = SortedRun::Checked;
+                entry.sorted_run = mapped.map_or(SortedRun::Checked, SortedRun::Mapped);
             }
             entry.scanned_to = sealed_len(&file)?;
         }
