@@ -8,10 +8,10 @@
 //! larger than `max_file_size` (as a record that large gets a file of its own). A batch of one
 //! operation is written as a plain record, which is atomic by itself.
 
+use super::batch_bytes::append_batch_bytes;
 use super::state::{Engine, Writer};
-use crate::batch::{BatchOp, WriteBatch};
+use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
-use crate::filename;
 use crate::keydir::{Hash, Location, MAX_OFFSET};
 use crate::options::SyncMode;
 use crate::record;
@@ -67,13 +67,17 @@ impl Engine {
         // Every key is confirmed in the key directory first (a lookup may read a record's key
         // from its file): a read error then fails the batch before anything is written,
         // rather than stopping the handle half way through publishing it.
-        for op in batch.ops() {
-            self.keydir.get(op.key)?;
+        for (op, &hash) in batch.ops().zip(hashes) {
+            self.keydir.with_entry_hashed(hash, op.key, |_, _| Ok(()))?;
         }
         self.make_room(w, total)?;
         let first = w.next_seq;
         let start = w.active.as_ref().expect("room made").end;
-        let written = self.append_members(w, batch, start, first);
+        let Writer {
+            active, batch_buf, ..
+        } = &mut *w;
+        let file = &active.as_ref().expect("room made").file;
+        let written = append_batch_bytes(file, batch_buf, batch, start, first);
         self.cut_back_on_error(w, start, written)?;
         let count = batch.len() as u64;
         self.appended(w, start, total, count);
@@ -96,33 +100,5 @@ impl Engine {
         }
         drop(publishing);
         Ok(first + count - 1)
-    }
-
-    /// Writes the members of `batch` from `start` with sequence numbers from `first`, then
-    /// its commit.
-    fn append_members(&self, w: &Writer, batch: &WriteBatch, start: u64, first: u64) -> Result<()> {
-        let file = &w.active.as_ref().expect("room made").file;
-        let now = filename::coarse_now_millis();
-        let mut offset = start;
-        for (
-            i,
-            BatchOp {
-                key,
-                value,
-                tombstone,
-                expiry,
-            },
-        ) in batch.ops().enumerate()
-        {
-            // A member that expires carries its expiry where the others carry the time.
-            let (flags, timestamp) = match expiry {
-                Some(at) if !tombstone => (record::expiring_flags(true), at),
-                _ => (record::flags(tombstone, true), now),
-            };
-            file.append_flagged(offset, first + i as u64, timestamp, flags, key, value)?;
-            offset += record::record_len(key.len(), value.len());
-        }
-        let commit = record::encode_commit(first, batch.len() as u64, now);
-        file.write_at(offset, &commit, "append to")
     }
 }
