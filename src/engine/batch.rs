@@ -34,8 +34,7 @@ impl Engine {
                 max,
             });
         }
-        // The slots load while the records are written.
-        let hashes: Vec<Hash> = batch.ops().map(|op| self.keydir.prefetch(op.key)).collect();
+        let hashes = self.prefetch_confirmed(batch)?;
         let arrival = (self.opts.sync == SyncMode::Always).then(|| self.commit.arrive());
         let mut w = lock(self.writer()?);
         self.check_running()?;
@@ -54,6 +53,37 @@ impl Engine {
         self.wait_if_always(last_seq)
     }
 
+    /// The hashes of the batch's keys, their slots loading into the cache. In a batch of
+    /// more than one operation every key is also confirmed in the key directory (a lookup
+    /// may read a record's key from its file): a read error then fails the batch before
+    /// anything is written, rather than stopping the handle half way through publishing it.
+    /// Each key is confirmed `AHEAD` keys after its prefetch, once its slot has arrived, so
+    /// the misses overlap and the check waits for none of them. It runs before the writer
+    /// mutex is taken, which other writers need: the check was never more than a first
+    /// reading (publishing reads the records again), and a key another writer puts meanwhile
+    /// is read from the record just appended.
+    fn prefetch_confirmed(&self, batch: &WriteBatch) -> Result<Vec<Hash>> {
+        const AHEAD: usize = 8;
+        let check = batch.len() > 1;
+        let mut hashes = Vec::with_capacity(batch.len());
+        let mut behind = batch.ops().zip(0..);
+        for op in batch.ops() {
+            hashes.push(self.keydir.prefetch(op.key));
+            if check && hashes.len() > AHEAD {
+                let (op, i) = behind.next().expect("an operation behind the prefetch");
+                self.keydir
+                    .with_entry_hashed(hashes[i], op.key, |_, _| Ok(()))?;
+            }
+        }
+        if check {
+            for (op, i) in behind {
+                self.keydir
+                    .with_entry_hashed(hashes[i], op.key, |_, _| Ok(()))?;
+            }
+        }
+        Ok(hashes)
+    }
+
     /// Under the writer mutex: appends the members and the commit of a batch of `total`
     /// bytes, then publishes the members; returns the last member's sequence number. A
     /// failed append cuts the file back to where the batch started: nothing was published.
@@ -64,12 +94,6 @@ impl Engine {
         total: u64,
         hashes: &[Hash],
     ) -> Result<u64> {
-        // Every key is confirmed in the key directory first (a lookup may read a record's key
-        // from its file): a read error then fails the batch before anything is written,
-        // rather than stopping the handle half way through publishing it.
-        for (op, &hash) in batch.ops().zip(hashes) {
-            self.keydir.with_entry_hashed(hash, op.key, |_, _| Ok(()))?;
-        }
         self.make_room(w, total)?;
         let first = w.next_seq;
         let start = w.active.as_ref().expect("room made").end;
