@@ -401,3 +401,61 @@ fn a_read_only_handle_sees_no_batch_or_a_whole_one() {
     assert_eq!(ro.get("a").unwrap().as_deref(), Some(&b"1"[..]));
     assert_eq!(ro.get("b").unwrap().as_deref(), Some(&b"1"[..]));
 }
+
+/// A batch of more bytes than one write takes (1 MiB) goes to the file in several, and a
+/// member larger than that by itself: whole after a reopen, and whole or absent when any of
+/// those writes fails.
+#[test]
+fn a_batch_written_in_several_writes_is_whole_or_absent() {
+    let huge = vec![b'h'; 1536 * 1024];
+    let mut b = WriteBatch::new();
+    for i in 0..1500 {
+        b.put(format!("k{i:04}"), vec![i as u8; 1000]).unwrap();
+        if i == 700 {
+            b.put("huge", &huge).unwrap();
+        }
+    }
+    b.remove("k0000").unwrap();
+    let new = |db: &Bitask| {
+        assert_eq!(db.get("huge").unwrap().as_deref(), Some(&huge[..]));
+        assert_eq!(db.get("k0000").unwrap(), None);
+        for i in 1..1500 {
+            assert_eq!(
+                db.get(format!("k{i:04}")).unwrap(),
+                Some(vec![i as u8; 1000])
+            );
+        }
+    };
+    let mut at = 1;
+    loop {
+        let inner: Arc<dyn Vfs> = Arc::new(SimVfs::new());
+        let fv = FaultVfs::new(inner.clone());
+        let db = Bitask::open_with("/db", Options::default().vfs(Arc::new(fv.clone()))).unwrap();
+        db.put("k0000", "old").unwrap();
+        fv.arm(Plan {
+            fault: Fault::Eio,
+            at,
+            sticky: false,
+        });
+        let result = db.write(&b);
+        fv.disarm();
+        let hit = fv.injected() > 0;
+        if result.is_ok() {
+            new(&db);
+        }
+        drop(db);
+        let db = Bitask::open_with("/db", Options::default().vfs(inner)).unwrap();
+        if db.get("huge").unwrap().is_some() {
+            new(&db);
+        } else {
+            assert!(result.is_err(), "at {at}: a batch that was written is gone");
+            assert_eq!(db.get("k0000").unwrap().as_deref(), Some(&b"old"[..]));
+            assert_eq!(db.stats().key_count, 1, "at {at}: part of a failed batch");
+        }
+        if !hit {
+            break;
+        }
+        at += 1;
+    }
+    assert!(at > 3, "the batch took {} writes", at - 1);
+}

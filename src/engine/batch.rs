@@ -8,10 +8,10 @@
 //! larger than `max_file_size` (as a record that large gets a file of its own). A batch of one
 //! operation is written as a plain record, which is atomic by itself.
 
+use super::batch_bytes::append_batch_bytes;
 use super::state::{Engine, Writer};
-use crate::batch::{BatchOp, WriteBatch};
+use crate::batch::WriteBatch;
 use crate::error::{Error, Result};
-use crate::filename;
 use crate::keydir::{Hash, Location, MAX_OFFSET};
 use crate::options::SyncMode;
 use crate::record;
@@ -34,8 +34,7 @@ impl Engine {
                 max,
             });
         }
-        // The slots load while the records are written.
-        let hashes: Vec<Hash> = batch.ops().map(|op| self.keydir.prefetch(op.key)).collect();
+        let hashes = self.prefetch_confirmed(batch)?;
         let arrival = (self.opts.sync == SyncMode::Always).then(|| self.commit.arrive());
         let mut w = lock(self.writer()?);
         self.check_running()?;
@@ -54,6 +53,37 @@ impl Engine {
         self.wait_if_always(last_seq)
     }
 
+    /// The hashes of the batch's keys, their slots loading into the cache. In a batch of
+    /// more than one operation every key is also confirmed in the key directory (a lookup
+    /// may read a record's key from its file): a read error then fails the batch before
+    /// anything is written, rather than stopping the handle half way through publishing it.
+    /// Each key is confirmed `AHEAD` keys after its prefetch, once its slot has arrived, so
+    /// the misses overlap and the check waits for none of them. It runs before the writer
+    /// mutex is taken, which other writers need: the check was never more than a first
+    /// reading (publishing reads the records again), and a key another writer puts meanwhile
+    /// is read from the record just appended.
+    fn prefetch_confirmed(&self, batch: &WriteBatch) -> Result<Vec<Hash>> {
+        const AHEAD: usize = 8;
+        let check = batch.len() > 1;
+        let mut hashes = Vec::with_capacity(batch.len());
+        let mut behind = batch.ops().zip(0..);
+        for op in batch.ops() {
+            hashes.push(self.keydir.prefetch(op.key));
+            if check && hashes.len() > AHEAD {
+                let (op, i) = behind.next().expect("an operation behind the prefetch");
+                self.keydir
+                    .with_entry_hashed(hashes[i], op.key, |_, _| Ok(()))?;
+            }
+        }
+        if check {
+            for (op, i) in behind {
+                self.keydir
+                    .with_entry_hashed(hashes[i], op.key, |_, _| Ok(()))?;
+            }
+        }
+        Ok(hashes)
+    }
+
     /// Under the writer mutex: appends the members and the commit of a batch of `total`
     /// bytes, then publishes the members; returns the last member's sequence number. A
     /// failed append cuts the file back to where the batch started: nothing was published.
@@ -64,16 +94,14 @@ impl Engine {
         total: u64,
         hashes: &[Hash],
     ) -> Result<u64> {
-        // Every key is confirmed in the key directory first (a lookup may read a record's key
-        // from its file): a read error then fails the batch before anything is written,
-        // rather than stopping the handle half way through publishing it.
-        for op in batch.ops() {
-            self.keydir.get(op.key)?;
-        }
         self.make_room(w, total)?;
         let first = w.next_seq;
         let start = w.active.as_ref().expect("room made").end;
-        let written = self.append_members(w, batch, start, first);
+        let Writer {
+            active, batch_buf, ..
+        } = &mut *w;
+        let file = &active.as_ref().expect("room made").file;
+        let written = append_batch_bytes(file, batch_buf, batch, start, first);
         self.cut_back_on_error(w, start, written)?;
         let count = batch.len() as u64;
         self.appended(w, start, total, count);
@@ -96,33 +124,5 @@ impl Engine {
         }
         drop(publishing);
         Ok(first + count - 1)
-    }
-
-    /// Writes the members of `batch` from `start` with sequence numbers from `first`, then
-    /// its commit.
-    fn append_members(&self, w: &Writer, batch: &WriteBatch, start: u64, first: u64) -> Result<()> {
-        let file = &w.active.as_ref().expect("room made").file;
-        let now = filename::coarse_now_millis();
-        let mut offset = start;
-        for (
-            i,
-            BatchOp {
-                key,
-                value,
-                tombstone,
-                expiry,
-            },
-        ) in batch.ops().enumerate()
-        {
-            // A member that expires carries its expiry where the others carry the time.
-            let (flags, timestamp) = match expiry {
-                Some(at) if !tombstone => (record::expiring_flags(true), at),
-                _ => (record::flags(tombstone, true), now),
-            };
-            file.append_flagged(offset, first + i as u64, timestamp, flags, key, value)?;
-            offset += record::record_len(key.len(), value.len());
-        }
-        let commit = record::encode_commit(first, batch.len() as u64, now);
-        file.write_at(offset, &commit, "append to")
     }
 }

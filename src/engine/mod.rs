@@ -12,6 +12,7 @@
 mod auto_merge;
 mod background;
 mod batch;
+mod batch_bytes;
 mod checkpoint;
 mod compaction;
 mod conditional;

@@ -57,6 +57,7 @@ impl Engine {
                 next_seq: rec.next_seq,
                 ids: IdGen::new(rec.max_id),
                 last_fill: None,
+                batch_buf: Vec::new(),
             }))
         };
         let engine = Arc::new_cyclic(|me| Engine {

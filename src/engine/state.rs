@@ -70,6 +70,9 @@ pub(crate) struct Writer {
     pub ids: IdGen,
     /// How fast the last active file sealed full was filled: the writer's pace.
     pub last_fill: Option<Fill>,
+    /// A batch's records are encoded here before they are appended (`batch_bytes`); kept
+    /// from batch to batch so that a batch allocates nothing once it has grown.
+    pub batch_buf: Vec<u8>,
 }
 
 pub(crate) struct Active {

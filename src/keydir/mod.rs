@@ -183,6 +183,7 @@ impl KeyDir {
         Ok(out)
     }
 
+    #[cfg(test)]
     pub fn get(&self, key: &[u8]) -> Result<Option<Location>> {
         self.with_entry(key, |loc, _| Ok(loc))
     }
