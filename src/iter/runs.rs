@@ -236,9 +236,13 @@ fn mapped_hint(
         return Ok(None);
     };
     let hint = Arc::new(hint);
-    if let Some(e) = lock(&shared.files).by_id.get_mut(&file.id()) {
-        if Arc::ptr_eq(&e.file, file) {
-            e.sorted_run = SortedRun::Mapped(hint.clone());
+    // Only a mapping is kept: a copy (past the mapping budget) would hold the hint in memory
+    // for as long as the handle has the file; it goes with the scan instead.
+    if hint.is_mapped() {
+        if let Some(e) = lock(&shared.files).by_id.get_mut(&file.id()) {
+            if Arc::ptr_eq(&e.file, file) {
+                e.sorted_run = SortedRun::Mapped(hint.clone());
+            }
         }
     }
     Ok(Some(hint))
