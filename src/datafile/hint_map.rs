@@ -34,10 +34,33 @@ impl MappedHint {
         data_len: u64,
         checked_before: bool,
     ) -> Option<MappedHint> {
+        MappedHint::open_as(vfs, dir, file, data_len, checked_before, false)
+    }
+
+    /// `open`, `None` when the hint cannot be mapped (nothing is read then).
+    pub fn open_mapped(
+        vfs: &dyn Vfs,
+        dir: &Path,
+        file: &DataFile,
+        data_len: u64,
+    ) -> Option<MappedHint> {
+        MappedHint::open_as(vfs, dir, file, data_len, false, true)
+    }
+
+    fn open_as(
+        vfs: &dyn Vfs,
+        dir: &Path,
+        file: &DataFile,
+        data_len: u64,
+        checked_before: bool,
+        mapped_only: bool,
+    ) -> Option<MappedHint> {
         let path = filename::path(dir, file.id(), FileKind::Hint);
         let mapped = vfs.open(&path, OpenMode::ReadSealed).ok()?;
         let bytes = if mapped.as_bytes().is_some() {
             HintBytes::Mapped(mapped)
+        } else if mapped_only {
+            return None;
         } else {
             drop(mapped);
             // Past the mapping budget (or on a file system without mappings): a copy.

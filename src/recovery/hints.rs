@@ -74,12 +74,9 @@ fn check_mapped(
     data_len: u64,
     keydir: &KeyDir,
 ) -> Result<Option<CheckedHint>> {
-    let Some(mapped) = MappedHint::open(vfs, dir, file, data_len, false) else {
+    let Some(mapped) = MappedHint::open_mapped(vfs, dir, file, data_len) else {
         return Ok(None);
     };
-    if !mapped.is_mapped() {
-        return Ok(None);
-    }
     let Some(mut checked) = sorted_batch(&mapped.view(), file, keydir) else {
         return Ok(None);
     };
