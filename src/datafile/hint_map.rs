@@ -15,6 +15,8 @@ use crate::vfs::{OpenMode, VFile, Vfs};
 pub struct MappedHint {
     bytes: HintBytes,
     layout: Layout,
+    /// The first and the last key of its entries (`None` when it has none).
+    key_range: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 enum HintBytes {
@@ -78,7 +80,24 @@ impl MappedHint {
             };
             parsed?.layout()
         };
-        Some(MappedHint { bytes, layout })
+        let mut hint = MappedHint {
+            bytes,
+            layout,
+            key_range: None,
+        };
+        hint.key_range = hint.first_and_last();
+        Some(hint)
+    }
+
+    fn first_and_last(&self) -> Option<(Vec<u8>, Vec<u8>)> {
+        let view = self.view();
+        let first = view.iter().peek()?.key.to_vec();
+        let last = view
+            .cursor_at(view.len().checked_sub(1)?)
+            .peek()?
+            .key
+            .to_vec();
+        Some((first, last))
     }
 
     /// Mapped, rather than read into memory.
@@ -96,6 +115,13 @@ impl MappedHint {
             HintBytes::Mapped(f) => f.as_bytes().unwrap_or_default(),
             HintBytes::Read(b) => b,
         }
+    }
+
+    /// The smallest and the largest key of its entries; `None` when it has none.
+    pub fn key_range(&self) -> Option<(&[u8], &[u8])> {
+        self.key_range
+            .as_ref()
+            .map(|(a, b)| (a.as_slice(), b.as_slice()))
     }
 
     /// The hint's entries: its layout was checked when it was opened, so this costs two

@@ -122,7 +122,7 @@ impl Iter {
             if self
                 .last
                 .as_ref()
-                .is_some_and(|l| merge::compare_keys(&self.next, l) != want)
+                .is_some_and(|l| self.merge.compare(&self.next, l) != want)
             {
                 continue;
             }

@@ -31,6 +31,14 @@ pub(super) enum Run {
 }
 
 impl Run {
+    /// The smallest and the largest key the run holds; `None` when it holds none.
+    pub(super) fn key_range(&self) -> Option<(&[u8], &[u8])> {
+        match self {
+            Run::Hint { hint, .. } => hint.key_range(),
+            Run::Keys { keys, .. } => Some((keys.get(0)?, keys.get(keys.len().checked_sub(1)?)?)),
+        }
+    }
+
     /// Moves the cursor before the first key `>= key` (`after`: `> key`).
     pub(super) fn seek(&mut self, key: &[u8], after: bool) {
         match self {
