@@ -177,10 +177,10 @@ impl Iter {
         }
     }
 
-    /// Takes the next keys from the merge (`take` of them), starting to load the key directory slot
-    /// of each, then its record: their cache misses overlap, as a multi-get's do, instead of
-    /// costing one after the other. The scan's range bounds what is taken, so a short scan
-    /// (a seek, a prefix) looks no further than its end.
+    /// Takes the next keys from the merge (`take` of them), starting to load the key
+    /// directory slot of each, then its record: their cache misses overlap, as a multi-get's
+    /// do, instead of costing one after the other. The scan's range bounds what is taken, so
+    /// a short scan (a seek, a prefix) looks no further than its end.
     fn look_ahead(&mut self) {
         while self.ahead.len() < self.take {
             let mut buf = self.spare.pop().unwrap_or_default();
