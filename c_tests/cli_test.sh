@@ -487,6 +487,7 @@ for cmd in "get k" "exists k" list "list k" dump "dump k" stats count "count k" 
     run "$bin" "$work/none" $cmd
     check "missing-store-is-2:$cmd" test "$rc" = 2
     check "missing-store-says:$cmd" grep -q "^bitask: open $work/none: " "$work/err"
+    check "missing-store-named-once:$cmd" test "$(grep -o "$work/none" "$work/err" | wc -l)" = 1
     check "missing-store-not-made:$cmd" test ! -e "$work/none"
 done
 long_key=$(head -c 70000 /dev/zero | tr '\0' k)

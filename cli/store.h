@@ -118,6 +118,18 @@ static int locked(const char *what) {
  * make a missing DIR; del and compact have nothing to do in a store that does not exist. */
 enum access { READ, WRITE, WRITE_EXISTING };
 
+/* A failed open, reported as fail does, except that a message of the library's own that
+ * names the directory ("open DIR: No such file or directory") stands alone: the path once,
+ * in the system's words. */
+static int open_failed(const char *what, bitask_status st, const char *msg) {
+    size_t n = strlen(dir);
+    if (strncmp(msg, "open ", 5) != 0 || strncmp(msg + 5, dir, n) != 0 || msg[5 + n] != ':')
+        return fail(what, st);
+    progress_clear();
+    fprintf(stderr, "bitask: open %s%s%s\n", dir, dir_origin, msg + 5 + n);
+    return EXIT_ERROR;
+}
+
 static int open_store(enum access access, bitask **db) {
     bitask_options *o = bitask_options_new();
     if (!o)
@@ -145,7 +157,7 @@ static int open_store(enum access access, bitask **db) {
         if (st == BITASK_ERR_WRITER_LOCK)
             return locked(what);
         bitask_last_error_message(msg, sizeof msg);
-        int rc = fail(what, st);
+        int rc = open_failed(what, st, msg);
         if (st == BITASK_ERR_INCOMPATIBLE && strstr(msg, "bitask 0.1.1"))
             fprintf(stderr, "bitask: \"bitask %s upgrade\" converts a store of bitask 0.1.1\n",
                     dir);
