@@ -100,42 +100,28 @@ impl Engine {
     }
 
     /// For a scan: the live value of `key` (whose hash `KeyDir::prefetch` returned) into
-    /// `value`, resized to fit; false when the key is absent. Where the record's file is
-    /// mapped, the record is read once, in place (key, CRC and value together), into the
-    /// length `value` has (the previous value's) when the value fits there, as it does when
-    /// a scan's values are of one size.
+    /// `value`, resized to fit; false when the key is absent. `get_into` into the length
+    /// `value` has (the previous value's), so that where the values of a scan are of one size
+    /// each is read once, in place; a larger one is looked up again with room for it.
     pub(crate) fn read_live_into(
         &self,
         hash: crate::keydir::Hash,
         key: &[u8],
         value: &mut Vec<u8>,
     ) -> Result<bool> {
-        let room = value.len().max(MIN_ROOM);
-        crate::datafile::resize_zeroed(value, room).map_err(|e| Error::io("read", &self.dir, e))?;
-        let found = self.keydir.find_map(hash, |c| {
-            let offset = c.offset as u64;
-            if c.expires() && record::is_expired(c.file.expiry_at(offset)?, self.now()) {
-                return Ok(None);
-            }
-            let len = match c.file.read_in_place(offset, key, value, || c.same_hash()) {
-                Some(Ok(Some(len))) if len <= value.len() => {
+        let mut room = value.len().max(MIN_ROOM);
+        loop {
+            crate::datafile::resize_zeroed(value, room)
+                .map_err(|e| Error::io("read", &self.dir, e))?;
+            match self.get_into_hashed(hash, key, value)? {
+                None => return Ok(false),
+                Some(len) if len <= value.len() => {
                     value.truncate(len);
-                    return Ok(Some(()));
+                    return Ok(true);
                 }
-                Some(Ok(Some(len))) => len,
-                Some(Ok(None)) => return Ok(None),
-                Some(Err(e)) => return Err(e),
-                None if !c.same_hash() => return Ok(None),
-                None => match (c.rec_len() as usize).checked_sub(record::HEADER_LEN + key.len()) {
-                    Some(len) => len,
-                    None => return Ok(None),
-                },
-            };
-            crate::datafile::resize_zeroed(value, len)
-                .map_err(|e| Error::io("read", c.file.path(), e))?;
-            Ok(c.file.read_if_key(offset, key, value)?.then_some(()))
-        })?;
-        Ok(found.is_some())
+                Some(len) => room = len,
+            }
+        }
     }
 
     /// True when `key` has a value.
