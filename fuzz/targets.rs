@@ -245,6 +245,12 @@ pub fn decode_dir(data: &[u8]) -> Image {
                 id,
                 seq_base: g(0),
                 merge_base: g(8),
+                // Sometimes a window merge's floor (written in place of the seq base).
+                merge_floor: if tag & 16 != 0 {
+                    g(0) % g(8).saturating_add(1)
+                } else {
+                    0
+                },
                 merge_part: (parts & 0xffff_ffff) as u32 % 4,
                 merge_parts: (parts >> 32) as u32 % 4,
             };

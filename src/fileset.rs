@@ -38,6 +38,10 @@ pub struct FileEntry {
     pub keys_read: Option<Arc<KeyRun>>,
     /// For read-only handles: how far the file has been scanned.
     pub scanned_to: u64,
+    /// For an output of a window merge: bytes of the tombstones it holds, which a merge of a
+    /// later window copies again (`merge_policy::FileFigures::kept_bytes`); `None` until
+    /// counted.
+    pub kept_bytes: Option<u64>,
 }
 
 /// What an ordered scan can use of a sealed file's sorted hint (`iter::runs`): the hint is

@@ -2,13 +2,17 @@
 //! sealed files (`plan`), so it is tested without a store.
 //!
 //! The commit protocol decides the shape of the choice. Recovery takes every data file whose
-//! id is at most a committed merge's merge base for one of its inputs, and a merge drops
-//! tombstones because every file older than them is an input. So a merge takes a *prefix* of
-//! the load order: the oldest files, up to a *cut*, where every file after the cut has a
-//! larger id than every file before it, and the ids between leave room for the outputs (see
-//! `filename::ID_STEP`). The triggers pick how far the prefix reaches; files in it that are
-//! not worth merging on their own are taken too (`MergeReason::Older`): that is the write
-//! amplification this shape costs.
+//! id lies in the range a committed merge replaced (`datafile::merges`) for one of its
+//! inputs, so a merge takes a *window* of the load order: consecutive files, from a file
+//! that starts no other merge's outputs in the middle, up to a *cut*, where every file
+//! after the cut has a larger id than every file before it and the ids between leave room
+//! for the outputs (see `filename::ID_STEP`). The window starts at the first file worth
+//! merging, so files that are mostly live (the outputs of earlier merges, most often) are
+//! not copied again; it reaches as far as the cap allows, and files in it that are not worth
+//! merging on their own are taken too (`MergeReason::Older`). A window that starts at the
+//! oldest file drops tombstones and expired puts; one after it must keep them (files older
+//! than it may hold older records of their keys), and the bytes of tombstones it keeps in
+//! its outputs (`FileFigures::kept_bytes`) are not dead bytes that a merge could reclaim.
 
 use crate::options::MergeOptions;
 
@@ -24,6 +28,12 @@ pub struct FileFigures {
     /// Bytes of its records that are live. The bytes of records whose expiry has passed
     /// are dead and are left out of this figure (see `engine::auto_merge::live_by_file`).
     pub live_bytes: u64,
+    /// Bytes of tombstones that a merge of a window after the oldest file would copy again:
+    /// those of an output of such a merge. Not live, yet not worth merging for.
+    pub kept_bytes: u64,
+    /// A merge may start at this file: it is not the second or a later output of one merge
+    /// (taking only some of a merge's outputs would leave that merge incomplete on disk).
+    pub may_start: bool,
     /// Free ids after the prefix that ends with this file: how many outputs a merge cut
     /// here could number; 0 when no merge may end here.
     pub room: u64,
@@ -32,6 +42,11 @@ pub struct FileFigures {
 impl FileFigures {
     pub fn dead_bytes(&self) -> u64 {
         self.record_bytes.saturating_sub(self.live_bytes)
+    }
+
+    /// Dead bytes a merge would give back: its dead bytes less those it keeps.
+    fn reclaimable_bytes(&self) -> u64 {
+        self.dead_bytes().saturating_sub(self.kept_bytes)
     }
 }
 
@@ -45,8 +60,8 @@ pub enum MergeReason {
     DeadBytes = 2,
     /// It is smaller than `small_file_bytes`.
     Small = 3,
-    /// Not worth merging on its own, but older than a file that is: a merge takes a prefix
-    /// of the load order.
+    /// Not worth merging on its own, but between files that are: a merge takes consecutive
+    /// files of the load order.
     Older = 4,
 }
 
@@ -135,7 +150,7 @@ impl MergeReport {
 
 /// Why `file` is worth merging on its own, if it is.
 fn reason(f: &FileFigures, o: &MergeOptions) -> Option<MergeReason> {
-    let dead = f.dead_bytes();
+    let dead = f.reclaimable_bytes();
     if f.record_bytes > 0 && dead as f64 >= o.file_fragmentation * f.record_bytes as f64 {
         Some(MergeReason::Fragmented)
     } else if dead >= o.file_dead_bytes {
@@ -147,10 +162,12 @@ fn reason(f: &FileFigures, o: &MergeOptions) -> Option<MergeReason> {
     }
 }
 
-/// Chooses the merge: the longest prefix of `files` (the sealed files in load order) that
-/// ends at a file worth merging, at a cut with room for its outputs, within
-/// `max_merge_bytes` of input (the first file is taken even when larger). `due` says whether
-/// the store-wide triggers are met; the window and the free space are the caller's checks.
+/// Chooses the merge: a window of `files` (the sealed files in load order) from the first
+/// file worth merging where a merge may start, to the last file worth merging after it at a
+/// cut with room for its outputs, within `max_merge_bytes` of input (the first file is
+/// taken even when larger); when no cut after that start has room, the next start is tried.
+/// `due` says whether the store-wide triggers are met; the window of hours and the free
+/// space are the caller's checks.
 pub fn plan(files: &[FileFigures], o: &MergeOptions) -> MergeReport {
     let store_record_bytes: u64 = files.iter().map(|f| f.record_bytes).sum();
     let store_dead_bytes: u64 = files.iter().map(|f| f.dead_bytes()).sum();
@@ -163,23 +180,18 @@ pub fn plan(files: &[FileFigures], o: &MergeOptions) -> MergeReport {
         report.why_not = Some(NotDue::NoSealedFiles);
         return report;
     }
-    let (mut read, mut write, mut end) = (0u64, 0u64, None);
-    for (i, f) in files.iter().enumerate() {
-        read += f.file_bytes;
-        write += f.live_bytes;
-        if i > 0 && read > o.max_merge_bytes {
-            break;
-        }
-        let fits = f.room >= MergeReport::outputs_needed(write, o.output_file_size);
-        if fits && reason(f, o).is_some() {
-            end = Some((i, read, write));
-        }
-    }
-    let Some((last, read, write)) = end else {
+    let starts = files
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.may_start && reason(f, o).is_some());
+    let Some((first, last, read, write)) = starts
+        .filter_map(|(i, _)| window_from(files, i, o).map(|(last, r, w)| (i, last, r, w)))
+        .next()
+    else {
         report.why_not = Some(NotDue::NothingWorthMerging);
         return report;
     };
-    report.files = files[..=last]
+    report.files = files[first..=last]
         .iter()
         .map(|f| MergeFile {
             id: f.id,
@@ -202,6 +214,25 @@ pub fn plan(files: &[FileFigures], o: &MergeOptions) -> MergeReport {
     report
 }
 
+/// The farthest end of a window starting at `files[first]`: (index of its last file, bytes
+/// read, bytes written), `None` when no file worth merging within the cap ends at a cut
+/// with room.
+fn window_from(files: &[FileFigures], first: usize, o: &MergeOptions) -> Option<(usize, u64, u64)> {
+    let (mut read, mut write, mut end) = (0u64, 0u64, None);
+    for (i, f) in files.iter().enumerate().skip(first) {
+        read += f.file_bytes;
+        write += f.live_bytes + f.kept_bytes;
+        if i > first && read > o.max_merge_bytes {
+            break;
+        }
+        let fits = f.room >= MergeReport::outputs_needed(write, o.output_file_size);
+        if fits && reason(f, o).is_some() {
+            end = Some((i, read, write));
+        }
+    }
+    end
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +246,8 @@ mod tests {
             record_bytes: mib * MIB,
             live_bytes: live_mib * MIB,
             room: 63,
+            may_start: true,
+            ..FileFigures::default()
         }
     }
 
@@ -225,11 +258,58 @@ mod tests {
         assert!(!r.due);
         assert_eq!(r.why_not, Some(NotDue::BelowTriggers));
         let ids: Vec<u64> = r.files.iter().map(|f| f.id).collect();
-        assert_eq!(ids, [1, 2], "up to the fragmented file, not past it");
-        assert_eq!(r.files[0].reason, MergeReason::Older);
-        assert_eq!(r.files[1].reason, MergeReason::Fragmented);
-        assert_eq!((r.read_bytes, r.write_bytes), (8 * MIB, 5 * MIB));
+        assert_eq!(
+            ids,
+            [2],
+            "from the fragmented file, not before it or past it"
+        );
+        assert_eq!(r.files[0].reason, MergeReason::Fragmented);
+        assert_eq!((r.read_bytes, r.write_bytes), (4 * MIB, MIB));
         assert_eq!(r.reclaim_bytes, 3 * MIB);
+    }
+
+    #[test]
+    fn a_window_takes_the_live_files_between_two_worth_merging_and_none_before() {
+        let files = [file(1, 4, 4), file(2, 4, 1), file(3, 4, 4), file(4, 4, 0)];
+        let r = plan(&files, &MergeOptions::default());
+        let ids: Vec<u64> = r.files.iter().map(|f| f.id).collect();
+        assert_eq!(ids, [2, 3, 4]);
+        let reasons: Vec<MergeReason> = r.files.iter().map(|f| f.reason).collect();
+        use MergeReason::*;
+        assert_eq!(reasons, [Fragmented, Older, Fragmented]);
+        assert_eq!(r.write_bytes, 5 * MIB);
+    }
+
+    #[test]
+    fn a_window_never_starts_inside_a_merges_outputs_and_tries_the_next_start() {
+        let mut files = [file(1, 4, 4), file(2, 4, 1), file(3, 4, 1), file(4, 4, 1)];
+        files[1].may_start = false;
+        let r = plan(&files, &MergeOptions::default());
+        let ids: Vec<u64> = r.files.iter().map(|f| f.id).collect();
+        assert_eq!(ids, [3, 4], "2 is the second output of a merge");
+        // No cut after 3 has room, so the window starting there ends nowhere: the next
+        // start, 4, has.
+        files[1].may_start = true;
+        files[1].room = 0;
+        files[2].room = 0;
+        let r = plan(&files, &MergeOptions::default());
+        let ids: Vec<u64> = r.files.iter().map(|f| f.id).collect();
+        assert_eq!(ids, [2, 3, 4]);
+        files[3].room = 0;
+        let r = plan(&files, &MergeOptions::default());
+        assert_eq!(r.why_not, Some(NotDue::NothingWorthMerging), "{r:?}");
+    }
+
+    #[test]
+    fn tombstones_a_window_would_copy_again_are_no_reason_to_merge() {
+        let mut kept = file(2, 4, 1);
+        kept.kept_bytes = 3 * MIB;
+        let r = plan(&[file(1, 4, 4), kept], &MergeOptions::default());
+        assert_eq!(r.why_not, Some(NotDue::NothingWorthMerging), "{r:?}");
+        kept.kept_bytes = MIB;
+        let r = plan(&[file(1, 4, 4), kept], &MergeOptions::default());
+        assert_eq!(r.files.len(), 1, "2 MiB of 4 are dead and not kept: {r:?}");
+        assert_eq!(r.write_bytes, 2 * MIB, "the live and the kept bytes");
     }
 
     #[test]
@@ -259,7 +339,7 @@ mod tests {
     }
 
     #[test]
-    fn the_prefix_stops_at_the_cap_and_at_cuts_without_room() {
+    fn the_window_stops_at_the_cap_and_at_cuts_without_room() {
         let o = MergeOptions {
             max_merge_bytes: 8 * MIB,
             ..MergeOptions::default()
@@ -267,6 +347,7 @@ mod tests {
         let files = [file(1, 4, 0), file(2, 4, 0), file(3, 4, 0)];
         let r = plan(&files, &o);
         assert_eq!(r.files.len(), 2, "12 MiB would pass the 8 MiB cap");
+        assert_eq!(r.files[0].id, 1);
         let mut crowded = files;
         crowded[1].room = 0;
         let r = plan(&crowded, &o);

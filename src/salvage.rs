@@ -316,27 +316,29 @@ fn header_damaged(file: &dyn crate::vfs::VFile) -> bool {
 
 /// The header a data file with a damaged one most likely had (see `rebuild_unopenable`).
 fn rebuilt_header(tag: u32, id: u64, scan: &FileScan, checked: &[Checked]) -> FileHeader {
-    let mut merges: BTreeMap<u64, (u32, Vec<u32>)> = BTreeMap::new();
+    let mut merges: BTreeMap<u64, (u32, u64, Vec<u32>)> = BTreeMap::new();
     for c in checked {
         let h = &c.file.header;
         if h.is_merge_output() && h.merge_base < id {
-            let e = merges
-                .entry(h.merge_base)
-                .or_insert((h.merge_parts, Vec::new()));
-            e.1.push(h.merge_part);
+            let e =
+                merges
+                    .entry(h.merge_base)
+                    .or_insert((h.merge_parts, h.merge_floor, Vec::new()));
+            e.2.push(h.merge_part);
         }
     }
-    let missing_one = merges.iter().find_map(|(&base, (n, parts))| {
+    let missing_one = merges.iter().find_map(|(&base, (n, floor, parts))| {
         let missing: Vec<u32> = (0..*n).filter(|p| !parts.contains(p)).collect();
-        (missing.len() == 1).then(|| (base, *n, missing[0]))
+        (missing.len() == 1).then(|| (base, *floor, *n, missing[0]))
     });
     let first_seq = scan.records.first().map_or(0, |r| r.header.seq);
     match missing_one {
-        Some((merge_base, merge_parts, merge_part)) => FileHeader {
+        Some((merge_base, merge_floor, merge_parts, merge_part)) => FileHeader {
             store: tag,
             id,
             seq_base: 0,
             merge_base,
+            merge_floor,
             merge_part,
             merge_parts,
         },

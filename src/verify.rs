@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
+use crate::datafile::merges::Merges;
 use crate::datafile::DataFile;
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
@@ -309,11 +310,8 @@ fn read_hint(vfs: &dyn Vfs, path: &Path, data_len: u64) -> io::Result<Option<Vec
 /// (inputs of a committed merge and outputs of an unfinished one are left out, as the open
 /// leaves them).
 fn check_order(checked: &[Checked], report: &mut VerifyReport) {
-    let (covered, abandoned) = merge_state(checked);
-    let mut live: Vec<&Checked> = checked
-        .iter()
-        .filter(|c| c.id > covered && !abandoned.contains(&c.id))
-        .collect();
+    let merges = Merges::of(checked.iter().map(|c| &c.file.header));
+    let mut live: Vec<&Checked> = checked.iter().filter(|c| !merges.left_out(c.id)).collect();
     live.sort_by_key(|c| load_key(&c.file));
     let mut last: Option<(u64, &Checked)> = None;
     for c in live {
@@ -333,44 +331,6 @@ fn check_order(checked: &[Checked], report: &mut VerifyReport) {
         }
         last = Some((end.header.seq, c));
     }
-}
-
-/// (largest merge base of a committed merge, ids of outputs of unfinished merges), by the
-/// same rule as the open's.
-pub(crate) fn merge_state(checked: &[Checked]) -> (u64, Vec<u64>) {
-    let mut merges: BTreeMap<u64, Vec<&DataFile>> = BTreeMap::new();
-    for c in checked {
-        if c.file.header.is_merge_output() {
-            merges
-                .entry(c.file.header.merge_base)
-                .or_default()
-                .push(&c.file);
-        }
-    }
-    let complete = |parts: &Vec<&DataFile>| {
-        let n = parts[0].header.merge_parts;
-        let mut seen: Vec<u32> = parts
-            .iter()
-            .filter(|p| p.header.merge_parts == n)
-            .map(|p| p.header.merge_part)
-            .collect();
-        seen.sort_unstable();
-        seen.dedup();
-        seen.len() == n as usize && seen.iter().enumerate().all(|(i, &p)| p as usize == i)
-    };
-    let covered = merges
-        .iter()
-        .filter(|(_, p)| complete(p))
-        .map(|(&b, _)| b)
-        .max()
-        .unwrap_or(0);
-    let abandoned = merges
-        .iter()
-        .filter(|(_, p)| !complete(p))
-        .flat_map(|(_, p)| p.iter().map(|f| f.id()))
-        .filter(|&id| id > covered)
-        .collect();
-    (covered, abandoned)
 }
 
 fn offset_of(e: &Error) -> u64 {

@@ -39,8 +39,9 @@ struct Workload {
     steps: usize,
     max_value: usize,
     compact_every: u64,
-    /// Compactions are automatic merges of a prefix (`merge_if_due`, with triggers low
-    /// enough to fire on these tiny stores) instead of `compact`.
+    /// Compactions are automatic merges (`merge_if_due`, with triggers low enough to fire
+    /// on these tiny stores; of windows that leave older files in place, among others)
+    /// instead of `compact`.
     auto_merge: bool,
     reopen_every: u64,
     sync_every: u64,
@@ -131,7 +132,7 @@ fn run(w: &Workload, steps: &[Step]) -> SimVfs {
     let open =
         || Bitask::open_with(dir(), w.opts(vfs.clone())).expect("open on the simulated disk");
     let mut db = open();
-    let mut merges = 0;
+    let (mut merges, mut windows) = (0, 0);
     for (i, s) in steps.iter().enumerate() {
         vfs.mark(BEGIN | i as u64);
         let durable = match s {
@@ -144,7 +145,10 @@ fn run(w: &Workload, steps: &[Step]) -> SimVfs {
                 w.sync == SyncMode::Always
             }
             Step::Compact if w.auto_merge => {
-                merges += db.merge_if_due().unwrap().due as usize;
+                let oldest = oldest_sealed(&vfs);
+                let r = db.merge_if_due().unwrap();
+                merges += r.due as usize;
+                windows += (r.due && Some(r.files[0].id) != oldest) as usize;
                 w.sync == SyncMode::Always
             }
             Step::Batch(_) => {
@@ -175,7 +179,22 @@ fn run(w: &Workload, steps: &[Step]) -> SimVfs {
         "{}: only {merges} automatic merges ran",
         w.name
     );
+    assert!(
+        !w.auto_merge || windows >= 1,
+        "{}: every automatic merge took the oldest file; none left older files in place",
+        w.name
+    );
     vfs
+}
+
+/// The id of the oldest sealed data file on the simulated disk.
+fn oldest_sealed(vfs: &SimVfs) -> Option<u64> {
+    use bitask::vfs::Vfs;
+    let names = vfs.list_dir(&dir()).unwrap();
+    let ids = names
+        .iter()
+        .filter_map(|n| n.strip_suffix(".log")?.parse().ok());
+    ids.min()
 }
 
 /// What recovering one disk gave: the digest of the content, or why it failed.
@@ -540,7 +559,7 @@ fn power_loss_multi_part_merges() {
 }
 
 #[test]
-fn power_loss_during_automatic_merges_of_a_prefix() {
+fn power_loss_during_automatic_merges_with_sync() {
     check_workload(
         Workload {
             name: "auto-merge-always",

@@ -4,11 +4,13 @@
 //! File header (little-endian, 52 bytes), see `docs/format.md`:
 //! ```text
 //! 0   [u8; 8]  magic "BITASKDF"
-//! 8   u32      format version (1)
+//! 8   u32      format version: 1, or 2 for the outputs of a merge of a window (below)
 //! 12  u32      store tag: the store's identity (`identity`), 0 in files written before
 //!              stores had one
 //! 16  u64      file id (the number in the file's name)
-//! 24  u64      seq base: no record in the file has a smaller sequence number
+//! 24  u64      version 1: seq base, no record in the file has a smaller sequence number
+//!              (0 in merge outputs); version 2: merge floor, the smallest id of the files
+//!              the merge replaced, which were every file from it up to the merge base
 //! 32  u64      merge base: 0 for files written by puts; for merge outputs, the largest id of
 //!              the files the merge replaced
 //! 40  u32      merge part (0-based) and
@@ -20,6 +22,7 @@ pub mod committed;
 pub(crate) mod hint_file;
 pub(crate) mod hint_map;
 pub mod key_run;
+pub mod merges;
 pub(crate) mod seal;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +35,10 @@ use crate::vfs::{OpenMode, Pages, VFile, Vfs};
 
 pub const DATA_MAGIC: [u8; 8] = *b"BITASKDF";
 pub const FORMAT_VERSION: u32 = 1;
+/// The version of the outputs of a merge that left older files in place (a merge floor is
+/// set): a reader that knows only version 1 would take every file up to the merge base for
+/// an input, so it must refuse them.
+pub const WINDOW_MERGE_VERSION: u32 = 2;
 pub const FILE_HEADER_LEN: usize = 52;
 /// Records up to this size are read and written through one stack buffer.
 const SMALL_RECORD: usize = 256;
@@ -72,6 +79,9 @@ pub struct FileHeader {
     pub id: u64,
     pub seq_base: u64,
     pub merge_base: u64,
+    /// For the outputs of a merge: the smallest id among its inputs when files older than
+    /// them stayed, 0 when the inputs were every file up to the merge base.
+    pub merge_floor: u64,
     pub merge_part: u32,
     pub merge_parts: u32,
 }
@@ -80,10 +90,16 @@ impl FileHeader {
     pub fn encode(&self) -> [u8; FILE_HEADER_LEN] {
         let mut b = [0u8; FILE_HEADER_LEN];
         b[0..8].copy_from_slice(&DATA_MAGIC);
-        b[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let windowed = self.merge_floor > 0;
+        let (version, at_24) = if windowed {
+            (WINDOW_MERGE_VERSION, self.merge_floor)
+        } else {
+            (FORMAT_VERSION, self.seq_base)
+        };
+        b[8..12].copy_from_slice(&version.to_le_bytes());
         b[12..16].copy_from_slice(&self.store.to_le_bytes());
         b[16..24].copy_from_slice(&self.id.to_le_bytes());
-        b[24..32].copy_from_slice(&self.seq_base.to_le_bytes());
+        b[24..32].copy_from_slice(&at_24.to_le_bytes());
         b[32..40].copy_from_slice(&self.merge_base.to_le_bytes());
         b[40..44].copy_from_slice(&self.merge_part.to_le_bytes());
         b[44..48].copy_from_slice(&self.merge_parts.to_le_bytes());
@@ -111,24 +127,36 @@ impl FileHeader {
             });
         }
         let version = u32::from_le_bytes(b[8..12].try_into().unwrap());
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != WINDOW_MERGE_VERSION {
             return Err(Error::Incompatible {
                 path: path.into(),
                 reason: format!(
-                    "format version {version}; this library reads version {FORMAT_VERSION}"
+                    "format version {version}; this library reads versions {FORMAT_VERSION} \
+                     and {WINDOW_MERGE_VERSION}"
                 ),
             });
         }
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
         let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
-        Ok(FileHeader {
+        let windowed = version == WINDOW_MERGE_VERSION;
+        let h = FileHeader {
             store: u32_at(12),
             id: u64_at(16),
-            seq_base: u64_at(24),
+            seq_base: if windowed { 0 } else { u64_at(24) },
             merge_base: u64_at(32),
+            merge_floor: if windowed { u64_at(24) } else { 0 },
             merge_part: u32_at(40),
             merge_parts: u32_at(44),
-        })
+        };
+        if windowed && (!h.is_merge_output() || h.merge_floor == 0 || h.merge_floor > h.merge_base)
+        {
+            return Err(Error::corruption(
+                path,
+                24,
+                "a merge floor in a file that is no merge output, or above its merge base",
+            ));
+        }
+        Ok(h)
     }
 
     pub fn is_merge_output(&self) -> bool {
@@ -885,6 +913,7 @@ mod tests {
             merge_base: 3,
             merge_part: 1,
             merge_parts: 2,
+            ..FileHeader::default()
         };
         let p = Path::new("x.log");
         let b = h.encode();
@@ -913,10 +942,51 @@ mod tests {
         ));
         let future = FileHeader::default();
         let mut fb = future.encode();
-        fb[8..12].copy_from_slice(&2u32.to_le_bytes());
+        fb[8..12].copy_from_slice(&3u32.to_le_bytes());
         let crc = crc32fast::hash(&fb[0..48]);
         fb[48..52].copy_from_slice(&crc.to_le_bytes());
         let err = FileHeader::decode(&fb, p).unwrap_err();
-        assert!(err.to_string().contains("version 2"), "{err}");
+        assert!(err.to_string().contains("version 3"), "{err}");
+    }
+
+    #[test]
+    fn a_window_merge_output_is_version_2_with_its_floor_in_place_of_the_seq_base() {
+        let h = FileHeader {
+            store: 7,
+            id: 130,
+            merge_base: 129,
+            merge_floor: 65,
+            merge_part: 0,
+            merge_parts: 1,
+            ..FileHeader::default()
+        };
+        let p = Path::new("x.log");
+        let b = h.encode();
+        assert_eq!(u32::from_le_bytes(b[8..12].try_into().unwrap()), 2);
+        assert_eq!(u64::from_le_bytes(b[24..32].try_into().unwrap()), 65);
+        assert_eq!(FileHeader::decode(&b, p).unwrap(), h);
+        // A prefix merge's outputs stay version 1: older readers read them as before.
+        let prefix = FileHeader {
+            merge_floor: 0,
+            ..h
+        };
+        assert_eq!(
+            u32::from_le_bytes(prefix.encode()[8..12].try_into().unwrap()),
+            1
+        );
+        // A floor above the base, or on a file that is no merge output, is damage.
+        for bad in [
+            FileHeader {
+                merge_floor: 200,
+                ..h
+            },
+            FileHeader {
+                merge_parts: 0,
+                ..h
+            },
+        ] {
+            let err = FileHeader::decode(&bad.encode(), p).unwrap_err();
+            assert!(matches!(err, Error::Corruption { offset: 24, .. }), "{err}");
+        }
     }
 }

@@ -1,19 +1,21 @@
 //! The automatic merge, as the engine runs it: figures about the sealed files for the policy
 //! (`merge_policy::plan`), the checks before a merge starts (the time window, the free
-//! space), the merge of the chosen prefix (`compaction::merge`), and the thread's tick.
+//! space), the merge of the chosen window (`compaction::merge`), and the thread's tick.
 //!
-//! Unlike `compact`, it leaves the active file alone and takes only sealed files: the oldest
-//! ones, up to a cut where every file after has a larger id than every file before, and the
-//! outputs take the free ids right after the inputs' largest (see `filename::ID_STEP`), so
-//! that the merge base covers exactly the inputs and the outputs still sort before every
-//! other file.
+//! Unlike `compact`, it leaves the active file alone and takes only sealed files: a window
+//! of consecutive files in load order, up to a cut where every file after has a larger id
+//! than every file before. The outputs take the free ids right after the inputs' largest
+//! (see `filename::ID_STEP`) and below the range every later merge output replaced, so that
+//! the range the merge replaces (from its floor to its base) holds exactly its inputs and the
+//! stale files of merges it takes the outputs of, and the outputs sort where the inputs did.
 
 use std::sync::{Arc, Weak};
 
 use super::compaction::{merge, MergePlan, OutputIds};
 use super::pace::Pace;
 use super::state::Engine;
-use crate::datafile::{DataFile, FILE_HEADER_LEN};
+use crate::datafile::hint_map::MappedHint;
+use crate::datafile::{DataFile, Found, FILE_HEADER_LEN};
 use crate::error::Result;
 use crate::filename::ID_STEP;
 use crate::merge_policy::{plan, FileFigures, MergeReport, NotDue};
@@ -68,15 +70,25 @@ impl Engine {
             return Ok(report);
         }
         let n = report.files.len();
-        let taken = &files[..n];
+        let first = files
+            .iter()
+            .position(|f| f.id == report.files[0].id)
+            .expect("a plan takes files of the list");
+        let taken = &files[first..first + n];
         let base = taken
             .iter()
             .map(|f| f.id)
             .max()
             .expect("a plan takes a file");
         let room = taken[n - 1].room;
+        let inputs = &inputs[first..first + n];
         let plan = MergePlan {
-            inputs: &inputs[..n],
+            inputs,
+            floor: if first == 0 {
+                0
+            } else {
+                replaced_from(&inputs[0].2)
+            },
             ids: OutputIds {
                 next: base + 1,
                 end: base + 1 + room,
@@ -125,6 +137,7 @@ impl Engine {
     /// sealed, made ready ahead) and of every id the writer will hand out.
     fn merge_figures(&self) -> (Vec<FileFigures>, Inputs) {
         let live = live_by_file(self);
+        let kept = self.kept_bytes_by_id();
         let handed_out = self.writer.as_ref().map_or(0, |w| lock(w).ids.last());
         let files = lock(&self.files);
         let inputs = files.sealed_in_load_order();
@@ -143,6 +156,7 @@ impl Engine {
             let splits = inputs
                 .get(i + 1)
                 .is_some_and(|(_, _, next)| same_merge(file, next));
+            let continues = i > 0 && same_merge(&inputs[i - 1].2, file);
             let len = file.len().unwrap_or(0);
             let hint = files.by_id.get(id).map_or(0, |e| e.hint_len);
             figures[i] = FileFigures {
@@ -150,10 +164,12 @@ impl Engine {
                 file_bytes: len + hint,
                 record_bytes: len.saturating_sub(FILE_HEADER_LEN as u64 + record::SEAL_LEN),
                 live_bytes: live.get(*no as usize).copied().unwrap_or(0),
+                kept_bytes: kept.get(id).copied().unwrap_or(0),
+                may_start: !continues,
                 // The smallest id after this file, for now.
                 room: if splits { 0 } else { later },
             };
-            later = later.min(*id);
+            later = later.min(replaced_from(file));
         }
         let mut base = 0;
         for f in &mut figures {
@@ -225,10 +241,74 @@ impl Engine {
     }
 }
 
+/// The smallest id a merge starting at `file` replaces: the file's own, or for an output of
+/// a window merge, the smallest its merge replaced (stale files of that merge may still be
+/// on disk there, and must stay covered).
+fn replaced_from(file: &DataFile) -> u64 {
+    match file.header.merge_floor {
+        0 => file.id(),
+        floor => floor.min(file.id()),
+    }
+}
+
 /// Both files are outputs of one merge.
 fn same_merge(a: &DataFile, b: &DataFile) -> bool {
     let (a, b) = (&a.header, &b.header);
     a.is_merge_output() && b.is_merge_output() && a.merge_base == b.merge_base
+}
+
+impl Engine {
+    /// Bytes of tombstones in each output of a window merge, by id (see
+    /// `FileFigures::kept_bytes`): counted once per file and handle, from its hint, or from
+    /// its records when the hint is not usable.
+    fn kept_bytes_by_id(&self) -> std::collections::HashMap<u64, u64> {
+        let uncounted: Vec<Arc<DataFile>> = lock(&self.files)
+            .by_id
+            .values()
+            .filter(|e| !e.active && e.file.header.merge_floor > 0 && e.kept_bytes.is_none())
+            .map(|e| e.file.clone())
+            .collect();
+        let counted: Vec<(u64, u64)> = uncounted
+            .iter()
+            .map(|f| (f.id(), tombstone_bytes(self, f)))
+            .collect();
+        let mut files = lock(&self.files);
+        for (id, bytes) in counted {
+            if let Some(e) = files.by_id.get_mut(&id) {
+                e.kept_bytes = Some(bytes);
+            }
+        }
+        files
+            .by_id
+            .iter()
+            .filter_map(|(&id, e)| e.kept_bytes.map(|b| (id, b)))
+            .collect()
+    }
+}
+
+/// Bytes of the tombstones in sealed file `file` (0 when it cannot be read: the merge that
+/// reads it then fails and says why).
+fn tombstone_bytes(engine: &Engine, file: &DataFile) -> u64 {
+    let len = file.len().unwrap_or(0);
+    let vfs = engine.vfs();
+    if let Some(hint) = MappedHint::open(vfs, &engine.dir, file, len, false) {
+        return hint
+            .view()
+            .iter()
+            .filter(|e| e.tombstone)
+            .map(|e| record::record_len(e.key.len(), 0))
+            .sum();
+    }
+    let Ok(mut scanner) = file.scan() else {
+        return 0;
+    };
+    let mut bytes = 0;
+    while let Ok(Found::Record(r)) = scanner.next_record() {
+        if r.header.is_tombstone() {
+            bytes += r.header.record_len();
+        }
+    }
+    bytes
 }
 
 /// Live bytes per file number. The bytes of records whose expiry has passed are dead, and

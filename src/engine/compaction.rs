@@ -29,6 +29,7 @@ use std::sync::Arc;
 
 use super::pace::Pace;
 use super::state::Engine;
+use crate::datafile::committed::{BatchGate, Gate};
 use crate::datafile::{out_of_memory, DataFile, FileHeader, Found, Scanned, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
@@ -79,6 +80,7 @@ fn compact(engine: &Engine) -> Result<()> {
     inputs.retain(|(id, _, _)| *id < ids.start);
     let plan = MergePlan {
         inputs: &inputs,
+        floor: 0,
         ids: OutputIds {
             next: ids.start,
             end: ids.end,
@@ -111,9 +113,13 @@ pub(super) struct OutputIds {
 
 /// What one merge takes and makes.
 pub(super) struct MergePlan<'a> {
-    /// The inputs, in load order: every sealed file, or a prefix of the load order whose ids
-    /// are all below every other file's.
+    /// The inputs, in load order: every sealed file, or a run of consecutive files in load
+    /// order (a window) whose ids are all those in `floor..=` the largest of them.
     pub inputs: &'a [(u64, u32, Arc<DataFile>)],
+    /// 0 when no file older than the inputs stays (a prefix of the load order), else the
+    /// smallest id the merge replaces: files older than the window may hold older records
+    /// of the inputs' keys, so tombstones are carried and expired puts become tombstones.
+    pub floor: u64,
     pub ids: OutputIds,
     /// Largest output file.
     pub part_size: u64,
@@ -135,6 +141,7 @@ pub(super) fn merge(
     let mut out = Outputs {
         engine,
         merge_base,
+        merge_floor: plan.floor,
         parts: Vec::new(),
         renaming: false,
         ids: plan.ids,
@@ -185,6 +192,16 @@ struct Part {
     hint_bytes: Vec<u8>,
     /// Sequence number of the last record copied in.
     last_seq: u64,
+    /// Bytes of the tombstones copied in.
+    tombstone_bytes: u64,
+}
+
+/// A record of an input to copy: a put the key directory points at, or a tombstone a window
+/// merge carries.
+struct ToCopy {
+    offset: u32,
+    rec_len: u32,
+    tombstone: bool,
 }
 
 /// A record copied into a part: from (file number, offset) to an offset in the part.
@@ -213,6 +230,7 @@ impl Part {
 struct Outputs<'a, 'p> {
     engine: &'a Engine,
     merge_base: u64,
+    merge_floor: u64,
     parts: Vec<Part>,
     /// A rename to a final name was attempted: the merge may be committed on disk.
     renaming: bool,
@@ -224,40 +242,51 @@ struct Outputs<'a, 'p> {
 impl Outputs<'_, '_> {
     /// Copies the live records of the inputs, in load order and file order, so the outputs
     /// keep the records' sequence order. Which records are live comes from one pass over the
-    /// key directory, not a lookup per record.
+    /// key directory, not a lookup per record. A window merge (`merge_floor` set) also
+    /// copies what keeps older files' records of its keys dead: see `deletions_to_carry`.
     fn copy_live(&mut self, inputs: &[(u64, u32, Arc<DataFile>)]) -> Result<()> {
         let input_nos: HashSet<u32> = inputs.iter().map(|(_, no, _)| *no).collect();
-        let mut live: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
+        let mut live: HashMap<u32, Vec<ToCopy>> = HashMap::new();
         for loc in self.engine.keydir.locations(|no| input_nos.contains(&no)) {
-            live.entry(loc.file)
-                .or_default()
-                .push((loc.offset, loc.rec_len));
+            live.entry(loc.file).or_default().push(ToCopy {
+                offset: loc.offset,
+                rec_len: loc.rec_len,
+                tombstone: false,
+            });
         }
         self.start_part()?;
         let now = self.engine.now();
+        let window = self.merge_floor > 0;
+        let mut carried = HashSet::new();
         for (_, no, file) in inputs {
-            let Some(mut records) = live.remove(no) else {
-                continue;
-            };
-            records.sort_unstable();
+            let mut records = live.remove(no).unwrap_or_default();
+            if window {
+                records.extend(self.deletions_to_carry(file, &mut carried)?);
+            }
+            records.sort_unstable_by_key(|r| r.offset);
             let path = file.path();
             let mut scanner = file.scan()?;
-            for (offset, rec_len) in records {
-                scanner.seek(offset as u64);
+            for want in records {
+                scanner.seek(want.offset as u64);
                 let next = scanner
                     .next_record()
                     .map_err(|e| Error::io("read", &path, e))?;
                 match next {
                     Found::Record(r)
-                        if r.header.record_len() == rec_len as u64 && !r.header.is_tombstone() =>
+                        if r.header.record_len() == want.rec_len as u64
+                            && r.header.is_tombstone() == want.tombstone =>
                     {
-                        if !record::is_expired(r.header.expiry(), now) {
+                        if want.tombstone {
+                            self.append_tombstone(&r)?
+                        } else if !record::is_expired(r.header.expiry(), now) {
                             self.append(&r, *no)?
+                        } else if window {
+                            self.append_tombstone(&r)?
                         }
                     }
                     Found::Record(_) | Found::End => {
                         let reason = "the key directory points at no live record here";
-                        return Err(Error::corruption(&path, offset as u64, reason));
+                        return Err(Error::corruption(&path, want.offset as u64, reason));
                     }
                     Found::Bad(bad) => {
                         return Err(Error::corruption(&path, bad.offset, bad.reason))
@@ -266,6 +295,61 @@ impl Outputs<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// The tombstones of `file` a window merge carries into its outputs: those that count
+    /// (a batch's only with its commit) and whose key the key directory does not hold, the
+    /// first of each key only (`carried` holds the keys carried so far). A file older than
+    /// the window may hold a put of such a key, which the tombstone keeps dead. A key the
+    /// key directory holds has a newer put, which the merge copies or a later file holds;
+    /// when in doubt a tombstone is carried, which is never wrong, only larger.
+    fn deletions_to_carry(
+        &mut self,
+        file: &DataFile,
+        carried: &mut HashSet<Vec<u8>>,
+    ) -> Result<Vec<ToCopy>> {
+        let path = file.path();
+        if let Some(pace) = self.pace.as_deref_mut() {
+            pace.spend(file.len()?, &self.engine.dir)?;
+        }
+        let mut scanner = file.scan()?;
+        let mut gate = BatchGate::new(file.header.is_merge_output());
+        let mut found = Vec::new();
+        let mut consider = |key: &[u8], offset: u64, h: &record::Header| -> Result<()> {
+            if h.is_tombstone()
+                && !carried.contains(key)
+                && self.engine.keydir.with_entry(key, |_, _| Ok(()))?.is_none()
+            {
+                carried.insert(key.to_vec());
+                found.push(ToCopy {
+                    offset: offset as u32,
+                    rec_len: h.record_len() as u32,
+                    tombstone: true,
+                });
+            }
+            Ok(())
+        };
+        loop {
+            let next = scanner
+                .next_record()
+                .map_err(|e| Error::io("read", &path, e))?;
+            match next {
+                Found::Record(r) => match gate.admit(&r) {
+                    Gate::Counts => consider(r.key, r.offset, &r.header)?,
+                    Gate::Held => {}
+                    Gate::Committed(members) => {
+                        for m in &members {
+                            consider(&m.key, m.offset, &m.header)?;
+                        }
+                    }
+                    Gate::Misplaced(reason) => {
+                        return Err(Error::corruption(&path, r.offset, reason))
+                    }
+                },
+                Found::End => return Ok(found),
+                Found::Bad(bad) => return Err(Error::corruption(&path, bad.offset, bad.reason)),
+            }
+        }
     }
 
     fn start_part(&mut self) -> Result<()> {
@@ -297,6 +381,7 @@ impl Outputs<'_, '_> {
             sources: Vec::new(),
             hint_bytes: Vec::new(),
             last_seq: 0,
+            tombstone_bytes: 0,
         });
         Ok(())
     }
@@ -315,8 +400,45 @@ impl Outputs<'_, '_> {
         Ok(ids.next - 1)
     }
 
+    /// Copies the live put `r` of file number `from_no`, unchanged.
     fn append(&mut self, r: &Scanned<'_>, from_no: u32) -> Result<()> {
-        let len = r.header.record_len();
+        let from = (from_no, r.offset as u32);
+        let expiry = r.header.expiry();
+        self.copy_in(
+            &r.header.encode(),
+            r.key,
+            r.value,
+            r.header.seq,
+            expiry,
+            Some(from),
+        )
+    }
+
+    /// Writes a tombstone in `r`'s place: `r` itself, unchanged, or for a put whose expiry
+    /// has passed a tombstone with its sequence number.
+    fn append_tombstone(&mut self, r: &Scanned<'_>) -> Result<()> {
+        let h = &r.header;
+        let header = if h.is_tombstone() {
+            h.encode()
+        } else {
+            let flags = record::flags(true, false);
+            record::encode_flagged_header(h.seq, h.timestamp, flags, r.key, &[])
+        };
+        self.copy_in(&header, r.key, &[], h.seq, None, None)
+    }
+
+    /// Appends a record to the current part (starting the next one when it is full), with
+    /// its hint entry; `from`, for a put, is where the key directory finds it now.
+    fn copy_in(
+        &mut self,
+        header: &[u8; record::HEADER_LEN],
+        key: &[u8],
+        value: &[u8],
+        seq: u64,
+        expiry: Option<u64>,
+        from: Option<(u32, u32)>,
+    ) -> Result<()> {
+        let len = record::record_len(key.len(), value.len());
         if let Some(pace) = self.pace.as_deref_mut() {
             // Read and written.
             pace.spend(2 * len, &self.engine.dir)?;
@@ -331,28 +453,33 @@ impl Outputs<'_, '_> {
         let part = self.parts.last_mut().expect("a part was started");
         let offset = part.end();
         part.hint.push(&HintEntry {
-            seq: r.header.seq,
+            seq,
             offset,
-            value_len: r.header.value_len,
-            tombstone: false,
-            expiry: r.header.expiry(),
-            key: r.key,
+            value_len: value.len() as u32,
+            tombstone: from.is_none(),
+            expiry,
+            key,
         });
-        part.sources.push(Moved {
-            from: (from_no, r.offset as u32),
-            to_offset: offset as u32,
-            rec_len: len as u32,
-            expires: r.header.expiry().is_some(),
-        });
-        part.last_seq = r.header.seq;
+        if from.is_none() {
+            part.tombstone_bytes += len;
+        }
+        if let Some(from) = from {
+            part.sources.push(Moved {
+                from,
+                to_offset: offset as u32,
+                rec_len: len as u32,
+                expires: expiry.is_some(),
+            });
+        }
+        part.last_seq = seq;
         // A record is copied whole, and may hold a 256 MiB value: no memory for it fails the
         // merge rather than the process.
         part.pending
             .try_reserve(len as usize)
             .map_err(|_| Error::io("merge into", part.file.path(), out_of_memory(len as usize)))?;
-        part.pending.extend_from_slice(&r.header.encode());
-        part.pending.extend_from_slice(r.key);
-        part.pending.extend_from_slice(r.value);
+        part.pending.extend_from_slice(header);
+        part.pending.extend_from_slice(key);
+        part.pending.extend_from_slice(value);
         if part.pending.len() >= FLUSH_AT {
             part.flush()?;
         }
@@ -385,6 +512,7 @@ impl Outputs<'_, '_> {
                 id: part.id,
                 seq_base: 0,
                 merge_base: self.merge_base,
+                merge_floor: self.merge_floor,
                 merge_part: i as u32,
                 merge_parts: n,
             };
@@ -454,6 +582,7 @@ fn swap(engine: &Engine, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -
                 sorted_run: SortedRun::Checked,
                 keys_read: None,
                 scanned_to: part.written,
+                kept_bytes: Some(part.tombstone_bytes),
             };
             files.admit(&engine.keydir, entry);
             no

@@ -187,6 +187,7 @@ fn record_progress(engine: &Engine, p: Pending, scanned_to: u64) {
             sorted_run: SortedRun::Unknown,
             keys_read: None,
             scanned_to,
+            kept_bytes: None,
         }),
     }
 }

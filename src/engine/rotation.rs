@@ -298,6 +298,7 @@ impl Engine {
             sorted_run: SortedRun::Unknown,
             keys_read: None,
             scanned_to: end,
+            kept_bytes: None,
         };
         lock(&self.files).admit(&self.keydir, entry);
         w.active = Some(Active::new(file, no, end, capacity));

@@ -7,8 +7,9 @@
 //!    has decided to succeed.
 //! 1. Temporary files (`*.tmp`) are unfinished merge outputs: the writer deletes them.
 //! 2. A merge is committed when all of its output parts are published. Every data file whose
-//!    id is at most the merge base of a committed merge was one of its inputs and is stale;
-//!    outputs of a merge that is not complete are abandoned. The writer deletes both.
+//!    id lies in the range a committed merge replaced (`datafile::merges`) was one of its
+//!    inputs and is stale; outputs of a merge that is not complete are abandoned. The writer
+//!    deletes both.
 //! 3. The remaining files load in load order (see `fileset::load_key`), so records are met in
 //!    sequence order; a record replaces a key's entry only with a greater sequence number.
 //! 4. A sealed file is loaded from its hint file when the hint passes every check, else
@@ -21,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::datafile::merges::Merges;
 use crate::datafile::{DataFile, FILE_HEADER_LEN};
 use crate::error::Result;
 use crate::filename::{self, FileKind};
@@ -105,11 +107,11 @@ fn set_aside_stale(
     opened: Vec<(DataFile, bool)>,
     repairs: &mut Vec<Repair>,
 ) -> Vec<(DataFile, bool)> {
-    let (covered, abandoned) = merge_state(&opened);
+    let merges = Merges::of(opened.iter().map(|(f, _)| &f.header));
     let mut keep = Vec::new();
     for (f, active) in opened {
         let id = f.id();
-        if id <= covered || abandoned.contains(&id) {
+        if merges.left_out(id) {
             let kind = if active {
                 FileKind::Active
             } else {
@@ -181,6 +183,7 @@ fn load(
             sorted_run: SortedRun::Unknown,
             keys_read: None,
             scanned_to: FILE_HEADER_LEN as u64,
+            kept_bytes: None,
         };
         if active {
             let end = reader_ends.get(&file.id()).copied();
@@ -261,38 +264,4 @@ fn plan_active_repair(
         repairs.push(Repair::Seal(file.clone(), loaded.end, load.last_seq));
         None
     }
-}
-
-/// (largest merge base of a committed merge, ids of outputs of uncommitted merges)
-fn merge_state(files: &[(DataFile, bool)]) -> (u64, Vec<u64>) {
-    let mut merges: BTreeMap<u64, Vec<&DataFile>> = BTreeMap::new();
-    for (f, _) in files {
-        if f.header.is_merge_output() {
-            merges.entry(f.header.merge_base).or_default().push(f);
-        }
-    }
-    let complete = |parts: &Vec<&DataFile>| {
-        let n = parts[0].header.merge_parts;
-        let mut seen: Vec<u32> = parts
-            .iter()
-            .filter(|p| p.header.merge_parts == n)
-            .map(|p| p.header.merge_part)
-            .collect();
-        seen.sort_unstable();
-        seen.dedup();
-        seen.len() as u64 == n as u64 && seen.iter().enumerate().all(|(i, &p)| p as usize == i)
-    };
-    let covered = merges
-        .iter()
-        .filter(|(_, p)| complete(p))
-        .map(|(&b, _)| b)
-        .max()
-        .unwrap_or(0);
-    let abandoned = merges
-        .iter()
-        .filter(|(_, p)| !complete(p))
-        .flat_map(|(_, p)| p.iter().map(|f| f.id()))
-        .filter(|&id| id > covered)
-        .collect();
-    (covered, abandoned)
 }
