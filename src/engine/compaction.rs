@@ -30,6 +30,7 @@ use std::sync::Arc;
 use super::pace::Pace;
 use super::state::Engine;
 use crate::datafile::committed::{BatchGate, Gate};
+use crate::datafile::hint_map::MappedHint;
 use crate::datafile::{out_of_memory, DataFile, FileHeader, Found, Scanned, FILE_HEADER_LEN};
 use crate::error::{Error, Result};
 use crate::filename::{self, FileKind};
@@ -302,53 +303,55 @@ impl Outputs<'_, '_> {
     /// first of each key only (`carried` holds the keys carried so far). A file older than
     /// the window may hold a put of such a key, which the tombstone keeps dead. A key the
     /// key directory holds has a newer put, which the merge copies or a later file holds;
-    /// when in doubt a tombstone is carried, which is never wrong, only larger.
+    /// when in doubt a tombstone is carried, which is never wrong, only larger. The file's
+    /// tombstones come from its hint, or from a scan of its records when it has none usable
+    /// (the copy reads each one again and checks it is the tombstone it was said to be).
     fn deletions_to_carry(
         &mut self,
         file: &DataFile,
         carried: &mut HashSet<Vec<u8>>,
     ) -> Result<Vec<ToCopy>> {
-        let path = file.path();
-        if let Some(pace) = self.pace.as_deref_mut() {
-            pace.spend(file.len()?, &self.engine.dir)?;
-        }
-        let mut scanner = file.scan()?;
-        let mut gate = BatchGate::new(file.header.is_merge_output());
-        let mut found = Vec::new();
-        let mut consider = |key: &[u8], offset: u64, h: &record::Header| -> Result<()> {
-            if h.is_tombstone()
-                && !carried.contains(key)
-                && self.engine.keydir.with_entry(key, |_, _| Ok(()))?.is_none()
-            {
-                carried.insert(key.to_vec());
-                found.push(ToCopy {
-                    offset: offset as u32,
-                    rec_len: h.record_len() as u32,
-                    tombstone: true,
-                });
+        let (vfs, dir) = (&*self.engine.opts.vfs, &self.engine.dir);
+        let len = file.len()?;
+        let mut tombstones = match MappedHint::open(vfs, dir, file, len, false) {
+            Some(hint) => {
+                self.spend(hint.len() as u64)?;
+                let view = hint.view();
+                let listed = view.iter().filter(|e| e.tombstone);
+                listed.map(|e| (e.offset, e.key.to_vec())).collect()
             }
-            Ok(())
+            None => {
+                self.spend(len)?;
+                tombstones_scanned(file)?
+            }
         };
-        loop {
-            let next = scanner
-                .next_record()
-                .map_err(|e| Error::io("read", &path, e))?;
-            match next {
-                Found::Record(r) => match gate.admit(&r) {
-                    Gate::Counts => consider(r.key, r.offset, &r.header)?,
-                    Gate::Held => {}
-                    Gate::Committed(members) => {
-                        for m in &members {
-                            consider(&m.key, m.offset, &m.header)?;
-                        }
-                    }
-                    Gate::Misplaced(reason) => {
-                        return Err(Error::corruption(&path, r.offset, reason))
-                    }
-                },
-                Found::End => return Ok(found),
-                Found::Bad(bad) => return Err(Error::corruption(&path, bad.offset, bad.reason)),
+        tombstones.sort_unstable_by_key(|(offset, _)| *offset);
+        let mut found = Vec::new();
+        for (offset, key) in tombstones {
+            if carried.contains(&key)
+                || self
+                    .engine
+                    .keydir
+                    .with_entry(&key, |_, _| Ok(()))?
+                    .is_some()
+            {
+                continue;
             }
+            found.push(ToCopy {
+                offset: offset as u32,
+                rec_len: record::record_len(key.len(), 0) as u32,
+                tombstone: true,
+            });
+            carried.insert(key);
+        }
+        Ok(found)
+    }
+
+    /// Charges `bytes` read to the merge's pace, if it has one.
+    fn spend(&mut self, bytes: u64) -> Result<()> {
+        match self.pace.as_deref_mut() {
+            Some(pace) => pace.spend(bytes, &self.engine.dir),
+            None => Ok(()),
         }
     }
 
@@ -558,6 +561,35 @@ impl Outputs<'_, '_> {
             }
         }
         let _ = self.engine.sync_dir();
+    }
+}
+
+/// The tombstones that count in `file` (a batch's only with its commit), as (offset, key),
+/// read from its records.
+fn tombstones_scanned(file: &DataFile) -> Result<Vec<(u64, Vec<u8>)>> {
+    let path = file.path();
+    let mut scanner = file.scan()?;
+    let mut gate = BatchGate::new(file.header.is_merge_output());
+    let mut found = Vec::new();
+    loop {
+        let next = scanner
+            .next_record()
+            .map_err(|e| Error::io("read", &path, e))?;
+        match next {
+            Found::Record(r) => match gate.admit(&r) {
+                Gate::Counts if r.header.is_tombstone() => found.push((r.offset, r.key.to_vec())),
+                Gate::Counts | Gate::Held => {}
+                Gate::Committed(members) => found.extend(
+                    members
+                        .into_iter()
+                        .filter(|m| m.header.is_tombstone())
+                        .map(|m| (m.offset, m.key)),
+                ),
+                Gate::Misplaced(reason) => return Err(Error::corruption(&path, r.offset, reason)),
+            },
+            Found::End => return Ok(found),
+            Found::Bad(bad) => return Err(Error::corruption(&path, bad.offset, bad.reason)),
+        }
     }
 }
 
