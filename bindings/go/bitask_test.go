@@ -1072,7 +1072,7 @@ func TestIncompatible(t *testing.T) {
 	for _, p := range logs {
 		data, err := os.ReadFile(p)
 		must(t, err)
-		binary.LittleEndian.PutUint32(data[8:12], 2)
+		binary.LittleEndian.PutUint32(data[8:12], 99)
 		binary.LittleEndian.PutUint32(data[48:52], crc32.ChecksumIEEE(data[:48]))
 		must(t, os.WriteFile(p, data, 0o644))
 	}

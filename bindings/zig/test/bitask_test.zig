@@ -634,7 +634,7 @@ test "incompatible format" {
         const data = try s.tmp.dir.readFileAlloc(io, entry.name, testing.allocator, .unlimited);
         defer testing.allocator.free(data);
         // A newer format version, the header otherwise intact (checksum recomputed).
-        std.mem.writeInt(u32, data[8..12], 2, .little);
+        std.mem.writeInt(u32, data[8..12], 99, .little);
         std.mem.writeInt(u32, data[48..52], std.hash.Crc32.hash(data[0..48]), .little);
         try s.tmp.dir.writeFile(io, .{ .sub_path = entry.name, .data = data });
         changed += 1;
