@@ -148,6 +148,10 @@ pub struct Options {
     pub(crate) merge: MergeOptions,
     pub(crate) vfs: Arc<dyn Vfs>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Every file id the handle makes exceeds this (besides those on disk): the upgrade's new
+    /// store, built beside files of bitask 0.1.1 named by their own clock, names its files
+    /// after theirs.
+    pub(crate) min_file_id: u64,
 }
 
 impl Default for Options {
@@ -162,6 +166,7 @@ impl Default for Options {
             merge: MergeOptions::default(),
             vfs: Arc::new(PosixVfs),
             clock: Arc::new(SystemClock),
+            min_file_id: 0,
         }
     }
 }
@@ -243,6 +248,11 @@ impl Options {
     /// system's real-time clock). Tests substitute a [`crate::ManualClock`].
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    pub(crate) fn min_file_id(mut self, id: u64) -> Self {
+        self.min_file_id = id;
         self
     }
 

@@ -356,7 +356,7 @@ impl Upgrade<'_> {
         // From here on the staging folder changes; until the manifest is durable, nothing else.
         self.discard_staging()?;
         let built = self
-            .build(&read)
+            .build(&read, &files)
             .and_then(|new| self.check_names(&files, &new).map(|()| new))
             .and_then(|new| {
                 let m = Manifest {
@@ -443,15 +443,15 @@ impl Upgrade<'_> {
         Ok(files)
     }
 
-    /// Refuses a new file whose name a 0.1.1 file has (only a clock behind the 0.1.1 files'
-    /// names makes one): both would be in the directory at once during the moves.
+    /// Refuses a new file whose name a 0.1.1 file has: both would be in the directory at once
+    /// during the moves. The new store's ids start past the 0.1.1 files' (`build`), so this
+    /// only guards that rule.
     fn check_names(&self, old: &[LegacyFile], new: &[String]) -> Result<()> {
         for n in new {
             if old.iter().any(|f| f.name() == *n) {
                 return Err(Error::Incompatible {
                     path: self.dir.join(n),
-                    reason: "the new store made a file of the name of a file of bitask 0.1.1 \
-                             (the clock is behind the time in the 0.1.1 files' names); \
+                    reason: "the new store made a file of the name of a file of bitask 0.1.1; \
                              nothing was changed"
                         .into(),
                 });
@@ -488,7 +488,7 @@ impl Upgrade<'_> {
     }
 
     /// Step 4: builds the new store in the staging folder; returns its data files' names.
-    fn build(&self, read: &Legacy) -> Result<Vec<String>> {
+    fn build(&self, read: &Legacy, old: &[LegacyFile]) -> Result<Vec<String>> {
         let vfs = self.vfs;
         vfs.create_dir(&self.staging)
             .map_err(|e| Error::io("create directory", &self.staging, e))?;
@@ -498,7 +498,8 @@ impl Upgrade<'_> {
             .clone()
             .sync(SyncMode::None)
             .create_if_missing(false)
-            .error_if_exists(true);
+            .error_if_exists(true)
+            .min_file_id(old.iter().map(|f| f.id).max().unwrap_or(0));
         let db = Bitask::open_with(&self.staging, opts)?;
         // In the order of the records that won: the old files are read front to back.
         for (key, value) in read.live() {

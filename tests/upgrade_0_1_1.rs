@@ -586,6 +586,33 @@ put d only-d
 }
 
 #[test]
+fn a_store_whose_file_names_are_ahead_of_the_clock() {
+    // 0.1.1 names files by the millisecond they were made: a store written on a machine whose
+    // clock ran ahead, or moments before the upgrade, has names at or past this clock's now.
+    let script = "put a 1\nput b 2\ndel a\nput c 3\n";
+    let Some(store) = written_by_0_1_1(script) else {
+        return;
+    };
+    let dir = store.path();
+    let old = active_file(dir);
+    let ahead = bitask_now_millis() + 3_600_000;
+    std::fs::rename(&old, dir.join(format!("{ahead}.active.log"))).unwrap();
+    upgrade_and_check(dir, &model(script));
+    let (sealed, active) = data_files(dir);
+    assert!(
+        sealed.iter().chain(&active).all(|&id| id > ahead),
+        "the new files come after the 0.1.1 files: {sealed:?} {active:?}"
+    );
+}
+
+fn bitask_now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[test]
 fn a_store_with_puts_of_one_key_in_the_same_millisecond() {
     let script = "put other x\nburst k 3000\nput after y\n";
     let Some(store) = written_by_0_1_1(script) else {

@@ -55,7 +55,7 @@ impl Engine {
             Some(Mutex::new(Writer {
                 active: None,
                 next_seq: rec.next_seq,
-                ids: IdGen::new(rec.max_id),
+                ids: IdGen::new(rec.max_id.max(opts.min_file_id)),
                 last_fill: None,
                 batch_buf: Vec::new(),
             }))

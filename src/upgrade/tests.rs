@@ -499,7 +499,7 @@ fn a_rerun_starts_over_when_0_1_1_wrote_after_an_interrupted_upgrade() {
     let files = up.classify().unwrap();
     let located: Vec<_> = files.iter().map(|f| (*f, dir().join(f.name()))).collect();
     let read = read_legacy(&vfs, &located, true).unwrap();
-    let new = up.build(&read).unwrap();
+    let new = up.build(&read, &files).unwrap();
     up.write_manifest(&Manifest {
         old: read.files.iter().map(|f| (f.file, f.len)).collect(),
         new,
