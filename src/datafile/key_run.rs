@@ -22,6 +22,8 @@ impl KeyRun {
         self.spans.len()
     }
 
+    // Only for the `testkit` build, where the type is public (and `len` asks for it).
+    #[cfg(feature = "testkit")]
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }

@@ -481,29 +481,6 @@ impl DataFile {
         Ok(record::expiry_of(&header))
     }
 
-    /// The key of the record at `offset`, into `key` (reads the header and the key only).
-    pub fn read_key(&self, offset: u64, key: &mut Vec<u8>) -> Result<()> {
-        let mut header = [0u8; HEADER_LEN];
-        let path = || self.path();
-        self.file
-            .read_exact_at(offset, &mut [&mut header])
-            .map_err(|e| Error::io("read", path(), e))?;
-        let h = Header::decode(&header)
-            .map_err(|_| Error::corruption(path(), offset, "malformed record header"))?;
-        key.resize(h.key_len as usize, 0);
-        match self
-            .file
-            .read_exact_at(offset + HEADER_LEN as u64, &mut [&mut key[..]])
-        {
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Error::corruption(
-                path(),
-                offset,
-                "record runs past the end of the file",
-            )),
-            other => other.map_err(|e| Error::io("read", path(), e)),
-        }
-    }
-
     /// True when the record at `offset` is one of `key` (reads its header and key only).
     /// A record that is not `key`'s is checked whole: the key directory found it by `key`'s
     /// hash, so it is either another key with the same hash or a damaged record, and a
