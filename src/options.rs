@@ -58,7 +58,9 @@ pub struct MergeOptions {
     /// directory have 31 bits).
     pub output_file_size: u64,
     /// Bytes per second the merge reads plus writes, at most (default 128 MiB/s; 0: no
-    /// limit). The merge thread sleeps to keep to it; writers never wait for it.
+    /// limit), plus 4 bytes for each byte the writer fills in the meantime: a writer faster
+    /// than the pace would otherwise outrun every merge and the store would grow without
+    /// bound. The merge thread sleeps to keep to it; writers never wait for it.
     pub bytes_per_sec: u64,
     /// Hours of the day, local time, in which a merge may start: `Some((start, end))` is
     /// `start <= hour < end` (it wraps past midnight when `start > end`); `None` (the

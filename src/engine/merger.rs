@@ -3,7 +3,7 @@
 //! merge checks between records, so that closing the handle ends a merge promptly. A leaf:
 //! it holds a closure, never the engine.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,6 +19,9 @@ pub(crate) struct Merger {
     asleep: Mutex<()>,
     wake: Condvar,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Bytes of the files the writer filled and sealed since the handle opened: how fast the
+    /// writer makes work for the merge (see `pace`).
+    written: AtomicU64,
 }
 
 impl Merger {
@@ -64,6 +67,16 @@ impl Merger {
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
+    }
+
+    /// Counts a file of `bytes` the writer filled.
+    pub fn note_written(&self, bytes: u64) {
+        self.written.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Bytes of the files the writer filled so far.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
     }
 
     pub fn stopping(&self) -> bool {

@@ -39,6 +39,7 @@ impl Engine {
                 self.discard_empty_active(w)?;
             } else {
                 full = true;
+                self.merger.note_written(a.end);
                 w.last_fill = Some(Fill {
                     bytes: a.end,
                     took: a.since.elapsed(),

@@ -269,8 +269,10 @@ pub extern "C" fn bitask_options_set_auto_merge(
 pub const BITASK_DEFAULT_MERGE_BYTES_PER_SEC: u64 = 128 << 20;
 
 /// Sets the pace of the automatic merge: at most bytes_per_sec bytes read plus written per
-/// second (default BITASK_DEFAULT_MERGE_BYTES_PER_SEC; 0: as fast as the disk goes). The
-/// merge thread sleeps to keep to it; writers never wait for it.
+/// second (default BITASK_DEFAULT_MERGE_BYTES_PER_SEC; 0: as fast as the disk goes), plus 4
+/// bytes for each byte the writer fills meanwhile, so that a writer faster than the pace
+/// never outruns the merge. The merge thread sleeps to keep to it; writers never wait for
+/// it.
 ///
 /// Returns BITASK_OK, or BITASK_ERR_INVALID_ARGUMENT (opts NULL). Thread safety: one thread at
 /// a time per options object.
