@@ -246,10 +246,21 @@ impl Outputs<'_, '_> {
     /// key directory, not a lookup per record. A window merge (`merge_floor` set) also
     /// copies what keeps older files' records of its keys dead: see `deletions_to_carry`.
     fn copy_live(&mut self, inputs: &[(u64, u32, Arc<DataFile>)]) -> Result<()> {
-        let input_nos: HashSet<u32> = inputs.iter().map(|(_, no, _)| *no).collect();
-        let mut live: HashMap<u32, Vec<ToCopy>> = HashMap::new();
-        for loc in self.engine.keydir.locations(|no| input_nos.contains(&no)) {
-            live.entry(loc.file).or_default().push(ToCopy {
+        // Which input each file number is, if any: asked of every key's entry, so an array.
+        let highest = inputs
+            .iter()
+            .map(|(_, no, _)| *no as usize)
+            .max()
+            .unwrap_or(0);
+        let mut input_of = vec![None; highest + 1];
+        for (i, (_, no, _)) in inputs.iter().enumerate() {
+            input_of[*no as usize] = Some(i);
+        }
+        let input = |no: u32| input_of.get(no as usize).copied().flatten();
+        let mut live: Vec<Vec<ToCopy>> = inputs.iter().map(|_| Vec::new()).collect();
+        for loc in self.engine.keydir.locations(|no| input(no).is_some()) {
+            let i = input(loc.file).expect("a location of an input");
+            live[i].push(ToCopy {
                 offset: loc.offset,
                 rec_len: loc.rec_len,
                 tombstone: false,
@@ -259,8 +270,7 @@ impl Outputs<'_, '_> {
         let now = self.engine.now();
         let window = self.merge_floor > 0;
         let mut carried = HashSet::new();
-        for (_, no, file) in inputs {
-            let mut records = live.remove(no).unwrap_or_default();
+        for ((_, no, file), mut records) in inputs.iter().zip(live) {
             if window {
                 records.extend(self.deletions_to_carry(file, &mut carried)?);
             }
@@ -599,7 +609,9 @@ fn tombstones_scanned(file: &DataFile) -> Result<Vec<(u64, Vec<u8>)>> {
 fn swap(engine: &Engine, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -> Result<()> {
     let vfs = &*engine.opts.vfs;
     // Old (file, offset) -> new location.
-    let mut moved: HashMap<u64, Location, BuildHasherDefault<PairHasher>> = HashMap::default();
+    let copied = parts.iter().map(|p| p.sources.len()).sum();
+    let mut moved: HashMap<u64, Location, BuildHasherDefault<PairHasher>> =
+        HashMap::with_capacity_and_hasher(copied, Default::default());
     for part in parts {
         let path = filename::path(&engine.dir, part.id, FileKind::Sealed);
         let file = Arc::new(DataFile::open(vfs, &path, OpenMode::ReadSealed, part.id)?);
@@ -636,25 +648,15 @@ fn swap(engine: &Engine, parts: &[Part], inputs: &[(u64, u32, Arc<DataFile>)]) -
         }
         is_input[no as usize] = true;
     }
-    engine.keydir.remap(|loc| {
-        if !is_input.get(loc.file as usize).copied().unwrap_or(false) {
-            return None;
-        }
+    engine.keydir.remap(&is_input, |loc| {
         moved.get(&pair(loc.file, loc.offset)).copied()
     });
     // What still points into an input is a put the copy dropped as expired. Under the
     // writer mutex: a put of such a key meanwhile replaces the entry (and takes its bytes
     // off the live count) or finds it gone, never both.
     {
-        let mut dropped = 0u64;
         let _w = lock(engine.writer()?);
-        engine.keydir.remove_where(|loc| {
-            let gone = is_input.get(loc.file as usize).copied().unwrap_or(false);
-            if gone {
-                dropped += loc.rec_len as u64;
-            }
-            gone
-        });
+        let dropped = engine.keydir.remove_in(&is_input);
         let live = engine.live_bytes.load(std::sync::atomic::Ordering::Relaxed);
         engine.live_bytes.store(
             live.saturating_sub(dropped),

@@ -277,30 +277,34 @@ impl KeyDir {
         out
     }
 
-    /// The bytes of live records in each file, indexed by file number, in one sequential
-    /// pass over the tables (what the merge policy weighs files by). Numbers mean the same
-    /// file in every shard on a writer's handle, the only one that merges.
+    /// The bytes of live records in each file, indexed by file number (what the merge policy
+    /// weighs files by), from the counts each shard keeps: no pass over the tables. Numbers
+    /// mean the same file in every shard on a writer's handle, the only one that merges.
     pub fn live_bytes_by_file(&self) -> Vec<u64> {
         let mut out: Vec<u64> = Vec::new();
         for shard in self.read_all() {
-            for i in shard.occupied() {
-                let loc = shard.location(i);
-                let no = loc.file as usize;
-                if out.len() <= no {
-                    out.resize(no + 1, 0);
-                }
-                out[no] += loc.rec_len as u64;
+            if out.len() < shard.live_by_file.len() {
+                out.resize(shard.live_by_file.len(), 0);
+            }
+            for (total, bytes) in out.iter_mut().zip(&shard.live_by_file) {
+                *total += bytes;
             }
         }
         out
     }
 
-    /// Rewrites locations in one sequential pass, shard by shard under each write lock:
-    /// `f` returns the new location of an entry, or `None` to leave it.
-    pub fn remap(&self, f: impl Fn(Location) -> Option<Location>) {
+    /// Rewrites the locations of the entries in the files `files` marks (indexed by file
+    /// number), in one sequential pass, shard by shard under each write lock: `f` returns the
+    /// new location of such an entry, or `None` to leave it. Shards holding no entry in those
+    /// files are skipped, and the others' entries elsewhere cost one look at their hot half.
+    pub fn remap(&self, files: &[bool], f: impl Fn(Location) -> Option<Location>) {
         for mut shard in self.write_all() {
+            if !shard.has_live_in(files) {
+                continue;
+            }
             for i in 0..shard.capacity() {
-                if shard.hot.get(i).is_empty() {
+                let hot = shard.hot.get(i);
+                if hot.is_empty() || !marked(files, hot.file()) {
                     continue;
                 }
                 if let Some(new) = f(shard.location(i)) {
@@ -335,12 +339,20 @@ impl KeyDir {
         Ok(())
     }
 
-    /// Removes the entries for which `f` says so, shard by shard under each write lock.
-    pub fn remove_where(&self, mut f: impl FnMut(Location) -> bool) {
+    /// Removes the entries in the files `files` marks (indexed by file number), shard by
+    /// shard under each write lock; returns the bytes of the records they pointed at. Shards
+    /// holding no entry in those files are skipped without a pass.
+    pub fn remove_in(&self, files: &[bool]) -> u64 {
+        let mut removed = 0;
         for mut shard in self.write_all() {
+            if !shard.has_live_in(files) {
+                continue;
+            }
             let mut i = 0;
             while i < shard.capacity() {
-                if !shard.hot.get(i).is_empty() && f(shard.location(i)) {
+                let hot = shard.hot.get(i);
+                if !hot.is_empty() && marked(files, hot.file()) {
+                    removed += shard.cold[i].rec_len() as u64;
                     // Shifts the following entries back into slot `i`: look at it again.
                     // A shrink re-places everything: start over (rare, and each pass
                     // removes at least one entry).
@@ -354,6 +366,7 @@ impl KeyDir {
                 i += 1;
             }
         }
+        removed
     }
 
     /// Adds an open data file under number `no` to every shard's file table.
@@ -491,6 +504,11 @@ impl KeyDir {
     }
 }
 
+/// Whether `files` (indexed by file number) marks file `no`.
+fn marked(files: &[bool], no: u32) -> bool {
+    files.get(no as usize).copied().unwrap_or(false)
+}
+
 /// Below this many records, `apply_batches` does not start a second thread.
 const PARALLEL_MIN: usize = 64 * 1024;
 
@@ -584,6 +602,65 @@ mod tests {
         let live: u64 = model.values().map(|l| l.rec_len as u64).sum();
         assert_eq!(fx.kd.live_bytes(), live);
         assert!(fx.file.file.len().unwrap() > 0);
+    }
+
+    #[test]
+    fn live_bytes_by_file_follow_inserts_removes_moves_and_resizes() {
+        let mut fx = Fixture::new();
+        // File 1 is file 0 again under another number: remapped entries still read their key.
+        fx.kd.add_file(1, fx.file.clone());
+        let mut model: HashMap<Vec<u8>, Location> = HashMap::new();
+        let by_file = |m: &HashMap<Vec<u8>, Location>| {
+            let mut want = vec![0u64; 2];
+            for l in m.values() {
+                want[l.file as usize] += l.rec_len as u64;
+            }
+            want
+        };
+        let got = |kd: &KeyDir| {
+            let mut v = kd.live_bytes_by_file();
+            v.resize(2, 0);
+            v
+        };
+        let mut x: u64 = 99;
+        for round in 0..6u64 {
+            // Grows the tables, then (every other round) removes most keys, which shrinks them.
+            let keys = if round % 2 == 0 { 20_000 } else { 500 };
+            for step in 0..30_000u64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let key = format!("key-{}", x % keys).into_bytes();
+                if round % 2 == 1 || x % 4 == 0 {
+                    fx.kd.remove(&key).unwrap();
+                    model.remove(&key);
+                } else {
+                    let loc = fx.record(&key, (step % 40) as usize);
+                    fx.kd.insert(&key, loc).unwrap();
+                    model.insert(key, loc);
+                }
+            }
+            assert_eq!(got(&fx.kd), by_file(&model), "round {round}");
+            // A merge's moves, then the removal of what it dropped.
+            let moved = |l: Location| {
+                (l.file == 0 && l.offset % 2 == 0).then_some(Location { file: 1, ..l })
+            };
+            fx.kd.remap(&[true], moved);
+            for l in model.values_mut() {
+                if let Some(m) = moved(*l) {
+                    *l = m;
+                }
+            }
+            // Removes what is left in file 0 every third round.
+            if round % 3 == 2 {
+                let bytes = fx.kd.remove_in(&[true]);
+                let before = by_file(&model)[0];
+                model.retain(|_, l| l.file != 0);
+                assert_eq!(bytes, before);
+            }
+            assert_eq!(got(&fx.kd), by_file(&model), "round {round}, after moves");
+        }
+        assert!(model.is_empty() || got(&fx.kd)[1] > 0);
     }
 
     #[test]
@@ -741,7 +818,9 @@ mod tests {
             rec_len: a.rec_len,
             expires: a.expires,
         };
-        fx.kd.remap(|loc| (loc == a).then_some(moved));
+        fx.kd
+            .remap(&[false, true], |_| panic!("no entry is in file 1"));
+        fx.kd.remap(&[true], |loc| (loc == a).then_some(moved));
         assert_eq!(fx.kd.locations(|_| true).len(), 2);
         assert!(fx.kd.is_at(b"a", 0, 9999));
         assert!(fx.kd.is_at(b"b", 0, b.offset));

@@ -106,6 +106,9 @@ pub struct Shard {
     pub(super) len: usize,
     /// How many entries are puts that expire: a shard without any is not searched for them.
     pub(super) expiring: usize,
+    /// Bytes of the records the entries point at, by file number: kept as entries come, go
+    /// and move, so that weighing the files for a merge never walks the table.
+    pub(super) live_by_file: Vec<u64>,
     pub(super) files: Vec<Option<Arc<DataFile>>>,
 }
 
@@ -165,9 +168,35 @@ impl Shard {
         }
     }
 
+    /// Counts `bytes` in (`add`) or out of file `file`'s live bytes.
+    #[inline]
+    fn count_live(&mut self, file: u32, bytes: u32, add: bool) {
+        let no = file as usize;
+        if self.live_by_file.len() <= no {
+            self.live_by_file.resize(no + 1, 0);
+        }
+        let live = &mut self.live_by_file[no];
+        if add {
+            *live += bytes as u64;
+        } else {
+            *live -= bytes as u64;
+        }
+    }
+
+    /// Whether any entry is in a file `files` (indexed by file number) marks.
+    pub(super) fn has_live_in(&self, files: &[bool]) -> bool {
+        self.live_by_file
+            .iter()
+            .zip(files)
+            .any(|(&bytes, &marked)| marked && bytes > 0)
+    }
+
     #[inline]
     pub(super) fn set_location(&mut self, i: usize, loc: Location) {
-        self.hot.set(i, self.hot.get(i).with_location(loc));
+        let old = self.hot.get(i);
+        self.count_live(old.file(), self.cold[i].rec_len(), false);
+        self.count_live(loc.file, loc.rec_len, true);
+        self.hot.set(i, old.with_location(loc));
         self.expiring -= self.cold[i].expires() as usize;
         self.expiring += loc.expires as usize;
         self.cold[i].set(loc);
@@ -270,6 +299,7 @@ impl Shard {
     #[inline]
     pub(super) fn place_pair(&mut self, mut hot: Hot, mut cold: Cold, v: Vacancy) {
         self.expiring += cold.expires() as usize;
+        self.count_live(hot.file(), cold.rec_len(), true);
         let (mut i, mut d) = (v.slot, v.dist);
         loop {
             let resident = self.hot.get(i);
@@ -295,6 +325,7 @@ impl Shard {
     #[inline]
     pub(super) fn remove_at(&mut self, mut i: usize) {
         self.expiring -= self.cold[i].expires() as usize;
+        self.count_live(self.hot.get(i).file(), self.cold[i].rec_len(), false);
         let mut j = self.next(i);
         while !self.hot.get(j).is_empty() && self.hot.get(j).stored_dist() > 0 {
             let dist = self.dist(j);
@@ -331,6 +362,7 @@ impl Shard {
         let old_cold = std::mem::replace(&mut self.cold, vec![Cold::default(); cap]);
         self.len = 0;
         self.expiring = 0;
+        self.live_by_file.clear();
         let old = old_hot.iter();
         for (hot, cold) in old.zip(old_cold).filter(|(h, _)| !h.is_empty()) {
             let slot = self.home(cold.h32);
