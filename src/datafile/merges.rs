@@ -90,6 +90,16 @@ mod tests {
         }
     }
 
+    /// The ids of `files` that the merges among them leave out.
+    fn left_out(files: &[FileHeader]) -> Vec<u64> {
+        let m = Merges::of(files);
+        files
+            .iter()
+            .map(|f| f.id)
+            .filter(|&id| m.left_out(id))
+            .collect()
+    }
+
     #[test]
     fn a_committed_window_replaces_its_range_and_nothing_older() {
         let files = [
@@ -100,36 +110,21 @@ mod tests {
             output(194, 128, 192, 1, 2),
             plain(256),
         ];
-        let m = Merges::of(&files);
-        let out: Vec<u64> = files
-            .iter()
-            .map(|f| f.id)
-            .filter(|&id| m.left_out(id))
-            .collect();
+        let out = left_out(&files);
         assert_eq!(out, [128, 192]);
     }
 
     #[test]
     fn a_merge_missing_a_part_is_abandoned_and_replaces_nothing() {
         let files = [plain(64), plain(128), output(129, 64, 128, 1, 2)];
-        let m = Merges::of(&files);
-        let out: Vec<u64> = files
-            .iter()
-            .map(|f| f.id)
-            .filter(|&id| m.left_out(id))
-            .collect();
+        let out = left_out(&files);
         assert_eq!(out, [129]);
     }
 
     #[test]
     fn floor_zero_replaces_every_file_up_to_the_base() {
         let files = [plain(64), plain(128), output(129, 0, 128, 0, 1), plain(192)];
-        let m = Merges::of(&files);
-        let out: Vec<u64> = files
-            .iter()
-            .map(|f| f.id)
-            .filter(|&id| m.left_out(id))
-            .collect();
+        let out = left_out(&files);
         assert_eq!(out, [64, 128]);
     }
 }
